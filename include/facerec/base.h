@@ -1,0 +1,101 @@
+/* facerec — base: errors, allocation, logging.
+ *
+ * Every fallible function returns 0 on success and -FR_E_x on failure. The
+ * error list below is the single source of the enum, the JSON "code" names,
+ * the error types, the HTTP statuses and the messages. Only append to it;
+ * clients parse the names. */
+#ifndef FACEREC_BASE_H
+#define FACEREC_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FR_API __attribute__((visibility("default")))
+
+/*          name                 http  error_type                  message */
+#define FR_ERR_MAP(X) \
+    X(OK,                        200, "",                         "success") \
+    X(INTERNAL_ERROR,            500, "internal_error",           "internal error") \
+    X(NOMEM,                     503, "service_unavailable",      "out of memory") \
+    X(IO,                        500, "internal_error",           "input/output error") \
+    X(INVALID_ARGUMENT,          400, "validation_error",         "invalid argument") \
+    X(LIMIT_EXCEEDED,            413, "validation_error",         "a size limit was exceeded") \
+    X(MODEL_INVALID,             500, "model_error",              "model file is malformed") \
+    X(MODEL_UNSUPPORTED,         500, "model_error",              "model uses an unsupported operator or type") \
+    X(MODEL_MISMATCH,            500, "model_error",              "model file does not match its checksum") \
+    X(PHOTO_FILE_REQUIRED,       400, "validation_error",         "a photo file is required") \
+    X(INVALID_FILE_FORMAT,       400, "validation_error",         "the file is not a supported image") \
+    X(FILE_TOO_LARGE,            413, "validation_error",         "the file is too large") \
+    X(NO_FACE_IN_PHOTO,          400, "face_detection_error",     "no face detected in photo") \
+    X(MULTIPLE_FACES_DETECTED,   400, "face_detection_error",     "more than one face detected in photo") \
+    X(LOW_QUALITY_FACE,          400, "quality_error",            "face quality too low") \
+    X(SPOOF_DETECTED,            400, "liveness_error",           "the face did not pass the liveness check") \
+    X(SUBJECT_NOT_FOUND,         404, "not_found_error",          "subject not found") \
+    X(SESSION_ALREADY_EXISTS,    409, "conflict_error",           "session already exists") \
+    X(SESSION_NOT_FOUND,         404, "not_found_error",          "session not found") \
+    X(ALL_CAMERAS_FAILED,        502, "camera_error",             "all cameras failed") \
+    X(RATE_LIMITED,              429, "rate_limit_error",         "rate limit exceeded") \
+    X(UNAUTHORIZED,              401, "authentication_error",     "missing or invalid credentials") \
+    X(VALIDATION_ERROR,          422, "validation_error",         "request validation failed") \
+    X(SERVICE_UNAVAILABLE,       503, "service_unavailable",      "a dependency is unavailable") \
+    X(IMAGE_PROCESSING_FAILED,   422, "image_processing_error",   "image processing failed") \
+    X(NOT_FOUND,                 404, "not_found_error",          "not found")
+
+enum fr_err {
+#define X(n, h, t, m) FR_E_##n,
+    FR_ERR_MAP(X)
+#undef X
+    FR_E_COUNT
+};
+
+FR_API const char *fr_strerror(int err);   /* never NULL; takes err or -err */
+FR_API const char *fr_err_name(int err);   /* "NO_FACE_IN_PHOTO": the JSON code */
+FR_API const char *fr_err_type(int err);   /* "face_detection_error" */
+FR_API int fr_err_http_status(int err);
+
+/* Detail of the last error on this thread ("" if none): a human sentence that
+ * says what failed, e.g. "node 12 (Conv): kernel 3x3 larger than padded input". */
+FR_API const char *fr_err_detail(void);
+FR_API int fr_err_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+FR_API void fr_err_clear(void);
+
+/* Allocation: all memory goes through these, so it is counted and a test can
+ * make the N-th allocation fail. fr_free(NULL) does nothing. */
+FR_API void *fr_malloc(size_t n);
+FR_API void *fr_calloc(size_t n, size_t size);
+FR_API void *fr_realloc(void *p, size_t n);
+FR_API void *fr_malloc_aligned(size_t n);   /* 64-byte aligned, freed with fr_free */
+FR_API char *fr_strdup(const char *s);
+FR_API char *fr_strndup(const char *s, size_t n);
+FR_API void fr_free(void *p);
+FR_API size_t fr_mem_used(void);            /* bytes currently allocated */
+/* Make allocation number n (counting from 1 after this call) and every later
+ * one fail; n == 0 turns failure injection off. For tests. */
+FR_API void fr_alloc_fail_after(long n);
+FR_API long fr_alloc_count(void);
+
+/* Programming mistakes abort; runtime failures return codes. */
+FR_API _Noreturn void fr_abort(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define FR_ASSERT(x) do { if (!(x)) fr_abort(__FILE__, __LINE__, "assert failed: %s", #x); } while (0)
+
+/* Logging: one JSON object per line on stderr. */
+enum fr_log_level { FR_LOG_DEBUG, FR_LOG_INFO, FR_LOG_WARN, FR_LOG_ERROR };
+FR_API void fr_log_set_level(int level);
+FR_API void fr_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Time */
+FR_API double fr_time_ms(void);             /* monotonic milliseconds */
+
+/* CPU features, probed once. FR_ISA env var ("ref", "avx2", "avx512") can
+ * lower the choice, e.g. to test the portable kernels on an AVX-512 machine. */
+enum fr_isa { FR_ISA_REF = 0, FR_ISA_AVX2 = 1, FR_ISA_AVX512 = 2 };
+FR_API int fr_cpu_isa(void);
+FR_API const char *fr_isa_name(int isa);
+FR_API void fr_cpu_set_isa(int isa);        /* clamp to what the CPU has */
+
+/* Read a whole file, at most max_bytes; *buf_out is fr_free'd by the caller. */
+FR_API int fr_file_read(const char *path, size_t max_bytes, uint8_t **buf_out, size_t *len_out);
+FR_API int fr_file_write(const char *path, const void *buf, size_t len);
+
+#endif

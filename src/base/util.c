@@ -1,0 +1,125 @@
+/* Logging, time, CPU features, whole-file I/O. */
+#include "facerec/base.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static int log_level = FR_LOG_INFO;
+
+void fr_log_set_level(int level) { log_level = level; }
+
+static void json_escape(FILE *f, const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+}
+
+void fr_log(int level, const char *fmt, ...) {
+    static const char *names[] = { "debug", "info", "warn", "error" };
+    char msg[1024];
+    va_list ap;
+    if (level < log_level) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    flockfile(stderr);
+    fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", when,
+            ts.tv_nsec / 1000000, names[level < 0 ? 0 : level > 3 ? 3 : level]);
+    json_escape(stderr, msg);
+    fputs("\"}\n", stderr);
+    funlockfile(stderr);
+}
+
+double fr_time_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int isa_chosen = -1;
+
+static int isa_probe(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return FR_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return FR_ISA_AVX2;
+    return FR_ISA_REF;
+}
+
+const char *fr_isa_name(int isa) {
+    return isa == FR_ISA_AVX512 ? "avx512" : isa == FR_ISA_AVX2 ? "avx2" : "ref";
+}
+
+void fr_cpu_set_isa(int isa) {
+    int hw = isa_probe();
+    isa_chosen = isa < hw ? isa : hw;
+}
+
+int fr_cpu_isa(void) {
+    if (isa_chosen < 0) {
+        int isa = isa_probe();
+        const char *env = getenv("FR_ISA");
+        if (env) {
+            int want = !strcmp(env, "ref") ? FR_ISA_REF : !strcmp(env, "avx2") ? FR_ISA_AVX2 : FR_ISA_AVX512;
+            if (want < isa) isa = want;
+        }
+        isa_chosen = isa;
+    }
+    return isa_chosen;
+}
+
+int fr_file_read(const char *path, size_t max_bytes, uint8_t **buf_out, size_t *len_out) {
+    *buf_out = NULL;
+    *len_out = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return fr_err_set(FR_E_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    uint8_t *buf = NULL;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = fr_err_set(FR_E_IO, "%s is not a regular file", path);
+        goto out;
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        rc = fr_err_set(FR_E_LIMIT_EXCEEDED, "%s is %lld bytes, the limit is %zu", path,
+                        (long long)st.st_size, max_bytes);
+        goto out;
+    }
+    buf = fr_malloc((size_t)st.st_size + 1);
+    if (!buf) { rc = fr_err_set(FR_E_NOMEM, "reading %s", path); goto out; }
+    if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+        rc = fr_err_set(FR_E_IO, "short read on %s", path);
+        goto out;
+    }
+    buf[st.st_size] = 0;
+    *buf_out = buf;
+    *len_out = (size_t)st.st_size;
+    buf = NULL;
+out:
+    fr_free(buf);
+    fclose(f);
+    return rc;
+}
+
+int fr_file_write(const char *path, const void *buf, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return fr_err_set(FR_E_IO, "cannot create %s: %s", path, strerror(errno));
+    size_t n = fwrite(buf, 1, len, f);
+    int bad = fclose(f) != 0 || n != len;
+    return bad ? fr_err_set(FR_E_IO, "cannot write %s", path) : 0;
+}

@@ -1,0 +1,22 @@
+/* The facerec command line: one table of subcommands (cmds.def). */
+#ifndef FR_CLI_H
+#define FR_CLI_H
+
+/* Exit statuses */
+enum fr_exit {
+    FR_EXIT_OK = 0,
+    FR_EXIT_FAIL = 1,      /* ran, and the answer is "no" (a test failed, no match) */
+    FR_EXIT_ERROR = 2,     /* could not do it: bad input, missing file, runtime error */
+    FR_EXIT_USAGE = 64
+};
+
+#define CMD(name, fn, help) int fn(int argc, char **argv);
+#include "cmds.def"
+#undef CMD
+
+/* "--key value" / "--key=value" option parsing helper: returns the value of
+ * option `key` at argv[*i] (advancing *i), or NULL when argv[*i] is not it. */
+const char *fr_cli_opt(int argc, char **argv, int *i, const char *key);
+int fr_cli_err(int rc, const char *what);   /* prints "facerec: what: detail", returns FR_EXIT_ERROR */
+
+#endif

@@ -1,0 +1,40 @@
+/* Compute kernels. Each has a portable version; ISA versions (_avx2,
+ * _avx512 files, built with the matching -m flags) are chosen at run time
+ * by fr_cpu_isa(). Kernels know nothing of graphs: plain pointers and sizes. */
+#ifndef FR_NN_KERN_H
+#define FR_NN_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The epilogue of a conv / gemm row: y = act(y + bias). */
+struct fr_kern_act {
+    int act;            /* enum fr_act */
+    float alpha, lo, hi;
+    const float *slope; /* PRelu, per channel */
+};
+
+/* y[0..n) = act(y + b) for channel c (slope index) */
+void fr_kern_bias_act(float *y, size_t n, float b, int c, const struct fr_kern_act *a);
+
+/* Depthwise 2-D convolution of one channel plane.
+ * in: ih×iw, out: oh×ow, w: kh×kw, stride s (same both axes allowed to
+ * differ), pads pt/pl, dilation 1. Applies bias and activation. */
+struct fr_dw_args {
+    const float *in; float *out; const float *w;
+    int ih, iw, oh, ow, kh, kw, sh, sw, pt, pl;
+    float bias; int c;
+    const struct fr_kern_act *act;
+};
+void fr_kern_dw_ref(const struct fr_dw_args *a);
+void fr_kern_dw_avx2(const struct fr_dw_args *a);
+void fr_kern_dw_avx512(const struct fr_dw_args *a);
+typedef void (*fr_kern_dw_fn)(const struct fr_dw_args *a);
+fr_kern_dw_fn fr_kern_dw_pick(int isa);
+
+/* im2col for 2-D: columns [c0, c0+nc) of the (C·kh·kw) × (oh·ow) matrix,
+ * written densely as rows of nc. */
+void fr_kern_im2col(const float *in, int c, int ih, int iw, int kh, int kw, int sh, int sw,
+                    int pt, int pl, int dh, int dw, int oh, int ow, int c0, int nc, float *col);
+
+#endif

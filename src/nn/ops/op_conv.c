@@ -1,0 +1,285 @@
+/* Conv: shape checking, method choice, and the three ways to compute it:
+ *   FR_CONV_DW   depthwise 2-D (group == C == M): our planar kernels
+ *   FR_CONV_GEMM 2-D, any group: (im2col of a column block) × sgemm
+ *   FR_CONV_REF  anything else (1-D, 3-D, odd dilations): direct loops
+ * The reference path also serves as the check for the fast ones in tests. */
+#include "../nn_int.h"
+#include "../kern/kern.h"
+
+#include <cblas.h>
+
+#define COL_BLOCK 1024    /* output columns per gemm task (per-thread scratch) */
+
+static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
+    int64_t dk = (k - 1) * d + 1;
+    int64_t span = in + pb + pe - dk;
+    return span < 0 ? -1 : span / s + 1;
+}
+
+int op_conv_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
+    int rc = fr__nn_check_inputs(m, n, 2, 3);
+    if (rc < 0) return rc;
+    const struct fr_tensor *x = &fr__nn_in(m, n, 0)->t, *w = &fr__nn_in(m, n, 1)->t;
+    const struct fr_nn_value *bv = fr__nn_in(m, n, 2);
+    if (x->dtype != FR_DTYPE_FLOAT || w->dtype != FR_DTYPE_FLOAT || (bv && bv->t.dtype != FR_DTYPE_FLOAT))
+        return fr__nn_node_err(n, FR_E_MODEL_UNSUPPORTED, "dtype %s is not implemented", fr_dtype_name(x->dtype));
+    int nd = x->ndim - 2;
+    if (nd < 1 || nd > 3 || w->ndim != x->ndim)
+        return fr__nn_node_err(n, FR_E_MODEL_UNSUPPORTED, "input rank %d, weight rank %d", x->ndim, w->ndim);
+    struct fr_conv_params *p = fr_calloc(1, sizeof *p);
+    if (!p) return -FR_E_NOMEM;
+    n->params = p;
+    p->nd = nd;
+    p->group = fr__nn_attr_int(n, "group", 1);
+    int64_t c = x->dims[1], mo = w->dims[0];
+    if (p->group < 1 || c % p->group || mo % p->group || w->dims[1] != c / p->group)
+        return fr__nn_node_err(n, FR_E_MODEL_INVALID, "channels %lld, weight %lldx%lld, group %lld",
+                               (long long)c, (long long)mo, (long long)w->dims[1], (long long)p->group);
+    if (bv && (bv->t.ndim != 1 || bv->t.dims[0] != mo))
+        return fr__nn_node_err(n, FR_E_MODEL_INVALID, "bias must have %lld values", (long long)mo);
+    int cnt;
+    const int64_t *ks = fr__nn_attr_ints(n, "kernel_shape", &cnt);
+    for (int i = 0; i < nd; i++) {
+        p->k[i] = w->dims[2 + i];
+        if (ks && (cnt != nd || ks[i] != p->k[i]))
+            return fr__nn_node_err(n, FR_E_MODEL_INVALID, "kernel_shape does not match the weight");
+        p->s[i] = p->d[i] = 1;
+    }
+    const int64_t *st = fr__nn_attr_ints(n, "strides", &cnt);
+    if (st && cnt != nd) return fr__nn_node_err(n, FR_E_MODEL_INVALID, "strides needs %d values", nd);
+    for (int i = 0; st && i < nd; i++) p->s[i] = st[i];
+    const int64_t *dl = fr__nn_attr_ints(n, "dilations", &cnt);
+    if (dl && cnt != nd) return fr__nn_node_err(n, FR_E_MODEL_INVALID, "dilations needs %d values", nd);
+    for (int i = 0; dl && i < nd; i++) p->d[i] = dl[i];
+    for (int i = 0; i < nd; i++)
+        if (p->s[i] < 1 || p->d[i] < 1 || p->k[i] < 1 || p->s[i] > 1 << 16 || p->d[i] > 1 << 16)
+            return fr__nn_node_err(n, FR_E_MODEL_INVALID, "bad kernel, stride or dilation");
+    const char *ap = fr__nn_attr_str(n, "auto_pad", "NOTSET");
+    const int64_t *pads = fr__nn_attr_ints(n, "pads", &cnt);
+    if (pads && cnt != 2 * nd) return fr__nn_node_err(n, FR_E_MODEL_INVALID, "pads needs %d values", 2 * nd);
+    int64_t od[FR_NN_MAX_DIMS];
+    od[0] = x->dims[0];
+    od[1] = mo;
+    for (int i = 0; i < nd; i++) {
+        int64_t in = x->dims[2 + i], dk = (p->k[i] - 1) * p->d[i] + 1;
+        if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+            int64_t o = (in + p->s[i] - 1) / p->s[i];
+            int64_t tot = (o - 1) * p->s[i] + dk - in;
+            if (tot < 0) tot = 0;
+            p->pb[i] = !strcmp(ap, "SAME_UPPER") ? tot / 2 : tot - tot / 2;
+            p->pe[i] = tot - p->pb[i];
+        } else if (!strcmp(ap, "VALID")) {
+            p->pb[i] = p->pe[i] = 0;
+        } else if (!strcmp(ap, "NOTSET")) {
+            p->pb[i] = pads ? pads[i] : 0;
+            p->pe[i] = pads ? pads[nd + i] : 0;
+            if (p->pb[i] < 0 || p->pe[i] < 0 || p->pb[i] > 1 << 16 || p->pe[i] > 1 << 16)
+                return fr__nn_node_err(n, FR_E_MODEL_INVALID, "bad pads");
+        } else {
+            return fr__nn_node_err(n, FR_E_MODEL_INVALID, "auto_pad '%s'", ap);
+        }
+        od[2 + i] = out_size(in, p->k[i], p->s[i], p->d[i], p->pb[i], p->pe[i]);
+        if (od[2 + i] < 1) return fr__nn_node_err(n, FR_E_MODEL_INVALID, "kernel larger than padded input");
+    }
+    if ((rc = fr__nn_set_out(m, n, 0, FR_DTYPE_FLOAT, x->ndim, od)) < 0) return rc;
+    int64_t osp = 1, ksz = 1;
+    for (int i = 0; i < nd; i++) { osp *= od[2 + i]; ksz *= p->k[i]; }
+    n->macs = od[0] * mo * osp * (c / p->group) * ksz;
+    /* method */
+    p->method = FR_CONV_REF;
+    if (nd == 2 && p->d[0] == 1 && p->d[1] == 1 && p->group == c && mo == c) {
+        p->method = FR_CONV_DW;
+    } else if (nd == 2) {
+        p->method = FR_CONV_GEMM;
+        bool direct = p->k[0] == 1 && p->k[1] == 1 && p->s[0] == 1 && p->s[1] == 1 &&
+                      !p->pb[0] && !p->pb[1] && !p->pe[0] && !p->pe[1];
+        if (!direct) {
+            int64_t kk = (c / p->group) * ksz, nb = osp < COL_BLOCK ? osp : COL_BLOCK;
+            n->scratch_thread_bytes = (size_t)(kk * nb) * sizeof(float);
+        }
+    }
+    return 0;
+}
+
+static void conv_act_init(const struct fr_conv_params *p, struct fr_nn_exec *x, struct fr_kern_act *a) {
+    a->act = p->act;
+    a->alpha = p->alpha;
+    a->lo = p->lo;
+    a->hi = p->hi;
+    a->slope = x->n_in > 3 && x->in[3] ? x->in[3]->data : NULL;
+}
+
+/* ---- reference: direct loops, any rank 1..3 ---- */
+static int conv_ref(const struct fr_conv_params *p, struct fr_nn_exec *x) {
+    const struct fr_tensor *X = x->in[0], *W = x->in[1], *B = x->n_in > 2 ? x->in[2] : NULL;
+    struct fr_tensor *Y = x->out[0];
+    const float *xd = X->data, *wd = W->data, *bd = B ? B->data : NULL;
+    float *yd = Y->data;
+    struct fr_kern_act act;
+    conv_act_init(p, x, &act);
+    int64_t id[3] = { 1, 1, 1 }, odm[3] = { 1, 1, 1 }, k[3] = { 1, 1, 1 }, s[3] = { 1, 1, 1 },
+            d[3] = { 1, 1, 1 }, pb[3] = { 0, 0, 0 };
+    for (int i = 0; i < p->nd; i++) {
+        id[i] = X->dims[2 + i]; odm[i] = Y->dims[2 + i];
+        k[i] = p->k[i]; s[i] = p->s[i]; d[i] = p->d[i]; pb[i] = p->pb[i];
+    }
+    int64_t nb = X->dims[0], c = X->dims[1], mo = Y->dims[1], cg = c / p->group, mg = mo / p->group;
+    int64_t isz = id[0] * id[1] * id[2], osz = odm[0] * odm[1] * odm[2], ksz = k[0] * k[1] * k[2];
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t o = 0; o < mo; o++) {
+            int64_t g = o / mg;
+            float *yp = yd + (b * mo + o) * osz;
+            for (int64_t z = 0; z < odm[0]; z++)
+                for (int64_t yy = 0; yy < odm[1]; yy++)
+                    for (int64_t xx = 0; xx < odm[2]; xx++) {
+                        double acc = 0;
+                        for (int64_t ci = 0; ci < cg; ci++) {
+                            const float *xp = xd + (b * c + g * cg + ci) * isz;
+                            const float *wp = wd + (o * cg + ci) * ksz;
+                            for (int64_t kz = 0; kz < k[0]; kz++) {
+                                int64_t iz = z * s[0] - pb[0] + kz * d[0];
+                                if (iz < 0 || iz >= id[0]) continue;
+                                for (int64_t ky = 0; ky < k[1]; ky++) {
+                                    int64_t iy = yy * s[1] - pb[1] + ky * d[1];
+                                    if (iy < 0 || iy >= id[1]) continue;
+                                    for (int64_t kx = 0; kx < k[2]; kx++) {
+                                        int64_t ix = xx * s[2] - pb[2] + kx * d[2];
+                                        if (ix < 0 || ix >= id[2]) continue;
+                                        acc += (double)xp[(iz * id[1] + iy) * id[2] + ix] *
+                                               (double)wp[(kz * k[1] + ky) * k[2] + kx];
+                                    }
+                                }
+                            }
+                        }
+                        yp[(z * odm[1] + yy) * odm[2] + xx] = (float)acc;
+                    }
+            fr_kern_bias_act(yp, (size_t)osz, bd ? bd[o] : 0.0f, (int)o, &act);
+        }
+    return 0;
+}
+
+/* ---- depthwise ---- */
+struct dw_job {
+    const struct fr_conv_params *p;
+    const float *x, *w, *b;
+    float *y;
+    int64_t c, ih, iw, oh, ow;
+    struct fr_kern_act act;
+    fr_kern_dw_fn fn;
+};
+
+static void dw_task(void *arg, int task, int tid) {
+    (void)tid;
+    const struct dw_job *j = arg;
+    int64_t ch = task % j->c;
+    struct fr_dw_args a = {
+        .in = j->x + (size_t)task * j->ih * j->iw, .out = j->y + (size_t)task * j->oh * j->ow,
+        .w = j->w + ch * j->p->k[0] * j->p->k[1],
+        .ih = (int)j->ih, .iw = (int)j->iw, .oh = (int)j->oh, .ow = (int)j->ow,
+        .kh = (int)j->p->k[0], .kw = (int)j->p->k[1], .sh = (int)j->p->s[0], .sw = (int)j->p->s[1],
+        .pt = (int)j->p->pb[0], .pl = (int)j->p->pb[1], .bias = j->b ? j->b[ch] : 0.0f, .c = (int)ch,
+        .act = &j->act,
+    };
+    j->fn(&a);
+}
+
+static int conv_dw(const struct fr_conv_params *p, struct fr_nn_exec *x) {
+    const struct fr_tensor *X = x->in[0], *Y = x->out[0];
+    struct dw_job j = {
+        .p = p, .x = X->data, .w = x->in[1]->data, .b = x->n_in > 2 && x->in[2] ? x->in[2]->data : NULL,
+        .y = Y->data, .c = X->dims[1], .ih = X->dims[2], .iw = X->dims[3], .oh = Y->dims[2], .ow = Y->dims[3],
+        .fn = fr_kern_dw_pick(fr_cpu_isa()),
+    };
+    conv_act_init(p, x, &j.act);
+    fr_pool_for(x->pool, (int)(X->dims[0] * j.c), dw_task, &j);
+    return 0;
+}
+
+/* ---- im2col + sgemm ---- */
+struct gemm_job {
+    const struct fr_conv_params *p;
+    const struct fr_nn_node *n;
+    struct fr_nn_exec *x;
+    const float *xd, *wd, *bd;
+    float *yd;
+    int64_t c, ih, iw, mo, oh, ow, cg, mg, kk, osp;
+    int64_t nb_cols, n_blocks;   /* column block size, blocks per (batch, group) */
+    struct fr_kern_act act;
+    bool direct;
+};
+
+static void gemm_task(void *arg, int task, int tid) {
+    const struct gemm_job *j = arg;
+    int64_t blk = task % j->n_blocks, bg = task / j->n_blocks;
+    int64_t g = bg % j->p->group, b = bg / j->p->group;
+    int64_t c0 = blk * j->nb_cols, nc = j->osp - c0 < j->nb_cols ? j->osp - c0 : j->nb_cols;
+    const float *in = j->xd + (size_t)(b * j->c + g * j->cg) * j->ih * j->iw;
+    const float *bm;
+    int ldb;
+    if (j->direct) {
+        bm = in + c0;
+        ldb = (int)j->osp;
+    } else {
+        float *col = fr__nn_scratch_thread(j->n, j->x, tid);
+        fr_kern_im2col(in, (int)j->cg, (int)j->ih, (int)j->iw, (int)j->p->k[0], (int)j->p->k[1],
+                       (int)j->p->s[0], (int)j->p->s[1], (int)j->p->pb[0], (int)j->p->pb[1],
+                       (int)j->p->d[0], (int)j->p->d[1], (int)j->oh, (int)j->ow, (int)c0, (int)nc, col);
+        bm = col;
+        ldb = (int)nc;
+    }
+    float *out = j->yd + (size_t)(b * j->mo + g * j->mg) * j->osp + c0;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->mg, (int)nc, (int)j->kk, 1.0f,
+                j->wd + (size_t)g * j->mg * j->kk, (int)j->kk, bm, ldb, 0.0f, out, (int)j->osp);
+    for (int64_t o = 0; o < j->mg; o++) {
+        int64_t oc = g * j->mg + o;
+        fr_kern_bias_act(out + o * j->osp, (size_t)nc, j->bd ? j->bd[oc] : 0.0f, (int)oc, &j->act);
+    }
+}
+
+static int conv_gemm(const struct fr_nn_node *n, const struct fr_conv_params *p, struct fr_nn_exec *x) {
+    const struct fr_tensor *X = x->in[0], *Y = x->out[0];
+    struct gemm_job j = {
+        .p = p, .n = n, .x = x, .xd = X->data, .wd = x->in[1]->data,
+        .bd = x->n_in > 2 && x->in[2] ? x->in[2]->data : NULL, .yd = Y->data,
+        .c = X->dims[1], .ih = X->dims[2], .iw = X->dims[3], .mo = Y->dims[1], .oh = Y->dims[2], .ow = Y->dims[3],
+    };
+    conv_act_init(p, x, &j.act);
+    j.cg = j.c / p->group;
+    j.mg = j.mo / p->group;
+    j.kk = j.cg * p->k[0] * p->k[1];
+    j.osp = j.oh * j.ow;
+    j.direct = n->scratch_thread_bytes == 0;
+    j.nb_cols = j.osp < COL_BLOCK ? j.osp : COL_BLOCK;
+    if (j.direct) {
+        /* no scratch needed: split columns so every thread has work */
+        int64_t want = x->n_threads > 1 ? (j.osp + x->n_threads - 1) / x->n_threads : j.osp;
+        want = (want + 15) & ~(int64_t)15;
+        j.nb_cols = want < j.osp ? want : j.osp;
+    } else if (x->n_threads > 1 && j.osp <= COL_BLOCK * (x->n_threads - 1) && p->group == 1) {
+        int64_t want = ((j.osp + x->n_threads - 1) / x->n_threads + 15) & ~(int64_t)15;
+        if (want < j.nb_cols) j.nb_cols = want;
+    }
+    j.n_blocks = (j.osp + j.nb_cols - 1) / j.nb_cols;
+    fr_pool_for(x->pool, (int)(X->dims[0] * p->group * j.n_blocks), gemm_task, &j);
+    return 0;
+}
+
+int op_conv_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
+    const struct fr_conv_params *p = n->params;
+    switch (p->method) {
+    case FR_CONV_DW: return conv_dw(p, x);
+    case FR_CONV_GEMM: return conv_gemm(n, p, x);
+    default: return conv_ref(p, x);
+    }
+}
+
+/* For tests: run a conv node with a chosen method. */
+int fr__nn_conv_run_method(const struct fr_nn_node *n, struct fr_nn_exec *x, int method);
+int fr__nn_conv_run_method(const struct fr_nn_node *n, struct fr_nn_exec *x, int method) {
+    const struct fr_conv_params *p = n->params;
+    switch (method) {
+    case FR_CONV_DW: return p->method == FR_CONV_DW ? conv_dw(p, x) : -FR_E_INVALID_ARGUMENT;
+    case FR_CONV_GEMM: return p->nd == 2 ? conv_gemm(n, p, x) : -FR_E_INVALID_ARGUMENT;
+    default: return conv_ref(p, x);
+    }
+}

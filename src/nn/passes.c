@@ -1,0 +1,247 @@
+/* Load-time passes: BatchNorm folded into the Conv before it, activations
+ * fused into the Conv before them, and memory planning of activations. */
+#include "nn_int.h"
+
+#include <math.h>
+#include <stdio.h>
+
+/* cons[v]: the node consuming value v when exactly one live node does (in
+ * one input slot) and v is not a graph output; else -1. */
+static int *consumers(struct fr_nn_model *m) {
+    int *cnt = fr_calloc((size_t)m->n_values + 1, sizeof(int));
+    int *cons = fr_malloc(((size_t)m->n_values + 1) * sizeof(int));
+    if (!cnt || !cons) { fr_free(cnt); fr_free(cons); return NULL; }
+    for (int v = 0; v < m->n_values; v++) cons[v] = -1;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const struct fr_nn_node *n = &m->nodes[i];
+        if (n->dead) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0) { cnt[n->in[k]]++; cons[n->in[k]] = i; }
+    }
+    for (int v = 0; v < m->n_values; v++)
+        if (cnt[v] != 1 || m->values[v].is_output) cons[v] = -1;
+    fr_free(cnt);
+    return cons;
+}
+
+static int new_const(struct fr_nn_model *m, const char *name, int ndim, const int64_t *dims, int *idx) {
+    int rc = fr__nn_value_add(m, name, idx);
+    if (rc < 0) return rc;
+    struct fr_nn_value *v = &m->values[*idx];
+    v->t.dtype = FR_DTYPE_FLOAT;
+    v->t.ndim = ndim;
+    memcpy(v->t.dims, dims, (size_t)ndim * sizeof dims[0]);
+    v->is_const = true;
+    if (!(v->t.data = fr_malloc_aligned(fr_tensor_bytes(&v->t)))) return -FR_E_NOMEM;
+    return 0;
+}
+
+static bool is_const_float(struct fr_nn_model *m, int v, int64_t numel) {
+    return v >= 0 && m->values[v].is_const && m->values[v].t.dtype == FR_DTYPE_FLOAT &&
+           fr_tensor_numel(&m->values[v].t) == numel;
+}
+
+/* Make room for input slot k on node n. */
+static int node_grow_inputs(struct fr_nn_node *n, int want) {
+    if (n->n_in >= want) return 0;
+    int *in = fr_realloc(n->in, (size_t)want * sizeof(int));
+    if (!in) return -FR_E_NOMEM;
+    for (int k = n->n_in; k < want; k++) in[k] = -1;
+    n->in = in;
+    n->n_in = want;
+    return 0;
+}
+
+int fr__nn_pass_fold_bn(struct fr_nn_model *m) {
+    int *cons = consumers(m), rc = 0;
+    if (!cons) return -FR_E_NOMEM;
+    for (int i = 0; i < m->n_nodes; i++) {
+        struct fr_nn_node *c = &m->nodes[i];
+        if (c->dead || c->op != FR_OP_CONV) continue;
+        struct fr_conv_params *cp = c->params;
+        if (cp->act != FR_ACT_NONE || cons[c->out[0]] < 0) continue;
+        struct fr_nn_node *bn = &m->nodes[cons[c->out[0]]];
+        if (bn->op != FR_OP_BATCHNORM || bn->n_out != 1 || bn->in[0] != c->out[0]) continue;
+        if (fr__nn_attr_int(bn, "training_mode", 0)) continue;
+        const struct fr_tensor w = m->values[c->in[1]].t;   /* a copy: values may move below */
+        if (!m->values[c->in[1]].is_const || w.dtype != FR_DTYPE_FLOAT || w.dims[0] < 1) continue;
+        int64_t co = w.dims[0], per = fr_tensor_numel(&w) / co;
+        bool ok = true;
+        for (int k = 1; k <= 4; k++) ok = ok && bn->n_in > k && is_const_float(m, bn->in[k], co);
+        if (!ok || (c->n_in > 2 && c->in[2] >= 0 && !is_const_float(m, c->in[2], co))) continue;
+        float eps = fr__nn_attr_float(bn, "epsilon", 1e-5f);
+        int wi, bi;
+        char name[64];
+        snprintf(name, sizeof name, "%.48s/folded_w", c->name);
+        if ((rc = new_const(m, name, w.ndim, w.dims, &wi)) < 0) break;
+        snprintf(name, sizeof name, "%.48s/folded_b", c->name);
+        if ((rc = new_const(m, name, 1, &co, &bi)) < 0) break;
+        /* pointers after the appends (values may have moved) */
+        const float *w0 = m->values[c->in[1]].t.data;
+        const float *b0 = c->n_in > 2 && c->in[2] >= 0 ? m->values[c->in[2]].t.data : NULL;
+        const float *gam = m->values[bn->in[1]].t.data, *bet = m->values[bn->in[2]].t.data;
+        const float *mean = m->values[bn->in[3]].t.data, *var = m->values[bn->in[4]].t.data;
+        float *w1 = m->values[wi].t.data, *b1 = m->values[bi].t.data;
+        for (int64_t o = 0; o < co; o++) {
+            double sc = (double)gam[o] / sqrt((double)var[o] + (double)eps);
+            for (int64_t j = 0; j < per; j++) w1[o * per + j] = (float)((double)w0[o * per + j] * sc);
+            b1[o] = (float)(((b0 ? (double)b0[o] : 0.0) - (double)mean[o]) * sc + (double)bet[o]);
+        }
+        if ((rc = node_grow_inputs(c, 3)) < 0) break;
+        c->in[1] = wi;
+        c->in[2] = bi;
+        c->out[0] = bn->out[0];
+        m->values[bn->out[0]].producer = i;
+        bn->dead = true;
+    }
+    fr_free(cons);
+    return rc;
+}
+
+int fr__nn_pass_fuse_act(struct fr_nn_model *m) {
+    int *cons = consumers(m), rc = 0;
+    if (!cons) return -FR_E_NOMEM;
+    for (int i = 0; i < m->n_nodes && rc == 0; i++) {
+        struct fr_nn_node *c = &m->nodes[i];
+        if (c->dead || c->op != FR_OP_CONV) continue;
+        struct fr_conv_params *cp = c->params;
+        if (cp->act != FR_ACT_NONE || cons[c->out[0]] < 0) continue;
+        struct fr_nn_node *a = &m->nodes[cons[c->out[0]]];
+        if (a->dead || a->in[0] != c->out[0]) continue;
+        int64_t co = m->values[c->in[1]].t.dims[0];
+        switch (a->op) {
+        case FR_OP_RELU:
+            cp->act = FR_ACT_RELU;
+            break;
+        case FR_OP_LEAKYRELU:
+            cp->act = FR_ACT_LEAKY;
+            cp->alpha = fr__nn_attr_float(a, "alpha", 0.01f);
+            break;
+        case FR_OP_PRELU: {
+            /* slope must be per output channel (or one value) broadcast over H, W */
+            const struct fr_nn_value *sv = a->in[1] >= 0 ? &m->values[a->in[1]] : NULL;
+            const struct fr_nn_value *ov = &m->values[c->out[0]];
+            if (!sv || !sv->is_const || sv->t.dtype != FR_DTYPE_FLOAT) continue;
+            int64_t cnt = fr_tensor_numel(&sv->t);
+            if (cnt != co && cnt != 1) continue;
+            if (cnt == co && co > 1) {
+                /* the slope's channel axis must line up with axis 1 of the output */
+                int r = ov->t.ndim, sr = sv->t.ndim, ch = -1;
+                for (int d = 0; d < sr; d++)
+                    if (sv->t.dims[d] == co) ch = d + (r - sr);
+                if (ch != 1) continue;
+            }
+            if ((rc = node_grow_inputs(c, 4)) < 0) break;
+            cp->act = FR_ACT_PRELU;
+            if (cnt == 1) {
+                cp->act = FR_ACT_LEAKY;
+                cp->alpha = *(const float *)sv->t.data;
+            } else {
+                c->in[3] = a->in[1];
+            }
+            break;
+        }
+        case FR_OP_CLIP: {
+            const struct fr_nn_value *lo = a->n_in > 1 && a->in[1] >= 0 ? &m->values[a->in[1]] : NULL;
+            const struct fr_nn_value *hi = a->n_in > 2 && a->in[2] >= 0 ? &m->values[a->in[2]] : NULL;
+            if ((lo && (!lo->is_const || lo->t.dtype != FR_DTYPE_FLOAT)) ||
+                (hi && (!hi->is_const || hi->t.dtype != FR_DTYPE_FLOAT)))
+                continue;
+            cp->act = FR_ACT_CLIP;
+            cp->lo = lo ? *(const float *)lo->t.data : fr__nn_attr_float(a, "min", -INFINITY);
+            cp->hi = hi ? *(const float *)hi->t.data : fr__nn_attr_float(a, "max", INFINITY);
+            break;
+        }
+        default:
+            continue;
+        }
+        if (rc < 0) break;
+        c->out[0] = a->out[0];
+        m->values[a->out[0]].producer = i;
+        a->dead = true;
+    }
+    fr_free(cons);
+    return rc;
+}
+
+/* ---- memory planning ---- */
+
+struct block { size_t off, end; int value; };
+
+static int root_of(const struct fr_nn_model *m, int v) {
+    while (m->values[v].alias >= 0) v = m->values[v].alias;
+    return v;
+}
+
+int fr__nn_plan_memory(struct fr_nn_model *m) {
+    const int forever = m->n_order;
+    int rc = 0;
+    struct block *live = fr_malloc(((size_t)m->n_values + 1) * sizeof *live);
+    if (!live) return -FR_E_NOMEM;
+    int n_live = 0;
+    size_t peak = 0;
+
+    for (int v = 0; v < m->n_values; v++) {
+        m->values[v].alias = -1;
+        m->values[v].last_use = -1;
+        m->values[v].offset = 0;
+    }
+    m->scratch_bytes = 0;
+    /* aliases: reshape-like outputs share their input's buffer */
+    for (int p = 0; p < m->n_order; p++) {
+        struct fr_nn_node *n = &m->nodes[m->order[p]];
+        if (!n->alias_out0 || n->in[0] < 0) continue;
+        struct fr_nn_value *o = &m->values[n->out[0]];
+        if (o->is_output) continue;    /* outputs get their own buffer (a copy) */
+        o->alias = root_of(m, n->in[0]);
+    }
+    /* lifetimes, on the alias roots */
+    for (int p = 0; p < m->n_order; p++) {
+        const struct fr_nn_node *n = &m->nodes[m->order[p]];
+        size_t sc = fr__nn_scratch_total(n, 1);
+        if (sc > m->scratch_bytes) m->scratch_bytes = sc;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0) {
+                struct fr_nn_value *r = &m->values[root_of(m, n->in[k])];
+                if (p > r->last_use) r->last_use = p;
+            }
+        for (int k = 0; k < n->n_out; k++) {
+            struct fr_nn_value *r = &m->values[root_of(m, n->out[k])];
+            if (p > r->last_use) r->last_use = p;
+        }
+    }
+    for (int i = 0; i < m->n_outputs; i++) m->values[root_of(m, m->outputs[i])].last_use = forever;
+
+    for (int p = 0; p < m->n_order; p++) {
+        const struct fr_nn_node *n = &m->nodes[m->order[p]];
+        for (int k = 0; k < n->n_out; k++) {
+            int vi = n->out[k];
+            struct fr_nn_value *v = &m->values[vi];
+            if (v->alias >= 0 || v->is_const) continue;
+            size_t need = (fr_tensor_bytes(&v->t) + 63) & ~(size_t)63;
+            if (need == 0) need = 64;
+            /* first fit between live blocks, which are kept sorted by offset */
+            size_t off = 0;
+            int at = 0;
+            for (; at < n_live; at++) {
+                if (live[at].off >= off + need) break;
+                if (live[at].end > off) off = live[at].end;
+            }
+            memmove(&live[at + 1], &live[at], (size_t)(n_live - at) * sizeof *live);
+            live[at] = (struct block){ off, off + need, vi };
+            n_live++;
+            v->offset = off;
+            if (off + need > peak) peak = off + need;
+        }
+        /* free what dies here */
+        int w = 0;
+        for (int b = 0; b < n_live; b++)
+            if (m->values[live[b].value].last_use > p) live[w++] = live[b];
+        n_live = w;
+    }
+    if (peak > m->limits.max_arena_bytes)
+        rc = fr_err_set(FR_E_LIMIT_EXCEEDED, "activations need %zu bytes (limit %zu)", peak, m->limits.max_arena_bytes);
+    m->arena_bytes = peak;
+    fr_free(live);
+    return rc;
+}

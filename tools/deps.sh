@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install the Debian packages facerec needs to build and test (as root), or
+# print the exact command. Each one is there for a reason given in README.md.
+PKGS="build-essential pkg-config libonnx-dev libonnx-testdata protobuf-c-compiler libprotobuf-c-dev
+libopenblas-dev libcmocka-dev clang libclang-rt-14-dev nodejs npm valgrind"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+    echo "deps: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $missing >/dev/null || {
+        echo "deps: apt-get install failed" >&2; exit 1; }
+else
+    echo "deps: missing packages. Run:" >&2
+    echo "  sudo apt-get install -y$missing" >&2
+    exit 1
+fi
