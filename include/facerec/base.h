@@ -45,7 +45,8 @@ enum fr_err {
 #define X(n, h, t, m) FR_E_##n,
     FR_ERR_MAP(X)
 #undef X
-    FR_E_COUNT
+    FR_E_COUNT,
+    FR_E__SIGNED = -1      /* keeps the enum signed, so -FR_E_x is negative */
 };
 
 FR_API const char *fr_strerror(int err);   /* never NULL; takes err or -err */

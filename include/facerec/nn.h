@@ -35,7 +35,7 @@ struct fr_nn_limits {
     size_t max_file_bytes;          /* [1 GiB] */
     int64_t max_tensor_elems;       /* [256 Mi] for one tensor */
     int max_nodes;                  /* [100000] */
-    int max_depth;                  /* [8] nesting of subgraphs */
+    int max_depth;                  /* [64] nesting of protobuf messages */
     size_t max_arena_bytes;         /* [4 GiB] activations of one session */
 };
 

@@ -28,7 +28,7 @@ int fr__nn_model_new(struct fr_nn_model **m_out) {
     m->limits.max_file_bytes = (size_t)1 << 30;
     m->limits.max_tensor_elems = (int64_t)256 << 20;
     m->limits.max_nodes = 100000;
-    m->limits.max_depth = 8;
+    m->limits.max_depth = 64;
     m->limits.max_arena_bytes = (size_t)4 << 30;
     return 0;
 }

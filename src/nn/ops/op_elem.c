@@ -14,7 +14,7 @@ static bool is_int(int dt) { return dt == FR_DTYPE_INT64 || dt == FR_DTYPE_INT32
 struct unary_params { float alpha, lo, hi; };
 
 int op_unary_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
-    int rc = fr__nn_check_inputs(m, n, 1, 1);
+    int rc = fr__nn_check_inputs(m, n, 1, n->op == FR_OP_CLIP ? 3 : 1);
     if (rc < 0) return rc;
     const struct fr_tensor *a = &fr__nn_in(m, n, 0)->t;
     bool ok = a->dtype == FR_DTYPE_FLOAT || ((n->op == FR_OP_NEG || n->op == FR_OP_ABS) && is_int(a->dtype));
@@ -29,12 +29,12 @@ int op_unary_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
 int op_clip_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
     int rc = fr__nn_check_inputs(m, n, 1, 3);
     if (rc < 0) return rc;
+    if ((rc = op_unary_shape(m, n)) < 0) return rc;
     for (int i = 1; i < n->n_in; i++) {
         const struct fr_nn_value *v = fr__nn_in(m, n, i);
         if (v && (v->t.dtype != FR_DTYPE_FLOAT || fr_tensor_numel(&v->t) != 1))
             return fr__nn_node_err(n, FR_E_MODEL_INVALID, "min/max must be float scalars");
     }
-    if ((rc = op_unary_shape(m, n)) < 0) return rc;
     struct unary_params *p = n->params;
     p->lo = fr__nn_attr_float(n, "min", -INFINITY);
     p->hi = fr__nn_attr_float(n, "max", INFINITY);
@@ -158,7 +158,8 @@ int op_binary_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
     bool arith = n->op == FR_OP_ADD || n->op == FR_OP_SUB || n->op == FR_OP_MUL || n->op == FR_OP_DIV;
     if (n->op == FR_OP_POW) {
         if (a->dtype != FR_DTYPE_FLOAT || b->dtype != FR_DTYPE_FLOAT)
-            return fr__nn_node_err(n, FR_E_MODEL_UNSUPPORTED, "dtype %s is not implemented", fr_dtype_name(b->dtype));
+            return fr__nn_node_err(n, FR_E_MODEL_UNSUPPORTED, "dtype %s is not implemented",
+                                   fr_dtype_name(a->dtype != FR_DTYPE_FLOAT ? a->dtype : b->dtype));
     } else {
         if (a->dtype != b->dtype)
             return fr__nn_node_err(n, FR_E_MODEL_INVALID, "inputs of types %s and %s", fr_dtype_name(a->dtype),

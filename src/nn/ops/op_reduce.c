@@ -54,7 +54,7 @@ int op_reduce_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
 }
 
 static float finish(int op, double acc, int64_t cnt) {
-    return op == FR_OP_REDUCEMEAN ? (float)(cnt ? acc / (double)cnt : NAN) : (float)acc;
+    return op == FR_OP_REDUCEMEAN ? (cnt ? (float)(acc / (double)cnt) : NAN) : (float)acc;
 }
 
 int op_reduce_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
@@ -64,7 +64,7 @@ int op_reduce_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
     float *y = x->out[0]->data;
     int64_t total = fr_tensor_numel(X), ycnt = fr_tensor_numel(x->out[0]);
     int op = n->op;
-    double init = op == FR_OP_REDUCEMAX ? -INFINITY : op == FR_OP_REDUCEMIN ? INFINITY : 0.0;
+    double init = op == FR_OP_REDUCEMAX ? -(double)INFINITY : op == FR_OP_REDUCEMIN ? (double)INFINITY : 0.0;
     if (p->noop) {
         memcpy(y, xd, fr_tensor_bytes(X));
         return 0;

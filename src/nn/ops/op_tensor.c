@@ -417,7 +417,8 @@ int op_dropout_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
         const struct fr_nn_value *ratio = fr__nn_in(m, n, 1);
         if (mode->is_const && *(const uint8_t *)mode->t.data &&
             !(ratio && ratio->is_const && ratio_is_zero(&ratio->t)))
-            return fr__nn_node_err(n, FR_E_MODEL_UNSUPPORTED, "training-mode Dropout is not supported");
+            return fr__nn_node_err(n, FR_E_MODEL_UNSUPPORTED,
+                                   "training-mode Dropout is not implemented (only with a constant ratio 0)");
     }
     if ((rc = fr__nn_set_out(m, n, 0, x->t.dtype, x->t.ndim, x->t.dims)) < 0) return rc;
     /* the mask is bool from opset 10, the input's type before */
@@ -430,7 +431,7 @@ int op_copy_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
     if (n->op == FR_OP_DROPOUT) {
         const struct fr_tensor *mode = x->n_in > 2 ? x->in[2] : NULL;
         if (mode && *(const uint8_t *)mode->data && !ratio_is_zero(x->in[1]))
-            return fr__nn_node_err(n, FR_E_MODEL_UNSUPPORTED, "training-mode Dropout is not supported");
+            return fr__nn_node_err(n, FR_E_MODEL_UNSUPPORTED, "training-mode Dropout (ratio > 0) is not implemented");
         if (x->n_out > 1) {
             struct fr_tensor *mask = x->out[1];
             uint8_t one[8] = { 0 };
