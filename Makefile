@@ -8,7 +8,7 @@
 #   make fuzz       build the libFuzzer targets (clang)
 
 CC      ?= cc
-OPT     ?= -O2
+OPT     ?= -O3
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
 BUILD   ?= build/san

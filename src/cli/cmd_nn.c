@@ -205,7 +205,7 @@ static int cmp_prof(const void *a, const void *b) {
 
 static int nn_bench(int argc, char **argv) {
     const char *model = NULL;
-    int threads = 1, iters = 100, warmup = 10, profile = 0, ret = FR_EXIT_ERROR;
+    int threads = 1, iters = 100, warmup = 10, profile = 0, nodes = 0, ret = FR_EXIT_ERROR;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if ((v = fr_cli_opt(argc, argv, &i, "--model"))) model = v;
@@ -213,6 +213,7 @@ static int nn_bench(int argc, char **argv) {
         else if ((v = fr_cli_opt(argc, argv, &i, "--iters"))) iters = atoi(v);
         else if ((v = fr_cli_opt(argc, argv, &i, "--warmup"))) warmup = atoi(v);
         else if (!strcmp(argv[i], "--profile")) profile = 1;
+        else if (!strcmp(argv[i], "--profile-nodes")) profile = nodes = 1;
         else { fprintf(stderr, "facerec nn bench: bad option %s\n", argv[i]); return FR_EXIT_USAGE; }
     }
     if (!model || threads < 1 || iters < 1 || warmup < 0) {
@@ -253,6 +254,7 @@ static int nn_bench(int argc, char **argv) {
             const char *op, *node;
             double ms;
             if (fr_nn_session_profile_get(s, i, &op, &node, &ms) < 0) break;
+            if (nodes) fprintf(stderr, "%4d %-18s %-32s %9.4f ms\n", i, op, node, ms / iters);
             int r = 0;
             while (r < nr && strcmp(rows[r].op, op)) r++;
             if (r == nr && nr < 64) rows[nr++] = (struct prof_row){ op, 0, 0 };
@@ -287,7 +289,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 static int read_pbs(const char *dir, const char *prefix, struct fr_tensor *t, char **names, int max, int *n_out) {
     *n_out = 0;
     for (int i = 0; i < max; i++) {
-        char path[4096];
+        char path[8300];
         snprintf(path, sizeof path, "%s/%s%d.pb", dir, prefix, i);
         uint8_t *buf;
         size_t len;
@@ -463,7 +465,7 @@ static int nn_conformance(int argc, char **argv) {
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n) qsort(names, n, sizeof *names, cmp_str);
     int counts[3] = { 0, 0, 0 };
     for (size_t i = 0; i < n; i++) {
         char p[4096], why[512];
@@ -532,7 +534,7 @@ int cmd_nn(int argc, char **argv) {
         printf("usage:\n"
                "  facerec nn info --model M [--json]\n"
                "  facerec nn run --model M --input NAME=FILE.npy [...] --output-dir DIR [--threads N]\n"
-               "  facerec nn bench --model M [--threads N] [--iters K] [--warmup W] [--profile]\n"
+               "  facerec nn bench --model M [--threads N] [--iters K] [--warmup W] [--profile | --profile-nodes]\n"
                "  facerec nn conformance DIR [--filter TEXT] [--quiet]\n"
                "  facerec nn selfcheck [MODEL_DIR]\n");
         return argc < 2 ? FR_EXIT_USAGE : FR_EXIT_OK;

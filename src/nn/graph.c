@@ -2,6 +2,8 @@
  * folding, dead-node removal, sessions and the run loop. */
 #include "nn_int.h"
 
+#include <cblas.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -349,8 +351,15 @@ struct fr_nn_session {
     double *prof_ms;             /* per exec position */
 };
 
+/* OpenBLAS runs single-threaded inside our tasks: the engine does its own
+ * intra-op parallelism, and sessions on many threads must not fight over
+ * one BLAS pool. */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_init(void) { openblas_set_num_threads(1); }
+
 int fr_nn_session_new(struct fr_nn_model *m, int n_threads, struct fr_nn_session **s_out) {
     *s_out = NULL;
+    pthread_once(&blas_once, blas_init);
     if (n_threads < 1) n_threads = 1;
     struct fr_nn_session *s = fr_calloc(1, sizeof *s);
     if (!s) return -FR_E_NOMEM;
@@ -398,11 +407,11 @@ void fr_nn_session_profile(struct fr_nn_session *s, int enable) {
 }
 
 int fr_nn_session_profile_get(const struct fr_nn_session *s, int i, const char **op_name,
-                              const char **node_name, double *ms_total) {
+                              const char **node_desc, double *ms_total) {
     if (i < 0 || i >= s->m->n_order) return -FR_E_INVALID_ARGUMENT;
     const struct fr_nn_node *n = &s->m->nodes[s->m->order[i]];
     *op_name = fr__nn_ops[n->op].name;
-    *node_name = n->name;
+    *node_desc = n->desc[0] ? n->desc : n->name;
     *ms_total = s->prof_ms[i];
     return 0;
 }

@@ -60,6 +60,7 @@ struct fr_nn_node {
     size_t scratch_bytes;        /* scratch shared by the node's threads */
     size_t scratch_thread_bytes; /* plus this much for each thread */
     int64_t macs;
+    char desc[48];               /* for profiles: "3x3/2 dw", "1x1 gemm" */
     bool dead;                   /* folded or fused away */
     bool alias_out0;             /* output 0 may share input 0's buffer (reshape-like) */
 };

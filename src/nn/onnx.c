@@ -145,24 +145,24 @@ static int tensor_from_proto(const Onnx__TensorProto *tp, const struct fr_nn_lim
     if (tp->has_raw_data) {
         have = tp->raw_data.len / esz;
         if (tp->raw_data.len != bytes) goto size_bad;
-        memcpy(t->data, tp->raw_data.data, bytes);     /* x86-64 is little-endian, as onnx */
+        if (bytes) memcpy(t->data, tp->raw_data.data, bytes);     /* x86-64 is little-endian, as onnx */
         return 0;
     }
     switch (t->dtype) {
     case FR_DTYPE_FLOAT:
         have = tp->n_float_data;
         if (have != n) goto size_bad;
-        memcpy(t->data, tp->float_data, bytes);
+        if (bytes) memcpy(t->data, tp->float_data, bytes);
         break;
     case FR_DTYPE_INT64:
         have = tp->n_int64_data;
         if (have != n) goto size_bad;
-        memcpy(t->data, tp->int64_data, bytes);
+        if (bytes) memcpy(t->data, tp->int64_data, bytes);
         break;
     case FR_DTYPE_DOUBLE:
         have = tp->n_double_data;
         if (have != n) goto size_bad;
-        memcpy(t->data, tp->double_data, bytes);
+        if (bytes) memcpy(t->data, tp->double_data, bytes);
         break;
     case FR_DTYPE_UINT64: case FR_DTYPE_UINT32:
         have = tp->n_uint64_data;
@@ -257,7 +257,8 @@ static int attr_copy(const Onnx__AttributeProto *ap, const struct fr_nn_limits *
     case FR_ATTR_FLOAT: a->f = ap->f; break;
     case FR_ATTR_INT: a->i = ap->i; break;
     case FR_ATTR_STRING:
-        if (!(a->s = fr_strndup((const char *)ap->s.data, ap->s.len))) return -FR_E_NOMEM;
+        /* a STRING attribute may leave s out: data is then NULL */
+        if (!(a->s = fr_strndup(ap->s.data ? (const char *)ap->s.data : "", ap->s.len))) return -FR_E_NOMEM;
         break;
     case FR_ATTR_TENSOR:
         if (!ap->t) return fr_err_set(FR_E_MODEL_INVALID, "attribute '%s' has no tensor", ap->name);
@@ -266,13 +267,13 @@ static int attr_copy(const Onnx__AttributeProto *ap, const struct fr_nn_limits *
         if (ap->n_floats > 1u << 20) return fr_err_set(FR_E_LIMIT_EXCEEDED, "attribute '%s' too long", ap->name);
         a->n = (int)ap->n_floats;
         if (!(a->floats = fr_malloc(ap->n_floats * sizeof(float) + 1))) return -FR_E_NOMEM;
-        memcpy(a->floats, ap->floats, ap->n_floats * sizeof(float));
+        if (ap->n_floats) memcpy(a->floats, ap->floats, ap->n_floats * sizeof(float));
         break;
     case FR_ATTR_INTS:
         if (ap->n_ints > 1u << 20) return fr_err_set(FR_E_LIMIT_EXCEEDED, "attribute '%s' too long", ap->name);
         a->n = (int)ap->n_ints;
         if (!(a->ints = fr_malloc(ap->n_ints * sizeof(int64_t) + 1))) return -FR_E_NOMEM;
-        memcpy(a->ints, ap->ints, ap->n_ints * sizeof(int64_t));
+        if (ap->n_ints) memcpy(a->ints, ap->ints, ap->n_ints * sizeof(int64_t));
         break;
     default:
         break;   /* graphs, strings lists, sparse: kept by name only; ops that need them reject */

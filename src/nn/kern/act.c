@@ -1,34 +1,14 @@
-/* Bias + activation epilogue and im2col. */
+/* im2col, and the pick of the kernel table. */
 #include "kern.h"
 #include "../nn_int.h"
 
 void fr_kern_bias_act(float *y, size_t n, float b, int c, const struct fr_kern_act *a) {
-    size_t i;
-    switch (a->act) {
-    case FR_ACT_NONE:
-        if (b != 0.0f)
-            for (i = 0; i < n; i++) y[i] += b;
-        break;
-    case FR_ACT_RELU:
-        for (i = 0; i < n; i++) { float v = y[i] + b; y[i] = v > 0.0f ? v : 0.0f; }
-        break;
-    case FR_ACT_PRELU: {
-        float s = a->slope[c];
-        for (i = 0; i < n; i++) { float v = y[i] + b; y[i] = v > 0.0f ? v : v * s; }
-        break;
-    }
-    case FR_ACT_LEAKY: {
-        float s = a->alpha;
-        for (i = 0; i < n; i++) { float v = y[i] + b; y[i] = v > 0.0f ? v : v * s; }
-        break;
-    }
-    case FR_ACT_CLIP:
-        for (i = 0; i < n; i++) {
-            float v = y[i] + b;
-            y[i] = v < a->lo ? a->lo : v > a->hi ? a->hi : v;
-        }
-        break;
-    }
+    fr_kern_get()->bias_act(y, n, b, c, a);
+}
+
+const struct fr_kern *fr_kern_get(void) {
+    int isa = fr_cpu_isa();
+    return isa >= FR_ISA_AVX512 ? &fr_kern_avx512 : isa >= FR_ISA_AVX2 ? &fr_kern_avx2 : &fr_kern_ref;
 }
 
 void fr_kern_im2col(const float *in, int c, int ih, int iw, int kh, int kw, int sh, int sw,

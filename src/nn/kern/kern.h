@@ -25,12 +25,21 @@ struct fr_dw_args {
     int ih, iw, oh, ow, kh, kw, sh, sw, pt, pl;
     float bias; int c;
     const struct fr_kern_act *act;
+    float *scratch;     /* dw3x3: dw3x3_scratch floats */
 };
-void fr_kern_dw_ref(const struct fr_dw_args *a);
-void fr_kern_dw_avx2(const struct fr_dw_args *a);
-void fr_kern_dw_avx512(const struct fr_dw_args *a);
-typedef void (*fr_kern_dw_fn)(const struct fr_dw_args *a);
-fr_kern_dw_fn fr_kern_dw_pick(int isa);
+
+/* One table of kernels per ISA; fr_kern_get() returns the one for
+ * fr_cpu_isa() (the best the CPU has, or what FR_ISA asks for). */
+struct fr_kern {
+    const char *isa;
+    void (*dw)(const struct fr_dw_args *a);
+    /* 3x3, stride 1 or 2 (both axes alike), pads <= 2: NULL where not built */
+    void (*dw3x3)(const struct fr_dw_args *a);
+    size_t (*dw3x3_scratch)(const struct fr_dw_args *a);   /* floats */
+    void (*bias_act)(float *y, size_t n, float b, int c, const struct fr_kern_act *a);
+};
+extern const struct fr_kern fr_kern_ref, fr_kern_avx2, fr_kern_avx512;
+const struct fr_kern *fr_kern_get(void);
 
 /* im2col for 2-D: columns [c0, c0+nc) of the (C·kh·kw) × (oh·ow) matrix,
  * written densely as rows of nc. */

@@ -7,6 +7,7 @@
 #include "../kern/kern.h"
 
 #include <cblas.h>
+#include <stdio.h>
 
 #define COL_BLOCK 1024    /* output columns per gemm task (per-thread scratch) */
 
@@ -14,6 +15,18 @@ static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb,
     int64_t dk = (k - 1) * d + 1;
     int64_t span = in + pb + pe - dk;
     return span < 0 ? -1 : span / s + 1;
+}
+
+/* The 3x3 fast path: square stride 1 or 2, small pads. */
+static bool dw_is_3x3(const struct fr_conv_params *p) {
+    return p->k[0] == 3 && p->k[1] == 3 && p->s[0] == p->s[1] && (p->s[0] == 1 || p->s[0] == 2) &&
+           p->pb[0] <= 2 && p->pb[1] <= 2 && p->pe[0] <= 2 && p->pe[1] <= 2;
+}
+
+/* Upper bound of the dw3x3 scratch for any ISA (widest vector: 16 floats). */
+static size_t dw3x3_scratch_bytes(int64_t ih, int64_t ow, int64_t s) {
+    size_t w = (size_t)((ow + 2 + 15) / 16 * 16 + 32);
+    return ((size_t)(ih + 1) * w * (s == 2 ? 2 : 1) + 64) * sizeof(float);
 }
 
 int op_conv_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
@@ -89,6 +102,7 @@ int op_conv_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
     p->method = FR_CONV_REF;
     if (nd == 2 && p->d[0] == 1 && p->d[1] == 1 && p->group == c && mo == c) {
         p->method = FR_CONV_DW;
+        if (dw_is_3x3(p)) n->scratch_thread_bytes = dw3x3_scratch_bytes(x->dims[2], od[3], p->s[0]);
     } else if (nd == 2) {
         p->method = FR_CONV_GEMM;
         bool direct = p->k[0] == 1 && p->k[1] == 1 && p->s[0] == 1 && p->s[1] == 1 &&
@@ -98,6 +112,10 @@ int op_conv_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
             n->scratch_thread_bytes = (size_t)(kk * nb) * sizeof(float);
         }
     }
+    snprintf(n->desc, sizeof n->desc, "%lldx%lld/%lld %s %lld->%lld %lldx%lld", (long long)p->k[0],
+             (long long)(nd > 1 ? p->k[1] : 1), (long long)p->s[0],
+             p->method == FR_CONV_DW ? "dw" : p->method == FR_CONV_GEMM ? "gemm" : "ref", (long long)c,
+             (long long)mo, (long long)od[2], (long long)(nd > 1 ? od[3] : 1));
     return 0;
 }
 
@@ -160,35 +178,41 @@ static int conv_ref(const struct fr_conv_params *p, struct fr_nn_exec *x) {
 
 /* ---- depthwise ---- */
 struct dw_job {
+    const struct fr_nn_node *n;
+    struct fr_nn_exec *x;
     const struct fr_conv_params *p;
-    const float *x, *w, *b;
+    const float *xd, *w, *b;
     float *y;
     int64_t c, ih, iw, oh, ow;
     struct fr_kern_act act;
-    fr_kern_dw_fn fn;
+    const struct fr_kern *k;
 };
 
 static void dw_task(void *arg, int task, int tid) {
-    (void)tid;
     const struct dw_job *j = arg;
     int64_t ch = task % j->c;
     struct fr_dw_args a = {
-        .in = j->x + (size_t)task * j->ih * j->iw, .out = j->y + (size_t)task * j->oh * j->ow,
+        .in = j->xd + (size_t)task * j->ih * j->iw, .out = j->y + (size_t)task * j->oh * j->ow,
         .w = j->w + ch * j->p->k[0] * j->p->k[1],
         .ih = (int)j->ih, .iw = (int)j->iw, .oh = (int)j->oh, .ow = (int)j->ow,
         .kh = (int)j->p->k[0], .kw = (int)j->p->k[1], .sh = (int)j->p->s[0], .sw = (int)j->p->s[1],
         .pt = (int)j->p->pb[0], .pl = (int)j->p->pb[1], .bias = j->b ? j->b[ch] : 0.0f, .c = (int)ch,
         .act = &j->act,
     };
-    j->fn(&a);
+    if (j->k->dw3x3 && dw_is_3x3(j->p)) {
+        a.scratch = fr__nn_scratch_thread(j->n, j->x, tid);
+        j->k->dw3x3(&a);
+    } else {
+        j->k->dw(&a);
+    }
 }
 
-static int conv_dw(const struct fr_conv_params *p, struct fr_nn_exec *x) {
+static int conv_dw(const struct fr_nn_node *n, const struct fr_conv_params *p, struct fr_nn_exec *x) {
     const struct fr_tensor *X = x->in[0], *Y = x->out[0];
     struct dw_job j = {
-        .p = p, .x = X->data, .w = x->in[1]->data, .b = x->n_in > 2 && x->in[2] ? x->in[2]->data : NULL,
+        .n = n, .x = x, .p = p, .xd = X->data, .w = x->in[1]->data, .b = x->n_in > 2 && x->in[2] ? x->in[2]->data : NULL,
         .y = Y->data, .c = X->dims[1], .ih = X->dims[2], .iw = X->dims[3], .oh = Y->dims[2], .ow = Y->dims[3],
-        .fn = fr_kern_dw_pick(fr_cpu_isa()),
+        .k = fr_kern_get(),
     };
     conv_act_init(p, x, &j.act);
     fr_pool_for(x->pool, (int)(X->dims[0] * j.c), dw_task, &j);
@@ -205,6 +229,7 @@ struct gemm_job {
     int64_t c, ih, iw, mo, oh, ow, cg, mg, kk, osp;
     int64_t nb_cols, n_blocks;   /* column block size, blocks per (batch, group) */
     struct fr_kern_act act;
+    const struct fr_kern *k;
     bool direct;
 };
 
@@ -232,7 +257,7 @@ static void gemm_task(void *arg, int task, int tid) {
                 j->wd + (size_t)g * j->mg * j->kk, (int)j->kk, bm, ldb, 0.0f, out, (int)j->osp);
     for (int64_t o = 0; o < j->mg; o++) {
         int64_t oc = g * j->mg + o;
-        fr_kern_bias_act(out + o * j->osp, (size_t)nc, j->bd ? j->bd[oc] : 0.0f, (int)oc, &j->act);
+        j->k->bias_act(out + o * j->osp, (size_t)nc, j->bd ? j->bd[oc] : 0.0f, (int)oc, &j->act);
     }
 }
 
@@ -242,6 +267,7 @@ static int conv_gemm(const struct fr_nn_node *n, const struct fr_conv_params *p,
         .p = p, .n = n, .x = x, .xd = X->data, .wd = x->in[1]->data,
         .bd = x->n_in > 2 && x->in[2] ? x->in[2]->data : NULL, .yd = Y->data,
         .c = X->dims[1], .ih = X->dims[2], .iw = X->dims[3], .mo = Y->dims[1], .oh = Y->dims[2], .ow = Y->dims[3],
+        .k = fr_kern_get(),
     };
     conv_act_init(p, x, &j.act);
     j.cg = j.c / p->group;
@@ -267,7 +293,7 @@ static int conv_gemm(const struct fr_nn_node *n, const struct fr_conv_params *p,
 int op_conv_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
     const struct fr_conv_params *p = n->params;
     switch (p->method) {
-    case FR_CONV_DW: return conv_dw(p, x);
+    case FR_CONV_DW: return conv_dw(n, p, x);
     case FR_CONV_GEMM: return conv_gemm(n, p, x);
     default: return conv_ref(p, x);
     }
@@ -278,7 +304,7 @@ int fr__nn_conv_run_method(const struct fr_nn_node *n, struct fr_nn_exec *x, int
 int fr__nn_conv_run_method(const struct fr_nn_node *n, struct fr_nn_exec *x, int method) {
     const struct fr_conv_params *p = n->params;
     switch (method) {
-    case FR_CONV_DW: return p->method == FR_CONV_DW ? conv_dw(p, x) : -FR_E_INVALID_ARGUMENT;
+    case FR_CONV_DW: return p->method == FR_CONV_DW ? conv_dw(n, p, x) : -FR_E_INVALID_ARGUMENT;
     case FR_CONV_GEMM: return p->nd == 2 ? conv_gemm(n, p, x) : -FR_E_INVALID_ARGUMENT;
     default: return conv_ref(p, x);
     }

@@ -738,7 +738,7 @@ int op_pad_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
         memcpy(y->data, a->data, (size_t)es);
         return 0;
     }
-    int64_t istr[FR_NN_MAX_DIMS], idx[FR_NN_MAX_DIMS] = { 0 };
+    int64_t istr[FR_NN_MAX_DIMS] = { 0 }, idx[FR_NN_MAX_DIMS] = { 0 };
     strides_of(a->dims, p->r, istr);
     const int last = p->r - 1;
     const int64_t olen = y->dims[last];

@@ -1,10 +1,42 @@
-/* Depthwise 2-D convolution of one plane, written so the compiler can
- * vectorize the interior with whatever ISA the including file is built for.
- * Included by dw.c (portable), dw_avx2.c and dw_avx512.c with DW_NAME set. */
+/* The kernels written once in plain C so the compiler vectorizes them for
+ * whatever ISA the including file is built for. Included by kern_ref.c,
+ * kern_avx2.c and kern_avx512.c, each of which defines KERN_TABLE. */
 #include "kern.h"
 #include "../nn_int.h"
 
-void DW_NAME(const struct fr_dw_args *a) {
+static void bias_act(float *restrict y, size_t n, float b, int c, const struct fr_kern_act *a) {
+    size_t i;
+    switch (a->act) {
+    case FR_ACT_NONE:
+        if (b != 0.0f)
+            for (i = 0; i < n; i++) y[i] += b;
+        break;
+    case FR_ACT_RELU:
+        for (i = 0; i < n; i++) { float v = y[i] + b; y[i] = v > 0.0f ? v : 0.0f; }
+        break;
+    case FR_ACT_PRELU: {
+        float s = a->slope[c];
+        for (i = 0; i < n; i++) { float v = y[i] + b; y[i] = v > 0.0f ? v : v * s; }
+        break;
+    }
+    case FR_ACT_LEAKY: {
+        float s = a->alpha;
+        for (i = 0; i < n; i++) { float v = y[i] + b; y[i] = v > 0.0f ? v : v * s; }
+        break;
+    }
+    case FR_ACT_CLIP: {
+        float lo = a->lo, hi = a->hi;
+        for (i = 0; i < n; i++) {
+            float v = y[i] + b;
+            v = v < lo ? lo : v;
+            y[i] = v > hi ? hi : v;
+        }
+        break;
+    }
+    }
+}
+
+static void dw(const struct fr_dw_args *a) {
     const int iw = a->iw, ih = a->ih, ow = a->ow, oh = a->oh, kw = a->kw, kh = a->kh;
     const int sh = a->sh, sw = a->sw, pt = a->pt, pl = a->pl;
     /* interior columns: every tap inside the row */
@@ -43,6 +75,14 @@ void DW_NAME(const struct fr_dw_args *a) {
                 }
             }
         }
-        fr_kern_bias_act(orow, (size_t)ow, 0.0f, a->c, a->act);
+        bias_act(orow, (size_t)ow, 0.0f, a->c, a->act);
     }
 }
+
+#ifdef KERN_DW3X3
+#include "dw3x3_impl.h"
+const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .dw3x3 = dw3x3,
+                                   .dw3x3_scratch = dw3x3_scratch };
+#else
+const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act };
+#endif
