@@ -30,11 +30,12 @@ async function main() {
       t.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     t.sort((a, b) => a - b);
-    console.log(JSON.stringify({
+    const r = {
       model: path.basename(file), threads, iters,
       median_ms: +t[iters >> 1].toFixed(4), p90_ms: +t[Math.min(iters - 1, Math.floor(iters * 0.9))].toFixed(4),
       min_ms: +t[0].toFixed(4),
-    }));
+    };
+    console.log(JSON.stringify(r).replace(/,"/g, ', "').replace(/":/g, '": '));
     await sess.release();
   }
 }

@@ -286,6 +286,7 @@ int fr__nn_model_finish(struct fr_nn_model *m, const struct fr_nn_load_opts *opt
         if ((rc = fr__nn_pass_fold_bn(m)) < 0) return rc;
         if ((rc = fr__nn_pass_fuse_act(m)) < 0) return rc;
         remove_dead(m);
+        if ((rc = fr__nn_pass_prepack(m)) < 0) return rc;
     }
     /* execution order */
     fr_free(m->order);

@@ -66,7 +66,8 @@ struct fr_nn_node {
 };
 
 /* Conv parameters (set by op_conv_shape, changed by the fusion passes).
- * Inputs: 0 X, 1 W, 2 B (optional), 3 PRelu slope (fused, optional). */
+ * Inputs: 0 X, 1 W, 2 B (optional), 3 PRelu slope (fused, optional),
+ * 4 W packed for the GEMM microkernel (prepack pass, optional). */
 struct fr_conv_params {
     int nd;                      /* spatial dims, 1..3 */
     int64_t k[3], s[3], d[3], pb[3], pe[3];   /* kernel, strides, dilations, pads begin/end */
@@ -74,6 +75,7 @@ struct fr_conv_params {
     int act;                     /* enum fr_act applied after bias */
     float alpha, lo, hi;         /* LeakyRelu slope; Clip bounds */
     int method;                  /* enum fr_conv_method, chosen at load */
+    int pw_mr;                   /* weights packed for fr_kern.pw in input 4, or 0 */
 };
 
 enum fr_conv_method { FR_CONV_REF = 0, FR_CONV_GEMM, FR_CONV_DW };
@@ -169,6 +171,7 @@ int fr__nn_tensor_check(const struct fr_tensor *t, const struct fr_nn_limits *li
 /* --- optimizer passes (passes.c) --- */
 int fr__nn_pass_fold_bn(struct fr_nn_model *m);
 int fr__nn_pass_fuse_act(struct fr_nn_model *m);
+int fr__nn_pass_prepack(struct fr_nn_model *m);
 int fr__nn_plan_memory(struct fr_nn_model *m);
 
 #endif

@@ -1,6 +1,7 @@
 /* Load-time passes: BatchNorm folded into the Conv before it, activations
  * fused into the Conv before them, and memory planning of activations. */
 #include "nn_int.h"
+#include "kern/kern.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -162,6 +163,35 @@ int fr__nn_pass_fuse_act(struct fr_nn_model *m) {
     }
     fr_free(cons);
     return rc;
+}
+
+/* Conv weights packed for the GEMM microkernel of this CPU's kernel table. */
+int fr__nn_pass_prepack(struct fr_nn_model *m) {
+    const struct fr_kern *k = fr_kern_get();
+    if (!k->pw) return 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        struct fr_nn_node *c = &m->nodes[i];
+        if (c->dead || c->op != FR_OP_CONV) continue;
+        struct fr_conv_params *cp = c->params;
+        if (cp->method != FR_CONV_GEMM || !m->values[c->in[1]].is_const) continue;
+        const struct fr_tensor w = m->values[c->in[1]].t;
+        int64_t mg = w.dims[0] / cp->group, kk = fr_tensor_numel(&w) / w.dims[0];
+        if (mg > INT32_MAX || kk > INT32_MAX) continue;
+        size_t per = fr_kern_pack_pw_size((int)mg, (int)kk, k->pw_mr);
+        int64_t total = (int64_t)(per * (size_t)cp->group);
+        int pi, rc;
+        char name[64];
+        snprintf(name, sizeof name, "%.48s/packed_w", c->name);
+        if ((rc = new_const(m, name, 1, &total, &pi)) < 0) return rc;
+        const float *src = m->values[c->in[1]].t.data;
+        float *dst = m->values[pi].t.data;
+        for (int64_t g = 0; g < cp->group; g++)
+            fr_kern_pack_pw(src + (size_t)(g * mg * kk), (int)mg, (int)kk, k->pw_mr, dst + (size_t)g * per);
+        if ((rc = node_grow_inputs(c, 5)) < 0) return rc;
+        c->in[4] = pi;
+        cp->pw_mr = k->pw_mr;
+    }
+    return 0;
 }
 
 /* ---- memory planning ---- */

@@ -13,6 +13,7 @@ const struct fr_kern *fr_kern_get(void) {
 
 void fr_kern_im2col(const float *in, int c, int ih, int iw, int kh, int kw, int sh, int sw,
                     int pt, int pl, int dh, int dw, int oh, int ow, int c0, int nc, float *col) {
+    const struct fr_kern *k = fr_kern_get();
     (void)oh;
     for (int ch = 0; ch < c; ch++) {
         const float *plane = in + (size_t)ch * ih * iw;
@@ -23,22 +24,25 @@ void fr_kern_im2col(const float *in, int c, int ih, int iw, int kh, int kw, int 
                 for (int j = 0; j < nc;) {
                     int iy = oy * sh - pt + ky * dh;
                     int run = ow - ox < nc - j ? ow - ox : nc - j;
-                    if (iy < 0 || iy >= ih) {
+                    if (iy < 0 || iy >= ih)
                         memset(dst + j, 0, (size_t)run * sizeof(float));
-                    } else {
-                        const float *row = plane + (size_t)iy * iw;
-                        int ix = ox * sw - pl + kx * dw;
-                        if (sw == 1 && ix >= 0 && ix + run <= iw) {
-                            memcpy(dst + j, row + ix, (size_t)run * sizeof(float));
-                        } else {
-                            for (int r = 0; r < run; r++, ix += sw)
-                                dst[j + r] = ix >= 0 && ix < iw ? row[ix] : 0.0f;
-                        }
-                    }
+                    else
+                        k->gather_row(plane + (size_t)iy * iw, iw, ox * sw - pl + kx * dw, sw, run, dst + j);
                     j += run;
                     ox = 0;
                     oy++;
                 }
             }
     }
+}
+
+size_t fr_kern_pack_pw_size(int m, int k, int mr) {
+    return (size_t)((m + mr - 1) / mr) * (size_t)mr * (size_t)k;
+}
+
+void fr_kern_pack_pw(const float *w, int m, int k, int mr, float *out) {
+    for (int ob = 0; ob < m; ob += mr)
+        for (int kk = 0; kk < k; kk++)
+            for (int r = 0; r < mr; r++)
+                *out++ = ob + r < m ? w[(size_t)(ob + r) * k + kk] : 0.0f;
 }

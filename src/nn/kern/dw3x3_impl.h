@@ -43,12 +43,10 @@ static void dw3x3(const struct fr_dw_args *a) {
             int n = iw < (int)pw - pl ? iw : (int)pw - pl;
             memcpy(p + pl, src, (size_t)n * sizeof(float));
         } else {
+            /* E[i] = in[2i - pl], O[i] = in[2i + 1 - pl], for the columns the kernel reads */
             float *e = rows + (size_t)y * 2 * pw, *o = e + pw;
-            for (size_t i = 0; i < pw; i++) {
-                int ie = 2 * (int)i - pl, io = ie + 1;
-                e[i] = ie >= 0 && ie < iw ? src[ie] : 0.0f;
-                o[i] = io >= 0 && io < iw ? src[io] : 0.0f;
-            }
+            gather_row(src, iw, -pl, 2, ow + V_W + 1, e);
+            gather_row(src, iw, 1 - pl, 2, ow + V_W + 1, o);
         }
     }
     const float *w = a->w;

@@ -36,9 +36,21 @@ struct fr_kern {
     /* 3x3, stride 1 or 2 (both axes alike), pads <= 2: NULL where not built */
     void (*dw3x3)(const struct fr_dw_args *a);
     size_t (*dw3x3_scratch)(const struct fr_dw_args *a);   /* floats */
+    /* conv GEMM with packed weights (fr_kern_pack_pw with pw_mr); NULL where
+     * not built. bias indexed by o_base + row. */
+    void (*pw)(const float *wp, const float *x, size_t ldx, float *y, size_t ldy, int m, int k, int cols,
+               const float *bias, int o_base, const struct fr_kern_act *a);
+    int pw_mr;
+    /* dst[i] = row[start + i·s] for i < n, 0 where outside [0, len) */
+    void (*gather_row)(const float *row, int len, int start, int s, int n, float *dst);
     void (*bias_act)(float *y, size_t n, float b, int c, const struct fr_kern_act *a);
 };
 extern const struct fr_kern fr_kern_ref, fr_kern_avx2, fr_kern_avx512;
+
+/* Pack W (m rows of k) as [ceil(m/mr)][k][mr], zero-filled: the layout of
+ * fr_kern.pw. out has fr_kern_pack_pw_size(m, k, mr) floats. */
+size_t fr_kern_pack_pw_size(int m, int k, int mr);
+void fr_kern_pack_pw(const float *w, int m, int k, int mr, float *out);
 const struct fr_kern *fr_kern_get(void);
 
 /* im2col for 2-D: columns [c0, c0+nc) of the (C·kh·kw) × (oh·ow) matrix,

@@ -1,5 +1,6 @@
 /* Kernels built for AVX2+FMA (see kern_impl.h and dw3x3_impl.h). */
 #include <immintrin.h>
+#include <stdint.h>
 
 #define V_W 8
 #define V_T __m256
@@ -7,14 +8,43 @@
 #define V_SET1(x) _mm256_set1_ps(x)
 #define V_ZERO() _mm256_setzero_ps()
 #define V_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define V_ADD(a, b) _mm256_add_ps(a, b)
+#define PW_MR 6
+/* 8 floats of row from index x, lanes outside [0, len) read as 0 (masked: no access) */
+static inline __m256 v_loadrange(const float *row, int x, int len) {
+    int lo = x < 0 ? -x : 0, hi = len - x > 8 ? 8 : len - x;
+    if (hi <= lo) return _mm256_setzero_ps();
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)),
+                                 _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
+    return _mm256_maskload_ps((const float *)((uintptr_t)row + (uintptr_t)((intptr_t)x * 4)), m);
+}
+#define V_LOADRANGE(row, x, len) v_loadrange(row, x, len)
+static inline __m256 v_even(__m256 lo, __m256 hi) {
+    __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xd8));
+}
+#define V_EVEN(lo, hi) v_even(lo, hi)
 #define V_MAX(a, b) _mm256_max_ps(a, b)
 #define V_MIN(a, b) _mm256_min_ps(a, b)
 #define V_NEGMUL(v, s) _mm256_blendv_ps(v, _mm256_mul_ps(v, s), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ))
 
 static const int32_t store_masks[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+#define V_MASK(n) _mm256_loadu_si256((const __m256i *)(store_masks + 8 - (n)))
+#define V_LOAD_N(p, n) ((n) == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, V_MASK(n)))
 #define V_STORE_N(p, v, n) \
     ((n) == 8 ? _mm256_storeu_ps(p, v) \
               : _mm256_maskstore_ps(p, _mm256_loadu_si256((const __m256i *)(store_masks + 8 - (n))), v))
+
+/* even elements of p[0..16) to e, odd to o */
+#define V_DEINTERLEAVE(p, e, o)                                                                   \
+    do {                                                                                          \
+        __m256 lo_ = _mm256_loadu_ps(p), hi_ = _mm256_loadu_ps((p) + 8);                          \
+        __m256 ev_ = _mm256_shuffle_ps(lo_, hi_, _MM_SHUFFLE(2, 0, 2, 0));                        \
+        __m256 od_ = _mm256_shuffle_ps(lo_, hi_, _MM_SHUFFLE(3, 1, 3, 1));                        \
+        _mm256_storeu_ps(e, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev_), 0xd8))); \
+        _mm256_storeu_ps(o, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od_), 0xd8))); \
+    } while (0)
 
 #define KERN_TABLE fr_kern_avx2
 #define KERN_ISA "avx2"

@@ -36,6 +36,10 @@ static void bias_act(float *restrict y, size_t n, float b, int c, const struct f
     }
 }
 
+static void gather_row_scalar(const float *row, int len, int start, int s, int n, float *dst) {
+    for (int i = 0, x = start; i < n; i++, x += s) dst[i] = x >= 0 && x < len ? row[x] : 0.0f;
+}
+
 static void dw(const struct fr_dw_args *a) {
     const int iw = a->iw, ih = a->ih, ow = a->ow, oh = a->oh, kw = a->kw, kh = a->kh;
     const int sh = a->sh, sw = a->sw, pt = a->pt, pl = a->pl;
@@ -80,9 +84,12 @@ static void dw(const struct fr_dw_args *a) {
 }
 
 #ifdef KERN_DW3X3
+#include "gather_impl.h"
 #include "dw3x3_impl.h"
+#include "pw_impl.h"
 const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .dw3x3 = dw3x3,
-                                   .dw3x3_scratch = dw3x3_scratch };
+                                   .dw3x3_scratch = dw3x3_scratch, .pw = pw_gemm, .pw_mr = PW_MR,
+                                   .gather_row = gather_row };
 #else
-const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act };
+const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .gather_row = gather_row_scalar };
 #endif

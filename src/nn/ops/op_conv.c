@@ -224,7 +224,7 @@ struct gemm_job {
     const struct fr_conv_params *p;
     const struct fr_nn_node *n;
     struct fr_nn_exec *x;
-    const float *xd, *wd, *bd;
+    const float *xd, *wd, *bd, *wp;
     float *yd;
     int64_t c, ih, iw, mo, oh, ow, cg, mg, kk, osp;
     int64_t nb_cols, n_blocks;   /* column block size, blocks per (batch, group) */
@@ -253,6 +253,12 @@ static void gemm_task(void *arg, int task, int tid) {
         ldb = (int)nc;
     }
     float *out = j->yd + (size_t)(b * j->mo + g * j->mg) * j->osp + c0;
+    if (j->wp) {
+        size_t per = fr_kern_pack_pw_size((int)j->mg, (int)j->kk, j->k->pw_mr);
+        j->k->pw(j->wp + per * (size_t)g, bm, (size_t)ldb, out, (size_t)j->osp, (int)j->mg, (int)j->kk, (int)nc,
+                 j->bd, (int)(g * j->mg), &j->act);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->mg, (int)nc, (int)j->kk, 1.0f,
                 j->wd + (size_t)g * j->mg * j->kk, (int)j->kk, bm, ldb, 0.0f, out, (int)j->osp);
     for (int64_t o = 0; o < j->mg; o++) {
@@ -270,6 +276,8 @@ static int conv_gemm(const struct fr_nn_node *n, const struct fr_conv_params *p,
         .k = fr_kern_get(),
     };
     conv_act_init(p, x, &j.act);
+    /* the packed weights are used when they were packed for this table */
+    if (p->pw_mr && x->n_in > 4 && x->in[4] && j.k->pw && j.k->pw_mr == p->pw_mr) j.wp = x->in[4]->data;
     j.cg = j.c / p->group;
     j.mg = j.mo / p->group;
     j.kk = j.cg * p->k[0] * p->k[1];

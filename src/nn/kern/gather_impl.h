@@ -1,0 +1,22 @@
+/* Strided row gather with zero fill, vectorized for strides 1 and 2:
+ * dst[i] = row[start + i·s], 0 where start + i·s is outside [0, len).
+ * Loads are masked to the valid lanes, so nothing outside the row is read.
+ * Used by im2col and the stride-2 depthwise prep. */
+
+static void gather_row(const float *row, int len, int start, int s, int n, float *dst) {
+    int i = 0;
+    if (s == 1) {
+        for (; i < n; i += V_W) {
+            int x = start + i, m = n - i < V_W ? n - i : V_W;
+            V_STORE_N(dst + i, V_LOADRANGE(row, x, len), m);
+        }
+    } else if (s == 2) {
+        for (; i < n; i += V_W) {
+            int x = start + 2 * i, m = n - i < V_W ? n - i : V_W;
+            V_T lo = V_LOADRANGE(row, x, len), hi = V_LOADRANGE(row, x + V_W, len);
+            V_STORE_N(dst + i, V_EVEN(lo, hi), m);
+        }
+    } else {
+        gather_row_scalar(row, len, start, s, n, dst);
+    }
+}
