@@ -43,7 +43,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps models test unit conformance run bench fuzz clean check-deps
+.PHONY: all deps models test unit conformance run bench fuzz clean valgrind
 all: $(BUILD)/facerec $(BUILD)/libfacerec.a
 
 $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(PROTO)
@@ -68,7 +68,8 @@ $(BUILD)/facerec: $(CLI_OBJ) $(BUILD)/libfacerec.a
 
 $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libfacerec.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -Wno-missing-prototypes -MMD -MP $< -o $@ \
+	@echo "CC $<"
+	@$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -Wno-missing-prototypes -MMD -MP $< -o $@ \
 	    $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS) -lcmocka
 
 deps:
@@ -78,7 +79,7 @@ models:
 	@sh tools/fetch_models.sh models
 
 unit: $(TEST_BIN)
-	@sh tests/run_unit.sh $(BUILD) $(TEST_BIN)
+	@for t in $(TEST_BIN); do $$t || exit 1; done
 
 conformance: $(BUILD)/facerec
 	$(BUILD)/facerec nn conformance /usr/share/libonnx-testdata/data/node
@@ -91,6 +92,11 @@ test: deps
 run: deps
 	@$(MAKE) --no-print-directory models all
 	$(BUILD)/facerec nn selfcheck models
+
+# valgrind where ASan cannot look: the uninstrumented build, all nine models
+valgrind: all
+	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    $(BUILD)/facerec nn selfcheck models
 
 bench: deps
 	@$(MAKE) --no-print-directory models all

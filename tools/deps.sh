@@ -2,11 +2,15 @@
 # Install the Debian packages facerec needs to build and test (as root), or
 # print the exact command. Each one is there for a reason given in README.md.
 PKGS="build-essential pkg-config libonnx-dev libonnx-testdata protobuf-c-compiler libprotobuf-c-dev
-libopenblas-dev libcmocka-dev clang libclang-rt-14-dev nodejs npm valgrind"
+libopenblas-dev libcmocka-dev clang libclang-rt-14-dev valgrind"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# node + npm fetch the models (and run the ONNX Runtime peer); any install
+# of them will do, Debian's only when there is none
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "deps: installing$missing"

@@ -294,9 +294,10 @@ def bad_models(valid):
         ('constant_1m', 'LIMIT_EXCEEDED', model(graph(
             [node('Constant', [], ['c'], [attr_tensor('value', tensor('', [1000000], FLOAT, raw=b''))]),
              node('Add', ['x', 'c'], ['y'])], [xin], [vinfo('y', [1])]))),
-        ('reshape_huge', 'LIMIT_EXCEEDED', model(graph(
-            [node('Reshape', ['x', 's'], ['y'])], [vinfo('x', [1, 1])], [vinfo('y', [1])],
-            [itensor('s', [1 << 20, 1 << 20, 0])]))),
+        # pads of 65536 on a 1x1 input: an output of 131073^2 elements
+        ('conv_pads_huge_output', 'LIMIT_EXCEEDED', model(graph(
+            [node('Conv', ['x', 'w'], ['y'], [attr_ints('pads', [1 << 16] * 4)])],
+            [vinfo('x', [1, 1, 1, 1])], [vinfo('y', [1])], [ftensor('w', [1, 1, 1, 1])]))),
         ('unknown_op', 'MODEL_UNSUPPORTED', model(graph(
             [node('NoSuchOp', ['x'], ['y'])], [xin], [vinfo('y', [1])]))),
         ('opset_99', 'MODEL_UNSUPPORTED', model(graph(

@@ -97,7 +97,7 @@ FR_API int fr_nn_session_run(struct fr_nn_session *s, const struct fr_tensor *in
 /* Per-node timing, when enabled, accumulated over runs (ms). */
 FR_API void fr_nn_session_profile(struct fr_nn_session *s, int enable);
 FR_API int fr_nn_session_profile_get(const struct fr_nn_session *s, int i, const char **op_name,
-                                     const char **node_name, double *ms_total);
+                                     const char **node_desc, double *ms_total);
 
 /* NumPy .npy (float32 / int64, little-endian, C order). */
 FR_API int fr_npy_load(const char *path, struct fr_tensor *t_out);   /* t_out->data fr_malloc'd */

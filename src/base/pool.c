@@ -75,7 +75,7 @@ int fr_pool_new(int n_threads, struct fr_pool **pool_out) {
         return fr_err_set(FR_E_INVALID_ARGUMENT, "threads must be 1..256, not %d", n_threads);
     struct fr_pool *p = fr_calloc(1, sizeof *p);
     if (!p) return -FR_E_NOMEM;
-    p->n_threads = n_threads;
+    p->n_threads = 1;            /* counts the threads that exist: free joins n_threads - 1 */
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     if (n_threads > 1) {
@@ -86,10 +86,10 @@ int fr_pool_new(int n_threads, struct fr_pool **pool_out) {
             w->pool = p;
             w->tid = i + 1;
             if (pthread_create(&w->th, NULL, worker_main, w) != 0) {
-                p->n_threads = i + 1;    /* only these exist; free joins them */
                 fr_pool_free(p);
                 return fr_err_set(FR_E_INTERNAL_ERROR, "cannot start thread %d", i + 1);
             }
+            p->n_threads = i + 2;
         }
     }
     *pool_out = p;

@@ -73,9 +73,15 @@ bad:
 }
 
 /* protobuf-c allocations go through ours (counted, failure-injectable). */
-static void *pb_alloc(void *data, size_t size) { (void)data; return fr_malloc(size); }
+/* protobuf-c allocations go through ours (counted, failure-injectable). A
+ * failed one is noted in *data (a bool), so that a failed unpack reports
+ * NOMEM rather than a malformed file: unpack returns NULL for both. */
+static void *pb_alloc(void *data, size_t size) {
+    void *p = fr_malloc(size);
+    if (!p) *(bool *)data = true;
+    return p;
+}
 static void pb_free(void *data, void *p) { (void)data; fr_free(p); }
-static ProtobufCAllocator pb_allocator = { pb_alloc, pb_free, NULL };
 
 /* ---- tensors ---- */
 
@@ -196,8 +202,11 @@ int fr_nn_tensor_proto_load(const void *buf, size_t len, struct fr_tensor *t_out
     struct fr_nn_limits lim = { .max_tensor_elems = 256 << 20 };
     memset(t_out, 0, sizeof *t_out);
     if (name_out) *name_out = NULL;
+    bool oom = false;
+    ProtobufCAllocator pb_allocator = { pb_alloc, pb_free, &oom };
     Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&pb_allocator, len, buf);
-    if (!tp) return fr_err_set(FR_E_MODEL_INVALID, "not a TensorProto");
+    if (!tp)
+        return oom ? fr_err_set(FR_E_NOMEM, "unpacking a TensorProto") : fr_err_set(FR_E_MODEL_INVALID, "not a TensorProto");
     int rc = tensor_from_proto(tp, &lim, t_out);
     if (rc == 0 && name_out && tp->name && !(*name_out = fr_strdup(tp->name))) {
         fr_free(t_out->data);
@@ -498,6 +507,8 @@ int fr_nn_model_load_mem(const void *buf, size_t len, const struct fr_nn_load_op
                          struct fr_nn_model **model_out) {
     struct fr_nn_model *m = NULL;
     Onnx__ModelProto *mp = NULL;
+    bool pb_oom = false;
+    ProtobufCAllocator pb_allocator = { pb_alloc, pb_free, &pb_oom };
     *model_out = NULL;
     int rc = fr__nn_model_new(&m);
     if (rc < 0) return rc;
@@ -515,7 +526,11 @@ int fr_nn_model_load_mem(const void *buf, size_t len, const struct fr_nn_load_op
     }
     if ((rc = pb_walk(buf, (const uint8_t *)buf + len, M_MODEL, 0, m->limits.max_depth)) < 0) goto out;
     mp = onnx__model_proto__unpack(&pb_allocator, len, buf);
-    if (!mp) { rc = fr_err_set(FR_E_MODEL_INVALID, "onnx: not a ModelProto (protobuf unpack failed)"); goto out; }
+    if (!mp) {
+        rc = pb_oom ? fr_err_set(FR_E_NOMEM, "onnx: out of memory unpacking the model")
+                    : fr_err_set(FR_E_MODEL_INVALID, "onnx: not a ModelProto (protobuf unpack failed)");
+        goto out;
+    }
     if ((rc = build_graph(m, mp, opts)) < 0) goto out;
     onnx__model_proto__free_unpacked(mp, &pb_allocator);
     mp = NULL;

@@ -46,3 +46,13 @@ void fr_kern_pack_pw(const float *w, int m, int k, int mr, float *out) {
             for (int r = 0; r < mr; r++)
                 *out++ = ob + r < m ? w[(size_t)(ob + r) * k + kk] : 0.0f;
 }
+
+size_t fr_kern_pack_c3_size(int m, int c) { return (size_t)((m + 3) / 4) * 4 * (size_t)c * 9; }
+
+void fr_kern_pack_c3(const float *w, int m, int c, float *out) {
+    for (int ob = 0; ob < m; ob += 4)
+        for (int ch = 0; ch < c; ch++)
+            for (int t = 0; t < 9; t++)
+                for (int j = 0; j < 4; j++)
+                    *out++ = ob + j < m ? w[((size_t)(ob + j) * c + ch) * 9 + t] : 0.0f;
+}

@@ -28,6 +28,19 @@ struct fr_dw_args {
     float *scratch;     /* dw3x3: dw3x3_scratch floats */
 };
 
+/* Direct 3x3 convolution, group 1 (see conv3x3_impl.h). */
+struct fr_c3_args {
+    const float *in;     /* c planes of ih × iw */
+    float *out;          /* m planes of oh × ow */
+    const float *wp;     /* fr_kern_pack_c3 layout */
+    const float *bias;
+    int c, ih, iw, m, oh, ow, s, d, pt, pl;   /* stride 2 needs d == 1 */
+    const struct fr_kern_act *act;
+    float *scratch;      /* conv3x3_scratch floats, shared by all tasks */
+};
+size_t fr_kern_pack_c3_size(int m, int c);
+void fr_kern_pack_c3(const float *w, int m, int c, float *out);   /* w: [m][c][3][3] */
+
 /* One table of kernels per ISA; fr_kern_get() returns the one for
  * fr_cpu_isa() (the best the CPU has, or what FR_ISA asks for). */
 struct fr_kern {
@@ -43,6 +56,11 @@ struct fr_kern {
     int pw_mr;
     /* dst[i] = row[start + i·s] for i < n, 0 where outside [0, len) */
     void (*gather_row)(const float *row, int len, int start, int s, int n, float *dst);
+    /* direct 3x3: prepare input channels [c0, c1), then output blocks of 4
+     * channels [ob0, ob1) × rows [y0, y1); NULL where not built */
+    size_t (*c3_scratch)(const struct fr_c3_args *a);      /* floats */
+    void (*c3_prep)(const struct fr_c3_args *a, int c0, int c1);
+    void (*c3_run)(const struct fr_c3_args *a, int ob0, int ob1, int y0, int y1);
     void (*bias_act)(float *y, size_t n, float b, int c, const struct fr_kern_act *a);
 };
 extern const struct fr_kern fr_kern_ref, fr_kern_avx2, fr_kern_avx512;

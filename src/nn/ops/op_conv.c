@@ -105,6 +105,14 @@ int op_conv_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
         if (dw_is_3x3(p)) n->scratch_thread_bytes = dw3x3_scratch_bytes(x->dims[2], od[3], p->s[0]);
     } else if (nd == 2) {
         p->method = FR_CONV_GEMM;
+        bool s1 = p->s[0] == 1 && p->s[1] == 1 && p->d[0] == p->d[1] && p->d[0] <= 64;
+        bool s2 = p->s[0] == 2 && p->s[1] == 2 && p->d[0] == 1 && p->d[1] == 1;
+        if (p->group == 1 && p->k[0] == 3 && p->k[1] == 3 && (s1 || s2) && p->pb[1] <= 64 && c <= 65536) {
+            /* direct 3x3; the GEMM path below stays ready as the fallback */
+            p->method = FR_CONV_C3;
+            size_t rs = (size_t)((od[3] + 2 * p->d[1] + 15) / 16 * 16 + 32) * (p->s[0] == 2 ? 2 : 1);
+            n->scratch_bytes = (rs * (size_t)(c * x->dims[2] + 1) + 64) * sizeof(float);
+        }
         bool direct = p->k[0] == 1 && p->k[1] == 1 && p->s[0] == 1 && p->s[1] == 1 &&
                       !p->pb[0] && !p->pb[1] && !p->pe[0] && !p->pe[1];
         if (!direct) {
@@ -114,7 +122,7 @@ int op_conv_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
     }
     snprintf(n->desc, sizeof n->desc, "%lldx%lld/%lld %s %lld->%lld %lldx%lld", (long long)p->k[0],
              (long long)(nd > 1 ? p->k[1] : 1), (long long)p->s[0],
-             p->method == FR_CONV_DW ? "dw" : p->method == FR_CONV_GEMM ? "gemm" : "ref", (long long)c,
+             p->method == FR_CONV_DW ? "dw" : p->method == FR_CONV_GEMM ? "gemm" : p->method == FR_CONV_C3 ? "c3" : "ref", (long long)c,
              (long long)mo, (long long)od[2], (long long)(nd > 1 ? od[3] : 1));
     return 0;
 }
@@ -298,9 +306,61 @@ static int conv_gemm(const struct fr_nn_node *n, const struct fr_conv_params *p,
     return 0;
 }
 
+/* ---- direct 3x3 ---- */
+struct c3_job {
+    struct fr_c3_args a;
+    const struct fr_kern *k;
+    int n_ob, rows_per_task, n_row_tasks;
+};
+
+static void c3_prep_task(void *arg, int task, int tid) {
+    (void)tid;
+    const struct c3_job *j = arg;
+    j->k->c3_prep(&j->a, task, task + 1);
+}
+
+static void c3_run_task(void *arg, int task, int tid) {
+    (void)tid;
+    const struct c3_job *j = arg;
+    int ob = task / j->n_row_tasks, rt = task % j->n_row_tasks;
+    int y0 = rt * j->rows_per_task, y1 = y0 + j->rows_per_task < j->a.oh ? y0 + j->rows_per_task : j->a.oh;
+    j->k->c3_run(&j->a, ob, ob + 1, y0, y1);
+}
+
+static int conv_c3(const struct fr_conv_params *p, struct fr_nn_exec *x) {
+    const struct fr_tensor *X = x->in[0], *Y = x->out[0];
+    struct fr_kern_act act;
+    struct c3_job j;
+    conv_act_init(p, x, &act);
+    j.k = fr_kern_get();
+    j.a = (struct fr_c3_args){
+        .wp = x->in[4]->data, .bias = x->n_in > 2 && x->in[2] ? x->in[2]->data : NULL,
+        .c = (int)X->dims[1], .ih = (int)X->dims[2], .iw = (int)X->dims[3], .m = (int)Y->dims[1],
+        .oh = (int)Y->dims[2], .ow = (int)Y->dims[3], .s = (int)p->s[0], .d = (int)p->d[0], .pt = (int)p->pb[0], .pl = (int)p->pb[1],
+        .act = &act, .scratch = x->scratch,
+    };
+    j.n_ob = (j.a.m + 3) / 4;
+    j.rows_per_task = j.a.oh;
+    if (x->n_threads > 1 && j.n_ob < 4 * x->n_threads) {
+        int want = (4 * x->n_threads + j.n_ob - 1) / j.n_ob;
+        j.rows_per_task = (j.a.oh + want - 1) / want;
+    }
+    j.n_row_tasks = (j.a.oh + j.rows_per_task - 1) / j.rows_per_task;
+    for (int64_t b = 0; b < X->dims[0]; b++) {
+        j.a.in = (const float *)X->data + (size_t)b * j.a.c * j.a.ih * j.a.iw;
+        j.a.out = (float *)Y->data + (size_t)b * j.a.m * j.a.oh * j.a.ow;
+        fr_pool_for(x->pool, j.a.c, c3_prep_task, &j);
+        fr_pool_for(x->pool, j.n_ob * j.n_row_tasks, c3_run_task, &j);
+    }
+    return 0;
+}
+
 int op_conv_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
     const struct fr_conv_params *p = n->params;
     switch (p->method) {
+    case FR_CONV_C3:
+        if (p->c3_packed && fr_kern_get()->c3_run) return conv_c3(p, x);
+        return conv_gemm(n, p, x);
     case FR_CONV_DW: return conv_dw(n, p, x);
     case FR_CONV_GEMM: return conv_gemm(n, p, x);
     default: return conv_ref(p, x);
@@ -314,6 +374,7 @@ int fr__nn_conv_run_method(const struct fr_nn_node *n, struct fr_nn_exec *x, int
     switch (method) {
     case FR_CONV_DW: return p->method == FR_CONV_DW ? conv_dw(n, p, x) : -FR_E_INVALID_ARGUMENT;
     case FR_CONV_GEMM: return p->nd == 2 ? conv_gemm(n, p, x) : -FR_E_INVALID_ARGUMENT;
+    case FR_CONV_C3: return p->c3_packed && fr_kern_get()->c3_run ? conv_c3(p, x) : -FR_E_INVALID_ARGUMENT;
     default: return conv_ref(p, x);
     }
 }

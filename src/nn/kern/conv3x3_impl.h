@@ -1,0 +1,87 @@
+/* Direct 3x3 convolution (group 1; stride 1 with any dilation, or stride 2):
+ * no im2col.
+ * conv3x3_prep() copies input rows into scratch with their zero padding made
+ * real (stride 2: split into even and odd columns, as the depthwise kernel
+ * does); conv3x3_run() then computes C3_OB output channels × 2 vectors of
+ * columns per tile, reading weights packed as [M/C3_OB][C][9][C3_OB]
+ * (fr_kern_pack_c3). Bias and activation are applied in registers.
+ * Included by kern_avx2.c / kern_avx512.c. */
+
+#define C3_OB 4
+
+static size_t c3_pw(int ow, int d) { return round_up((size_t)ow + 2 * (size_t)d, V_W) + 2 * V_W; }
+
+static size_t conv3x3_scratch(const struct fr_c3_args *a) {
+    size_t rs = c3_pw(a->ow, a->d) * (a->s == 2 ? 2 : 1);
+    return rs * ((size_t)a->c * a->ih + 1) + 64;
+}
+
+static void conv3x3_prep(const struct fr_c3_args *a, int c0, int c1) {
+    const size_t pw = c3_pw(a->ow, a->d), rs = pw * (a->s == 2 ? 2 : 1);
+    float *zero = a->scratch;
+    if (c0 == 0) memset(zero, 0, rs * sizeof(float));
+    for (int c = c0; c < c1; c++)
+        for (int y = 0; y < a->ih; y++) {
+            const float *src = a->in + ((size_t)c * a->ih + y) * a->iw;
+            float *dst = a->scratch + rs * (1 + (size_t)c * a->ih + (size_t)y);
+            if (a->s == 1) {
+                gather_row(src, a->iw, -a->pl, 1, (int)pw, dst);
+            } else {
+                gather_row(src, a->iw, -a->pl, 2, (int)pw, dst);
+                gather_row(src, a->iw, 1 - a->pl, 2, (int)pw, dst + pw);
+            }
+        }
+}
+
+static void conv3x3_run(const struct fr_c3_args *a, int ob0, int ob1, int y0, int y1) {
+    const size_t pw = c3_pw(a->ow, a->d), rs = pw * (a->s == 2 ? 2 : 1);
+    const float *zero = a->scratch;
+    const int ow = a->ow, s = a->s;
+    for (int ob = ob0; ob < ob1; ob++) {
+        const float *wb = a->wp + (size_t)ob * a->c * 9 * C3_OB;
+        int o0 = ob * C3_OB, no = a->m - o0 < C3_OB ? a->m - o0 : C3_OB;
+        for (int oy = y0; oy < y1; oy++) {
+            int iy0 = oy * s - a->pt;
+            for (int x = 0; x < ow; x += 2 * V_W) {
+                V_T acc[C3_OB][2];
+                for (int j = 0; j < C3_OB; j++) acc[j][0] = acc[j][1] = V_ZERO();
+                for (int c = 0; c < a->c; c++) {
+                    const float *wc = wb + (size_t)c * 9 * C3_OB;
+                    const float *plane = a->scratch + rs * (1 + (size_t)c * a->ih);
+                    for (int ky = 0; ky < 3; ky++) {
+                        int iy = iy0 + ky * a->d;
+                        const float *r = iy < 0 || iy >= a->ih ? zero : plane + rs * (size_t)iy;
+                        V_T t[3][2];
+                        if (s == 1) {
+                            for (int kx = 0; kx < 3; kx++) {
+                                t[kx][0] = V_LOAD(r + x + kx * a->d);
+                                t[kx][1] = V_LOAD(r + x + kx * a->d + V_W);
+                            }
+                        } else {
+                            t[0][0] = V_LOAD(r + x);           t[0][1] = V_LOAD(r + x + V_W);
+                            t[1][0] = V_LOAD(r + pw + x);      t[1][1] = V_LOAD(r + pw + x + V_W);
+                            t[2][0] = V_LOAD(r + x + 1);       t[2][1] = V_LOAD(r + x + 1 + V_W);
+                        }
+                        const float *wk = wc + ky * 3 * C3_OB;
+                        for (int kx = 0; kx < 3; kx++)
+                            for (int j = 0; j < C3_OB; j++) {
+                                V_T b = V_SET1(wk[kx * C3_OB + j]);
+                                acc[j][0] = V_FMA(b, t[kx][0], acc[j][0]);
+                                acc[j][1] = V_FMA(b, t[kx][1], acc[j][1]);
+                            }
+                    }
+                }
+                int n0 = ow - x < V_W ? ow - x : V_W, n1 = ow - x - V_W;
+                if (n1 > V_W) n1 = V_W;
+                for (int j = 0; j < no; j++) {
+                    int o = o0 + j;
+                    V_T bv = V_SET1(a->bias ? a->bias[o] : 0.0f);
+                    V_T sl = V_SET1(a->act->act == FR_ACT_PRELU ? a->act->slope[o] : a->act->alpha);
+                    float *yr = a->out + ((size_t)o * a->oh + oy) * ow + x;
+                    V_STORE_N(yr, act_vec(V_ADD(acc[j][0], bv), a->act, sl), n0);
+                    if (n1 > 0) V_STORE_N(yr + V_W, act_vec(V_ADD(acc[j][1], bv), a->act, sl), n1);
+                }
+            }
+        }
+    }
+}
