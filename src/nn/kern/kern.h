@@ -61,6 +61,8 @@ struct fr_kern {
     size_t (*c3_scratch)(const struct fr_c3_args *a);      /* floats */
     void (*c3_prep)(const struct fr_c3_args *a, int c0, int c1);
     void (*c3_run)(const struct fr_c3_args *a, int ob0, int ob1, int y0, int y1);
+    /* y = f(x) for op FR_OP_EXP, FR_OP_TANH or FR_OP_SIGMOID (y may be x) */
+    void (*vmath)(int op, const float *x, float *y, size_t n);
     void (*bias_act)(float *y, size_t n, float b, int c, const struct fr_kern_act *a);
 };
 extern const struct fr_kern fr_kern_ref, fr_kern_avx2, fr_kern_avx512;

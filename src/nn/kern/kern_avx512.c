@@ -11,6 +11,14 @@
 #define V_ADD(a, b) _mm512_add_ps(a, b)
 #define V_LOAD_N(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), p)
 #define PW_MR 12
+#define V_MUL(a, b) _mm512_mul_ps(a, b)
+#define V_SUB(a, b) _mm512_sub_ps(a, b)
+#define V_DIV(a, b) _mm512_div_ps(a, b)
+#define V_ROUND(a) _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define V_POW2(n) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23))
+#define V_ABS(a) _mm512_abs_ps(a)
+#define V_COPYSIGN(m, s) _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(m), \
+    _mm512_and_si512(_mm512_castps_si512(s), _mm512_set1_epi32((int)0x80000000u))))
 /* 16 floats of row from index x, lanes outside [0, len) read as 0 (masked: no access) */
 static inline __m512 v_loadrange(const float *row, int x, int len) {
     int lo = x < 0 ? -x : 0, hi = len - x > 16 ? 16 : len - x;

@@ -4,6 +4,8 @@
 #include "kern.h"
 #include "../nn_int.h"
 
+#include <math.h>
+
 static void bias_act(float *restrict y, size_t n, float b, int c, const struct fr_kern_act *a) {
     size_t i;
     switch (a->act) {
@@ -39,6 +41,16 @@ static void bias_act(float *restrict y, size_t n, float b, int c, const struct f
 static void gather_row_scalar(const float *row, int len, int start, int s, int n, float *dst) {
     for (int i = 0, x = start; i < n; i++, x += s) dst[i] = x >= 0 && x < len ? row[x] : 0.0f;
 }
+
+#ifndef KERN_DW3X3
+static void vmath_libm(int op, const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = op == FR_OP_EXP ? expf(v) : op == FR_OP_TANH ? tanhf(v)
+             : v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
+    }
+}
+#endif
 
 static void dw(const struct fr_dw_args *a) {
     const int iw = a->iw, ih = a->ih, ow = a->ow, oh = a->oh, kw = a->kw, kh = a->kh;
@@ -88,10 +100,12 @@ static void dw(const struct fr_dw_args *a) {
 #include "dw3x3_impl.h"
 #include "pw_impl.h"
 #include "conv3x3_impl.h"
+#include "math_impl.h"
 const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .dw3x3 = dw3x3,
                                    .dw3x3_scratch = dw3x3_scratch, .pw = pw_gemm, .pw_mr = PW_MR,
                                    .gather_row = gather_row, .c3_scratch = conv3x3_scratch,
-                                   .c3_prep = conv3x3_prep, .c3_run = conv3x3_run };
+                                   .c3_prep = conv3x3_prep, .c3_run = conv3x3_run, .vmath = vmath };
 #else
-const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .gather_row = gather_row_scalar };
+const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .gather_row = gather_row_scalar,
+                                   .vmath = vmath_libm };
 #endif

@@ -2,6 +2,7 @@
  * (float32, and int64/int32 for the arithmetic ones), variadic Max/Min/Sum,
  * Softmax and BatchNormalization. */
 #include "../nn_int.h"
+#include "../kern/kern.h"
 
 #include <math.h>
 
@@ -69,11 +70,8 @@ static void unary_chunk(void *arg, int task, int tid) {
     switch (j->n->op) {
     case FR_OP_RELU: for (int64_t i = i0; i < i1; i++) y[i] = a[i] > 0.0f ? a[i] : 0.0f; break;
     case FR_OP_LEAKYRELU: for (int64_t i = i0; i < i1; i++) y[i] = a[i] > 0.0f ? a[i] : a[i] * p->alpha; break;
-    case FR_OP_EXP: for (int64_t i = i0; i < i1; i++) y[i] = expf(a[i]); break;
-    case FR_OP_TANH: for (int64_t i = i0; i < i1; i++) y[i] = tanhf(a[i]); break;
-    case FR_OP_SIGMOID:
-        for (int64_t i = i0; i < i1; i++)
-            y[i] = a[i] >= 0.0f ? 1.0f / (1.0f + expf(-a[i])) : expf(a[i]) / (1.0f + expf(a[i]));
+    case FR_OP_EXP: case FR_OP_TANH: case FR_OP_SIGMOID:
+        fr_kern_get()->vmath(j->n->op, a + i0, y + i0, (size_t)(i1 - i0));
         break;
     case FR_OP_NEG: for (int64_t i = i0; i < i1; i++) y[i] = -a[i]; break;
     case FR_OP_ABS: for (int64_t i = i0; i < i1; i++) y[i] = fabsf(a[i]); break;
