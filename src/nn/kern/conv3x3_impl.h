@@ -43,44 +43,47 @@ static void conv3x3_run(const struct fr_c3_args *a, int ob0, int ob1, int y0, in
         for (int oy = y0; oy < y1; oy++) {
             int iy0 = oy * s - a->pt;
             for (int x = 0; x < ow; x += 2 * V_W) {
-                V_T acc[C3_OB][2];
-                for (int j = 0; j < C3_OB; j++) acc[j][0] = acc[j][1] = V_ZERO();
+                /* 4 output channels × 2 vectors, as named registers (see pw_impl.h) */
+                V_T a00 = V_ZERO(), a01 = V_ZERO(), a10 = V_ZERO(), a11 = V_ZERO();
+                V_T a20 = V_ZERO(), a21 = V_ZERO(), a30 = V_ZERO(), a31 = V_ZERO();
                 for (int c = 0; c < a->c; c++) {
                     const float *wc = wb + (size_t)c * 9 * C3_OB;
                     const float *plane = a->scratch + rs * (1 + (size_t)c * a->ih);
                     for (int ky = 0; ky < 3; ky++) {
                         int iy = iy0 + ky * a->d;
                         const float *r = iy < 0 || iy >= a->ih ? zero : plane + rs * (size_t)iy;
-                        V_T t[3][2];
-                        if (s == 1) {
-                            for (int kx = 0; kx < 3; kx++) {
-                                t[kx][0] = V_LOAD(r + x + kx * a->d);
-                                t[kx][1] = V_LOAD(r + x + kx * a->d + V_W);
-                            }
-                        } else {
-                            t[0][0] = V_LOAD(r + x);           t[0][1] = V_LOAD(r + x + V_W);
-                            t[1][0] = V_LOAD(r + pw + x);      t[1][1] = V_LOAD(r + pw + x + V_W);
-                            t[2][0] = V_LOAD(r + x + 1);       t[2][1] = V_LOAD(r + x + 1 + V_W);
-                        }
                         const float *wk = wc + ky * 3 * C3_OB;
-                        for (int kx = 0; kx < 3; kx++)
-                            for (int j = 0; j < C3_OB; j++) {
-                                V_T b = V_SET1(wk[kx * C3_OB + j]);
-                                acc[j][0] = V_FMA(b, t[kx][0], acc[j][0]);
-                                acc[j][1] = V_FMA(b, t[kx][1], acc[j][1]);
-                            }
+                        for (int kx = 0; kx < 3; kx++) {
+                            const float *src = s == 1 ? r + x + kx * a->d : kx == 1 ? r + pw + x : r + x + kx / 2;
+                            V_T t0 = V_LOAD(src), t1 = V_LOAD(src + V_W);
+                            const float *wt = wk + kx * C3_OB;
+                            V_T b = V_SET1(wt[0]);
+                            a00 = V_FMA(b, t0, a00); a01 = V_FMA(b, t1, a01);
+                            b = V_SET1(wt[1]);
+                            a10 = V_FMA(b, t0, a10); a11 = V_FMA(b, t1, a11);
+                            b = V_SET1(wt[2]);
+                            a20 = V_FMA(b, t0, a20); a21 = V_FMA(b, t1, a21);
+                            b = V_SET1(wt[3]);
+                            a30 = V_FMA(b, t0, a30); a31 = V_FMA(b, t1, a31);
+                        }
                     }
                 }
                 int n0 = ow - x < V_W ? ow - x : V_W, n1 = ow - x - V_W;
                 if (n1 > V_W) n1 = V_W;
-                for (int j = 0; j < no; j++) {
-                    int o = o0 + j;
-                    V_T bv = V_SET1(a->bias ? a->bias[o] : 0.0f);
-                    V_T sl = V_SET1(a->act->act == FR_ACT_PRELU ? a->act->slope[o] : a->act->alpha);
-                    float *yr = a->out + ((size_t)o * a->oh + oy) * ow + x;
-                    V_STORE_N(yr, act_vec(V_ADD(acc[j][0], bv), a->act, sl), n0);
-                    if (n1 > 0) V_STORE_N(yr + V_W, act_vec(V_ADD(acc[j][1], bv), a->act, sl), n1);
+#define C3_OUT(j, v0, v1)                                                                          \
+                if (j < no) {                                                                      \
+                    int o_ = o0 + j;                                                               \
+                    V_T bv_ = V_SET1(a->bias ? a->bias[o_] : 0.0f);                                \
+                    V_T sl_ = V_SET1(a->act->act == FR_ACT_PRELU ? a->act->slope[o_] : a->act->alpha); \
+                    float *yr_ = a->out + ((size_t)o_ * a->oh + oy) * ow + x;                      \
+                    V_STORE_N(yr_, act_vec(V_ADD(v0, bv_), a->act, sl_), n0);                      \
+                    if (n1 > 0) V_STORE_N(yr_ + V_W, act_vec(V_ADD(v1, bv_), a->act, sl_), n1);    \
                 }
+                C3_OUT(0, a00, a01)
+                C3_OUT(1, a10, a11)
+                C3_OUT(2, a20, a21)
+                C3_OUT(3, a30, a31)
+#undef C3_OUT
             }
         }
     }

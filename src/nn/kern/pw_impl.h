@@ -5,42 +5,42 @@
  * and 2·MR FMAs. Bias and activation are applied before the one store.
  * Included by kern_avx2.c / kern_avx512.c with the V_* layer and PW_MR. */
 
+/* The accumulators are named variables made by PW_REP (one per row of the
+ * tile), not an array: GCC keeps arrays of vectors in memory here. */
 static inline void pw_tile(const float *restrict w, const float *restrict x, size_t ldx, float *restrict y,
                            size_t ldy, int rows, int k_n, int cols, const float *bias, int o0,
                            const struct fr_kern_act *a) {
-    V_T acc0[PW_MR], acc1[PW_MR];
-    for (int r = 0; r < PW_MR; r++) acc0[r] = acc1[r] = V_ZERO();
+#define PW_DECL(r) V_T a0_##r = V_ZERO(), a1_##r = V_ZERO();
+#define PW_STEP(r) { V_T b_ = V_SET1(wk[r]); a0_##r = V_FMA(b_, x0, a0_##r); a1_##r = V_FMA(b_, x1, a1_##r); }
+    PW_REP(PW_DECL)
     int n0 = cols < V_W ? cols : V_W, n1 = cols - n0;
     if (cols == 2 * V_W) {
         for (int k = 0; k < k_n; k++) {
             V_T x0 = V_LOAD(x + (size_t)k * ldx), x1 = V_LOAD(x + (size_t)k * ldx + V_W);
             const float *wk = w + (size_t)k * PW_MR;
-            for (int r = 0; r < PW_MR; r++) {
-                V_T b = V_SET1(wk[r]);
-                acc0[r] = V_FMA(b, x0, acc0[r]);
-                acc1[r] = V_FMA(b, x1, acc1[r]);
-            }
+            PW_REP(PW_STEP)
         }
     } else {
         for (int k = 0; k < k_n; k++) {
             V_T x0 = V_LOAD_N(x + (size_t)k * ldx, n0);
             V_T x1 = n1 > 0 ? V_LOAD_N(x + (size_t)k * ldx + V_W, n1) : V_ZERO();
             const float *wk = w + (size_t)k * PW_MR;
-            for (int r = 0; r < PW_MR; r++) {
-                V_T b = V_SET1(wk[r]);
-                acc0[r] = V_FMA(b, x0, acc0[r]);
-                acc1[r] = V_FMA(b, x1, acc1[r]);
-            }
+            PW_REP(PW_STEP)
         }
     }
-    for (int r = 0; r < rows; r++) {
-        int o = o0 + r;
-        V_T bv = V_SET1(bias ? bias[o] : 0.0f);
-        V_T sl = V_SET1(a->act == FR_ACT_PRELU ? a->slope[o] : a->alpha);
-        float *yr = y + (size_t)r * ldy;
-        V_STORE_N(yr, act_vec(V_ADD(acc0[r], bv), a, sl), n0);
-        if (n1 > 0) V_STORE_N(yr + V_W, act_vec(V_ADD(acc1[r], bv), a, sl), n1);
+#define PW_OUT(r)                                                                              \
+    if (r < rows) {                                                                            \
+        int o_ = o0 + r;                                                                       \
+        V_T bv_ = V_SET1(bias ? bias[o_] : 0.0f);                                              \
+        V_T sl_ = V_SET1(a->act == FR_ACT_PRELU ? a->slope[o_] : a->alpha);                    \
+        float *yr_ = y + (size_t)r * ldy;                                                      \
+        V_STORE_N(yr_, act_vec(V_ADD(a0_##r, bv_), a, sl_), n0);                               \
+        if (n1 > 0) V_STORE_N(yr_ + V_W, act_vec(V_ADD(a1_##r, bv_), a, sl_), n1);             \
     }
+    PW_REP(PW_OUT)
+#undef PW_DECL
+#undef PW_STEP
+#undef PW_OUT
 }
 
 /* Columns [0, cols) of Y (m × ldy) from X (k × ldx); o_base: channel index of
