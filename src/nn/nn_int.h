@@ -76,7 +76,7 @@ struct fr_conv_params {
     float alpha, lo, hi;         /* LeakyRelu slope; Clip bounds */
     int method;                  /* enum fr_conv_method, chosen at load */
     int pw_mr;                   /* weights packed for fr_kern.pw in input 4, or 0 */
-    bool c3_packed;              /* FR_CONV_C3: input 4 is packed for fr_kern.c3_run */
+    int c3_ob;                   /* FR_CONV_C3: input 4 is packed for c3_run blocks of c3_ob, or 0 */
 };
 
 enum fr_conv_method { FR_CONV_REF = 0, FR_CONV_GEMM, FR_CONV_DW, FR_CONV_C3 };

@@ -176,15 +176,16 @@ int fr__nn_pass_prepack(struct fr_nn_model *m) {
         if ((cp->method != FR_CONV_GEMM && cp->method != FR_CONV_C3) || !m->values[c->in[1]].is_const) continue;
         const struct fr_tensor w = m->values[c->in[1]].t;
         if (cp->method == FR_CONV_C3 && k->c3_run) {
-            int64_t total = (int64_t)fr_kern_pack_c3_size((int)w.dims[0], (int)w.dims[1]);
+            int64_t total = (int64_t)fr_kern_pack_c3_size((int)w.dims[0], (int)w.dims[1], k->c3_ob);
             int pi, rc;
             char name[64];
             snprintf(name, sizeof name, "%.48s/packed_c3", c->name);
             if ((rc = new_const(m, name, 1, &total, &pi)) < 0) return rc;
-            fr_kern_pack_c3(m->values[c->in[1]].t.data, (int)w.dims[0], (int)w.dims[1], m->values[pi].t.data);
+            fr_kern_pack_c3(m->values[c->in[1]].t.data, (int)w.dims[0], (int)w.dims[1], k->c3_ob,
+                            m->values[pi].t.data);
             if ((rc = node_grow_inputs(c, 5)) < 0) return rc;
             c->in[4] = pi;
-            cp->c3_packed = true;
+            cp->c3_ob = k->c3_ob;
             continue;
         }
         int64_t mg = w.dims[0] / cp->group, kk = fr_tensor_numel(&w) / w.dims[0];

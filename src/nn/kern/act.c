@@ -47,12 +47,12 @@ void fr_kern_pack_pw(const float *w, int m, int k, int mr, float *out) {
                 *out++ = ob + r < m ? w[(size_t)(ob + r) * k + kk] : 0.0f;
 }
 
-size_t fr_kern_pack_c3_size(int m, int c) { return (size_t)((m + 3) / 4) * 4 * (size_t)c * 9; }
+size_t fr_kern_pack_c3_size(int m, int c, int ob) { return (size_t)((m + ob - 1) / ob) * (size_t)ob * (size_t)c * 9; }
 
-void fr_kern_pack_c3(const float *w, int m, int c, float *out) {
-    for (int ob = 0; ob < m; ob += 4)
+void fr_kern_pack_c3(const float *w, int m, int c, int ob, float *out) {
+    for (int o0 = 0; o0 < m; o0 += ob)
         for (int ch = 0; ch < c; ch++)
             for (int t = 0; t < 9; t++)
-                for (int j = 0; j < 4; j++)
-                    *out++ = ob + j < m ? w[((size_t)(ob + j) * c + ch) * 9 + t] : 0.0f;
+                for (int j = 0; j < ob; j++)
+                    *out++ = o0 + j < m ? w[((size_t)(o0 + j) * c + ch) * 9 + t] : 0.0f;
 }

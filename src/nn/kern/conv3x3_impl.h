@@ -3,11 +3,9 @@
  * conv3x3_prep() copies input rows into scratch with their zero padding made
  * real (stride 2: split into even and odd columns, as the depthwise kernel
  * does); conv3x3_run() then computes C3_OB output channels × 2 vectors of
- * columns per tile, reading weights packed as [M/C3_OB][C][9][C3_OB]
- * (fr_kern_pack_c3). Bias and activation are applied in registers.
+ * columns per tile (C3_OB is 8 on AVX-512, 4 on AVX2), reading weights
+ * packed as [M/C3_OB][C][9][C3_OB] (fr_kern_pack_c3). Bias and activation are applied in registers.
  * Included by kern_avx2.c / kern_avx512.c. */
-
-#define C3_OB 4
 
 static size_t c3_pw(int ow, int d) { return round_up((size_t)ow + 2 * (size_t)d, V_W) + 2 * V_W; }
 
@@ -43,9 +41,10 @@ static void conv3x3_run(const struct fr_c3_args *a, int ob0, int ob1, int y0, in
         for (int oy = y0; oy < y1; oy++) {
             int iy0 = oy * s - a->pt;
             for (int x = 0; x < ow; x += 2 * V_W) {
-                /* 4 output channels × 2 vectors, as named registers (see pw_impl.h) */
-                V_T a00 = V_ZERO(), a01 = V_ZERO(), a10 = V_ZERO(), a11 = V_ZERO();
-                V_T a20 = V_ZERO(), a21 = V_ZERO(), a30 = V_ZERO(), a31 = V_ZERO();
+                /* C3_OB output channels × 2 vectors, as named registers (see pw_impl.h) */
+#define C3_DECL(j) V_T a0_##j = V_ZERO(), a1_##j = V_ZERO();
+#define C3_STEP(j) { V_T b_ = V_SET1(wt[j]); a0_##j = V_FMA(b_, t0, a0_##j); a1_##j = V_FMA(b_, t1, a1_##j); }
+                C3_REP(C3_DECL)
                 for (int c = 0; c < a->c; c++) {
                     const float *wc = wb + (size_t)c * 9 * C3_OB;
                     const float *plane = a->scratch + rs * (1 + (size_t)c * a->ih);
@@ -57,32 +56,24 @@ static void conv3x3_run(const struct fr_c3_args *a, int ob0, int ob1, int y0, in
                             const float *src = s == 1 ? r + x + kx * a->d : kx == 1 ? r + pw + x : r + x + kx / 2;
                             V_T t0 = V_LOAD(src), t1 = V_LOAD(src + V_W);
                             const float *wt = wk + kx * C3_OB;
-                            V_T b = V_SET1(wt[0]);
-                            a00 = V_FMA(b, t0, a00); a01 = V_FMA(b, t1, a01);
-                            b = V_SET1(wt[1]);
-                            a10 = V_FMA(b, t0, a10); a11 = V_FMA(b, t1, a11);
-                            b = V_SET1(wt[2]);
-                            a20 = V_FMA(b, t0, a20); a21 = V_FMA(b, t1, a21);
-                            b = V_SET1(wt[3]);
-                            a30 = V_FMA(b, t0, a30); a31 = V_FMA(b, t1, a31);
+                            C3_REP(C3_STEP)
                         }
                     }
                 }
                 int n0 = ow - x < V_W ? ow - x : V_W, n1 = ow - x - V_W;
                 if (n1 > V_W) n1 = V_W;
-#define C3_OUT(j, v0, v1)                                                                          \
+#define C3_OUT(j)                                                                                  \
                 if (j < no) {                                                                      \
                     int o_ = o0 + j;                                                               \
                     V_T bv_ = V_SET1(a->bias ? a->bias[o_] : 0.0f);                                \
                     V_T sl_ = V_SET1(a->act->act == FR_ACT_PRELU ? a->act->slope[o_] : a->act->alpha); \
                     float *yr_ = a->out + ((size_t)o_ * a->oh + oy) * ow + x;                      \
-                    V_STORE_N(yr_, act_vec(V_ADD(v0, bv_), a->act, sl_), n0);                      \
-                    if (n1 > 0) V_STORE_N(yr_ + V_W, act_vec(V_ADD(v1, bv_), a->act, sl_), n1);    \
+                    V_STORE_N(yr_, act_vec(V_ADD(a0_##j, bv_), a->act, sl_), n0);                  \
+                    if (n1 > 0) V_STORE_N(yr_ + V_W, act_vec(V_ADD(a1_##j, bv_), a->act, sl_), n1); \
                 }
-                C3_OUT(0, a00, a01)
-                C3_OUT(1, a10, a11)
-                C3_OUT(2, a20, a21)
-                C3_OUT(3, a30, a31)
+                C3_REP(C3_OUT)
+#undef C3_DECL
+#undef C3_STEP
 #undef C3_OUT
             }
         }

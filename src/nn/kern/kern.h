@@ -38,8 +38,8 @@ struct fr_c3_args {
     const struct fr_kern_act *act;
     float *scratch;      /* conv3x3_scratch floats, shared by all tasks */
 };
-size_t fr_kern_pack_c3_size(int m, int c);
-void fr_kern_pack_c3(const float *w, int m, int c, float *out);   /* w: [m][c][3][3] */
+size_t fr_kern_pack_c3_size(int m, int c, int ob);
+void fr_kern_pack_c3(const float *w, int m, int c, int ob, float *out);   /* w: [m][c][3][3] */
 
 /* One table of kernels per ISA; fr_kern_get() returns the one for
  * fr_cpu_isa() (the best the CPU has, or what FR_ISA asks for). */
@@ -56,11 +56,12 @@ struct fr_kern {
     int pw_mr;
     /* dst[i] = row[start + i·s] for i < n, 0 where outside [0, len) */
     void (*gather_row)(const float *row, int len, int start, int s, int n, float *dst);
-    /* direct 3x3: prepare input channels [c0, c1), then output blocks of 4
+    /* direct 3x3: prepare input channels [c0, c1), then output blocks of c3_ob
      * channels [ob0, ob1) × rows [y0, y1); NULL where not built */
     size_t (*c3_scratch)(const struct fr_c3_args *a);      /* floats */
     void (*c3_prep)(const struct fr_c3_args *a, int c0, int c1);
     void (*c3_run)(const struct fr_c3_args *a, int ob0, int ob1, int y0, int y1);
+    int c3_ob;          /* output channels per block of c3_run (the packing of fr_kern_pack_c3) */
     /* y = f(x) for op FR_OP_EXP, FR_OP_TANH or FR_OP_SIGMOID (y may be x) */
     void (*vmath)(int op, const float *x, float *y, size_t n);
     void (*bias_act)(float *y, size_t n, float b, int c, const struct fr_kern_act *a);

@@ -10,6 +10,8 @@
 #define V_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define V_ADD(a, b) _mm256_add_ps(a, b)
 #define PW_MR 6
+#define C3_OB 4
+#define C3_REP(X) X(0) X(1) X(2) X(3)
 #define PW_REP(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define V_MUL(a, b) _mm256_mul_ps(a, b)
 #define V_SUB(a, b) _mm256_sub_ps(a, b)

@@ -11,6 +11,8 @@
 #define V_ADD(a, b) _mm512_add_ps(a, b)
 #define V_LOAD_N(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), p)
 #define PW_MR 12
+#define C3_OB 8
+#define C3_REP(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define PW_REP(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define V_MUL(a, b) _mm512_mul_ps(a, b)
 #define V_SUB(a, b) _mm512_sub_ps(a, b)

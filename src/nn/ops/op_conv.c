@@ -339,7 +339,7 @@ static int conv_c3(const struct fr_conv_params *p, struct fr_nn_exec *x) {
         .oh = (int)Y->dims[2], .ow = (int)Y->dims[3], .s = (int)p->s[0], .d = (int)p->d[0], .pt = (int)p->pb[0], .pl = (int)p->pb[1],
         .act = &act, .scratch = x->scratch,
     };
-    j.n_ob = (j.a.m + 3) / 4;
+    j.n_ob = (j.a.m + j.k->c3_ob - 1) / j.k->c3_ob;
     j.rows_per_task = j.a.oh;
     if (x->n_threads > 1 && j.n_ob < 4 * x->n_threads) {
         int want = (4 * x->n_threads + j.n_ob - 1) / j.n_ob;
@@ -359,7 +359,7 @@ int op_conv_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
     const struct fr_conv_params *p = n->params;
     switch (p->method) {
     case FR_CONV_C3:
-        if (p->c3_packed && fr_kern_get()->c3_run) return conv_c3(p, x);
+        if (p->c3_ob && fr_kern_get()->c3_run && fr_kern_get()->c3_ob == p->c3_ob) return conv_c3(p, x);
         return conv_gemm(n, p, x);
     case FR_CONV_DW: return conv_dw(n, p, x);
     case FR_CONV_GEMM: return conv_gemm(n, p, x);
@@ -374,7 +374,8 @@ int fr__nn_conv_run_method(const struct fr_nn_node *n, struct fr_nn_exec *x, int
     switch (method) {
     case FR_CONV_DW: return p->method == FR_CONV_DW ? conv_dw(n, p, x) : -FR_E_INVALID_ARGUMENT;
     case FR_CONV_GEMM: return p->nd == 2 ? conv_gemm(n, p, x) : -FR_E_INVALID_ARGUMENT;
-    case FR_CONV_C3: return p->c3_packed && fr_kern_get()->c3_run ? conv_c3(p, x) : -FR_E_INVALID_ARGUMENT;
+    case FR_CONV_C3:
+        return p->c3_ob && fr_kern_get()->c3_ob == p->c3_ob ? conv_c3(p, x) : -FR_E_INVALID_ARGUMENT;
     default: return conv_ref(p, x);
     }
 }
