@@ -1,14 +1,22 @@
 /* Thread pool: workers spin briefly on a generation counter (a parallel loop
- * usually follows another within microseconds), then sleep on a condvar. */
+ * usually follows another within microseconds), then sleep on a condvar.
+ *
+ * Jobs are double-buffered: job g lives in slot g & 1. A spinning worker only
+ * reads `gen`; to join job g it counts itself into active[g & 1] and then
+ * checks gen is still g (else it backs out untouched). The caller writes job
+ * g + 2 into that slot only once active[slot] is zero, so a worker never sees
+ * half a job, and a worker preempted while spinning never holds the caller. */
 #include "pool.h"
 
 #include "facerec/base.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <immintrin.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 
-#define SPIN_ROUNDS 20000
+#define SPIN_ROUNDS 20000     /* worker: pauses before sleeping */
+#define WAIT_SPINS 4000       /* caller: pauses before yielding the core */
 
 struct worker {
     struct fr_pool *pool;
@@ -16,56 +24,66 @@ struct worker {
     int tid;
 };
 
+struct job {
+    fr_pool_fn fn;
+    void *arg;
+    int n_tasks;
+    atomic_int next;
+    atomic_int done;
+};
+
 struct fr_pool {
     int n_threads;
     struct worker *workers;          /* n_threads - 1 */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;                 /* bumped for each job */
+    atomic_uint gen;                 /* the current job's generation */
     atomic_int stop;
-    /* the current job */
-    fr_pool_fn fn;
-    void *arg;
-    int n_tasks;
-    atomic_int next;
-    atomic_int done;                 /* tasks finished */
-    atomic_int active;               /* workers inside the job */
+    struct job job[2];
+    atomic_int active[2];            /* workers inside the job of each slot */
+    atomic_int sleepers;             /* workers waiting on cv */
 };
 
-static void run_tasks(struct fr_pool *p, int tid) {
+static void run_tasks(struct job *j, int tid) {
     for (;;) {
-        int t = atomic_fetch_add(&p->next, 1);
-        if (t >= p->n_tasks) break;
-        p->fn(p->arg, t, tid);
-        atomic_fetch_add(&p->done, 1);
+        int t = atomic_fetch_add(&j->next, 1);
+        if (t >= j->n_tasks) break;
+        j->fn(j->arg, t, tid);
+        atomic_fetch_add(&j->done, 1);
     }
 }
 
-/* A worker counts itself active before it reads gen, and the caller writes a
- * new job only when no worker is active, so a worker never sees half a job. */
+static void wait_while(atomic_int *v, int above) {
+    for (int spins = 0; atomic_load(v) > above; spins++) {
+        if (spins < WAIT_SPINS) _mm_pause();
+        else sched_yield();
+    }
+}
+
 static void *worker_main(void *arg) {
     struct worker *w = arg;
     struct fr_pool *p = w->pool;
     unsigned seen = atomic_load(&p->gen);
-    int spins = 0;
     for (;;) {
-        atomic_fetch_add(&p->active, 1);
-        unsigned g = atomic_load(&p->gen);
-        if (g != seen) {
-            seen = g;
-            run_tasks(p, w->tid);
-            atomic_fetch_sub(&p->active, 1);
-            spins = 0;
-            continue;
+        unsigned g;
+        int spins = 0;
+        while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->stop)) {
+            if (++spins < SPIN_ROUNDS) { _mm_pause(); continue; }
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->stop))
+                pthread_cond_wait(&p->cv, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->mu);
         }
-        atomic_fetch_sub(&p->active, 1);
         if (atomic_load(&p->stop)) return NULL;
-        if (++spins < SPIN_ROUNDS) { _mm_pause(); continue; }
-        pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop))
-            pthread_cond_wait(&p->cv, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-        spins = 0;
+        int slot = (int)(g & 1);
+        atomic_fetch_add(&p->active[slot], 1);
+        if (atomic_load(&p->gen) == g) {
+            seen = g;
+            run_tasks(&p->job[slot], w->tid);
+        }
+        atomic_fetch_sub(&p->active[slot], 1);
     }
 }
 
@@ -117,17 +135,28 @@ void fr_pool_for(struct fr_pool *p, int n_tasks, fr_pool_fn fn, void *arg) {
         for (int t = 0; t < n_tasks; t++) fn(arg, t, 0);
         return;
     }
-    /* Wait for stragglers of the previous job to leave before reusing fields. */
-    while (atomic_load(&p->active) > 0) _mm_pause();
-    p->fn = fn;
-    p->arg = arg;
-    p->n_tasks = n_tasks;
-    atomic_store(&p->done, 0);
-    atomic_store(&p->next, 0);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->gen, 1);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    run_tasks(p, 0);
-    while (atomic_load(&p->done) < n_tasks) _mm_pause();
+    unsigned g = atomic_load(&p->gen) + 1;
+    int slot = (int)(g & 1);
+    struct job *j = &p->job[slot];
+    wait_while(&p->active[slot], 0);        /* stragglers of job g - 2 */
+    j->fn = fn;
+    j->arg = arg;
+    j->n_tasks = n_tasks;
+    atomic_store(&j->done, 0);
+    atomic_store(&j->next, 0);
+    atomic_store(&p->gen, g);
+    /* a sleeper counts itself under the mutex before it re-checks gen, so
+     * either it sees the new gen or we see it and wake it */
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    run_tasks(j, 0);
+    /* a worker may have been preempted holding a task: after a short spin,
+     * give up the core rather than burn the timeslice waiting */
+    for (int spins = 0; atomic_load(&j->done) < n_tasks; spins++) {
+        if (spins < WAIT_SPINS) _mm_pause();
+        else sched_yield();
+    }
 }
