@@ -33,20 +33,19 @@ static void dw3x3(const struct fr_dw_args *a) {
     float *base = a->scratch;
     float *zero = base;                                            /* one row of zeros */
     float *rows = base + pw * (s == 2 ? 2 : 1);
-    memset(zero, 0, pw * (s == 2 ? 2 : 1) * sizeof(float));
+    /* columns the kernel reads: stride 1 up to ow + V_W, stride 2 up to ow + V_W (E) */
+    const int need = ow + V_W + 1;
+    memset(zero, 0, (size_t)need * sizeof(float));
+    if (s == 2) memset(zero + pw, 0, (size_t)need * sizeof(float));
     /* padded rows: stride 1 → P[i] = in[i - pl]; stride 2 → E[i] = in[2i - pl], O[i] = in[2i + 1 - pl] */
     for (int y = 0; y < ih; y++) {
         const float *src = a->in + (size_t)y * iw;
         if (s == 1) {
-            float *p = rows + (size_t)y * pw;
-            memset(p, 0, pw * sizeof(float));
-            int n = iw < (int)pw - pl ? iw : (int)pw - pl;
-            memcpy(p + pl, src, (size_t)n * sizeof(float));
+            gather_row(src, iw, -pl, 1, need, rows + (size_t)y * pw);
         } else {
-            /* E[i] = in[2i - pl], O[i] = in[2i + 1 - pl], for the columns the kernel reads */
             float *e = rows + (size_t)y * 2 * pw, *o = e + pw;
-            gather_row(src, iw, -pl, 2, ow + V_W + 1, e);
-            gather_row(src, iw, 1 - pl, 2, ow + V_W + 1, o);
+            gather_row(src, iw, -pl, 2, need, e);
+            gather_row(src, iw, 1 - pl, 2, need, o);
         }
     }
     const float *w = a->w;

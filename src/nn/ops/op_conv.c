@@ -215,6 +215,20 @@ static void dw_task(void *arg, int task, int tid) {
     }
 }
 
+/* Depthwise with the kernel covering the whole unpadded input (1x1 output,
+ * e.g. a global depthwise conv): a dot product per channel. */
+static void dw_whole(const struct dw_job *j, int64_t planes) {
+    const int64_t sz = j->ih * j->iw;
+    for (int64_t t = 0; t < planes; t++) {
+        int64_t ch = t % j->c;
+        const float *a = j->xd + t * sz, *w = j->w + ch * sz;
+        float acc = 0.0f;
+        for (int64_t i = 0; i < sz; i++) acc += a[i] * w[i];
+        j->y[t] = acc + (j->b ? j->b[ch] : 0.0f);
+        j->k->bias_act(&j->y[t], 1, 0.0f, (int)ch, &j->act);
+    }
+}
+
 static int conv_dw(const struct fr_nn_node *n, const struct fr_conv_params *p, struct fr_nn_exec *x) {
     const struct fr_tensor *X = x->in[0], *Y = x->out[0];
     struct dw_job j = {
@@ -223,6 +237,10 @@ static int conv_dw(const struct fr_nn_node *n, const struct fr_conv_params *p, s
         .k = fr_kern_get(),
     };
     conv_act_init(p, x, &j.act);
+    if (j.oh == 1 && j.ow == 1 && p->k[0] == j.ih && p->k[1] == j.iw && !p->pb[0] && !p->pb[1]) {
+        dw_whole(&j, X->dims[0] * j.c);
+        return 0;
+    }
     fr_pool_for(x->pool, (int)(X->dims[0] * j.c), dw_task, &j);
     return 0;
 }

@@ -62,6 +62,16 @@ int op_gemm_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
         if (beta == 0.0f) memset(y, 0, (size_t)(p->m * p->n) * sizeof(float));
         return 0;
     }
+    if (p->m == 1) {
+        /* one row: a matrix-vector product (A is a contiguous vector either way) */
+        if (p->tb)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)p->n, (int)p->k, p->alpha, B->data, (int)p->k, A->data, 1,
+                        beta, y, 1);
+        else
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)p->k, (int)p->n, p->alpha, B->data, (int)p->n, A->data, 1,
+                        beta, y, 1);
+        return 0;
+    }
     cblas_sgemm(CblasRowMajor, p->ta ? CblasTrans : CblasNoTrans, p->tb ? CblasTrans : CblasNoTrans, (int)p->m,
                 (int)p->n, (int)p->k, p->alpha, A->data, (int)A->dims[1], B->data, (int)B->dims[1], beta, y, (int)p->n);
     return 0;
