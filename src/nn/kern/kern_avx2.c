@@ -35,6 +35,11 @@ static inline __m256 v_even(__m256 lo, __m256 hi) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xd8));
 }
 #define V_EVEN(lo, hi) v_even(lo, hi)
+static inline __m256 v_odd(__m256 lo, __m256 hi) {
+    __m256 od = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), 0xd8));
+}
+#define V_ODD(lo, hi) v_odd(lo, hi)
 #define V_MAX(a, b) _mm256_max_ps(a, b)
 #define V_MIN(a, b) _mm256_min_ps(a, b)
 #define V_NEGMUL(v, s) _mm256_blendv_ps(v, _mm256_mul_ps(v, s), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ))

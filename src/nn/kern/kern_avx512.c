@@ -30,6 +30,8 @@ static inline __m512 v_loadrange(const float *row, int x, int len) {
     return _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)row + (uintptr_t)((intptr_t)x * 4)));
 }
 #define V_LOADRANGE(row, x, len) v_loadrange(row, x, len)
+#define V_ODD(lo, hi) \
+    _mm512_permutex2var_ps(lo, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), hi)
 #define V_EVEN(lo, hi) \
     _mm512_permutex2var_ps(lo, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), hi)
 #define V_MAX(a, b) _mm512_max_ps(a, b)
