@@ -384,16 +384,3 @@ int op_conv_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
     default: return conv_ref(p, x);
     }
 }
-
-/* For tests: run a conv node with a chosen method. */
-int fr__nn_conv_run_method(const struct fr_nn_node *n, struct fr_nn_exec *x, int method);
-int fr__nn_conv_run_method(const struct fr_nn_node *n, struct fr_nn_exec *x, int method) {
-    const struct fr_conv_params *p = n->params;
-    switch (method) {
-    case FR_CONV_DW: return p->method == FR_CONV_DW ? conv_dw(n, p, x) : -FR_E_INVALID_ARGUMENT;
-    case FR_CONV_GEMM: return p->nd == 2 ? conv_gemm(n, p, x) : -FR_E_INVALID_ARGUMENT;
-    case FR_CONV_C3:
-        return p->c3_ob && fr_kern_get()->c3_ob == p->c3_ob ? conv_c3(p, x) : -FR_E_INVALID_ARGUMENT;
-    default: return conv_ref(p, x);
-    }
-}
