@@ -210,11 +210,20 @@ static bool node_all_const(struct fr_nn_model *m, const struct fr_nn_node *n) {
     return true;
 }
 
+/* Folding runs at load time, so its cost is bounded: a node worth more than
+ * this many multiply-accumulates (a hostile 200-byte file can pad two tiny
+ * constants into a Conv of 1e11 MACs) is left in the graph to run with the
+ * session, whose cost fr_nn_model_info() reports. */
+#define FOLD_MAX_MACS ((int64_t)1 << 26)
+
 /* Run a node whose inputs are all constants; its outputs become constants. */
 static int run_node_const(struct fr_nn_model *m, struct fr_nn_node *n) {
     struct fr_nn_exec x;
     void *scratch = NULL;
     int rc = 0;
+    if (fr__nn_scratch_total(n, 1) > m->limits.max_arena_bytes)
+        return fr__nn_node_err(n, FR_E_LIMIT_EXCEEDED, "needs %zu bytes of scratch (limit %zu)",
+                               fr__nn_scratch_total(n, 1), m->limits.max_arena_bytes);
     memset(&x, 0, sizeof x);
     x.n_in = n->n_in;
     x.n_out = n->n_out;
@@ -279,7 +288,7 @@ int fr__nn_model_finish(struct fr_nn_model *m, const struct fr_nn_load_opts *opt
         for (int k = 0; k < n->n_out; k++)
             if (m->values[n->out[k]].t.dtype == 0)
                 return fr__nn_node_err(n, FR_E_INTERNAL_ERROR, "output %d has no type", k);
-        if (node_all_const(m, n) && (rc = run_node_const(m, n)) < 0) return rc;
+        if (node_all_const(m, n) && n->macs <= FOLD_MAX_MACS && (rc = run_node_const(m, n)) < 0) return rc;
     }
     remove_dead(m);
     if (!opts || !opts->no_optimize) {

@@ -79,6 +79,9 @@ struct fr_conv_params {
     int c3_ob;                   /* FR_CONV_C3: input 4 is packed for c3_run blocks of c3_ob, or 0 */
 };
 
+/* BatchNormalization parameters: a Relu after it may be fused (passes.c). */
+struct fr_bn_params { bool relu; };
+
 enum fr_conv_method { FR_CONV_REF = 0, FR_CONV_GEMM, FR_CONV_DW, FR_CONV_C3 };
 
 struct fr_nn_model {

@@ -104,6 +104,18 @@ int fr__nn_pass_fuse_act(struct fr_nn_model *m) {
     if (!cons) return -FR_E_NOMEM;
     for (int i = 0; i < m->n_nodes && rc == 0; i++) {
         struct fr_nn_node *c = &m->nodes[i];
+        if (!c->dead && c->op == FR_OP_BATCHNORM && c->n_out == 1 && cons[c->out[0]] >= 0) {
+            /* inference BatchNorm + Relu: one pass */
+            struct fr_nn_node *r = &m->nodes[cons[c->out[0]]];
+            struct fr_bn_params *bp = c->params;
+            if (!r->dead && r->op == FR_OP_RELU && !bp->relu && !fr__nn_attr_int(c, "training_mode", 0)) {
+                bp->relu = true;
+                c->out[0] = r->out[0];
+                m->values[r->out[0]].producer = i;
+                r->dead = true;
+            }
+            continue;
+        }
         if (c->dead || c->op != FR_OP_CONV) continue;
         struct fr_conv_params *cp = c->params;
         if (cp->act != FR_ACT_NONE || cons[c->out[0]] < 0) continue;
@@ -282,8 +294,10 @@ int fr__nn_plan_memory(struct fr_nn_model *m) {
             if (m->values[live[b].value].last_use > p) live[w++] = live[b];
         n_live = w;
     }
-    if (peak > m->limits.max_arena_bytes)
-        rc = fr_err_set(FR_E_LIMIT_EXCEEDED, "activations need %zu bytes (limit %zu)", peak, m->limits.max_arena_bytes);
+    /* a session holds the activations and the largest node's scratch */
+    if (peak > m->limits.max_arena_bytes || m->scratch_bytes > m->limits.max_arena_bytes - peak)
+        rc = fr_err_set(FR_E_LIMIT_EXCEEDED, "activations need %zu bytes and scratch %zu (limit %zu)", peak,
+                        m->scratch_bytes, m->limits.max_arena_bytes);
     m->arena_bytes = peak;
     fr_free(live);
     return rc;

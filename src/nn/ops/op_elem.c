@@ -367,6 +367,9 @@ int op_bn_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
             return fr__nn_node_err(n, FR_E_MODEL_INVALID, "input %d must have %lld values", i, (long long)a->dims[1]);
     }
     bool train = fr__nn_attr_int(n, "training_mode", 0) != 0;
+    struct fr_bn_params *p = fr_calloc(1, sizeof *p);
+    if (!p) return -FR_E_NOMEM;
+    n->params = p;
     if (!train && n->n_out > 1 && m->opset >= 14)
         return fr__nn_node_err(n, FR_E_MODEL_INVALID, "extra outputs need training_mode");
     if (n->n_out > 1 && !train)
@@ -386,6 +389,7 @@ int op_bn_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
     bool train = fr__nn_attr_int(n, "training_mode", 0) != 0;
     float mom = fr__nn_attr_float(n, "momentum", 0.9f);
     int64_t nb = X->dims[0], c = X->dims[1], sp = nb * c > 0 ? fr_tensor_numel(X) / (nb * c) : 0;
+    const struct fr_bn_params *bp = n->params;
     for (int64_t ch = 0; ch < c; ch++) {
         double mu = mean[ch], va = var[ch];
         if (train) {
@@ -409,7 +413,10 @@ int op_bn_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
         for (int64_t b = 0; b < nb; b++) {
             const float *xp = xd + (b * c + ch) * sp;
             float *yp = y + (b * c + ch) * sp;
-            for (int64_t i = 0; i < sp; i++) yp[i] = xp[i] * k + b0;
+            if (bp->relu)
+                for (int64_t i = 0; i < sp; i++) { float v = xp[i] * k + b0; yp[i] = v > 0.0f ? v : 0.0f; }
+            else
+                for (int64_t i = 0; i < sp; i++) yp[i] = xp[i] * k + b0;
         }
     }
     return 0;
