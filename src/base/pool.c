@@ -15,7 +15,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-#define SPIN_ROUNDS 20000     /* worker: pauses before sleeping */
+#define SPIN_ROUNDS 500     /* worker: pauses before sleeping */
 #define WAIT_SPINS 4000       /* caller: pauses before yielding the core */
 
 struct worker {
