@@ -28,6 +28,14 @@ struct fr_dw_args {
     float *scratch;     /* dw3x3: dw3x3_scratch floats */
 };
 
+/* 2-D max / average pooling of one plane. */
+struct fr_pool2d_args {
+    const float *in; float *out;
+    int ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;   /* pb/pr: end pads */
+    int is_max, include_pad;
+    float *scratch;     /* 2·ow + 16 floats */
+};
+
 /* Direct 3x3 convolution, group 1 (see conv3x3_impl.h). */
 struct fr_c3_args {
     const float *in;     /* c planes of ih × iw */
@@ -62,6 +70,7 @@ struct fr_kern {
     void (*c3_prep)(const struct fr_c3_args *a, int c0, int c1);
     void (*c3_run)(const struct fr_c3_args *a, int ob0, int ob1, int y0, int y1);
     int c3_ob;          /* output channels per block of c3_run (the packing of fr_kern_pack_c3) */
+    void (*pool2d)(const struct fr_pool2d_args *a);
     /* y = f(x) for op FR_OP_EXP, FR_OP_TANH or FR_OP_SIGMOID (y may be x) */
     void (*vmath)(int op, const float *x, float *y, size_t n);
     void (*bias_act)(float *y, size_t n, float b, int c, const struct fr_kern_act *a);

@@ -52,6 +52,60 @@ static void vmath_libm(int op, const float *x, float *y, size_t n) {
 }
 #endif
 
+/* 2-D pooling: per output row, each valid kernel tap folds the output
+ * columns it covers into the row accumulator with a plain loop (the
+ * compiler vectorizes it for the including file's ISA); AveragePool divides
+ * by valid rows × valid columns (or the pad-inclusive counts). */
+static void pool2d(const struct fr_pool2d_args *a) {
+    const int iw = a->iw, ow = a->ow, sw = a->sw;
+    float *restrict acc = a->scratch, *restrict ccol = a->scratch + ow + 8;
+    if (!a->is_max)
+        for (int ox = 0; ox < ow; ox++) {
+            int c = 0;
+            for (int kx = 0; kx < a->kw; kx++) {
+                int ix = ox * sw - a->pl + kx * a->dw;
+                c += a->include_pad ? ix >= -a->pl && ix < iw + a->pr : ix >= 0 && ix < iw;
+            }
+            ccol[ox] = (float)c;
+        }
+    for (int oy = 0; oy < a->oh; oy++) {
+        int rows = 0;
+        for (int ox = 0; ox < ow; ox++) acc[ox] = a->is_max ? -INFINITY : 0.0f;
+        for (int ky = 0; ky < a->kh; ky++) {
+            int iy = oy * a->sh - a->pt + ky * a->dh;
+            if (a->include_pad) rows += iy >= -a->pt && iy < a->ih + a->pb;
+            if (iy < 0 || iy >= a->ih) continue;
+            if (!a->include_pad) rows++;
+            const float *restrict row = a->in + (size_t)iy * iw;
+            for (int kx = 0; kx < a->kw; kx++) {
+                int off = kx * a->dw - a->pl;                  /* ix = ox·sw + off */
+                int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                int hi = iw - 1 - off < 0 ? 0 : (iw - 1 - off) / sw + 1;
+                if (hi > ow) hi = ow;
+                const float *restrict r = row + off;
+                if (a->is_max) {
+                    if (sw == 1) for (int ox = lo; ox < hi; ox++) acc[ox] = r[ox] > acc[ox] ? r[ox] : acc[ox];
+                    else if (sw == 2) for (int ox = lo; ox < hi; ox++) acc[ox] = r[2 * ox] > acc[ox] ? r[2 * ox] : acc[ox];
+                    else for (int ox = lo; ox < hi; ox++) acc[ox] = r[ox * sw] > acc[ox] ? r[ox * sw] : acc[ox];
+                } else {
+                    if (sw == 1) for (int ox = lo; ox < hi; ox++) acc[ox] += r[ox];
+                    else if (sw == 2) for (int ox = lo; ox < hi; ox++) acc[ox] += r[2 * ox];
+                    else for (int ox = lo; ox < hi; ox++) acc[ox] += r[ox * sw];
+                }
+            }
+        }
+        float *out = a->out + (size_t)oy * ow;
+        if (a->is_max) {
+            memcpy(out, acc, (size_t)ow * sizeof(float));
+        } else {
+            for (int ox = 0; ox < ow; ox++) {
+                float cnt = (float)rows * ccol[ox];
+                out[ox] = cnt > 0.0f ? acc[ox] / cnt : 0.0f;
+            }
+        }
+    }
+}
+
 static void dw(const struct fr_dw_args *a) {
     const int iw = a->iw, ih = a->ih, ow = a->ow, oh = a->oh, kw = a->kw, kh = a->kh;
     const int sh = a->sh, sw = a->sw, pt = a->pt, pl = a->pl;
@@ -105,8 +159,8 @@ const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_
                                    .dw3x3_scratch = dw3x3_scratch, .pw = pw_gemm, .pw_mr = PW_MR,
                                    .gather_row = gather_row, .c3_scratch = conv3x3_scratch,
                                    .c3_prep = conv3x3_prep, .c3_run = conv3x3_run, .c3_ob = C3_OB,
-                                   .vmath = vmath };
+                                   .vmath = vmath, .pool2d = pool2d };
 #else
 const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .gather_row = gather_row_scalar,
-                                   .vmath = vmath_libm };
+                                   .vmath = vmath_libm, .pool2d = pool2d };
 #endif

@@ -72,7 +72,7 @@ int op_pool_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
     }
     if ((rc = fr__nn_set_out(m, n, 0, FR_DTYPE_FLOAT, x->ndim, od)) < 0) return rc;
     if (n->n_out > 1 && (rc = fr__nn_set_out(m, n, 1, FR_DTYPE_INT64, x->ndim, od)) < 0) return rc;
-    if (nd == 2) n->scratch_thread_bytes = (size_t)(3 * od[3] + 16) * sizeof(float);   /* pool2d_task rows */
+    if (nd == 2) n->scratch_thread_bytes = (size_t)(2 * od[3] + 16) * sizeof(float);   /* pool2d rows */
     return 0;
 }
 
@@ -147,63 +147,20 @@ static void pool_task(void *arg, int task, int tid) {
     (void)j->c;
 }
 
-/* 2-D fast path (no indices output): per output row, each kernel tap's
- * valid output columns are gathered with the kernel table's strided gather
- * and folded into the row with plain (vectorized) loops; AveragePool divides
- * by per-position counts made from valid rows × valid columns. */
+/* 2-D fast path (no indices output): the kernel table's pool2d per plane. */
 static void pool2d_task(void *arg, int task, int tid) {
     const struct pool_job *j = arg;
     const struct pool_params *p = j->p;
-    const struct fr_kern *k = fr_kern_get();
-    bool is_max = j->n->op == FR_OP_MAXPOOL;
-    const int ih = (int)j->id[1], iw = (int)j->id[2], oh = (int)j->od[1], ow = (int)j->od[2];
-    const int kh = (int)p->k[0], kw = (int)p->k[1], sh = (int)p->s[0], sw = (int)p->s[1];
-    const int dh = (int)p->d[0], dwl = (int)p->d[1], pt = (int)p->pb[0], pl = (int)p->pb[1];
-    float *acc = fr__nn_scratch_thread(j->n, j->x, tid), *tmp = acc + ow, *ccol = tmp + ow;
-    const float *xp = j->x_data + (size_t)task * j->isz;
-    float *yp = j->y + (size_t)task * j->osz;
-    /* valid (or pad-inclusive) columns per output x, for the counts */
-    for (int ox = 0; ox < ow; ox++) {
-        int c = 0;
-        for (int kx = 0; kx < kw; kx++) {
-            int ix = ox * sw - pl + kx * dwl;
-            c += p->include_pad ? ix >= -pl && ix < iw + (int)p->pe[1] : ix >= 0 && ix < iw;
-        }
-        ccol[ox] = (float)c;
-    }
-    for (int oy = 0; oy < oh; oy++) {
-        int rows = 0;
-        for (int ox = 0; ox < ow; ox++) acc[ox] = is_max ? -INFINITY : 0.0f;
-        for (int ky = 0; ky < kh; ky++) {
-            int iy = oy * sh - pt + ky * dh;
-            if (p->include_pad) rows += iy >= -pt && iy < ih + (int)p->pe[0];
-            if (iy < 0 || iy >= ih) continue;
-            if (!p->include_pad) rows++;
-            const float *row = xp + (size_t)iy * iw;
-            for (int kx = 0; kx < kw; kx++) {
-                int off = kx * dwl - pl;              /* ix = ox·sw + off */
-                int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-                int hi = iw - 1 - off < 0 ? 0 : (iw - 1 - off) / sw + 1;
-                if (hi > ow) hi = ow;
-                if (hi <= lo) continue;
-                k->gather_row(row, iw, lo * sw + off, sw, hi - lo, tmp);
-                float *a = acc + lo;
-                if (is_max)
-                    for (int i = 0; i < hi - lo; i++) a[i] = tmp[i] > a[i] ? tmp[i] : a[i];
-                else
-                    for (int i = 0; i < hi - lo; i++) a[i] += tmp[i];
-            }
-        }
-        float *out = yp + (size_t)oy * ow;
-        if (is_max) {
-            memcpy(out, acc, (size_t)ow * sizeof(float));
-        } else {
-            for (int ox = 0; ox < ow; ox++) {
-                float cnt = (float)rows * ccol[ox];
-                out[ox] = cnt > 0.0f ? acc[ox] / cnt : 0.0f;
-            }
-        }
-    }
+    struct fr_pool2d_args a = {
+        .in = j->x_data + (size_t)task * j->isz, .out = j->y + (size_t)task * j->osz,
+        .ih = (int)j->id[1], .iw = (int)j->id[2], .oh = (int)j->od[1], .ow = (int)j->od[2],
+        .kh = (int)p->k[0], .kw = (int)p->k[1], .sh = (int)p->s[0], .sw = (int)p->s[1],
+        .dh = (int)p->d[0], .dw = (int)p->d[1], .pt = (int)p->pb[0], .pl = (int)p->pb[1],
+        .pb = (int)p->pe[0], .pr = (int)p->pe[1],
+        .is_max = j->n->op == FR_OP_MAXPOOL, .include_pad = p->include_pad,
+        .scratch = fr__nn_scratch_thread(j->n, j->x, tid),
+    };
+    fr_kern_get()->pool2d(&a);
 }
 
 int op_pool_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
