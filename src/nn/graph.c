@@ -292,6 +292,8 @@ int fr__nn_model_finish(struct fr_nn_model *m, const struct fr_nn_load_opts *opt
     }
     remove_dead(m);
     if (!opts || !opts->no_optimize) {
+        if ((rc = fr__nn_pass_fold_pad(m)) < 0) return rc;
+        remove_dead(m);
         if ((rc = fr__nn_pass_fold_bn(m)) < 0) return rc;
         if ((rc = fr__nn_pass_fuse_act(m)) < 0) return rc;
         remove_dead(m);

@@ -173,6 +173,7 @@ int fr__nn_model_finish(struct fr_nn_model *m, const struct fr_nn_load_opts *opt
 int fr__nn_tensor_check(const struct fr_tensor *t, const struct fr_nn_limits *lim);
 
 /* --- optimizer passes (passes.c) --- */
+int fr__nn_pass_fold_pad(struct fr_nn_model *m);
 int fr__nn_pass_fold_bn(struct fr_nn_model *m);
 int fr__nn_pass_fuse_act(struct fr_nn_model *m);
 int fr__nn_pass_prepack(struct fr_nn_model *m);

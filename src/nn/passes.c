@@ -53,6 +53,114 @@ static int node_grow_inputs(struct fr_nn_node *n, int want) {
     return 0;
 }
 
+/* Set attribute `name` of node n to the ints vals (replacing or adding). */
+static int attr_set_ints(struct fr_nn_node *n, const char *name, const int64_t *vals, int cnt) {
+    struct fr_nn_attr *a = NULL;
+    for (int i = 0; i < n->n_attrs; i++)
+        if (!strcmp(n->attrs[i].name, name)) a = &n->attrs[i];
+    if (!a) {
+        struct fr_nn_attr *na = fr_realloc(n->attrs, ((size_t)n->n_attrs + 1) * sizeof *na);
+        if (!na) return -FR_E_NOMEM;
+        n->attrs = na;
+        a = &n->attrs[n->n_attrs];
+        memset(a, 0, sizeof *a);
+        if (!(a->name = fr_strdup(name))) return -FR_E_NOMEM;
+        n->n_attrs++;
+    }
+    int64_t *v = fr_malloc((size_t)cnt * sizeof *v + 1);
+    if (!v) return -FR_E_NOMEM;
+    memcpy(v, vals, (size_t)cnt * sizeof *v);
+    fr_free(a->ints);
+    fr_free(a->floats);
+    fr_free(a->s);
+    a->floats = NULL;
+    a->s = NULL;
+    a->ints = v;
+    a->n = cnt;
+    a->type = FR_ATTR_INTS;
+    return 0;
+}
+
+static int attr_set_int(struct fr_nn_node *n, const char *name, int64_t v) {
+    int rc = attr_set_ints(n, name, &v, 1);     /* find or add the slot ... */
+    if (rc < 0) return rc;
+    for (int i = 0; i < n->n_attrs; i++)        /* ... and make it a plain int */
+        if (!strcmp(n->attrs[i].name, name)) {
+            fr_free(n->attrs[i].ints);
+            n->attrs[i].ints = NULL;
+            n->attrs[i].n = 0;
+            n->attrs[i].type = FR_ATTR_INT;
+            n->attrs[i].i = v;
+        }
+    return 0;
+}
+
+/* The spatial pads of a zero-constant Pad over N, C, spatial...; false when
+ * it pads anything else, pads negatively, or pads with another value. */
+static bool pad_spatial(struct fr_nn_model *m, const struct fr_nn_node *pd, int nd, int64_t *begin, int64_t *end) {
+    int64_t pads[2 * FR_NN_MAX_DIMS];
+    int cnt, r = nd + 2;
+    if (strcmp(fr__nn_attr_str(pd, "mode", "constant"), "constant")) return false;
+    if (m->opset < 11) {
+        const int64_t *pa = fr__nn_attr_ints(pd, "pads", &cnt);
+        if (!pa || cnt != 2 * r || fr__nn_attr_float(pd, "value", 0.0f) != 0.0f) return false;
+        memcpy(pads, pa, (size_t)cnt * sizeof *pads);
+    } else {
+        const struct fr_nn_value *cv = pd->n_in > 2 && pd->in[2] >= 0 ? &m->values[pd->in[2]] : NULL;
+        if (cv && (!cv->is_const || cv->t.dtype != FR_DTYPE_FLOAT || *(const float *)cv->t.data != 0.0f)) return false;
+        if (!m->values[pd->in[1]].is_const) return false;
+        const struct fr_tensor *pt = &m->values[pd->in[1]].t;
+        if (pt->dtype != FR_DTYPE_INT64 || fr_tensor_numel(pt) != 2 * r) return false;
+        memcpy(pads, pt->data, (size_t)(2 * r) * sizeof *pads);
+    }
+    if (pads[0] || pads[1] || pads[r] || pads[r + 1]) return false;
+    for (int i = 0; i < nd; i++) {
+        begin[i] = pads[2 + i];
+        end[i] = pads[r + 2 + i];
+        if (begin[i] < 0 || end[i] < 0) return false;
+    }
+    return true;
+}
+
+/* A zero Pad feeding only a Conv or an AveragePool becomes that op's pads
+ * (AveragePool then counts the padding, as it counted the zeros). The
+ * consumer's pads attribute is rewritten and its shape fn run again. */
+int fr__nn_pass_fold_pad(struct fr_nn_model *m) {
+    int *cons = consumers(m), rc = 0;
+    if (!cons) return -FR_E_NOMEM;
+    for (int i = 0; i < m->n_nodes && rc == 0; i++) {
+        struct fr_nn_node *pd = &m->nodes[i];
+        if (pd->dead || pd->op != FR_OP_PAD || pd->in[0] < 0 || cons[pd->out[0]] < 0) continue;
+        struct fr_nn_node *c = &m->nodes[cons[pd->out[0]]];
+        if (c->dead || c->in[0] != pd->out[0] || (c->op != FR_OP_CONV && c->op != FR_OP_AVGPOOL)) continue;
+        int nd = m->values[pd->in[0]].t.ndim - 2, cnt;
+        int64_t b[3], e[3], np[6];
+        if (nd < 1 || nd > 3 || !pad_spatial(m, pd, nd, b, e)) continue;
+        if (strcmp(fr__nn_attr_str(c, "auto_pad", "NOTSET"), "NOTSET")) continue;
+        const int64_t *old = fr__nn_attr_ints(c, "pads", &cnt);
+        if (old && cnt != 2 * nd) continue;
+        if (c->op == FR_OP_AVGPOOL) {
+            bool had = false;
+            for (int k = 0; old && k < cnt; k++) had = had || old[k] != 0;
+            if (had && !fr__nn_attr_int(c, "count_include_pad", 0)) continue;
+        }
+        for (int k = 0; k < nd; k++) {
+            np[k] = b[k] + (old ? old[k] : 0);
+            np[nd + k] = e[k] + (old ? old[nd + k] : 0);
+        }
+        if ((rc = attr_set_ints(c, "pads", np, 2 * nd)) < 0) break;
+        if (c->op == FR_OP_AVGPOOL && (rc = attr_set_int(c, "count_include_pad", 1)) < 0) break;
+        c->in[0] = pd->in[0];
+        fr_free(c->params);
+        c->params = NULL;
+        c->scratch_bytes = c->scratch_thread_bytes = 0;
+        if ((rc = fr__nn_ops[c->op].shape(m, c)) < 0) break;
+        pd->dead = true;
+    }
+    fr_free(cons);
+    return rc;
+}
+
 int fr__nn_pass_fold_bn(struct fr_nn_model *m) {
     int *cons = consumers(m), rc = 0;
     if (!cons) return -FR_E_NOMEM;

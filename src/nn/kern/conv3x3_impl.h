@@ -38,9 +38,13 @@ static void conv3x3_run(const struct fr_c3_args *a, int ob0, int ob1, int y0, in
     for (int ob = ob0; ob < ob1; ob++) {
         const float *wb = a->wp + (size_t)ob * a->c * 9 * C3_OB;
         int o0 = ob * C3_OB, no = a->m - o0 < C3_OB ? a->m - o0 : C3_OB;
-        for (int oy = y0; oy < y1; oy++) {
+        /* narrow rows (ow <= V_W): the tile's second vector is the next output
+         * row instead of the next columns, so no lanes are wasted */
+        const bool narrow = ow <= V_W;
+        for (int oy = y0; oy < y1; oy += narrow ? 2 : 1) {
             int iy0 = oy * s - a->pt;
-            for (int x = 0; x < ow; x += 2 * V_W) {
+            bool second_row = narrow && oy + 1 < y1;
+            for (int x = 0; x < ow; x += narrow ? V_W : 2 * V_W) {
                 /* C3_OB output channels × 2 vectors, as named registers (see pw_impl.h) */
 #define C3_DECL(j) V_T a0_##j = V_ZERO(), a1_##j = V_ZERO();
 #define C3_STEP(j) { V_T b_ = V_SET1(wt[j]); a0_##j = V_FMA(b_, t0, a0_##j); a1_##j = V_FMA(b_, t1, a1_##j); }
@@ -49,19 +53,22 @@ static void conv3x3_run(const struct fr_c3_args *a, int ob0, int ob1, int y0, in
                     const float *wc = wb + (size_t)c * 9 * C3_OB;
                     const float *plane = a->scratch + rs * (1 + (size_t)c * a->ih);
                     for (int ky = 0; ky < 3; ky++) {
-                        int iy = iy0 + ky * a->d;
+                        int iy = iy0 + ky * a->d, iy1 = iy + s;
                         const float *r = iy < 0 || iy >= a->ih ? zero : plane + rs * (size_t)iy;
+                        const float *r1 = !narrow ? r + V_W
+                                        : !second_row || iy1 < 0 || iy1 >= a->ih ? zero : plane + rs * (size_t)iy1;
                         const float *wk = wc + ky * 3 * C3_OB;
                         for (int kx = 0; kx < 3; kx++) {
-                            const float *src = s == 1 ? r + x + kx * a->d : kx == 1 ? r + pw + x : r + x + kx / 2;
-                            V_T t0 = V_LOAD(src), t1 = V_LOAD(src + V_W);
+                            size_t off = s == 1 ? (size_t)(x + kx * a->d) : kx == 1 ? pw + (size_t)x : (size_t)(x + kx / 2);
+                            V_T t0 = V_LOAD(r + off), t1 = V_LOAD(r1 + off);
                             const float *wt = wk + kx * C3_OB;
                             C3_REP(C3_STEP)
                         }
                     }
                 }
-                int n0 = ow - x < V_W ? ow - x : V_W, n1 = ow - x - V_W;
+                int n0 = ow - x < V_W ? ow - x : V_W, n1 = narrow ? (second_row ? n0 : 0) : ow - x - V_W;
                 if (n1 > V_W) n1 = V_W;
+                size_t off1 = narrow ? (size_t)ow : V_W;     /* where the second vector goes */
 #define C3_OUT(j)                                                                                  \
                 if (j < no) {                                                                      \
                     int o_ = o0 + j;                                                               \
@@ -69,7 +76,7 @@ static void conv3x3_run(const struct fr_c3_args *a, int ob0, int ob1, int y0, in
                     V_T sl_ = V_SET1(a->act->act == FR_ACT_PRELU ? a->act->slope[o_] : a->act->alpha); \
                     float *yr_ = a->out + ((size_t)o_ * a->oh + oy) * ow + x;                      \
                     V_STORE_N(yr_, act_vec(V_ADD(a0_##j, bv_), a->act, sl_), n0);                  \
-                    if (n1 > 0) V_STORE_N(yr_ + V_W, act_vec(V_ADD(a1_##j, bv_), a->act, sl_), n1); \
+                    if (n1 > 0) V_STORE_N(yr_ + off1, act_vec(V_ADD(a1_##j, bv_), a->act, sl_), n1); \
                 }
                 C3_REP(C3_OUT)
 #undef C3_DECL
