@@ -2,12 +2,11 @@
  * intrinsics. Included by kern_avx2.c and kern_avx512.c, which define the
  * vector layer (V_*) below for their width.
  *
- * Stride 1: the plane's rows are first copied into scratch with their
- * left/right zero padding made real, so the inner loop has no bounds checks:
- * each output vector is 9 FMAs on unaligned loads; rows above/below the
- * input read a zero row; two output rows are computed per pass, sharing the
- * loads of the rows they have in common. Stride 2 reads the input directly
- * and splits even/odd columns in registers. Bias and activation are applied in registers. */
+ * Both strides read the input rows directly, with plain loads inside a row
+ * and masked loads where a vector crosses its ends (the zero padding), so no
+ * padded copy is made: stride 1 computes two output rows per pass sharing
+ * the loads of their common input rows; stride 2 splits even and odd
+ * columns in registers. Bias and activation are applied in registers. */
 #include <immintrin.h>
 
 static inline V_T act_vec(V_T v, const struct fr_kern_act *a, V_T slope) {
@@ -21,87 +20,97 @@ static inline V_T act_vec(V_T v, const struct fr_kern_act *a, V_T slope) {
 
 static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-/* Scratch floats dw3x3 needs for a plane. */
-static size_t dw3x3_scratch(const struct fr_dw_args *a) {
-    size_t w = round_up((size_t)a->ow + 2, V_W) + 2 * V_W;
-    return (size_t)(a->ih + 1) * w * (a->sw == 2 ? 2 : 1) + 64;
-}
-
 static void dw3x3(const struct fr_dw_args *a) {
     const int ih = a->ih, iw = a->iw, oh = a->oh, ow = a->ow, s = a->sh, pl = a->pl, pt = a->pt;
-    const size_t pw = round_up((size_t)ow + 2, V_W) + 2 * V_W;     /* floats per scratch row */
-    float *base = a->scratch;
-    float *zero = base;                                            /* one row of zeros */
-    float *rows = base + pw;
-    /* stride 1: padded rows P[i] = in[i - pl], for the columns the kernel reads (< ow + V_W + 1) */
-    const int need = ow + V_W + 1;
-    if (s == 1) {
-        memset(zero, 0, (size_t)need * sizeof(float));
-        for (int y = 0; y < ih; y++) gather_row(a->in + (size_t)y * iw, iw, -pl, 1, need, rows + (size_t)y * pw);
-    }
     const float *w = a->w;
     const V_T w00 = V_SET1(w[0]), w01 = V_SET1(w[1]), w02 = V_SET1(w[2]);
     const V_T w10 = V_SET1(w[3]), w11 = V_SET1(w[4]), w12 = V_SET1(w[5]);
     const V_T w20 = V_SET1(w[6]), w21 = V_SET1(w[7]), w22 = V_SET1(w[8]);
     const V_T bias = V_SET1(a->bias);
     const V_T slope = V_SET1(a->act->act == FR_ACT_PRELU ? a->act->slope[a->c] : a->act->alpha);
-    const size_t rstride = pw;
-#define ROW(iy) ((iy) < 0 || (iy) >= ih ? zero : rows + (size_t)(iy) * rstride)
     int oy = 0;
     if (s == 1) {
-        for (; oy + 1 < oh; oy += 2) {
+        /* straight from the input rows: taps kx read in[x - pl + kx]; loads are
+         * plain inside the row and masked where they cross its ends; two
+         * output rows per pass share the loads of their common input rows */
+#define DW_LOAD3(r, t0, t1, t2)                                                   \
+        do {                                                                      \
+            if (inside) {                                                         \
+                t0 = V_LOAD((r) + c0); t1 = V_LOAD((r) + c0 + 1); t2 = V_LOAD((r) + c0 + 2); \
+            } else if (em) {                                                      \
+                t0 = V_LOAD_M(r, c0, em[0]); t1 = V_LOAD_M(r, c0 + 1, em[1]);     \
+                t2 = V_LOAD_M(r, c0 + 2, em[2]);                                  \
+            } else {                                                              \
+                t0 = V_LOADRANGE(r, c0, iw); t1 = V_LOADRANGE(r, c0 + 1, iw);    \
+                t2 = V_LOADRANGE(r, c0 + 2, iw);                                  \
+            }                                                                     \
+        } while (0)
+        /* the edge vectors' masks depend only on the column: made once */
+        enum { EDGE_MAX = 64 };
+        V_MASK_T edge[EDGE_MAX][3];
+        const int nv = (ow + V_W - 1) / V_W;
+        if (nv <= EDGE_MAX)
+            for (int v = 0; v < nv; v++)
+                for (int k = 0; k < 3; k++) edge[v][k] = V_RANGEMASK(v * V_W - pl + k, iw);
+        for (; oy < oh; oy += 2) {
+            bool two = oy + 1 < oh;
             int iy = oy - pt;
-            const float *r0 = ROW(iy), *r1 = ROW(iy + 1), *r2 = ROW(iy + 2), *r3 = ROW(iy + 3);
+            const float *rw[4];
+            for (int k = 0; k < 4; k++)
+                rw[k] = iy + k >= 0 && iy + k < ih ? a->in + (size_t)(iy + k) * iw : NULL;
             float *o0 = a->out + (size_t)oy * ow, *o1 = o0 + ow;
             for (int x = 0; x < ow; x += V_W) {
-                V_T a0 = bias, a1 = bias, t;
-                t = V_LOAD(r0 + x);     a0 = V_FMA(w00, t, a0);
-                t = V_LOAD(r0 + x + 1); a0 = V_FMA(w01, t, a0);
-                t = V_LOAD(r0 + x + 2); a0 = V_FMA(w02, t, a0);
-                t = V_LOAD(r1 + x);     a0 = V_FMA(w10, t, a0); a1 = V_FMA(w00, t, a1);
-                t = V_LOAD(r1 + x + 1); a0 = V_FMA(w11, t, a0); a1 = V_FMA(w01, t, a1);
-                t = V_LOAD(r1 + x + 2); a0 = V_FMA(w12, t, a0); a1 = V_FMA(w02, t, a1);
-                t = V_LOAD(r2 + x);     a0 = V_FMA(w20, t, a0); a1 = V_FMA(w10, t, a1);
-                t = V_LOAD(r2 + x + 1); a0 = V_FMA(w21, t, a0); a1 = V_FMA(w11, t, a1);
-                t = V_LOAD(r2 + x + 2); a0 = V_FMA(w22, t, a0); a1 = V_FMA(w12, t, a1);
-                t = V_LOAD(r3 + x);     a1 = V_FMA(w20, t, a1);
-                t = V_LOAD(r3 + x + 1); a1 = V_FMA(w21, t, a1);
-                t = V_LOAD(r3 + x + 2); a1 = V_FMA(w22, t, a1);
+                int c0 = x - pl;
+                bool inside = c0 >= 0 && c0 + V_W + 2 <= iw;
+                const V_MASK_T *em = nv <= EDGE_MAX ? edge[x / V_W] : NULL;
+                V_T a0 = bias, a1 = bias, t0, t1, t2;
+                if (rw[0]) {
+                    DW_LOAD3(rw[0], t0, t1, t2);
+                    a0 = V_FMA(w00, t0, a0); a0 = V_FMA(w01, t1, a0); a0 = V_FMA(w02, t2, a0);
+                }
+                if (rw[1]) {
+                    DW_LOAD3(rw[1], t0, t1, t2);
+                    a0 = V_FMA(w10, t0, a0); a0 = V_FMA(w11, t1, a0); a0 = V_FMA(w12, t2, a0);
+                    a1 = V_FMA(w00, t0, a1); a1 = V_FMA(w01, t1, a1); a1 = V_FMA(w02, t2, a1);
+                }
+                if (rw[2]) {
+                    DW_LOAD3(rw[2], t0, t1, t2);
+                    a0 = V_FMA(w20, t0, a0); a0 = V_FMA(w21, t1, a0); a0 = V_FMA(w22, t2, a0);
+                    a1 = V_FMA(w10, t0, a1); a1 = V_FMA(w11, t1, a1); a1 = V_FMA(w12, t2, a1);
+                }
+                if (two && rw[3]) {
+                    DW_LOAD3(rw[3], t0, t1, t2);
+                    a1 = V_FMA(w20, t0, a1); a1 = V_FMA(w21, t1, a1); a1 = V_FMA(w22, t2, a1);
+                }
                 int n = ow - x < V_W ? ow - x : V_W;
                 V_STORE_N(o0 + x, act_vec(a0, a->act, slope), n);
-                V_STORE_N(o1 + x, act_vec(a1, a->act, slope), n);
+                if (two) V_STORE_N(o1 + x, act_vec(a1, a->act, slope), n);
             }
         }
-        for (; oy < oh; oy++) {
-            int iy = oy - pt;
-            const float *r0 = ROW(iy), *r1 = ROW(iy + 1), *r2 = ROW(iy + 2);
-            float *o0 = a->out + (size_t)oy * ow;
-            for (int x = 0; x < ow; x += V_W) {
-                V_T a0 = bias;
-                a0 = V_FMA(w00, V_LOAD(r0 + x), a0);
-                a0 = V_FMA(w01, V_LOAD(r0 + x + 1), a0);
-                a0 = V_FMA(w02, V_LOAD(r0 + x + 2), a0);
-                a0 = V_FMA(w10, V_LOAD(r1 + x), a0);
-                a0 = V_FMA(w11, V_LOAD(r1 + x + 1), a0);
-                a0 = V_FMA(w12, V_LOAD(r1 + x + 2), a0);
-                a0 = V_FMA(w20, V_LOAD(r2 + x), a0);
-                a0 = V_FMA(w21, V_LOAD(r2 + x + 1), a0);
-                a0 = V_FMA(w22, V_LOAD(r2 + x + 2), a0);
-                int n = ow - x < V_W ? ow - x : V_W;
-                V_STORE_N(o0 + x, act_vec(a0, a->act, slope), n);
-            }
-        }
+#undef DW_LOAD3
     } else {
         /* stride 2, straight from the input rows: for output columns x..x+V_W
          * the taps read in[2x - pl + kx]; two loads of V_W cover kx = 0, 1
          * (even and odd lanes), two more shifted by 2 give kx = 2. Loads are
          * masked only where they cross the row ends. */
+        enum { EDGE_MAX = 64 };
+        V_MASK_T edge[EDGE_MAX][4];
+        const int nv = (ow + V_W - 1) / V_W;
+        if (nv <= EDGE_MAX)
+            for (int v = 0; v < nv; v++) {
+                int c = 2 * v * V_W - pl;
+                edge[v][0] = V_RANGEMASK(c, iw);
+                edge[v][1] = V_RANGEMASK(c + V_W, iw);
+                edge[v][2] = V_RANGEMASK(c + 2, iw);
+                edge[v][3] = V_RANGEMASK(c + 2 + V_W, iw);
+            }
         for (; oy < oh; oy++) {
             float *o0 = a->out + (size_t)oy * ow;
             for (int x = 0; x < ow; x += V_W) {
                 V_T acc = bias;
                 int c0 = 2 * x - pl;
                 bool inside = c0 >= 0 && c0 + 2 * V_W + 2 <= iw;
+                const V_MASK_T *em = nv <= EDGE_MAX ? edge[x / V_W] : NULL;
                 for (int ky = 0; ky < 3; ky++) {
                     int iy = oy * 2 - pt + ky;
                     if (iy < 0 || iy >= ih) continue;
@@ -110,6 +119,9 @@ static void dw3x3(const struct fr_dw_args *a) {
                     if (inside) {
                         l0 = V_LOAD(r + c0); h0 = V_LOAD(r + c0 + V_W);
                         l2 = V_LOAD(r + c0 + 2); h2 = V_LOAD(r + c0 + 2 + V_W);
+                    } else if (em) {
+                        l0 = V_LOAD_M(r, c0, em[0]); h0 = V_LOAD_M(r, c0 + V_W, em[1]);
+                        l2 = V_LOAD_M(r, c0 + 2, em[2]); h2 = V_LOAD_M(r, c0 + 2 + V_W, em[3]);
                     } else {
                         l0 = V_LOADRANGE(r, c0, iw); h0 = V_LOADRANGE(r, c0 + V_W, iw);
                         l2 = V_LOADRANGE(r, c0 + 2, iw); h2 = V_LOADRANGE(r, c0 + 2 + V_W, iw);
@@ -126,5 +138,4 @@ static void dw3x3(const struct fr_dw_args *a) {
             }
         }
     }
-#undef ROW
 }

@@ -25,7 +25,6 @@ struct fr_dw_args {
     int ih, iw, oh, ow, kh, kw, sh, sw, pt, pl;
     float bias; int c;
     const struct fr_kern_act *act;
-    float *scratch;     /* dw3x3: dw3x3_scratch floats */
 };
 
 /* 2-D max / average pooling of one plane. */
@@ -56,7 +55,6 @@ struct fr_kern {
     void (*dw)(const struct fr_dw_args *a);
     /* 3x3, stride 1 or 2 (both axes alike), pads <= 2: NULL where not built */
     void (*dw3x3)(const struct fr_dw_args *a);
-    size_t (*dw3x3_scratch)(const struct fr_dw_args *a);   /* floats */
     /* conv GEMM with packed weights (fr_kern_pack_pw with pw_mr); NULL where
      * not built. bias indexed by o_base + row. */
     void (*pw)(const float *wp, const float *x, size_t ldx, float *y, size_t ldy, int m, int k, int cols,

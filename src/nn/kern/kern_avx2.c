@@ -30,6 +30,16 @@ static inline __m256 v_loadrange(const float *row, int x, int len) {
     return _mm256_maskload_ps((const float *)((uintptr_t)row + (uintptr_t)((intptr_t)x * 4)), m);
 }
 #define V_LOADRANGE(row, x, len) v_loadrange(row, x, len)
+#define V_MASK_T __m256i
+static inline __m256i v_rangemask(int x, int len) {
+    int lo = x < 0 ? -x : 0, hi = len - x > 8 ? 8 : len - x;
+    if (hi <= lo) return _mm256_setzero_si256();
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
+}
+#define V_RANGEMASK(x, len) v_rangemask(x, len)
+#define V_LOAD_M(row, x, m) _mm256_maskload_ps((const float *)((uintptr_t)(row) + (uintptr_t)((intptr_t)(x) * 4)), m)
 static inline __m256 v_even(__m256 lo, __m256 hi) {
     __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xd8));

@@ -30,6 +30,14 @@ static inline __m512 v_loadrange(const float *row, int x, int len) {
     return _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)row + (uintptr_t)((intptr_t)x * 4)));
 }
 #define V_LOADRANGE(row, x, len) v_loadrange(row, x, len)
+/* the mask of v_loadrange, for loads repeated on many rows */
+#define V_MASK_T __mmask16
+static inline __mmask16 v_rangemask(int x, int len) {
+    int lo = x < 0 ? -x : 0, hi = len - x > 16 ? 16 : len - x;
+    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+#define V_RANGEMASK(x, len) v_rangemask(x, len)
+#define V_LOAD_M(row, x, m) _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)(row) + (uintptr_t)((intptr_t)(x) * 4)))
 #define V_ODD(lo, hi) \
     _mm512_permutex2var_ps(lo, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), hi)
 #define V_EVEN(lo, hi) \

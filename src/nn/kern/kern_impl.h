@@ -156,7 +156,7 @@ static void dw(const struct fr_dw_args *a) {
 #include "conv3x3_impl.h"
 #include "math_impl.h"
 const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .dw3x3 = dw3x3,
-                                   .dw3x3_scratch = dw3x3_scratch, .pw = pw_gemm, .pw_mr = PW_MR,
+                                   .pw = pw_gemm, .pw_mr = PW_MR,
                                    .gather_row = gather_row, .c3_scratch = conv3x3_scratch,
                                    .c3_prep = conv3x3_prep, .c3_run = conv3x3_run, .c3_ob = C3_OB,
                                    .vmath = vmath, .pool2d = pool2d };

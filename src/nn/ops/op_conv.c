@@ -23,12 +23,6 @@ static bool dw_is_3x3(const struct fr_conv_params *p) {
            p->pb[0] <= 2 && p->pb[1] <= 2 && p->pe[0] <= 2 && p->pe[1] <= 2;
 }
 
-/* Upper bound of the dw3x3 scratch for any ISA (widest vector: 16 floats). */
-static size_t dw3x3_scratch_bytes(int64_t ih, int64_t ow, int64_t s) {
-    size_t w = (size_t)((ow + 2 + 15) / 16 * 16 + 32);
-    return ((size_t)(ih + 1) * w * (s == 2 ? 2 : 1) + 64) * sizeof(float);
-}
-
 int op_conv_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
     int rc = fr__nn_check_inputs(m, n, 2, 3);
     if (rc < 0) return rc;
@@ -102,7 +96,6 @@ int op_conv_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
     p->method = FR_CONV_REF;
     if (nd == 2 && p->d[0] == 1 && p->d[1] == 1 && p->group == c && mo == c) {
         p->method = FR_CONV_DW;
-        if (dw_is_3x3(p)) n->scratch_thread_bytes = dw3x3_scratch_bytes(x->dims[2], od[3], p->s[0]);
     } else if (nd == 2) {
         p->method = FR_CONV_GEMM;
         bool s1 = p->s[0] == 1 && p->s[1] == 1 && p->d[0] == p->d[1] && p->d[0] <= 64;
@@ -207,8 +200,8 @@ static void dw_task(void *arg, int task, int tid) {
         .pt = (int)j->p->pb[0], .pl = (int)j->p->pb[1], .bias = j->b ? j->b[ch] : 0.0f, .c = (int)ch,
         .act = &j->act,
     };
+    (void)tid;
     if (j->k->dw3x3 && dw_is_3x3(j->p)) {
-        a.scratch = fr__nn_scratch_thread(j->n, j->x, tid);
         j->k->dw3x3(&a);
     } else {
         j->k->dw(&a);

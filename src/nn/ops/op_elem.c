@@ -334,6 +334,26 @@ int op_softmax_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
     const struct softmax_params *p = n->params;
     const float *a = x->in[0]->data;
     float *y = x->out[0]->data;
+    if (p->inner == 1) {
+        /* rows are contiguous: subtract each row's max, one vector exp over
+         * everything, then scale each row by its sum */
+        int64_t total = p->outer * p->len;
+        for (int64_t o = 0; o < p->outer; o++) {
+            const float *ap = a + o * p->len;
+            float *yp = y + o * p->len, mx = -INFINITY;
+            for (int64_t i = 0; i < p->len; i++) mx = ap[i] > mx ? ap[i] : mx;
+            for (int64_t i = 0; i < p->len; i++) yp[i] = ap[i] - mx;
+        }
+        fr_kern_get()->vmath(FR_OP_EXP, y, y, (size_t)total);
+        for (int64_t o = 0; o < p->outer; o++) {
+            float *yp = y + o * p->len;
+            double sum = 0;
+            for (int64_t i = 0; i < p->len; i++) sum += (double)yp[i];
+            float inv = (float)(1.0 / sum);
+            for (int64_t i = 0; i < p->len; i++) yp[i] *= inv;
+        }
+        return 0;
+    }
     for (int64_t o = 0; o < p->outer; o++)
         for (int64_t in = 0; in < p->inner; in++) {
             const float *ap = a + o * p->len * p->inner + in;
