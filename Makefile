@@ -98,9 +98,16 @@ valgrind: all
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	    $(BUILD)/facerec nn selfcheck models
 
+$(BUILD)/bench/kern_bench: bench/kern_bench.c $(BUILD)/libfacerec.a
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
+
 bench: deps
-	@$(MAKE) --no-print-directory models all
+	@$(MAKE) --no-print-directory models all $(BUILD)/bench/kern_bench
 	@sh bench/nn_bench.sh $(BUILD)
+	@echo
+	@$(BUILD)/bench/kern_bench
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 fuzz: $(FUZZ_TARGETS)
