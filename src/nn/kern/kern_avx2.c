@@ -39,6 +39,9 @@ static inline __m256i v_rangemask(int x, int len) {
                             _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
 }
 #define V_RANGEMASK(x, len) v_rangemask(x, len)
+#define V_LOAD_MF(row, x, m, fill) \
+    _mm256_blendv_ps(fill, _mm256_maskload_ps((const float *)((uintptr_t)(row) + (uintptr_t)((intptr_t)(x) * 4)), m), \
+                     _mm256_castsi256_ps(m))
 #define V_LOAD_M(row, x, m) _mm256_maskload_ps((const float *)((uintptr_t)(row) + (uintptr_t)((intptr_t)(x) * 4)), m)
 static inline __m256 v_even(__m256 lo, __m256 hi) {
     __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));

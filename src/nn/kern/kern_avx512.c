@@ -37,6 +37,8 @@ static inline __mmask16 v_rangemask(int x, int len) {
     return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 #define V_RANGEMASK(x, len) v_rangemask(x, len)
+/* masked load with `fill` in the masked-off lanes */
+#define V_LOAD_MF(row, x, m, fill) _mm512_mask_loadu_ps(fill, m, (const float *)((uintptr_t)(row) + (uintptr_t)((intptr_t)(x) * 4)))
 #define V_LOAD_M(row, x, m) _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)(row) + (uintptr_t)((intptr_t)(x) * 4)))
 #define V_ODD(lo, hi) \
     _mm512_permutex2var_ps(lo, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), hi)

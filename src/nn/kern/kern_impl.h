@@ -155,11 +155,12 @@ static void dw(const struct fr_dw_args *a) {
 #include "pw_impl.h"
 #include "conv3x3_impl.h"
 #include "math_impl.h"
+#include "pool_impl.h"
 const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .dw3x3 = dw3x3,
                                    .pw = pw_gemm, .pw_mr = PW_MR,
                                    .gather_row = gather_row, .c3_scratch = conv3x3_scratch,
                                    .c3_prep = conv3x3_prep, .c3_run = conv3x3_run, .c3_ob = C3_OB,
-                                   .vmath = vmath, .pool2d = pool2d };
+                                   .vmath = vmath, .pool2d = pool2d_vec };
 #else
 const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .gather_row = gather_row_scalar,
                                    .vmath = vmath_libm, .pool2d = pool2d };
