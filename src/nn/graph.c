@@ -443,9 +443,10 @@ int fr_nn_session_run(struct fr_nn_session *s, const struct fr_tensor *inputs, s
             return fr_err_set(FR_E_INVALID_ARGUMENT, "input '%s': wrong type or shape", v->name);
         s->vt[m->inputs[i]].data = inputs[i].data;
     }
-    /* aliases follow their root (which may be an input) */
+    /* aliases live in their root's buffer (the root may be an input) */
     for (int v = 0; v < m->n_values; v++)
-        if (m->values[v].alias >= 0) s->vt[v].data = s->vt[m->values[v].alias].data;
+        if (m->values[v].alias >= 0)
+            s->vt[v].data = (uint8_t *)s->vt[m->values[v].alias].data + m->values[v].alias_off;
     struct fr_nn_exec x;
     x.scratch = s->scratch;
     x.pool = s->pool;

@@ -43,8 +43,9 @@ struct fr_nn_value {
     int producer;                /* node index, -1 for inputs and constants */
     int n_uses;                  /* live consumer nodes */
     int last_use;                /* position in exec order of the last consumer */
-    int alias;                   /* value this one shares its buffer with, or -1 */
-    size_t offset;               /* in the session arena (activations) */
+    int alias;                   /* root value whose buffer this one lives in, or -1 */
+    size_t alias_off;            /* byte offset of this value in the root's buffer */
+    size_t offset;               /* in the session arena (activations), roots only */
 };
 
 enum fr_act { FR_ACT_NONE = 0, FR_ACT_RELU, FR_ACT_PRELU, FR_ACT_LEAKY, FR_ACT_CLIP };

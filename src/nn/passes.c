@@ -327,60 +327,147 @@ int fr__nn_pass_prepack(struct fr_nn_model *m) {
     return 0;
 }
 
-/* ---- memory planning ---- */
+/* ---- memory planning ----
+ * Values share buffers in two ways: reshape-like outputs alias their input,
+ * and the inputs of a Concat whose slices are contiguous (all dims before
+ * the axis are 1) are made in place inside the Concat's output, which then
+ * copies nothing. An alias names its root (the value that owns the buffer)
+ * and its byte offset there. Roots get arena offsets by first fit over their
+ * lifetimes: from the first time any value in the root's buffer is made to
+ * the last time any is read. */
 
 struct block { size_t off, end; int value; };
 
-static int root_of(const struct fr_nn_model *m, int v) {
-    while (m->values[v].alias >= 0) v = m->values[v].alias;
+/* Follow alias links to the owner of the buffer, adding up the offsets. */
+static int root_of(const struct fr_nn_model *m, int v, size_t *off) {
+    size_t o = 0;
+    while (m->values[v].alias >= 0) {
+        o += m->values[v].alias_off;
+        v = m->values[v].alias;
+    }
+    if (off) *off = o;
     return v;
+}
+
+/* Concat inputs made in place in its output (see above). Concats are taken
+ * last to first: a Concat takes inputs nobody has taken yet into its own
+ * buffer; a Concat whose inputs all sit already, in order, from offset 0 of
+ * one buffer (DenseNet concatenates all earlier features at every layer, so
+ * each Concat is a prefix of the next) becomes that prefix. Either way its
+ * run copies nothing. */
+static void elide_concats(struct fr_nn_model *m, bool *taken) {
+    for (int p = m->n_order - 1; p >= 0; p--) {
+        const struct fr_nn_node *n = &m->nodes[m->order[p]];
+        if (n->op != FR_OP_CONCAT) continue;
+        int oi = n->out[0];
+        const struct fr_nn_value *out = &m->values[oi];
+        int r = out->t.ndim, axis = fr__nn_axis(fr__nn_attr_int(n, "axis", m->opset < 4 ? 1 : 0), r);
+        if (axis < 0 || out->is_const) continue;
+        bool ok = true, none = true, all = true;
+        for (int d = 0; d < axis; d++) ok = ok && out->t.dims[d] == 1;
+        for (int i = 0; ok && i < n->n_in; i++) {
+            int v = n->in[i];
+            ok = v >= 0 && v != oi && !m->values[v].is_const && !m->values[v].is_input && m->values[v].producer >= 0;
+            for (int j = 0; ok && j < i; j++) ok = n->in[j] != v;
+            if (ok) {
+                if (taken[v]) none = false;
+                else all = false;
+            }
+        }
+        if (!ok) continue;
+        if (none) {
+            size_t off = 0;
+            for (int i = 0; i < n->n_in; i++) {
+                struct fr_nn_value *x = &m->values[n->in[i]];
+                if (x->alias >= 0) break;    /* cannot happen: not taken */
+                x->alias = oi;
+                x->alias_off = off;
+                taken[n->in[i]] = true;
+                off += fr_tensor_bytes(&x->t);
+            }
+        } else if (all && !taken[oi] && out->alias < 0) {
+            size_t want = 0, off;
+            int root = -1;
+            bool prefix = true;
+            for (int i = 0; prefix && i < n->n_in; i++) {
+                int rv = root_of(m, n->in[i], &off);
+                if (i == 0) root = rv;
+                prefix = rv == root && off == want && rv != oi;
+                want += fr_tensor_bytes(&m->values[n->in[i]].t);
+            }
+            if (prefix && root >= 0 && want == fr_tensor_bytes(&out->t)) {
+                m->values[oi].alias = root;
+                m->values[oi].alias_off = 0;
+                taken[oi] = true;
+            }
+        }
+    }
 }
 
 int fr__nn_plan_memory(struct fr_nn_model *m) {
     const int forever = m->n_order;
     int rc = 0;
     struct block *live = fr_malloc(((size_t)m->n_values + 1) * sizeof *live);
-    if (!live) return -FR_E_NOMEM;
+    int *first = fr_malloc(((size_t)m->n_values + 1) * sizeof *first);
+    bool *taken = fr_calloc((size_t)m->n_values + 1, sizeof *taken);
+    if (!live || !first || !taken) { rc = -FR_E_NOMEM; goto out; }
     int n_live = 0;
     size_t peak = 0;
 
     for (int v = 0; v < m->n_values; v++) {
         m->values[v].alias = -1;
+        m->values[v].alias_off = 0;
         m->values[v].last_use = -1;
         m->values[v].offset = 0;
+        first[v] = forever;
     }
     m->scratch_bytes = 0;
-    /* aliases: reshape-like outputs share their input's buffer */
+    elide_concats(m, taken);
+    /* reshape-like outputs share their input's buffer */
     for (int p = 0; p < m->n_order; p++) {
         struct fr_nn_node *n = &m->nodes[m->order[p]];
         if (!n->alias_out0 || n->in[0] < 0) continue;
         struct fr_nn_value *o = &m->values[n->out[0]];
-        if (o->is_output) continue;    /* outputs get their own buffer (a copy) */
-        o->alias = root_of(m, n->in[0]);
+        if (o->is_output || o->alias >= 0) continue;    /* outputs get their own buffer (a copy) */
+        size_t off;
+        o->alias = root_of(m, n->in[0], &off);
+        o->alias_off = off;
     }
-    /* lifetimes, on the alias roots */
+    /* flatten: every alias names its final root */
+    for (int v = 0; v < m->n_values; v++)
+        if (m->values[v].alias >= 0) {
+            size_t off;
+            int r = root_of(m, v, &off);
+            m->values[v].alias = r;
+            m->values[v].alias_off = off;
+        }
+    /* lifetimes, on the roots */
     for (int p = 0; p < m->n_order; p++) {
         const struct fr_nn_node *n = &m->nodes[m->order[p]];
         size_t sc = fr__nn_scratch_total(n, 1);
         if (sc > m->scratch_bytes) m->scratch_bytes = sc;
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] >= 0) {
-                struct fr_nn_value *r = &m->values[root_of(m, n->in[k])];
+                struct fr_nn_value *r = &m->values[root_of(m, n->in[k], NULL)];
                 if (p > r->last_use) r->last_use = p;
             }
         for (int k = 0; k < n->n_out; k++) {
-            struct fr_nn_value *r = &m->values[root_of(m, n->out[k])];
-            if (p > r->last_use) r->last_use = p;
+            int r = root_of(m, n->out[k], NULL);
+            if (p > m->values[r].last_use) m->values[r].last_use = p;
+            if (p < first[r]) first[r] = p;
         }
     }
-    for (int i = 0; i < m->n_outputs; i++) m->values[root_of(m, m->outputs[i])].last_use = forever;
+    for (int i = 0; i < m->n_outputs; i++) m->values[root_of(m, m->outputs[i], NULL)].last_use = forever;
 
     for (int p = 0; p < m->n_order; p++) {
+        /* roots first made here: outputs of this node, or the buffers its
+         * outputs live in (a Concat output made before the Concat runs) */
         const struct fr_nn_node *n = &m->nodes[m->order[p]];
         for (int k = 0; k < n->n_out; k++) {
-            int vi = n->out[k];
+            int vi = root_of(m, n->out[k], NULL);
             struct fr_nn_value *v = &m->values[vi];
-            if (v->alias >= 0 || v->is_const) continue;
+            if (v->is_const || v->is_input || first[vi] != p) continue;
+            first[vi] = -1;          /* allocated */
             size_t need = (fr_tensor_bytes(&v->t) + 63) & ~(size_t)63;
             if (need == 0) need = 64;
             /* first fit between live blocks, which are kept sorted by offset */
@@ -402,11 +489,12 @@ int fr__nn_plan_memory(struct fr_nn_model *m) {
             if (m->values[live[b].value].last_use > p) live[w++] = live[b];
         n_live = w;
     }
-    /* a session holds the activations and the largest node's scratch */
-    if (peak > m->limits.max_arena_bytes || m->scratch_bytes > m->limits.max_arena_bytes - peak)
-        rc = fr_err_set(FR_E_LIMIT_EXCEEDED, "activations need %zu bytes and scratch %zu (limit %zu)", peak,
-                        m->scratch_bytes, m->limits.max_arena_bytes);
+    if (peak > m->limits.max_arena_bytes)
+        rc = fr_err_set(FR_E_LIMIT_EXCEEDED, "activations need %zu bytes (limit %zu)", peak, m->limits.max_arena_bytes);
     m->arena_bytes = peak;
+out:
     fr_free(live);
+    fr_free(first);
+    fr_free(taken);
     return rc;
 }

@@ -245,7 +245,8 @@ int op_concat_run(const struct fr_nn_node *n, struct fr_nn_exec *x) {
     for (int64_t o = 0; o < outer; o++)
         for (int i = 0; i < x->n_in; i++) {
             if (!chunk[i]) continue;
-            memcpy(dst, (const uint8_t *)x->in[i]->data + (size_t)o * chunk[i], chunk[i]);
+            const uint8_t *src = (const uint8_t *)x->in[i]->data + (size_t)o * chunk[i];
+            if (src != dst) memcpy(dst, src, chunk[i]);   /* the planner may have put it in place */
             dst += chunk[i];
         }
     return 0;
