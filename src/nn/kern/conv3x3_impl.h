@@ -14,7 +14,69 @@ static size_t conv3x3_scratch(const struct fr_c3_args *a) {
     return rs * ((size_t)a->c * a->ih + 1) + 64;
 }
 
+/* Stride 2 with few input channels (a network's stem): read the input rows
+ * directly; the even/odd split is done in registers (no prep pass). */
+static bool c3_direct(const struct fr_c3_args *a) { return a->s == 2 && a->c <= 4; }
+
+static void conv3x3_s2_direct(const struct fr_c3_args *a, int ob0, int ob1, int y0, int y1) {
+    const int ow = a->ow, iw = a->iw, pl = a->pl;
+    for (int ob = ob0; ob < ob1; ob++) {
+        const float *wb = a->wp + (size_t)ob * a->c * 9 * C3_OB;
+        int o0 = ob * C3_OB, no = a->m - o0 < C3_OB ? a->m - o0 : C3_OB;
+        for (int oy = y0; oy < y1; oy++) {
+            for (int x = 0; x < ow; x += 2 * V_W) {
+                const int c0 = 2 * x - pl;        /* input column of tap 0, output x */
+                const bool inside = c0 >= 0 && c0 + 4 * V_W + 2 <= iw;
+                V_MASK_T mk[8];
+                if (!inside)
+                    for (int k = 0; k < 8; k++) mk[k] = V_RANGEMASK(c0 + (k & 3) / 2 * 2 + (k & 1) * V_W + (k >> 2) * 2 * V_W, iw);
+#define C3_DECL(j) V_T a0_##j = V_ZERO(), a1_##j = V_ZERO();
+#define C3_STEP(j) { V_T b_ = V_SET1(wt[j]); a0_##j = V_FMA(b_, t0, a0_##j); a1_##j = V_FMA(b_, t1, a1_##j); }
+                C3_REP(C3_DECL)
+                for (int c = 0; c < a->c; c++) {
+                    const float *wc = wb + (size_t)c * 9 * C3_OB;
+                    for (int ky = 0; ky < 3; ky++) {
+                        int iy = oy * 2 - a->pt + ky;
+                        if (iy < 0 || iy >= a->ih) continue;
+                        const float *r = a->in + ((size_t)c * a->ih + (size_t)iy) * iw;
+                        V_T l[8];     /* k: bit0 high half, bit1 shifted by 2, bit2 second vector */
+                        if (inside)
+                            for (int k = 0; k < 8; k++) l[k] = V_LOAD(r + c0 + (k & 3) / 2 * 2 + (k & 1) * V_W + (k >> 2) * 2 * V_W);
+                        else
+                            for (int k = 0; k < 8; k++) l[k] = V_LOAD_M(r, c0 + (k & 3) / 2 * 2 + (k & 1) * V_W + (k >> 2) * 2 * V_W, mk[k]);
+                        const float *wk = wc + ky * 3 * C3_OB;
+                        for (int kx = 0; kx < 3; kx++) {
+                            V_T t0, t1;
+                            if (kx == 0) { t0 = V_EVEN(l[0], l[1]); t1 = V_EVEN(l[4], l[5]); }
+                            else if (kx == 1) { t0 = V_ODD(l[0], l[1]); t1 = V_ODD(l[4], l[5]); }
+                            else { t0 = V_EVEN(l[2], l[3]); t1 = V_EVEN(l[6], l[7]); }
+                            const float *wt = wk + kx * C3_OB;
+                            C3_REP(C3_STEP)
+                        }
+                    }
+                }
+                int n0 = ow - x < V_W ? ow - x : V_W, n1 = ow - x - V_W;
+                if (n1 > V_W) n1 = V_W;
+#define C3_OUT(j)                                                                                  \
+                if (j < no) {                                                                      \
+                    int o_ = o0 + j;                                                               \
+                    V_T bv_ = V_SET1(a->bias ? a->bias[o_] : 0.0f);                                \
+                    V_T sl_ = V_SET1(a->act->act == FR_ACT_PRELU ? a->act->slope[o_] : a->act->alpha); \
+                    float *yr_ = a->out + ((size_t)o_ * a->oh + oy) * ow + x;                      \
+                    V_STORE_N(yr_, act_vec(V_ADD(a0_##j, bv_), a->act, sl_), n0);                  \
+                    if (n1 > 0) V_STORE_N(yr_ + V_W, act_vec(V_ADD(a1_##j, bv_), a->act, sl_), n1); \
+                }
+                C3_REP(C3_OUT)
+#undef C3_DECL
+#undef C3_STEP
+#undef C3_OUT
+            }
+        }
+    }
+}
+
 static void conv3x3_prep(const struct fr_c3_args *a, int c0, int c1) {
+    if (c3_direct(a)) return;
     const size_t pw = c3_pw(a->ow, a->d), rs = pw * (a->s == 2 ? 2 : 1);
     float *zero = a->scratch;
     if (c0 == 0) memset(zero, 0, rs * sizeof(float));
@@ -25,13 +87,16 @@ static void conv3x3_prep(const struct fr_c3_args *a, int c0, int c1) {
             if (a->s == 1) {
                 gather_row(src, a->iw, -a->pl, 1, (int)pw, dst);
             } else {
-                gather_row(src, a->iw, -a->pl, 2, (int)pw, dst);
-                gather_row(src, a->iw, 1 - a->pl, 2, (int)pw, dst + pw);
+                gather_eo(src, a->iw, -a->pl, (int)pw, dst, dst + pw);
             }
         }
 }
 
 static void conv3x3_run(const struct fr_c3_args *a, int ob0, int ob1, int y0, int y1) {
+    if (c3_direct(a)) {
+        conv3x3_s2_direct(a, ob0, ob1, y0, y1);
+        return;
+    }
     const size_t pw = c3_pw(a->ow, a->d), rs = pw * (a->s == 2 ? 2 : 1);
     const float *zero = a->scratch;
     const int ow = a->ow, s = a->s;

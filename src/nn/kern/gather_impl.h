@@ -20,3 +20,14 @@ static void gather_row(const float *row, int len, int start, int s, int n, float
         gather_row_scalar(row, len, start, s, n, dst);
     }
 }
+
+/* e[i] = row[start + 2i], o[i] = row[start + 2i + 1] for i < n (0 outside
+ * [0, len)): both halves of one pair of loads. */
+static void gather_eo(const float *row, int len, int start, int n, float *e, float *o) {
+    for (int i = 0; i < n; i += V_W) {
+        int x = start + 2 * i, m = n - i < V_W ? n - i : V_W;
+        V_T lo = V_LOADRANGE(row, x, len), hi = V_LOADRANGE(row, x + V_W, len);
+        V_STORE_N(e + i, V_EVEN(lo, hi), m);
+        V_STORE_N(o + i, V_ODD(lo, hi), m);
+    }
+}

@@ -172,6 +172,18 @@ static void plan_run(const struct copy_plan *p, uint8_t *dst, const uint8_t *src
     const int last = p->nd - 1;
     const int64_t len = p->dims[last], st = p->sstride[last], es = p->es;
     const size_t row = (size_t)(len * es);
+    if (p->nd == 2 && st == es && row <= 16) {
+        /* many short rows (e.g. the box coordinates of a detector): copies of
+         * a constant size compile to plain moves */
+        const int64_t n = p->dims[0], ss = p->sstride[0];
+        const uint8_t *s0 = src + p->soff;
+        switch (row) {
+        case 4: for (int64_t i = 0; i < n; i++) memcpy(dst + 4 * i, s0 + i * ss, 4); return;
+        case 8: for (int64_t i = 0; i < n; i++) memcpy(dst + 8 * i, s0 + i * ss, 8); return;
+        case 16: for (int64_t i = 0; i < n; i++) memcpy(dst + 16 * i, s0 + i * ss, 16); return;
+        default: break;
+        }
+    }
     int64_t idx[FR_NN_MAX_DIMS] = { 0 };
     int64_t off = p->soff;
     for (;;) {
