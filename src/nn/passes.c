@@ -489,8 +489,10 @@ int fr__nn_plan_memory(struct fr_nn_model *m) {
             if (m->values[live[b].value].last_use > p) live[w++] = live[b];
         n_live = w;
     }
-    if (peak > m->limits.max_arena_bytes)
-        rc = fr_err_set(FR_E_LIMIT_EXCEEDED, "activations need %zu bytes (limit %zu)", peak, m->limits.max_arena_bytes);
+    /* a session holds the activations and the largest node's scratch */
+    if (peak > m->limits.max_arena_bytes || m->scratch_bytes > m->limits.max_arena_bytes - peak)
+        rc = fr_err_set(FR_E_LIMIT_EXCEEDED, "activations need %zu bytes and scratch %zu (limit %zu)", peak,
+                        m->scratch_bytes, m->limits.max_arena_bytes);
     m->arena_bytes = peak;
 out:
     fr_free(live);

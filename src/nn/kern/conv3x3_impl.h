@@ -7,6 +7,21 @@
  * packed as [M/C3_OB][C][9][C3_OB] (fr_kern_pack_c3). Bias and activation are applied in registers.
  * Included by kern_avx2.c / kern_avx512.c. */
 
+/* A tile's accumulators (a0_j, a1_j for output channel j of the block), one
+ * FMA step with input vectors t0, t1 and weights wt, and the store of the
+ * tile (rows o0 + j < o0 + no; second vector at yr + off1, n1 lanes). */
+#define C3_DECL(j) V_T a0_##j = V_ZERO(), a1_##j = V_ZERO();
+#define C3_STEP(j) { V_T b_ = V_SET1(wt[j]); a0_##j = V_FMA(b_, t0, a0_##j); a1_##j = V_FMA(b_, t1, a1_##j); }
+#define C3_OUT(j)                                                                                  \
+    if (j < no) {                                                                                  \
+        int o_ = o0 + j;                                                                           \
+        V_T bv_ = V_SET1(a->bias ? a->bias[o_] : 0.0f);                                            \
+        V_T sl_ = V_SET1(a->act->act == FR_ACT_PRELU ? a->act->slope[o_] : a->act->alpha);         \
+        float *yr_ = a->out + ((size_t)o_ * a->oh + oy) * ow + x;                                  \
+        V_STORE_N(yr_, act_vec(V_ADD(a0_##j, bv_), a->act, sl_), n0);                              \
+        if (n1 > 0) V_STORE_N(yr_ + off1, act_vec(V_ADD(a1_##j, bv_), a->act, sl_), n1);           \
+    }
+
 static size_t c3_pw(int ow, int d) { return round_up((size_t)ow + 2 * (size_t)d, V_W) + 2 * V_W; }
 
 static size_t conv3x3_scratch(const struct fr_c3_args *a) {
@@ -30,8 +45,6 @@ static void conv3x3_s2_direct(const struct fr_c3_args *a, int ob0, int ob1, int 
                 V_MASK_T mk[8];
                 if (!inside)
                     for (int k = 0; k < 8; k++) mk[k] = V_RANGEMASK(c0 + (k & 3) / 2 * 2 + (k & 1) * V_W + (k >> 2) * 2 * V_W, iw);
-#define C3_DECL(j) V_T a0_##j = V_ZERO(), a1_##j = V_ZERO();
-#define C3_STEP(j) { V_T b_ = V_SET1(wt[j]); a0_##j = V_FMA(b_, t0, a0_##j); a1_##j = V_FMA(b_, t1, a1_##j); }
                 C3_REP(C3_DECL)
                 for (int c = 0; c < a->c; c++) {
                     const float *wc = wb + (size_t)c * 9 * C3_OB;
@@ -57,19 +70,8 @@ static void conv3x3_s2_direct(const struct fr_c3_args *a, int ob0, int ob1, int 
                 }
                 int n0 = ow - x < V_W ? ow - x : V_W, n1 = ow - x - V_W;
                 if (n1 > V_W) n1 = V_W;
-#define C3_OUT(j)                                                                                  \
-                if (j < no) {                                                                      \
-                    int o_ = o0 + j;                                                               \
-                    V_T bv_ = V_SET1(a->bias ? a->bias[o_] : 0.0f);                                \
-                    V_T sl_ = V_SET1(a->act->act == FR_ACT_PRELU ? a->act->slope[o_] : a->act->alpha); \
-                    float *yr_ = a->out + ((size_t)o_ * a->oh + oy) * ow + x;                      \
-                    V_STORE_N(yr_, act_vec(V_ADD(a0_##j, bv_), a->act, sl_), n0);                  \
-                    if (n1 > 0) V_STORE_N(yr_ + V_W, act_vec(V_ADD(a1_##j, bv_), a->act, sl_), n1); \
-                }
+                const size_t off1 = V_W;
                 C3_REP(C3_OUT)
-#undef C3_DECL
-#undef C3_STEP
-#undef C3_OUT
             }
         }
     }
@@ -111,8 +113,6 @@ static void conv3x3_run(const struct fr_c3_args *a, int ob0, int ob1, int y0, in
             bool second_row = narrow && oy + 1 < y1;
             for (int x = 0; x < ow; x += narrow ? V_W : 2 * V_W) {
                 /* C3_OB output channels × 2 vectors, as named registers (see pw_impl.h) */
-#define C3_DECL(j) V_T a0_##j = V_ZERO(), a1_##j = V_ZERO();
-#define C3_STEP(j) { V_T b_ = V_SET1(wt[j]); a0_##j = V_FMA(b_, t0, a0_##j); a1_##j = V_FMA(b_, t1, a1_##j); }
                 C3_REP(C3_DECL)
                 for (int c = 0; c < a->c; c++) {
                     const float *wc = wb + (size_t)c * 9 * C3_OB;
@@ -134,20 +134,12 @@ static void conv3x3_run(const struct fr_c3_args *a, int ob0, int ob1, int y0, in
                 int n0 = ow - x < V_W ? ow - x : V_W, n1 = narrow ? (second_row ? n0 : 0) : ow - x - V_W;
                 if (n1 > V_W) n1 = V_W;
                 size_t off1 = narrow ? (size_t)ow : V_W;     /* where the second vector goes */
-#define C3_OUT(j)                                                                                  \
-                if (j < no) {                                                                      \
-                    int o_ = o0 + j;                                                               \
-                    V_T bv_ = V_SET1(a->bias ? a->bias[o_] : 0.0f);                                \
-                    V_T sl_ = V_SET1(a->act->act == FR_ACT_PRELU ? a->act->slope[o_] : a->act->alpha); \
-                    float *yr_ = a->out + ((size_t)o_ * a->oh + oy) * ow + x;                      \
-                    V_STORE_N(yr_, act_vec(V_ADD(a0_##j, bv_), a->act, sl_), n0);                  \
-                    if (n1 > 0) V_STORE_N(yr_ + off1, act_vec(V_ADD(a1_##j, bv_), a->act, sl_), n1); \
-                }
                 C3_REP(C3_OUT)
-#undef C3_DECL
-#undef C3_STEP
-#undef C3_OUT
             }
         }
     }
 }
+
+#undef C3_DECL
+#undef C3_STEP
+#undef C3_OUT

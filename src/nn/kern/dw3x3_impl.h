@@ -96,14 +96,7 @@ static void dw3x3(const struct fr_dw_args *a) {
         enum { EDGE_MAX = 64 };
         V_MASK_T edge[EDGE_MAX][4];
         const int nv = (ow + V_W - 1) / V_W;
-        if (nv <= EDGE_MAX)
-            for (int v = 0; v < nv; v++) {
-                int c = 2 * v * V_W - pl;
-                edge[v][0] = V_RANGEMASK(c, iw);
-                edge[v][1] = V_RANGEMASK(c + V_W, iw);
-                edge[v][2] = V_RANGEMASK(c + 2, iw);
-                edge[v][3] = V_RANGEMASK(c + 2 + V_W, iw);
-            }
+        if (nv <= EDGE_MAX) s2_edge_masks(edge, nv, pl, iw);
         for (; oy < oh; oy++) {
             float *o0 = a->out + (size_t)oy * ow;
             for (int x = 0; x < ow; x += V_W) {

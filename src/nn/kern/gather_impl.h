@@ -31,3 +31,15 @@ static void gather_eo(const float *row, int len, int start, int n, float *e, flo
         V_STORE_N(o + i, V_ODD(lo, hi), m);
     }
 }
+
+/* Masks of the four loads of a stride-2 tap row (columns c, c + V_W, c + 2,
+ * c + 2 + V_W with c = 2·v·V_W − pl) for output vectors v < nv. */
+static void s2_edge_masks(V_MASK_T (*mk)[4], int nv, int pl, int iw) {
+    for (int v = 0; v < nv; v++) {
+        int c = 2 * v * V_W - pl;
+        mk[v][0] = V_RANGEMASK(c, iw);
+        mk[v][1] = V_RANGEMASK(c + V_W, iw);
+        mk[v][2] = V_RANGEMASK(c + 2, iw);
+        mk[v][3] = V_RANGEMASK(c + 2 + V_W, iw);
+    }
+}

@@ -13,13 +13,7 @@ static void pool2d_vec(const struct fr_pool2d_args *a) {
         return;
     }
     V_MASK_T mk[EDGE_MAX][4];
-    for (int v = 0; v < nv; v++) {
-        int c = 2 * v * V_W - pl;
-        mk[v][0] = V_RANGEMASK(c, iw);
-        mk[v][1] = V_RANGEMASK(c + V_W, iw);
-        mk[v][2] = V_RANGEMASK(c + 2, iw);
-        mk[v][3] = V_RANGEMASK(c + 2 + V_W, iw);
-    }
+    s2_edge_masks(mk, nv, pl, iw);
     float *ccol = a->scratch + ow + 8;
     if (!a->is_max)
         for (int ox = 0; ox < ow; ox++) {
