@@ -110,11 +110,23 @@ bench: deps
 	@$(BUILD)/bench/kern_bench
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+# The library is built per file (the kernel files need their ISA flags) with
+# coverage instrumentation; libFuzzer's main() comes in at the link.
+FUZZ_FLAGS := -g -O1 -std=c11 -pthread -DFR_FUZZ
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/onnx.pb-c.o
 fuzz: $(FUZZ_TARGETS)
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(GEN_C)
-	@mkdir -p build/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -std=c11 -pthread \
-	    -DFR_FUZZ $< $(LIB_SRC) $(GEN_C) -o $@ $(PKG_LIBS) -lm
+build/fuzz/obj/%.o: %.c | $(BUILD)/gen/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	@echo "CC (fuzz) $<"
+	@clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) \
+	    $(if $(findstring _avx512,$<),$(ISA_AVX512),$(if $(findstring _avx2,$<),$(ISA_AVX2))) -MMD -MP -c $< -o $@
+build/fuzz/obj/onnx.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) -c $< -o $@
+build/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $< $(FUZZ_OBJ) -o $@ $(PKG_LIBS) -lm
+.SECONDARY: $(FUZZ_OBJ)
+-include $(FUZZ_OBJ:.o=.d)
 
 clean:
 	rm -rf build

@@ -18,7 +18,7 @@ count() {   # name, exit status, output file
 }
 for t in $(find "$build/tests" -type f -name 'test_*' ! -name '*.d' | sort); do
     [ -x "$t" ] || continue
-    BUILD="$build" timeout 900 "$t" > "$log" 2>    timeout 900 "$t" > "$log" 2>&11
+    BUILD="$build" timeout 900 "$t" > "$log" 2>&1
     count "${t#$build/tests/}" $? "$log"
 done
 # The official ONNX node tests (Debian libonnx-testdata)

@@ -15,6 +15,9 @@ Three kinds of file, told apart by their names:
                             tests/nn/test_loader.c (max_tensor_elems 1<<16,
                             max_nodes 2000, max_arena_bytes 64 MiB)
 
+  dos-<name>.onnx           valid files that are costly to run: the load must
+                            stay fast (they are not folded at load time)
+
 Crashers that the fuzzer found and that were fixed are kept beside them as
 crash-<what>.onnx (not written by this script).
 
@@ -229,6 +232,59 @@ def gen_models():
          node('Div', ['g', 'x'], ['y'])],
         [vinfo('x', [3, 4])], [vinfo('y', [3, 4])],
         [tensor('two', [], FLOAT, floats=[2.0])]))
+    out['conv3d_avgpool'] = model(graph(
+        [node('Conv', ['x', 'w'], ['c'], [attr_ints('pads', [1, 0, 1, 1, 0, 1])]),
+         node('AveragePool', ['c'], ['y'], [attr_ints('kernel_shape', [2, 1, 2]), attr_ints('strides', [1, 1, 2])])],
+        [vinfo('x', [1, 2, 4, 3, 4])], [vinfo('y', [1, 2, 3, 1, 2])], [ftensor('w', [2, 2, 3, 3, 3])]))
+    out['conv_kernels'] = model(graph(
+        [node('Conv', ['x', 'dw'], ['a'], [attr_int('group', 4), attr_ints('strides', [2, 2]),
+                                           attr_ints('pads', [1, 1, 1, 1])]),
+         node('Conv', ['a', 'w3'], ['b'], [attr_ints('dilations', [2, 2]), attr_ints('pads', [2, 2, 2, 2])]),
+         node('Conv', ['b', 'w1', 'b1'], ['y'])],
+        [vinfo('x', [1, 4, 9, 7])], [vinfo('y', [1, 3, 5, 4])],
+        [ftensor('dw', [4, 1, 3, 3]), ftensor('w3', [4, 4, 3, 3]), ftensor('w1', [3, 4, 1, 1]), ftensor('b1', [3])]))
+    out['maxpool_indices'] = model(graph(
+        [node('MaxPool', ['x'], ['y', 'i'], [attr_ints('kernel_shape', [2, 3]), attr_int('storage_order', 1),
+                                             attr_ints('dilations', [2, 1])])],
+        [x4], [vinfo('y', [1, 2, 3, 3]), vinfo('i', [1, 2, 3, 3], INT64)]))
+    out['slice_steps_transpose'] = model(graph(
+        [node('Slice', ['x', 'st', 'en', 'ax', 'sp'], ['s']),
+         node('Transpose', ['s'], ['y'], [attr_ints('perm', [2, 0, 1])])],
+        [vinfo('x', [3, 4, 5])], [vinfo('y', [3, 2, 4])],
+        [itensor('st', [-1, 10]), itensor('en', [-100, 0]), itensor('ax', [0, 2]), itensor('sp', [-1, -3])]))
+    out['softmax_opset11'] = model(graph(
+        [node('Softmax', ['x'], ['y'], [attr_int('axis', 1)])],
+        [vinfo('x', [2, 3, 4])], [vinfo('y', [2, 3, 4])]), opset=11)
+    out['split_attr_opset11'] = model(graph(
+        [node('Split', ['x'], ['a', 'b', 'c'], [attr_int('axis', -1), attr_ints('split', [1, 2, 1])]),
+         node('Sum', ['a', 'c'], ['y'])],
+        [vinfo('x', [2, 4])], [vinfo('y', [2, 1]), vinfo('b', [2, 2])]), opset=11)
+    out['reduce_axes_input'] = model(graph(
+        [node('ReduceSum', ['x', 'ax'], ['s'], [attr_int('keepdims', 1)]),
+         node('ReduceMax', ['s'], ['m'], [attr_ints('axes', [-1]), attr_int('keepdims', 0)]),
+         node('ReduceMin', ['x'], ['y'], [attr_ints('axes', [0, 2])])],
+        [vinfo('x', [2, 3, 4])], [vinfo('m', [1]), vinfo('y', [1, 3, 1])], [itensor('ax', [0, 2])]))
+    out['bn_training'] = model(graph(
+        [node('BatchNormalization', ['x', 'g', 'b', 'm', 'v'], ['y', 'rm', 'rv'], [attr_int('training_mode', 1)])],
+        [vinfo('x', [2, 3, 2])], [vinfo('y', [2, 3, 2]), vinfo('rm', [3]), vinfo('rv', [3])],
+        [ftensor('g', [3], 1.0), ftensor('b', [3], 0.0), ftensor('m', [3], 0.0), ftensor('v', [3], 1.0)]), opset=15)
+    out['matmul_1d_gemm_ta'] = model(graph(
+        [node('MatMul', ['x', 'w'], ['m']),
+         node('Unsqueeze', ['m', 'ax'], ['u']),
+         node('Gemm', ['u', 'w2', 'c'], ['y'], [attr_int('transA', 1), attr_float('beta', 2.0)])],
+        [vinfo('x', [3])], [vinfo('y', [4, 2])],
+        [ftensor('w', [3, 4]), itensor('ax', [0]), ftensor('w2', [1, 2]), tensor('c', [], FLOAT, floats=[1.5])]))
+    out['shape_arith_reshape'] = model(graph(
+        [node('Shape', ['x'], ['s']),
+         node('Gather', ['s', 'i0'], ['n']),
+         node('Mul', ['n', 'two'], ['n2']),
+         node('Div', ['n2', 'two'], ['n1']),
+         node('Neg', ['one'], ['m1']),
+         node('Concat', ['n1', 'm1'], ['shape'], [attr_int('axis', 0)]),
+         node('Reshape', ['x', 'shape'], ['r']),
+         node('Flatten', ['r'], ['y'], [attr_int('axis', 0)])],
+        [x4], [vinfo('y', [1, 50])],
+        [itensor('i0', [0]), itensor('two', [2]), itensor('one', [1])]))
     return out
 
 # ---- hostile models: (name, expected error, bytes) ----
@@ -247,6 +303,23 @@ def nested_graph(depth):
     for _ in range(depth - 1):
         g = graph([node('If', ['c'], ['y'], [attr_graph('then_branch', g)])], [], [vinfo('y', [1])])
     return g
+
+
+def padded_conv(c, xs, ws):
+    """Conv(Pad(x), Pad(w)) of two 1x1 constants padded to xs² and ws²: 200 bytes, any cost."""
+    return model(graph(
+        [node('Pad', ['c1', 'p1'], ['X']), node('Pad', ['c2', 'p2'], ['W']), node('Conv', ['X', 'W'], ['y'])],
+        [], [vinfo('y', [1])],
+        [ftensor('c1', [1, c, 1, 1]), ftensor('c2', [1, c, 1, 1]),
+         itensor('p1', [0, 0, 0, 0, 0, 0, xs - 1, xs - 1]), itensor('p2', [0, 0, 0, 0, 0, 0, ws - 1, ws - 1])]))
+
+
+def dos_models():
+    """Files that load but are costly: the load must stay fast (no folding of them)."""
+    return {
+        # 513² outputs × 512² kernel = 6.9e10 MACs: folding it took seconds at load
+        'fold_conv_69gmacs': padded_conv(1, 1024, 512),
+    }
 
 
 def bad_models(valid):
@@ -298,6 +371,12 @@ def bad_models(valid):
         ('conv_pads_huge_output', 'LIMIT_EXCEEDED', model(graph(
             [node('Conv', ['x', 'w'], ['y'], [attr_ints('pads', [1 << 16] * 4)])],
             [vinfo('x', [1, 1, 1, 1])], [vinfo('y', [1])], [ftensor('w', [1, 1, 1, 1])]))),
+        # every tensor within 1<<16 elements, but the im2col scratch of the
+        # Conv (25600 x 1024 floats) is over the 64 MiB arena limit
+        ('conv_scratch_huge', 'LIMIT_EXCEEDED', model(graph(
+            [node('Pad', ['c', 'p'], ['w']), node('Conv', ['x', 'w'], ['y'])],
+            [vinfo('x', [1, 1, 191, 191])], [vinfo('y', [1])],
+            [ftensor('c', [2, 1, 1, 1]), itensor('p', [0, 0, 0, 0, 0, 0, 159, 159])]))),
         ('unknown_op', 'MODEL_UNSUPPORTED', model(graph(
             [node('NoSuchOp', ['x'], ['y'])], [xin], [vinfo('y', [1])]))),
         ('opset_99', 'MODEL_UNSUPPORTED', model(graph(
@@ -337,6 +416,10 @@ def main():
     valid = gen_models()
     for name, data in sorted(valid.items()):
         with open(os.path.join(args.out, 'gen-%s.onnx' % name), 'wb') as f:
+            f.write(data)
+        n += 1
+    for name, data in sorted(dos_models().items()):
+        with open(os.path.join(args.out, 'dos-%s.onnx' % name), 'wb') as f:
             f.write(data)
         n += 1
     for name, code, data in bad_models(valid):

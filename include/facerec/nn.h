@@ -36,7 +36,8 @@ struct fr_nn_limits {
     int64_t max_tensor_elems;       /* [256 Mi] for one tensor */
     int max_nodes;                  /* [100000] */
     int max_depth;                  /* [64] nesting of protobuf messages */
-    size_t max_arena_bytes;         /* [4 GiB] activations of one session */
+    size_t max_arena_bytes;         /* [4 GiB] activations + scratch of one session */
+    int64_t max_macs;               /* [2^40] multiply-accumulates of one run */
 };
 
 struct fr_nn_named_tensor {

@@ -32,6 +32,7 @@ int fr__nn_model_new(struct fr_nn_model **m_out) {
     m->limits.max_nodes = 100000;
     m->limits.max_depth = 64;
     m->limits.max_arena_bytes = (size_t)4 << 30;
+    m->limits.max_macs = (int64_t)1 << 40;
     return 0;
 }
 
@@ -299,6 +300,12 @@ int fr__nn_model_finish(struct fr_nn_model *m, const struct fr_nn_load_opts *opt
         remove_dead(m);
         if ((rc = fr__nn_pass_prepack(m)) < 0) return rc;
     }
+    int64_t macs = 0;
+    for (int i = 0; i < m->n_nodes; i++)
+        if (!m->nodes[i].dead) macs += m->nodes[i].macs;
+    if (macs > m->limits.max_macs)
+        return fr_err_set(FR_E_LIMIT_EXCEEDED, "a run needs %lld multiply-accumulates (limit %lld)", (long long)macs,
+                          (long long)m->limits.max_macs);
     /* execution order */
     fr_free(m->order);
     if (!(m->order = fr_malloc(((size_t)m->n_nodes + 1) * sizeof(int)))) return -FR_E_NOMEM;

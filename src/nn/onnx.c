@@ -519,6 +519,7 @@ int fr_nn_model_load_mem(const void *buf, size_t len, const struct fr_nn_load_op
         if (l->max_nodes) m->limits.max_nodes = l->max_nodes;
         if (l->max_depth) m->limits.max_depth = l->max_depth;
         if (l->max_arena_bytes) m->limits.max_arena_bytes = l->max_arena_bytes;
+        if (l->max_macs) m->limits.max_macs = l->max_macs;
     }
     if (len > m->limits.max_file_bytes) {
         rc = fr_err_set(FR_E_LIMIT_EXCEEDED, "onnx: %zu bytes (limit %zu)", len, m->limits.max_file_bytes);
