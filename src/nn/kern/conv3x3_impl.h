@@ -94,48 +94,57 @@ static void conv3x3_prep(const struct fr_c3_args *a, int c0, int c1) {
         }
 }
 
+/* One tile of C3_OB output channels × 2 vectors at output row oy, column x.
+ * wide: the vectors are columns x.. and x+V_W.. of row oy. Paired: both are
+ * columns x.. (at most V_W of them), of row oy and of row oy + 1 (when
+ * second_row), so a short remainder of two rows fills one tile. */
+static inline void c3_tile(const struct fr_c3_args *a, const float *wb, int o0, int no, int oy, int x, bool paired,
+                           bool second_row) {
+    const size_t pw = c3_pw(a->ow, a->d), rs = pw * (a->s == 2 ? 2 : 1);
+    const float *zero = a->scratch;
+    const int ow = a->ow, s = a->s, iy0 = oy * s - a->pt;
+    C3_REP(C3_DECL)
+    for (int c = 0; c < a->c; c++) {
+        const float *wc = wb + (size_t)c * 9 * C3_OB;
+        const float *plane = a->scratch + rs * (1 + (size_t)c * a->ih);
+        for (int ky = 0; ky < 3; ky++) {
+            int iy = iy0 + ky * a->d, iy1 = iy + s;
+            const float *r = iy < 0 || iy >= a->ih ? zero : plane + rs * (size_t)iy;
+            const float *r1 = !paired ? r + V_W
+                            : !second_row || iy1 < 0 || iy1 >= a->ih ? zero : plane + rs * (size_t)iy1;
+            const float *wk = wc + ky * 3 * C3_OB;
+            for (int kx = 0; kx < 3; kx++) {
+                size_t off = s == 1 ? (size_t)(x + kx * a->d) : kx == 1 ? pw + (size_t)x : (size_t)(x + kx / 2);
+                V_T t0 = V_LOAD(r + off), t1 = V_LOAD(r1 + off);
+                const float *wt = wk + kx * C3_OB;
+                C3_REP(C3_STEP)
+            }
+        }
+    }
+    int n0 = ow - x < V_W ? ow - x : V_W, n1 = paired ? (second_row ? n0 : 0) : ow - x - V_W;
+    if (n1 > V_W) n1 = V_W;
+    const size_t off1 = paired ? (size_t)ow : V_W;     /* where the second vector goes */
+    C3_REP(C3_OUT)
+}
+
 static void conv3x3_run(const struct fr_c3_args *a, int ob0, int ob1, int y0, int y1) {
     if (c3_direct(a)) {
         conv3x3_s2_direct(a, ob0, ob1, y0, y1);
         return;
     }
-    const size_t pw = c3_pw(a->ow, a->d), rs = pw * (a->s == 2 ? 2 : 1);
-    const float *zero = a->scratch;
-    const int ow = a->ow, s = a->s;
+    const int ow = a->ow;
+    /* full tiles of 2·V_W columns; a remainder of at most V_W columns is done
+     * for two rows at once (all of a row, when the row is that short) */
+    int xfull = ow / (2 * V_W) * (2 * V_W);
+    if (ow - xfull > V_W) xfull = ow;                  /* remainder fills most of a wide tile */
     for (int ob = ob0; ob < ob1; ob++) {
         const float *wb = a->wp + (size_t)ob * a->c * 9 * C3_OB;
         int o0 = ob * C3_OB, no = a->m - o0 < C3_OB ? a->m - o0 : C3_OB;
-        /* narrow rows (ow <= V_W): the tile's second vector is the next output
-         * row instead of the next columns, so no lanes are wasted */
-        const bool narrow = ow <= V_W;
-        for (int oy = y0; oy < y1; oy += narrow ? 2 : 1) {
-            int iy0 = oy * s - a->pt;
-            bool second_row = narrow && oy + 1 < y1;
-            for (int x = 0; x < ow; x += narrow ? V_W : 2 * V_W) {
-                /* C3_OB output channels × 2 vectors, as named registers (see pw_impl.h) */
-                C3_REP(C3_DECL)
-                for (int c = 0; c < a->c; c++) {
-                    const float *wc = wb + (size_t)c * 9 * C3_OB;
-                    const float *plane = a->scratch + rs * (1 + (size_t)c * a->ih);
-                    for (int ky = 0; ky < 3; ky++) {
-                        int iy = iy0 + ky * a->d, iy1 = iy + s;
-                        const float *r = iy < 0 || iy >= a->ih ? zero : plane + rs * (size_t)iy;
-                        const float *r1 = !narrow ? r + V_W
-                                        : !second_row || iy1 < 0 || iy1 >= a->ih ? zero : plane + rs * (size_t)iy1;
-                        const float *wk = wc + ky * 3 * C3_OB;
-                        for (int kx = 0; kx < 3; kx++) {
-                            size_t off = s == 1 ? (size_t)(x + kx * a->d) : kx == 1 ? pw + (size_t)x : (size_t)(x + kx / 2);
-                            V_T t0 = V_LOAD(r + off), t1 = V_LOAD(r1 + off);
-                            const float *wt = wk + kx * C3_OB;
-                            C3_REP(C3_STEP)
-                        }
-                    }
-                }
-                int n0 = ow - x < V_W ? ow - x : V_W, n1 = narrow ? (second_row ? n0 : 0) : ow - x - V_W;
-                if (n1 > V_W) n1 = V_W;
-                size_t off1 = narrow ? (size_t)ow : V_W;     /* where the second vector goes */
-                C3_REP(C3_OUT)
-            }
+        for (int oy = y0; oy < y1; oy += 2) {
+            bool two = oy + 1 < y1;
+            for (int r = 0; r < (two ? 2 : 1); r++)
+                for (int x = 0; x < xfull; x += 2 * V_W) c3_tile(a, wb, o0, no, oy + r, x, false, false);
+            if (xfull < ow) c3_tile(a, wb, o0, no, oy, xfull, true, two);
         }
     }
 }
