@@ -132,3 +132,40 @@ static void dw3x3(const struct fr_dw_args *a) {
         }
     }
 }
+
+/* Small planes, stride 1, "same" size (oh = ih, ow = iw), many channels:
+ * flatten the plane; tap (ky, kx) of output p reads input p + (ky − pt)·iw +
+ * (kx − pl), a shifted contiguous load masked where the tap leaves the
+ * plane or wraps across a row. The masks are made once for all channels,
+ * so each output vector is 9 masked loads and 9 FMAs. */
+enum { DW_SMALL_VECS = 16 };
+
+static void dw3x3_small(const struct fr_dw_args *a, int n_ch, const float *biases) {
+    const int iw = a->iw, n = a->oh * a->ow;
+    const int nv = (n + V_W - 1) / V_W;
+    V_MASK_T mk[DW_SMALL_VECS][9];
+    int off[9];
+    for (int t = 0; t < 9; t++) off[t] = (t / 3 - a->pt) * iw + (t % 3 - a->pl);
+    for (int v = 0; v < nv; v++)
+        for (int t = 0; t < 9; t++) {
+            int valid = 0;
+            for (int l = 0; l < V_W; l++) {
+                int p = v * V_W + l, iy = p / iw + t / 3 - a->pt, ix = p % iw + t % 3 - a->pl;
+                valid |= (p < n && iy >= 0 && iy < a->ih && ix >= 0 && ix < iw) << l;
+            }
+            mk[v][t] = V_BITMASK(valid);
+        }
+    for (int c = 0; c < n_ch; c++) {
+        const float *in = a->in + (size_t)c * n, *w = a->w + c * 9;
+        float *out = a->out + (size_t)c * n;
+        int ch = a->c + c;
+        const V_T slope = V_SET1(a->act->act == FR_ACT_PRELU ? a->act->slope[ch] : a->act->alpha);
+        const V_T bias = V_SET1(biases ? biases[ch] : 0.0f);
+        for (int v = 0; v < nv; v++) {
+            V_T acc = bias;
+            for (int t = 0; t < 9; t++) acc = V_FMA(V_SET1(w[t]), V_LOAD_M(in, v * V_W + off[t], mk[v][t]), acc);
+            int m = n - v * V_W < V_W ? n - v * V_W : V_W;
+            V_STORE_N(out + v * V_W, act_vec(acc, a->act, slope), m);
+        }
+    }
+}

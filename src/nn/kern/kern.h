@@ -55,6 +55,15 @@ struct fr_kern {
     void (*dw)(const struct fr_dw_args *a);
     /* 3x3, stride 1 or 2 (both axes alike), pads <= 2: NULL where not built */
     void (*dw3x3)(const struct fr_dw_args *a);
+    /* the same for n_ch consecutive small planes, stride 1, oh = ih and
+     * ow = iw, oh·ow <= dw_small_max: a->in/out/w/c describe the first;
+     * biases indexed by channel */
+    void (*dw3x3_small)(const struct fr_dw_args *a, int n_ch, const float *biases);
+    int dw_small_max;   /* largest oh·ow dw3x3_small takes */
+    /* 16 channels at a time, transposed (ih·iw <= 256, pads <= 2, stride 1
+     * or 2), with dw3x3_cb_scratch floats of scratch: NULL where not built */
+    void (*dw3x3_cb)(const struct fr_dw_args *a, int n_ch, const float *biases, float *scratch);
+    size_t (*dw3x3_cb_scratch)(int ih, int iw, int oh, int ow);
     /* conv GEMM with packed weights (fr_kern_pack_pw with pw_mr); NULL where
      * not built. bias indexed by o_base + row. */
     void (*pw)(const float *wp, const float *x, size_t ldx, float *y, size_t ldy, int m, int k, int cols,

@@ -42,6 +42,11 @@ static inline __m256i v_rangemask(int x, int len) {
 #define V_LOAD_MF(row, x, m, fill) \
     _mm256_blendv_ps(fill, _mm256_maskload_ps((const float *)((uintptr_t)(row) + (uintptr_t)((intptr_t)(x) * 4)), m), \
                      _mm256_castsi256_ps(m))
+static inline __m256i v_bitmask(int bits) {
+    __m256i b = _mm256_set1_epi32(bits), sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(b, sel), sel);
+}
+#define V_BITMASK(bits) v_bitmask(bits)
 #define V_LOAD_M(row, x, m) _mm256_maskload_ps((const float *)((uintptr_t)(row) + (uintptr_t)((intptr_t)(x) * 4)), m)
 static inline __m256 v_even(__m256 lo, __m256 hi) {
     __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));

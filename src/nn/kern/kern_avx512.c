@@ -39,6 +39,7 @@ static inline __mmask16 v_rangemask(int x, int len) {
 #define V_RANGEMASK(x, len) v_rangemask(x, len)
 /* masked load with `fill` in the masked-off lanes */
 #define V_LOAD_MF(row, x, m, fill) _mm512_mask_loadu_ps(fill, m, (const float *)((uintptr_t)(row) + (uintptr_t)((intptr_t)(x) * 4)))
+#define V_BITMASK(bits) ((__mmask16)(bits))
 #define V_LOAD_M(row, x, m) _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)(row) + (uintptr_t)((intptr_t)(x) * 4)))
 #define V_ODD(lo, hi) \
     _mm512_permutex2var_ps(lo, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), hi)
@@ -64,4 +65,5 @@ static inline __mmask16 v_rangemask(int x, int len) {
 #define KERN_TABLE fr_kern_avx512
 #define KERN_ISA "avx512"
 #define KERN_DW3X3
+#define KERN_DWCB
 #include "kern_impl.h"

@@ -156,8 +156,14 @@ static void dw(const struct fr_dw_args *a) {
 #include "conv3x3_impl.h"
 #include "math_impl.h"
 #include "pool_impl.h"
-const struct fr_kern KERN_TABLE = { .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .dw3x3 = dw3x3,
-                                   .pw = pw_gemm, .pw_mr = PW_MR,
+#ifdef KERN_DWCB
+#include "dwcb_impl.h"
+#define KERN_CB .dw3x3_cb = dw3x3_cb, .dw3x3_cb_scratch = dw3x3_cb_scratch,
+#else
+#define KERN_CB
+#endif
+const struct fr_kern KERN_TABLE = { KERN_CB .isa = KERN_ISA, .dw = dw, .bias_act = bias_act, .dw3x3 = dw3x3,
+                                   .dw3x3_small = dw3x3_small, .dw_small_max = DW_SMALL_VECS * V_W, .pw = pw_gemm, .pw_mr = PW_MR,
                                    .gather_row = gather_row, .c3_scratch = conv3x3_scratch,
                                    .c3_prep = conv3x3_prep, .c3_run = conv3x3_run, .c3_ob = C3_OB,
                                    .vmath = vmath, .pool2d = pool2d_vec };

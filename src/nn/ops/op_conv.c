@@ -23,6 +23,14 @@ static bool dw_is_3x3(const struct fr_conv_params *p) {
            p->pb[0] <= 2 && p->pb[1] <= 2 && p->pe[0] <= 2 && p->pe[1] <= 2;
 }
 
+/* Small planes for the channel-blocked depthwise kernel (kern/dwcb_impl.h):
+ * measured faster than the row kernels up to 16x16 at stride 2 and below
+ * 16x16 at stride 1 (bench: per-channel cost of each path by plane size). */
+static bool dw_cb_ok(const struct fr_conv_params *p, int64_t ih, int64_t iw) {
+    int64_t px = ih * iw;
+    return dw_is_3x3(p) && px >= 16 && (p->s[0] == 2 ? px <= 256 : px < 256);
+}
+
 int op_conv_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
     int rc = fr__nn_check_inputs(m, n, 2, 3);
     if (rc < 0) return rc;
@@ -96,6 +104,9 @@ int op_conv_shape(struct fr_nn_model *m, struct fr_nn_node *n) {
     p->method = FR_CONV_REF;
     if (nd == 2 && p->d[0] == 1 && p->d[1] == 1 && p->group == c && mo == c) {
         p->method = FR_CONV_DW;
+        if (dw_cb_ok(p, x->dims[2], x->dims[3]))   /* upper bound: the AVX-512 layout */
+            n->scratch_thread_bytes = ((size_t)(x->dims[2] + 4) * (size_t)(x->dims[3] + 4) +
+                                       (size_t)(od[2] * od[3]) + 16) * 16 * sizeof(float);
     } else if (nd == 2) {
         p->method = FR_CONV_GEMM;
         bool s1 = p->s[0] == 1 && p->s[1] == 1 && p->d[0] == p->d[1] && p->d[0] <= 64;
@@ -187,7 +198,35 @@ struct dw_job {
     int64_t c, ih, iw, oh, ow;
     struct fr_kern_act act;
     const struct fr_kern *k;
+    int group;          /* channels per task on the small-plane path */
 };
+
+static void dw_cb_task(void *arg, int task, int tid) {
+    const struct dw_job *j = arg;
+    int64_t n_groups = (j->c + 15) / 16, b = task / n_groups, c0 = (task % n_groups) * 16;
+    int n_ch = (int)(j->c - c0 < 16 ? j->c - c0 : 16);
+    struct fr_dw_args a = {
+        .in = j->xd + (size_t)(b * j->c + c0) * j->ih * j->iw, .out = j->y + (size_t)(b * j->c + c0) * j->oh * j->ow,
+        .w = j->w + c0 * 9, .ih = (int)j->ih, .iw = (int)j->iw, .oh = (int)j->oh, .ow = (int)j->ow, .kh = 3, .kw = 3,
+        .sh = (int)j->p->s[0], .sw = (int)j->p->s[1], .pt = (int)j->p->pb[0], .pl = (int)j->p->pb[1],
+        .c = (int)c0, .act = &j->act,
+    };
+    j->k->dw3x3_cb(&a, n_ch, j->b, fr__nn_scratch_thread(j->n, j->x, tid));
+}
+
+static void dw_small_task(void *arg, int task, int tid) {
+    (void)tid;
+    const struct dw_job *j = arg;
+    int64_t n_groups = (j->c + j->group - 1) / j->group, b = task / n_groups, c0 = (task % n_groups) * j->group;
+    int n_ch = (int)(j->c - c0 < j->group ? j->c - c0 : j->group);
+    struct fr_dw_args a = {
+        .in = j->xd + (size_t)(b * j->c + c0) * j->ih * j->iw, .out = j->y + (size_t)(b * j->c + c0) * j->oh * j->ow,
+        .w = j->w + c0 * 9, .ih = (int)j->ih, .iw = (int)j->iw, .oh = (int)j->oh, .ow = (int)j->ow, .kh = 3, .kw = 3,
+        .sh = (int)j->p->s[0], .sw = (int)j->p->s[1], .pt = (int)j->p->pb[0], .pl = (int)j->p->pb[1],
+        .c = (int)c0, .act = &j->act,
+    };
+    j->k->dw3x3_small(&a, n_ch, j->b);
+}
 
 static void dw_task(void *arg, int task, int tid) {
     const struct dw_job *j = arg;
@@ -232,6 +271,19 @@ static int conv_dw(const struct fr_nn_node *n, const struct fr_conv_params *p, s
     conv_act_init(p, x, &j.act);
     if (j.oh == 1 && j.ow == 1 && p->k[0] == j.ih && p->k[1] == j.iw && !p->pb[0] && !p->pb[1]) {
         dw_whole(&j, X->dims[0] * j.c);
+        return 0;
+    }
+    if (j.k->dw3x3_cb && dw_cb_ok(p, j.ih, j.iw) && n->scratch_thread_bytes >=
+        j.k->dw3x3_cb_scratch((int)j.ih, (int)j.iw, (int)j.oh, (int)j.ow) * sizeof(float)) {
+        fr_pool_for(x->pool, (int)(X->dims[0] * ((j.c + 15) / 16)), dw_cb_task, &j);
+        return 0;
+    }
+    if (j.k->dw3x3_small && dw_is_3x3(p) && p->s[0] == 1 && j.oh == j.ih && j.ow == j.iw && j.ow < 16 &&
+        j.oh * j.ow <= j.k->dw_small_max) {
+        /* small planes: groups of channels per task */
+        j.group = (int)(j.c < 32 ? j.c : 32);
+        int64_t n_groups = (j.c + j.group - 1) / j.group;
+        fr_pool_for(x->pool, (int)(X->dims[0] * n_groups), dw_small_task, &j);
         return 0;
     }
     fr_pool_for(x->pool, (int)(X->dims[0] * j.c), dw_task, &j);
