@@ -373,6 +373,8 @@ struct fr_nn_session {
 /* OpenBLAS runs single-threaded inside our tasks: the engine does its own
  * intra-op parallelism, and sessions on many threads must not fight over
  * one BLAS pool. */
+#define PAR_MIN_MACS ((int64_t)16 << 20)   /* a node gets the pool from this much work */
+
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_init(void) { openblas_set_num_threads(1); }
 
@@ -462,6 +464,11 @@ int fr_nn_session_run(struct fr_nn_session *s, const struct fr_tensor *inputs, s
         const struct fr_nn_node *n = &m->nodes[m->order[p]];
         x.n_in = n->n_in;
         x.n_out = n->n_out;
+        /* small nodes stay on this thread: waking a worker costs more than
+         * they do (the host's wake-up latency is tens of microseconds) */
+        bool par = n->macs >= PAR_MIN_MACS;
+        x.pool = par ? s->pool : NULL;
+        x.n_threads = par ? s->n_threads : 1;
         for (int i = 0; i < n->n_in; i++) x.in[i] = n->in[i] >= 0 ? &s->vt[n->in[i]] : NULL;
         for (int i = 0; i < n->n_out; i++) x.out[i] = &s->vt[n->out[i]];
         double t0 = s->profile ? fr_time_ms() : 0;
