@@ -95,6 +95,10 @@ FR_API void fr_nn_session_free(struct fr_nn_session *s);
  * stays valid until the next run or free. */
 FR_API int fr_nn_session_run(struct fr_nn_session *s, const struct fr_tensor *inputs,
                              struct fr_tensor *outputs);
+/* Nodes with fewer multiply-accumulates than this run on the calling
+ * thread alone (default 16M: waking a worker costs more than they do).
+ * 0 sends every node to the pool, which tests use. */
+FR_API void fr_nn_session_set_parallel_min(struct fr_nn_session *s, int64_t macs);
 /* Per-node timing, when enabled, accumulated over runs (ms). */
 FR_API void fr_nn_session_profile(struct fr_nn_session *s, int enable);
 FR_API int fr_nn_session_profile_get(const struct fr_nn_session *s, int i, const char **op_name,

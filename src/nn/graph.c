@@ -368,6 +368,7 @@ struct fr_nn_session {
     int n_threads;
     bool profile;
     double *prof_ms;             /* per exec position */
+    int64_t par_min_macs;        /* nodes below this run on the caller alone */
 };
 
 /* OpenBLAS runs single-threaded inside our tasks: the engine does its own
@@ -388,6 +389,7 @@ int fr_nn_session_new(struct fr_nn_model *m, int n_threads, struct fr_nn_session
     s->m = m;
     fr_nn_model_ref(m);
     s->n_threads = n_threads;
+    s->par_min_macs = PAR_MIN_MACS;
     s->vt = fr_calloc((size_t)m->n_values, sizeof *s->vt);
     s->prof_ms = fr_calloc((size_t)m->n_order + 1, sizeof(double));
     size_t scratch = 64;
@@ -421,6 +423,8 @@ void fr_nn_session_free(struct fr_nn_session *s) {
     fr_nn_model_unref(s->m);
     fr_free(s);
 }
+
+void fr_nn_session_set_parallel_min(struct fr_nn_session *s, int64_t macs) { s->par_min_macs = macs; }
 
 void fr_nn_session_profile(struct fr_nn_session *s, int enable) {
     s->profile = enable != 0;
@@ -466,7 +470,7 @@ int fr_nn_session_run(struct fr_nn_session *s, const struct fr_tensor *inputs, s
         x.n_out = n->n_out;
         /* small nodes stay on this thread: waking a worker costs more than
          * they do (the host's wake-up latency is tens of microseconds) */
-        bool par = n->macs >= PAR_MIN_MACS;
+        bool par = n->macs >= s->par_min_macs;
         x.pool = par ? s->pool : NULL;
         x.n_threads = par ? s->n_threads : 1;
         for (int i = 0; i < n->n_in; i++) x.in[i] = n->in[i] >= 0 ? &s->vt[n->in[i]] : NULL;

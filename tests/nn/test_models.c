@@ -86,6 +86,7 @@ static void parity_with(int isa, int threads) {
         struct fr_nn_session *s;
         struct fr_tensor out[16];
         assert_int_equal(fr_nn_session_new(l.m, threads, &s), 0);
+    fr_nn_session_set_parallel_min(s, 0);
         assert_int_equal(fr_nn_session_run(s, l.in, out), 0);
         for (int o = 0; o < fr_nn_model_n_outputs(l.m); o++)
             assert_true(check_output(models[k], fr_nn_model_output(l.m, o, NULL), &out[o]) <= 0);
@@ -133,6 +134,7 @@ static void test_concurrent_sessions(void **state) {
     struct fr_nn_session *s;
     struct fr_tensor out[4];
     assert_int_equal(fr_nn_session_new(l.m, 1, &s), 0);
+    fr_nn_session_set_parallel_min(s, 0);
     assert_int_equal(fr_nn_session_run(s, l.in, out), 0);
     int64_t n = fr_tensor_numel(&out[0]);
     float *ref = malloc((size_t)n * sizeof(float));
@@ -159,6 +161,7 @@ static void test_wrong_input(void **state) {
     struct fr_nn_session *s;
     struct fr_tensor out[4], bad = l.in[0];
     assert_int_equal(fr_nn_session_new(l.m, 1, &s), 0);
+    fr_nn_session_set_parallel_min(s, 0);
     bad.dims[2] = 63;
     assert_int_equal(fr_nn_session_run(s, &bad, out), -FR_E_INVALID_ARGUMENT);
     bad = l.in[0];

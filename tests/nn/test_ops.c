@@ -441,6 +441,7 @@ static float *run_model(struct fr_nn_model *m, const struct fr_tensor *x, int n_
     struct fr_nn_session *s;
     struct fr_tensor out;
     assert_int_equal(fr_nn_session_new(m, n_threads, &s), 0);
+    fr_nn_session_set_parallel_min(s, 0);
     int rc = fr_nn_session_run(s, x, &out);
     if (rc < 0) fprintf(stderr, "run failed: %s: %s\n", fr_strerror(rc), fr_err_detail());
     assert_int_equal(rc, 0);
