@@ -838,8 +838,115 @@ static void test_pack_layouts(void **state) {
     }
 }
 
+/* ---- pooling and vector maths: each ISA table against the portable one ---- */
+
+/* The table of isa when this CPU has it, else NULL. */
+static const struct fr_kern *cpu_table(int isa) {
+    fr_cpu_set_isa(isa);
+    const struct fr_kern *k = fr_cpu_isa() == isa ? fr_kern_get() : NULL;
+    fr_cpu_set_isa(FR_ISA_AVX512);
+    return k;
+}
+
+static void test_pool2d(void **state) {
+    (void)state;
+    rng_seed(77);
+    const struct fr_kern *fast[2] = { cpu_table(FR_ISA_AVX512), cpu_table(FR_ISA_AVX2) };
+    int cases = 0;
+    for (int it = 0; it < 3000; it++) {
+        struct fr_pool2d_args a;
+        memset(&a, 0, sizeof a);
+        a.ih = rnd_int(1, 40);
+        a.iw = rnd_int(1, 70);
+        a.kh = rnd_int(1, 4);
+        a.kw = rnd_int(1, 4);
+        a.sh = rnd_int(1, 3);
+        a.sw = rnd_int(1, 3);
+        a.dh = a.dw = 1;
+        if (rnd() % 4 == 0) { a.dh = 2; a.dw = rnd_int(1, 2); }
+        a.pt = rnd_int(0, a.kh - 1);
+        a.pl = rnd_int(0, a.kw - 1);
+        a.pb = rnd_int(0, a.kh - 1);
+        a.pr = rnd_int(0, a.kw - 1);
+        int sh = a.ih + a.pt + a.pb - ((a.kh - 1) * a.dh + 1), sw = a.iw + a.pl + a.pr - ((a.kw - 1) * a.dw + 1);
+        if (sh < 0 || sw < 0) continue;
+        a.oh = sh / a.sh + 1;
+        a.ow = sw / a.sw + 1;
+        a.is_max = (int)(rnd() & 1);
+        a.include_pad = (int)(rnd() & 1);
+        float *in = malloc(sizeof(float) * (size_t)(a.ih * a.iw));
+        float *ref = malloc(sizeof(float) * (size_t)(a.oh * a.ow)), *got = malloc(sizeof(float) * (size_t)(a.oh * a.ow));
+        float *scratch = malloc(sizeof(float) * (size_t)(2 * a.ow + 16));
+        for (int i = 0; i < a.ih * a.iw; i++) in[i] = rnd_float(-3.0f, 3.0f);
+        a.in = in;
+        a.scratch = scratch;
+        a.out = ref;
+        fr_kern_ref.pool2d(&a);
+        for (int f = 0; f < 2; f++) {
+            if (!fast[f]) continue;
+            a.out = got;
+            fast[f]->pool2d(&a);
+            for (int i = 0; i < a.oh * a.ow; i++)
+                if (!(fabsf(got[i] - ref[i]) <= 1e-5f + 1e-5f * fabsf(ref[i]))) {
+                    fprintf(stderr, "pool2d %s: %dx%d k%dx%d s%dx%d d%dx%d pads %d,%d,%d,%d max %d incl %d: [%d] %g vs %g\n",
+                            fast[f]->isa, a.ih, a.iw, a.kh, a.kw, a.sh, a.sw, a.dh, a.dw, a.pt, a.pl, a.pb, a.pr,
+                            a.is_max, a.include_pad, i, (double)got[i], (double)ref[i]);
+                    fail();
+                }
+            cases++;
+        }
+        free(in); free(ref); free(got); free(scratch);
+    }
+    printf("pool2d: %d comparisons\n", cases);
+}
+
+/* equal within a few ulp (relative) or 2e-7 absolute; inf and NaN exactly */
+static bool same_math(float a, float b) {
+    if (isnan(b)) return isnan(a);
+    if (isinf(b)) return a == b;
+    return fabsf(a - b) <= 2e-7f + 2e-6f * fabsf(b);
+}
+
+static void test_vmath(void **state) {
+    (void)state;
+    const struct fr_kern *fast[2] = { cpu_table(FR_ISA_AVX512), cpu_table(FR_ISA_AVX2) };
+    enum { N = 20011 };
+    static float x[N], ref[N], got[N];
+    static const int ops[3] = { FR_OP_EXP, FR_OP_TANH, FR_OP_SIGMOID };
+    rng_seed(5);
+    for (int i = 0; i < N; i++) x[i] = i < 40 ? (float)(i - 20) * 5.0f : rnd_float(-30.0f, 30.0f);
+    x[0] = -200.0f;
+    x[1] = 200.0f;
+    x[2] = 1e-6f;
+    x[3] = -1e-6f;
+    x[4] = 88.7f;      /* exp near FLT_MAX: finite */
+    x[5] = 89.0f;      /* exp overflows: +inf */
+    x[6] = NAN;
+    for (int o = 0; o < 3; o++) {
+        fr_kern_ref.vmath(ops[o], x, ref, N);
+        for (int f = 0; f < 2; f++) {
+            if (!fast[f]) continue;
+            for (size_t n = 0; n <= 40; n += 13) {     /* short lengths: the masked tails */
+                memset(got, 0, sizeof got);
+                fast[f]->vmath(ops[o], x, got, n);
+                for (size_t i = 0; i < n; i++) assert_true(same_math(got[i], ref[i]));
+                for (size_t i = n; i < n + 4 && i < N; i++) assert_true(got[i] == 0.0f);   /* nothing past n */
+            }
+            fast[f]->vmath(ops[o], x, got, N);
+            for (int i = 0; i < N; i++)
+                if (!same_math(got[i], ref[i])) {
+                    fprintf(stderr, "vmath %s op %d: x %g: %g vs %g\n", fast[f]->isa, ops[o], (double)x[i],
+                            (double)got[i], (double)ref[i]);
+                    fail();
+                }
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool2d),
+        cmocka_unit_test(test_vmath),
         cmocka_unit_test(test_pack_layouts),
         cmocka_unit_test(test_gather_row),
         cmocka_unit_test(test_pw),

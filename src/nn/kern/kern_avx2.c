@@ -19,6 +19,8 @@
 #define V_ROUND(a) _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define V_POW2(n) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23))
 #define V_ABS(a) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a)
+#define V_SEL_GT(x, c, a, b) _mm256_blendv_ps(a, b, _mm256_cmp_ps(x, c, _CMP_GT_OQ))
+#define V_SEL_NAN(x, a) _mm256_blendv_ps(a, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q))
 #define V_COPYSIGN(m, s) _mm256_or_ps(m, _mm256_and_ps(s, _mm256_set1_ps(-0.0f)))
 /* 8 floats of row from index x, lanes outside [0, len) read as 0 (masked: no access) */
 static inline __m256 v_loadrange(const float *row, int x, int len) {
