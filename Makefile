@@ -36,7 +36,7 @@ ISA_AVX512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma
 PROTO := /usr/include/onnx/onnx.proto
 GEN_C := $(BUILD)/gen/onnx.pb-c.c
 
-LIB_SRC := $(wildcard src/base/*.c src/image/*.c src/nn/*.c src/nn/ops/*.c src/nn/kern/*.c)
+LIB_SRC := $(wildcard src/base/*.c src/image/*.c src/face/*.c src/nn/*.c src/nn/ops/*.c src/nn/kern/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

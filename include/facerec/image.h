@@ -81,4 +81,76 @@ FR_API int fr_image_decode(const void *buf, size_t len, const struct fr_image_li
 /* Frees img->data and zeroes *img; NULL and a zeroed image are fine. */
 FR_API void fr_image_free(struct fr_image *img);
 
+/* ---- Operations (src/image/ops.c) ----
+ *
+ * The geometry and pixel helpers the face pipeline needs between decoding and
+ * the networks: resize a photo for the detector, crop and warp a face,
+ * measure sharpness and brightness, pack pixels into a float tensor.
+ *
+ *   struct fr_image small;
+ *   int rc = fr_image_resize(&img, 320, 240, FR_RESIZE_BILINEAR, &small);
+ *   ...
+ *   fr_image_to_chw(&small, mean, scale, 1, tensor);   // 3 * 240 * 320 floats, B, G, R planes
+ *   fr_image_free(&small);
+ *
+ * Sources are any valid image (w, h >= 1, channels 1 or 3, data non-NULL);
+ * output sizes are 1..FR_IMAGE_OPS_SIDE_MAX a side. Bad arguments give
+ * -FR_E_INVALID_ARGUMENT, allocation failure -FR_E_NOMEM. A function that
+ * fills *out allocates out->data (fr_image_free it); on failure *out is left
+ * zeroed. out must not be src. Pixel values round half up (x.5 -> x + 1). */
+
+#define FR_IMAGE_OPS_SIDE_MAX 32768
+
+enum fr_resize {
+    FR_RESIZE_BILINEAR = 0,     /* OpenCV INTER_LINEAR */
+    FR_RESIZE_AREA = 1          /* OpenCV INTER_AREA: area mean when shrinking */
+};
+
+/* Resize to w x h (same channels).
+ * BILINEAR follows OpenCV's INTER_LINEAR: source coordinate
+ * sx = (x + 0.5) * src_w / w - 0.5, clamped to the image, bilinear between the
+ * 4 neighbours (11-bit fixed-point weights, as OpenCV).
+ * AREA: on an axis that shrinks, each output pixel is the area-weighted mean
+ * of the source pixels it covers (OpenCV INTER_AREA); when both axes enlarge
+ * (or keep their size) it is BILINEAR; when one shrinks and the other
+ * enlarges, each axis is resampled with its own rule. */
+FR_API int fr_image_resize(const struct fr_image *src, int w, int h, int method,
+                           struct fr_image *out);
+
+/* Affine warp: output pixel (x, y) samples the source at
+ * (m[0]*x + m[1]*y + m[2], m[3]*x + m[4]*y + m[5]): m maps OUTPUT to SOURCE
+ * coordinates, pixel centres at integers. Bilinear; source pixels outside the
+ * image count as 0 (black), as OpenCV warpAffine with WARP_INVERSE_MAP and
+ * BORDER_CONSTANT 0. out is w x h, same channels. */
+FR_API int fr_image_warp_affine(const struct fr_image *src, const float m[6], int w, int h,
+                                struct fr_image *out);
+
+/* Copy of the rectangle [x0, x1) x [y0, y1), clamped to the image;
+ * -FR_E_INVALID_ARGUMENT if it is empty after clamping. */
+FR_API int fr_image_crop(const struct fr_image *src, int x0, int y0, int x1, int y1,
+                         struct fr_image *out);
+
+/* RGB -> grey (channels 1) with ITU-R BT.601 weights, as OpenCV
+ * COLOR_RGB2GRAY: Y = (R*4899 + G*9617 + B*1868 + 8192) >> 14. A grey input
+ * is copied. */
+FR_API int fr_image_to_grey(const struct fr_image *src, struct fr_image *out);
+
+/* Variance of the 3x3 Laplacian [0 1 0; 1 -4 1; 0 1 0] (OpenCV Laplacian,
+ * ksize 1) over the interior pixels of the grey image (RGB is converted
+ * first): the usual sharpness measure. -1 on error (invalid image, smaller
+ * than 3x3, out of memory; fr_err_detail says which). */
+FR_API double fr_image_laplacian_var(const struct fr_image *img);
+
+/* Mean brightness, grey level 0..255 (BT.601 luma of RGB, unrounded); -1 for
+ * an invalid image. */
+FR_API double fr_image_brightness(const struct fr_image *img);
+
+/* Pack img into a float tensor in CHW order for a network:
+ * out[c][y][x] = (v - mean[c]) * scale[c], where c counts OUTPUT channels:
+ * with bgr != 0 the planes are B, G, R and mean/scale are given in that
+ * order. A grey image gives one plane with mean[0]/scale[0] (bgr ignored).
+ * mean NULL: 0; scale NULL: 1. out holds channels * h * w floats. */
+FR_API void fr_image_to_chw(const struct fr_image *img, const float *mean, const float *scale,
+                            int bgr, float *out);
+
 #endif

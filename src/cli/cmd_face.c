@@ -1,0 +1,135 @@
+/* facerec detect | embed | verify: the face pipeline from the command line.
+ *   facerec detect IMG [--json]
+ *   facerec embed IMG [--json]
+ *   facerec verify IMG1 IMG2 [--json] [--threshold T]   exit 0 match, 1 no match, 2 error */
+#include "cli.h"
+
+#include "facerec/face.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Default verification threshold (cosine): the best LFW View-2 threshold of
+ * `facerec eval lfw` (0.2816; docs/ACCURACY.md has the FAR/FRR table). */
+#define FR_VERIFY_THRESHOLD 0.28f
+
+static const char *models_dir(void) {
+    const char *d = getenv("FACEREC_MODELS");
+    return d && d[0] ? d : "models";
+}
+
+static int load_image(const char *path, struct fr_image *img) {
+    uint8_t *buf;
+    size_t len;
+    int rc = fr_file_read(path, (size_t)64 << 20, &buf, &len);
+    if (rc < 0) return rc;
+    rc = fr_image_decode(buf, len, NULL, img);
+    fr_free(buf);
+    return rc;
+}
+
+static void json_err(int json, int rc, const char *what) {
+    if (json)
+        printf("{\"error\": {\"code\": \"%s\", \"message\": \"%s\", \"what\": \"%s\"}}\n", fr_err_name(rc), fr_strerror(rc),
+               what);
+    else
+        fr_cli_err(rc, what);
+}
+
+/* The pipeline on one image: all faces (or the largest) with embeddings. */
+static int analyze(const char *path, int select, struct fr_face **faces, int *n, struct fr_image *img) {
+    struct fr_face_models *m = NULL;
+    struct fr_face_ctx *c = NULL;
+    int rc = load_image(path, img);
+    if (rc == 0) rc = fr_face_models_load(models_dir(), &m);
+    if (rc == 0) rc = fr_face_ctx_new(m, &c);
+    if (rc == 0) rc = fr_face_analyze(c, img, NULL, select, faces, n);
+    fr_face_ctx_free(c);
+    fr_face_models_free(m);
+    return rc;
+}
+
+static void print_face(const struct fr_face *f, int with_emb) {
+    printf("{\"box\": [%.1f, %.1f, %.1f, %.1f], \"score\": %.4f, \"landmarks5\": [", (double)f->box[0], (double)f->box[1],
+           (double)f->box[2], (double)f->box[3], (double)f->score);
+    for (int k = 0; k < 5; k++) printf("%s[%.1f, %.1f]", k ? ", " : "", (double)f->lm5[2 * k], (double)f->lm5[2 * k + 1]);
+    printf("]");
+    if (with_emb) {
+        printf(", \"embedding\": [");
+        for (int k = 0; k < FR_FACE_EMB_DIM; k++) printf("%s%.6f", k ? ", " : "", (double)f->emb[k]);
+        printf("]");
+    }
+    printf("}");
+}
+
+static int detect_or_embed(int argc, char **argv, int with_emb) {
+    const char *path = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (argv[i][0] != '-' && !path) path = argv[i];
+        else { fprintf(stderr, "facerec %s: bad option %s\n", argv[0], argv[i]); return FR_EXIT_USAGE; }
+    }
+    if (!path) { fprintf(stderr, "usage: facerec %s IMG [--json]\n", argv[0]); return FR_EXIT_USAGE; }
+    struct fr_image img = { 0 };
+    struct fr_face *faces = NULL;
+    int n = 0, rc = analyze(path, FR_FACE_ALL, &faces, &n, &img);
+    if (rc < 0) {
+        json_err(json, rc, path);
+        fr_image_free(&img);
+        return FR_EXIT_ERROR;
+    }
+    if (json) {
+        printf("{\"width\": %d, \"height\": %d, \"faces\": [", img.w, img.h);
+        for (int i = 0; i < n; i++) {
+            if (i) printf(", ");
+            print_face(&faces[i], with_emb);
+        }
+        printf("]}\n");
+    } else {
+        printf("%s: %dx%d, %d face%s\n", path, img.w, img.h, n, n == 1 ? "" : "s");
+        for (int i = 0; i < n; i++)
+            printf("  face %d: box [%.0f, %.0f, %.0f, %.0f] score %.3f\n", i, (double)faces[i].box[0],
+                   (double)faces[i].box[1], (double)faces[i].box[2], (double)faces[i].box[3], (double)faces[i].score);
+    }
+    fr_free(faces);
+    fr_image_free(&img);
+    return FR_EXIT_OK;
+}
+
+int cmd_detect(int argc, char **argv) { return detect_or_embed(argc, argv, 0); }
+int cmd_embed(int argc, char **argv) { return detect_or_embed(argc, argv, 1); }
+
+int cmd_verify(int argc, char **argv) {
+    const char *paths[2] = { NULL, NULL };
+    int json = 0, np = 0;
+    float thr = FR_VERIFY_THRESHOLD;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if ((v = fr_cli_opt(argc, argv, &i, "--threshold"))) thr = strtof(v, NULL);
+        else if (argv[i][0] != '-' && np < 2) paths[np++] = argv[i];
+        else { fprintf(stderr, "facerec verify: bad option %s\n", argv[i]); return FR_EXIT_USAGE; }
+    }
+    if (np != 2) { fprintf(stderr, "usage: facerec verify IMG1 IMG2 [--json] [--threshold T]\n"); return FR_EXIT_USAGE; }
+    float emb[2][FR_FACE_EMB_DIM];
+    for (int k = 0; k < 2; k++) {
+        struct fr_image img = { 0 };
+        struct fr_face *faces = NULL;
+        int n = 0, rc = analyze(paths[k], FR_FACE_LARGEST, &faces, &n, &img);
+        if (rc == 0 && n == 0) rc = fr_err_set(FR_E_NO_FACE_IN_PHOTO, "no face in %s", paths[k]);
+        if (rc == 0) memcpy(emb[k], faces[0].emb, sizeof emb[k]);
+        fr_free(faces);
+        fr_image_free(&img);
+        if (rc < 0) {
+            json_err(json, rc, paths[k]);
+            return FR_EXIT_ERROR;
+        }
+    }
+    float sim = fr_face_similarity_score(emb[0], emb[1]);
+    int match = sim >= thr;
+    if (json) printf("{\"similarity\": %.4f, \"threshold\": %.4f, \"match\": %s}\n", (double)sim, (double)thr, match ? "true" : "false");
+    else printf("similarity %.4f, threshold %.4f: %s\n", (double)sim, (double)thr, match ? "match" : "no match");
+    return match ? FR_EXIT_OK : FR_EXIT_FAIL;
+}
