@@ -25,6 +25,12 @@ struct fr_face_detect_opts {
     float nms_iou;                  /* [0.4] */
     int min_face_px;                /* [0]: faces smaller (box width) are dropped */
     int max_faces;                  /* [0 = 1000] */
+    /* Extra passes for small faces in large photos: when the image is more than
+     * 1.5x the detector input (320x240) in either axis, it is also cut into
+     * overlapping tiles at coarse-to-fine scales (each tile resized to 320x240,
+     * at most 64 tiles, finest about 1:1), and one NMS runs over all passes. */
+    int tiling;                     /* [0 = default: on]; < 0 off; > 0 on */
+    float tile_score_threshold;     /* [0 = default 0.95]: score a tile detection needs */
 };
 
 struct fr_face_models;
@@ -64,5 +70,94 @@ FR_API float fr_face_iou(const float a[4], const float b[4]);
 /* Greedy NMS over boxes sorted by score (best first): keep[i] set to 1/0;
  * returns the number kept. */
 FR_API int fr_face_nms(const float *boxes, int n, float iou, unsigned char *keep);
+
+/* ---- Liveness, head pose and quality (src/face/quality.c) ----
+ *
+ * Two more models, loaded apart from the core pipeline: fr_liveness
+ * (anti-spoofing, MiniFASNet-like) and fr_pose (head pose, 66-bin
+ * yaw/pitch/roll). struct fr_face_extra is shared and read-only; each thread
+ * uses its own struct fr_face_extra_ctx.
+ *
+ * Liveness: the box scaled 2.7x about its centre (the scale lowered so the
+ * crop fits, then shifted inside the image), 128x128, raw 0..255 values,
+ * softmax over 3 classes. Checked on silent-face's samples (T1 live, F1
+ * printed photo, F2 screen replay) over both channel orders and all three
+ * classes: class 0 = live (the class the package reports), class 1 takes
+ * the spoofs (0.998-0.9997 on F1 and F2), class 2 stays < 0.003. Class-0
+ * probability, RGB planes / BGR planes:
+ *   T1 (live)    0.652 / 0.817      F1 (print) 0.0006 / 0.0001
+ *   F2 (screen)  0.0017 / 0.0003
+ * and the LFW fixtures (live people): RGB 0.30-0.97, BGR 0.987-0.9999. BGR
+ * separates better, so the planes are B, G, R (as upstream MiniFASNet, fed
+ * by cv2). The re-encoded fixtures (tests/fixtures/faces/antispoof_*.jpg)
+ * give T1 0.950, F1 0.0001, F2 0.0002. Three spoof samples are little
+ * evidence: FR_LIVENESS_THRESHOLD 0.5 sits far from both sides on them, but
+ * calibrate on your own capture conditions before relying on it.
+ *
+ * Pose: the box grown by 1/4 of its size on each side (clamped), 224x224,
+ * ImageNet mean/std on R, G, B planes (Hopenet's training order; the JS's
+ * BGR2RGB on an RGBA canvas actually feeds B, G, R - measured, the two
+ * orders differ by < 6 degrees on the fixtures); outputs "output", "617",
+ * "618" are yaw, pitch, roll; angle = sum(softmax(bins) * i) * 3 - 99 deg.
+ *
+ * Quality defaults, and why: sharpness 30 - sharp LFW 250x250 faces measure
+ * 75-156 on the aligned crop, phone photos 400-1300, a face blurred through
+ * 20x20 single digits; eye distance 20 px - below it the 112x112 alignment
+ * upsamples ~2x and recognition accuracy drops; yaw 45 / pitch 30 / roll 30
+ * degrees - the embedding's frontal training range; brightness 40..220 of
+ * 255; detector score 0.8 (the detector keeps >= 0.65; real faces score
+ * > 0.99). */
+struct fr_face_extra;
+struct fr_face_extra_ctx;
+
+/* Loads fr_liveness and fr_pose from dir. */
+FR_API int fr_face_extra_load(const char *dir, struct fr_face_extra **out);
+FR_API void fr_face_extra_free(struct fr_face_extra *m);
+FR_API int fr_face_extra_ctx_new(struct fr_face_extra *m, struct fr_face_extra_ctx **out);
+FR_API void fr_face_extra_ctx_free(struct fr_face_extra_ctx *c);
+
+/* Probability (0..1) that the face is a live person, not a photo or screen. */
+#define FR_LIVENESS_THRESHOLD 0.5f
+FR_API int fr_face_liveness(struct fr_face_extra_ctx *c, const struct fr_image *img, const struct fr_face *f,
+                            float *p_live);
+/* Head pose in degrees: ypr[0] yaw, ypr[1] pitch, ypr[2] roll. */
+FR_API int fr_face_pose(struct fr_face_extra_ctx *c, const struct fr_image *img, const struct fr_face *f,
+                        float ypr[3]);
+
+/* Reasons a face is poor for recognition (bit flags in fr_face_quality.reasons). */
+#define FR_Q_LOW_SHARPNESS  1u
+#define FR_Q_SMALL_FACE     2u
+#define FR_Q_EXTREME_POSE   4u
+#define FR_Q_LOW_BRIGHTNESS 8u      /* too dark or too bright */
+#define FR_Q_LOW_CONFIDENCE 16u
+
+/* Defaults (a zero field in fr_face_quality_opts takes these). */
+#define FR_Q_DEFAULT_MIN_SHARPNESS  30.0f   /* Laplacian variance of the aligned 112x112 face */
+#define FR_Q_DEFAULT_MIN_EYE_DIST   20.0f   /* pixels between the eye centres in the photo */
+#define FR_Q_DEFAULT_MAX_YAW        45.0f   /* degrees */
+#define FR_Q_DEFAULT_MAX_PITCH      30.0f
+#define FR_Q_DEFAULT_MAX_ROLL       30.0f
+#define FR_Q_DEFAULT_MIN_BRIGHTNESS 40.0f   /* mean grey level of the aligned face */
+#define FR_Q_DEFAULT_MAX_BRIGHTNESS 220.0f
+#define FR_Q_DEFAULT_MIN_DET_SCORE  0.8f
+
+struct fr_face_quality_opts {
+    float min_sharpness, min_eye_dist_px;
+    float max_yaw, max_pitch, max_roll;
+    float min_brightness, max_brightness;
+    float min_det_score;
+};
+
+struct fr_face_quality {
+    float score;                    /* 0..1: product of per-factor terms, 0.5 at a threshold */
+    float sharpness, brightness, eye_dist_px, yaw, pitch, roll, det_score;
+    unsigned reasons;               /* FR_Q_* bits */
+};
+
+/* Quality of a face with landmarks; o may be NULL (defaults). */
+FR_API int fr_face_quality(struct fr_face_extra_ctx *c, const struct fr_image *img, const struct fr_face *f,
+                           const struct fr_face_quality_opts *o, struct fr_face_quality *q);
+/* "LOW_SHARPNESS", ... for one FR_Q_* bit; "UNKNOWN" otherwise. */
+FR_API const char *fr_face_quality_reason_name(unsigned bit);
 
 #endif

@@ -1,6 +1,6 @@
 /* facerec detect | embed | verify: the face pipeline from the command line.
- *   facerec detect IMG [--json]
- *   facerec embed IMG [--json]
+ *   facerec detect IMG [--json] [--liveness]   boxes, landmarks, quality and pose (and liveness)
+ *   facerec embed IMG [--json] [--liveness]    the same with embeddings
  *   facerec verify IMG1 IMG2 [--json] [--threshold T]   exit 0 match, 1 no match, 2 error */
 #include "cli.h"
 
@@ -50,11 +50,34 @@ static int analyze(const char *path, int select, struct fr_face **faces, int *n,
     return rc;
 }
 
-static void print_face(const struct fr_face *f, int with_emb) {
+/* Quality (with pose) and, when asked, liveness of each face. */
+struct extras {
+    struct fr_face_quality q;
+    float live;
+    int has_q, has_live;
+};
+
+static void print_face(const struct fr_face *f, const struct extras *x, int with_emb) {
     printf("{\"box\": [%.1f, %.1f, %.1f, %.1f], \"score\": %.4f, \"landmarks5\": [", (double)f->box[0], (double)f->box[1],
            (double)f->box[2], (double)f->box[3], (double)f->score);
     for (int k = 0; k < 5; k++) printf("%s[%.1f, %.1f]", k ? ", " : "", (double)f->lm5[2 * k], (double)f->lm5[2 * k + 1]);
     printf("]");
+    if (x && x->has_q) {
+        printf(", \"quality\": {\"score\": %.3f, \"reasons\": [", (double)x->q.score);
+        int first = 1;
+        for (unsigned bit = 1; bit <= FR_Q_LOW_CONFIDENCE; bit <<= 1)
+            if (x->q.reasons & bit) {
+                printf("%s\"%s\"", first ? "" : ", ", fr_face_quality_reason_name(bit));
+                first = 0;
+            }
+        printf("], \"sharpness\": %.1f, \"brightness\": %.1f, \"eye_distance_px\": %.1f}", (double)x->q.sharpness,
+               (double)x->q.brightness, (double)x->q.eye_dist_px);
+        printf(", \"pose\": {\"yaw\": %.1f, \"pitch\": %.1f, \"roll\": %.1f}", (double)x->q.yaw, (double)x->q.pitch,
+               (double)x->q.roll);
+    }
+    if (x && x->has_live)
+        printf(", \"liveness\": {\"live\": %.4f, \"threshold\": %.2f, \"is_live\": %s}", (double)x->live,
+               (double)FR_LIVENESS_THRESHOLD, x->live >= FR_LIVENESS_THRESHOLD ? "true" : "false");
     if (with_emb) {
         printf(", \"embedding\": [");
         for (int k = 0; k < FR_FACE_EMB_DIM; k++) printf("%s%.6f", k ? ", " : "", (double)f->emb[k]);
@@ -65,18 +88,37 @@ static void print_face(const struct fr_face *f, int with_emb) {
 
 static int detect_or_embed(int argc, char **argv, int with_emb) {
     const char *path = NULL;
-    int json = 0;
+    int json = 0, liveness = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--liveness")) liveness = 1;
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else { fprintf(stderr, "facerec %s: bad option %s\n", argv[0], argv[i]); return FR_EXIT_USAGE; }
     }
-    if (!path) { fprintf(stderr, "usage: facerec %s IMG [--json]\n", argv[0]); return FR_EXIT_USAGE; }
+    if (!path) { fprintf(stderr, "usage: facerec %s IMG [--json] [--liveness]\n", argv[0]); return FR_EXIT_USAGE; }
     struct fr_image img = { 0 };
     struct fr_face *faces = NULL;
+    struct extras *ex = NULL;
+    struct fr_face_extra *xm = NULL;
+    struct fr_face_extra_ctx *xc = NULL;
     int n = 0, rc = analyze(path, FR_FACE_ALL, &faces, &n, &img);
+    if (rc == 0 && n > 0) {
+        /* quality and pose for every face; liveness when asked */
+        ex = calloc((size_t)n, sizeof *ex);
+        if (!ex) rc = -FR_E_NOMEM;
+        if (rc == 0) rc = fr_face_extra_load(models_dir(), &xm);
+        if (rc == 0) rc = fr_face_extra_ctx_new(xm, &xc);
+        for (int i = 0; rc == 0 && i < n; i++) {
+            if ((rc = fr_face_quality(xc, &img, &faces[i], NULL, &ex[i].q)) == 0) ex[i].has_q = 1;
+            if (rc == 0 && liveness && (rc = fr_face_liveness(xc, &img, &faces[i], &ex[i].live)) == 0) ex[i].has_live = 1;
+        }
+    }
+    fr_face_extra_ctx_free(xc);
+    fr_face_extra_free(xm);
     if (rc < 0) {
         json_err(json, rc, path);
+        fr_free(faces);
+        free(ex);
         fr_image_free(&img);
         return FR_EXIT_ERROR;
     }
@@ -84,15 +126,22 @@ static int detect_or_embed(int argc, char **argv, int with_emb) {
         printf("{\"width\": %d, \"height\": %d, \"faces\": [", img.w, img.h);
         for (int i = 0; i < n; i++) {
             if (i) printf(", ");
-            print_face(&faces[i], with_emb);
+            print_face(&faces[i], ex ? &ex[i] : NULL, with_emb);
         }
         printf("]}\n");
     } else {
         printf("%s: %dx%d, %d face%s\n", path, img.w, img.h, n, n == 1 ? "" : "s");
-        for (int i = 0; i < n; i++)
-            printf("  face %d: box [%.0f, %.0f, %.0f, %.0f] score %.3f\n", i, (double)faces[i].box[0],
+        for (int i = 0; i < n; i++) {
+            printf("  face %d: box [%.0f, %.0f, %.0f, %.0f] score %.3f", i, (double)faces[i].box[0],
                    (double)faces[i].box[1], (double)faces[i].box[2], (double)faces[i].box[3], (double)faces[i].score);
+            if (ex && ex[i].has_q)
+                printf(", quality %.2f%s, yaw %.0f pitch %.0f roll %.0f", (double)ex[i].q.score,
+                       ex[i].q.reasons ? " (flagged)" : "", (double)ex[i].q.yaw, (double)ex[i].q.pitch, (double)ex[i].q.roll);
+            if (ex && ex[i].has_live) printf(", live %.3f", (double)ex[i].live);
+            printf("\n");
+        }
     }
+    free(ex);
     fr_free(faces);
     fr_image_free(&img);
     return FR_EXIT_OK;

@@ -4,7 +4,15 @@
  * 0..1; landmarks come from the box crop resized to 64×64 grey, v/256, as
  * fractions of the crop; the embedding input is the 112×112 alignment,
  * (v − 127)/128, in BGR order (measured better on LFW than the package's RGB). Alignment is the least-squares similarity of the five points
- * onto the template (a sturdier choice than the package's 3-point affine). */
+ * onto the template (a sturdier choice than the package's 3-point affine).
+ * Small faces in large photos: when the image is more than 1.5x the detector
+ * input, overlapping tiles (>= 25 %) at scales f/2, f/4, ... (f the whole
+ * pass's downscale; finest 0.75 px per detector px; at most 64 tiles) are
+ * also run; a tile box counts only with score > 0.95 (tile_score_threshold),
+ * clear of inner tile edges (partial faces; the overlapping neighbour sees
+ * them whole), at most 64 detector px wide (bigger faces are the coarser
+ * pass's), and not mostly inside a better box; one NMS over all passes.
+ * Measured with `facerec eval-detect` (docs: issue 3 evidence). */
 #include "facerec/face.h"
 
 #include <math.h>
@@ -111,18 +119,112 @@ int fr_face_nms(const float *boxes, int n, float iou, unsigned char *keep) {
     return kept;
 }
 
-struct cand { float box[4], score; };
+struct cand { float box[4], score; int tile; };
 
 static int cmp_cand(const void *a, const void *b) {
     float x = ((const struct cand *)a)->score, y = ((const struct cand *)b)->score;
     return x > y ? -1 : x < y;
 }
 
+struct cand_list { struct cand *v; int n, cap; };
+
+#define TOPK_PASS 750       /* the package's top-k before NMS, per pass */
+#define TILE_MAX 64         /* tiles over all pyramid levels */
+#define TILE_MIN_SCALE 0.75f  /* finest level: original px per detector px */
+#define TILE_EDGE 3.0f      /* detector px: a box this near an inner tile edge is a partial face */
+#define TILE_MAX_FACE 64.0f /* detector px: bigger tile boxes are the coarser passes' job (and the overlap's limit) */
+#define TILE_INSIDE 0.5f    /* a tile box this much inside a better box is a part of that face */
+
+enum { EDGE_L = 1, EDGE_T = 2, EDGE_R = 4, EDGE_B = 8, IS_TILE = 16 };
+
+/* One detector pass over src (the whole image or a tile), whose pixels map to
+ * the original as x = x0 + u * sw, y = y0 + v * sh (u, v in 0..1). Boxes above thr
+ * that do not touch an inner tile edge (inner: bits of EDGE_*) are appended to L. */
+static int det_pass(struct fr_face_ctx *c, const struct fr_image *src, float x0, float y0, float sw, float sh,
+                    float thr, unsigned inner, struct cand_list *L) {
+    struct fr_image small = { 0 };
+    int rc;
+    if ((rc = fr_image_resize(src, DET_W, DET_H, FR_RESIZE_BILINEAR, &small)) < 0) return rc;
+    static const float mean[3] = { 127.0f, 127.0f, 127.0f }, scale[3] = { 1.0f / 128, 1.0f / 128, 1.0f / 128 };
+    fr_image_to_chw(&small, mean, scale, 0, c->det_in);
+    fr_image_free(&small);
+    struct fr_tensor in = { .dtype = FR_DTYPE_FLOAT, .ndim = 4, .dims = { 1, 3, DET_H, DET_W }, .data = c->det_in };
+    struct fr_tensor outs[2];
+    if ((rc = fr_nn_session_run(c->det, &in, outs)) < 0) return rc;
+    /* outputs: scores [1, N, 2], boxes [1, N, 4] (in the model's output order) */
+    const struct fr_tensor *sc = &outs[0], *bx = &outs[1];
+    if (sc->dims[sc->ndim - 1] != 2) { sc = &outs[1]; bx = &outs[0]; }
+    int64_t total = fr_tensor_numel(sc) / 2;
+    const float *s = sc->data, *b = bx->data;
+    const float ex = TILE_EDGE / DET_W, ey = TILE_EDGE / DET_H;
+    int first = L->n;
+    for (int64_t i = 0; i < total; i++) {
+        if (s[2 * i + 1] <= thr) continue;
+        const float *q = b + 4 * i;
+        if (((inner & EDGE_L) && q[0] < ex) || ((inner & EDGE_T) && q[1] < ey) || ((inner & EDGE_R) && q[2] > 1.0f - ex) ||
+            ((inner & EDGE_B) && q[3] > 1.0f - ey))
+            continue;
+        if (L->n == L->cap) {
+            int cap = L->cap ? 2 * L->cap : 1024;
+            struct cand *v = fr_realloc(L->v, sizeof *v * (size_t)cap);
+            if (!v) return -FR_E_NOMEM;
+            L->v = v;
+            L->cap = cap;
+        }
+        if (inner && (q[2] - q[0]) * DET_W > TILE_MAX_FACE) continue;
+        struct cand *k = &L->v[L->n++];
+        k->score = s[2 * i + 1];
+        k->tile = inner != 0;
+        k->box[0] = x0 + q[0] * sw;
+        k->box[1] = y0 + q[1] * sh;
+        k->box[2] = x0 + q[2] * sw;
+        k->box[3] = y0 + q[3] * sh;
+    }
+    if (L->n - first > TOPK_PASS) {
+        qsort(L->v + first, (size_t)(L->n - first), sizeof *L->v, cmp_cand);
+        L->n = first + TOPK_PASS;
+    }
+    return 0;
+}
+
+/* Tiles of one pyramid level: tile tw x th, overlap >= 25 %, placed inside the image. */
+static void tile_grid(int W, int H, int tw, int th, int *nx, int *ny) {
+    *nx = W <= tw ? 1 : 1 + (int)ceilf((float)(W - tw) / (0.75f * (float)tw));
+    *ny = H <= th ? 1 : 1 + (int)ceilf((float)(H - th) / (0.75f * (float)th));
+}
+
+static int tile_passes(struct fr_face_ctx *c, const struct fr_image *img, float thr, struct cand_list *L) {
+    float f = fmaxf((float)img->w / DET_W, (float)img->h / DET_H);
+    int budget = TILE_MAX, rc = 0;
+    if (f <= 1.5f) return 0;
+    for (float sc = f / 2.0f; budget > 0; sc /= 2.0f) {
+        if (sc < TILE_MIN_SCALE) sc = TILE_MIN_SCALE;
+        int tw = (int)lroundf(DET_W * sc), th = (int)lroundf(DET_H * sc), nx, ny;
+        if (tw > img->w) tw = img->w;
+        if (th > img->h) th = img->h;
+        tile_grid(img->w, img->h, tw, th, &nx, &ny);
+        if (nx * ny > budget) break;
+        budget -= nx * ny;
+        for (int j = 0; j < ny && rc == 0; j++)
+            for (int i = 0; i < nx && rc == 0; i++) {
+                int x0 = nx == 1 ? 0 : (int)lroundf((float)i * (float)(img->w - tw) / (float)(nx - 1));
+                int y0 = ny == 1 ? 0 : (int)lroundf((float)j * (float)(img->h - th) / (float)(ny - 1));
+                unsigned inner = (x0 > 0 ? EDGE_L : 0) | (y0 > 0 ? EDGE_T : 0) | (x0 + tw < img->w ? EDGE_R : 0) |
+                                 (y0 + th < img->h ? EDGE_B : 0) | IS_TILE;
+                struct fr_image tile = { 0 };
+                if ((rc = fr_image_crop(img, x0, y0, x0 + tw, y0 + th, &tile)) == 0)
+                    rc = det_pass(c, &tile, (float)x0, (float)y0, (float)tw, (float)th, thr, inner, L);
+                fr_image_free(&tile);
+            }
+        if (rc < 0 || sc <= TILE_MIN_SCALE) break;
+    }
+    return rc;
+}
+
 int fr_face_detect(struct fr_face_ctx *c, const struct fr_image *img, const struct fr_face_detect_opts *o,
                    struct fr_face **faces_out, int *n_out) {
-    struct fr_face_detect_opts d = { 0.65f, 0.4f, 0, 1000 };
-    struct fr_image small = { 0 };
-    struct cand *cands = NULL;
+    struct fr_face_detect_opts d = { 0.65f, 0.4f, 0, 1000, 1, 0.95f };
+    struct cand_list L = { 0 };
     float *boxes = NULL;
     unsigned char *keep = NULL;
     struct fr_face *faces = NULL;
@@ -134,39 +236,34 @@ int fr_face_detect(struct fr_face_ctx *c, const struct fr_image *img, const stru
         if (o->nms_iou > 0.0f) d.nms_iou = o->nms_iou;
         d.min_face_px = o->min_face_px;
         if (o->max_faces > 0) d.max_faces = o->max_faces;
+        if (o->tiling < 0) d.tiling = 0;
+        if (o->tile_score_threshold > 0.0f) d.tile_score_threshold = o->tile_score_threshold;
     }
-    if ((rc = fr_image_resize(img, DET_W, DET_H, FR_RESIZE_BILINEAR, &small)) < 0) goto out;
-    static const float mean[3] = { 127.0f, 127.0f, 127.0f }, scale[3] = { 1.0f / 128, 1.0f / 128, 1.0f / 128 };
-    fr_image_to_chw(&small, mean, scale, 0, c->det_in);
-    struct fr_tensor in = { .dtype = FR_DTYPE_FLOAT, .ndim = 4, .dims = { 1, 3, DET_H, DET_W }, .data = c->det_in };
-    struct fr_tensor outs[2];
-    if ((rc = fr_nn_session_run(c->det, &in, outs)) < 0) goto out;
-    /* outputs: scores [1, N, 2], boxes [1, N, 4] (in the model's output order) */
-    const struct fr_tensor *sc = &outs[0], *bx = &outs[1];
-    if (sc->dims[sc->ndim - 1] != 2) { sc = &outs[1]; bx = &outs[0]; }
-    int64_t total = fr_tensor_numel(sc) / 2;
-    const float *s = sc->data, *b = bx->data;
-    if (!(cands = fr_malloc(sizeof *cands * (size_t)(total + 1)))) { rc = -FR_E_NOMEM; goto out; }
-    for (int64_t i = 0; i < total; i++) {
-        if (s[2 * i + 1] <= d.score_threshold) continue;
-        struct cand *k = &cands[n++];
-        k->score = s[2 * i + 1];
-        k->box[0] = b[4 * i] * (float)img->w;
-        k->box[1] = b[4 * i + 1] * (float)img->h;
-        k->box[2] = b[4 * i + 2] * (float)img->w;
-        k->box[3] = b[4 * i + 3] * (float)img->h;
-    }
-    qsort(cands, (size_t)n, sizeof *cands, cmp_cand);
-    if (n > 750) n = 750;     /* the package's top-k before NMS */
+    if (d.tile_score_threshold < d.score_threshold) d.tile_score_threshold = d.score_threshold;
+    if ((rc = det_pass(c, img, 0.0f, 0.0f, (float)img->w, (float)img->h, d.score_threshold, 0, &L)) < 0) goto out;
+    if (d.tiling && (rc = tile_passes(c, img, d.tile_score_threshold, &L)) < 0) goto out;
+    n = L.n;
+    qsort(L.v, (size_t)n, sizeof *L.v, cmp_cand);
     boxes = fr_malloc(sizeof(float) * 4 * (size_t)(n + 1));
     keep = fr_malloc((size_t)n + 1);
     faces = fr_calloc((size_t)n + 1, sizeof *faces);
     if (!boxes || !keep || !faces) { rc = -FR_E_NOMEM; goto out; }
-    for (int i = 0; i < n; i++) memcpy(boxes + 4 * i, cands[i].box, sizeof cands[i].box);
+    for (int i = 0; i < n; i++) memcpy(boxes + 4 * i, L.v[i].box, sizeof L.v[i].box);
     fr_face_nms(boxes, n, d.nms_iou, keep);
+    for (int j = 0; j < n; j++) {   /* a tile box mostly inside a better box is a part of that face */
+        if (!keep[j] || !L.v[j].tile) continue;
+        const float *bj = L.v[j].box;
+        float aj = (bj[2] - bj[0]) * (bj[3] - bj[1]);
+        for (int i = 0; i < j && keep[j]; i++) {
+            if (!keep[i]) continue;
+            const float *bi = L.v[i].box;
+            float ix = fminf(bi[2], bj[2]) - fmaxf(bi[0], bj[0]), iy = fminf(bi[3], bj[3]) - fmaxf(bi[1], bj[1]);
+            if (ix > 0.0f && iy > 0.0f && ix * iy > TILE_INSIDE * aj) keep[j] = 0;
+        }
+    }
     for (int i = 0; i < n && nf < d.max_faces; i++) {
         if (!keep[i]) continue;
-        float *bb = cands[i].box;
+        float *bb = L.v[i].box;
         /* clamp to the image */
         bb[0] = fmaxf(0.0f, bb[0]);
         bb[1] = fmaxf(0.0f, bb[1]);
@@ -175,15 +272,14 @@ int fr_face_detect(struct fr_face_ctx *c, const struct fr_image *img, const stru
         if (bb[2] - bb[0] < 2.0f || bb[3] - bb[1] < 2.0f) continue;
         if (d.min_face_px > 0 && bb[2] - bb[0] < (float)d.min_face_px) continue;
         memcpy(faces[nf].box, bb, sizeof faces[nf].box);
-        faces[nf].score = cands[i].score;
+        faces[nf].score = L.v[i].score;
         nf++;
     }
     *faces_out = faces;
     *n_out = nf;
     faces = NULL;
 out:
-    fr_image_free(&small);
-    fr_free(cands);
+    fr_free(L.v);
     fr_free(boxes);
     fr_free(keep);
     fr_free(faces);
