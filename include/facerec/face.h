@@ -29,7 +29,8 @@ struct fr_face_detect_opts {
      * 1.5x the detector input (320x240) in either axis, it is also cut into
      * overlapping tiles at coarse-to-fine scales (each tile resized to 320x240,
      * at most 64 tiles, finest about 1:1), and one NMS runs over all passes. */
-    int tiling;                     /* [0 = default: on]; < 0 off; > 0 on */
+    int tiling;                     /* [0: off] > 0: extra tiled passes for faces down to ~20 px in large
+                                       photos (about 30 detector runs on a 1000 px photo) */
     float tile_score_threshold;     /* [0 = default 0.95]: score a tile detection needs */
 };
 
@@ -159,5 +160,41 @@ FR_API int fr_face_quality(struct fr_face_extra_ctx *c, const struct fr_image *i
                            const struct fr_face_quality_opts *o, struct fr_face_quality *q);
 /* "LOW_SHARPNESS", ... for one FR_Q_* bit; "UNKNOWN" otherwise. */
 FR_API const char *fr_face_quality_reason_name(unsigned bit);
+
+/* ---- Attributes: age, gender, expression, eyes (src/face/attributes.c) ----
+ *
+ * Four more models, loaded apart: fr_age and fr_gender (SSR-Net, 9 output
+ * tensors, 3 stages of 3 bins combined as the package does: age scaled by
+ * 101, gender by 1), fr_expression (7 classes), fr_eye (open/closed).
+ * Pre-processing as the package's JS: age/gender crop the box scaled 1.4x
+ * about its centre (fitted, shifted inside), 64x64, ImageNet mean/std;
+ * expression crops from the box's top-left corner 1.2x its size, 224x224,
+ * v / 255; each eye is a square 1.6x its corner distance about the centre of
+ * its four lid points (68-point landmarks), 24x24 grey, v / 255. Left eye is
+ * the one on the left of the image (points 36-41). Inputs are B, G, R planes
+ * (measured on known-gender photos); eye class 1 = open; expression names
+ * assume the FER2013 order (angry, disgust, fear, happy, sad, surprise,
+ * neutral) - the package gives none. Numbers in src/face/attributes.c. */
+struct fr_face_attributes {
+    float age;                      /* years */
+    float gender_male;              /* 0..1: SSR-Net gender output, 1 = male */
+    int expression;                 /* class index 0..6 */
+    const char *expression_name;    /* static string */
+    float expression_prob;
+    float left_eye_open, right_eye_open;    /* probability open */
+};
+struct fr_face_attr_models;
+struct fr_face_attr_ctx;
+
+/* Loads fr_age, fr_gender, fr_expression and fr_eye from dir. */
+FR_API int fr_face_attr_load(const char *dir, struct fr_face_attr_models **out);
+FR_API void fr_face_attr_free(struct fr_face_attr_models *m);
+FR_API int fr_face_attr_ctx_new(struct fr_face_attr_models *m, struct fr_face_attr_ctx **out);
+FR_API void fr_face_attr_ctx_free(struct fr_face_attr_ctx *c);
+/* Attributes of a face with landmarks. */
+FR_API int fr_face_attributes(struct fr_face_attr_ctx *c, const struct fr_image *img, const struct fr_face *f,
+                              struct fr_face_attributes *a);
+/* Name of expression class i; "unknown" outside 0..6. */
+FR_API const char *fr_face_expression_name(int i);
 
 #endif

@@ -153,6 +153,7 @@ int cmd_evaldet(int argc, char **argv) {
     const char *photos[256];
     int np = 0;
     struct fr_face_detect_opts o = { 0 };
+    o.tiling = 1;                 /* the evidence is about small faces: on unless --no-tiling */
     for (int i = 1; i < argc; i++) {
         const char *v;
         if ((v = fr_cli_opt(argc, argv, &i, "--dlib"))) dlib = v;

@@ -1,5 +1,8 @@
 /* facerec detect | embed | verify: the face pipeline from the command line.
- *   facerec detect IMG [--json] [--liveness]   boxes, landmarks, quality and pose (and liveness)
+ *   facerec detect IMG [--json] [--liveness] [--small-faces]
+ *                                             boxes, landmarks, quality and pose (and liveness);
+ *                                             --attributes: age, gender, expression, eyes open;
+ *                                             --small-faces adds tiled passes for faces down to ~20 px
  *   facerec embed IMG [--json] [--liveness]    the same with embeddings
  *   facerec verify IMG1 IMG2 [--json] [--threshold T]   exit 0 match, 1 no match, 2 error */
 #include "cli.h"
@@ -38,13 +41,14 @@ static void json_err(int json, int rc, const char *what) {
 }
 
 /* The pipeline on one image: all faces (or the largest) with embeddings. */
-static int analyze(const char *path, int select, struct fr_face **faces, int *n, struct fr_image *img) {
+static int analyze(const char *path, int select, const struct fr_face_detect_opts *o, struct fr_face **faces, int *n,
+                   struct fr_image *img) {
     struct fr_face_models *m = NULL;
     struct fr_face_ctx *c = NULL;
     int rc = load_image(path, img);
     if (rc == 0) rc = fr_face_models_load(models_dir(), &m);
     if (rc == 0) rc = fr_face_ctx_new(m, &c);
-    if (rc == 0) rc = fr_face_analyze(c, img, NULL, select, faces, n);
+    if (rc == 0) rc = fr_face_analyze(c, img, o, select, faces, n);
     fr_face_ctx_free(c);
     fr_face_models_free(m);
     return rc;
@@ -53,8 +57,9 @@ static int analyze(const char *path, int select, struct fr_face **faces, int *n,
 /* Quality (with pose) and, when asked, liveness of each face. */
 struct extras {
     struct fr_face_quality q;
+    struct fr_face_attributes at;
     float live;
-    int has_q, has_live;
+    int has_q, has_live, has_attr;
 };
 
 static void print_face(const struct fr_face *f, const struct extras *x, int with_emb) {
@@ -75,6 +80,11 @@ static void print_face(const struct fr_face *f, const struct extras *x, int with
         printf(", \"pose\": {\"yaw\": %.1f, \"pitch\": %.1f, \"roll\": %.1f}", (double)x->q.yaw, (double)x->q.pitch,
                (double)x->q.roll);
     }
+    if (x && x->has_attr)
+        printf(", \"attributes\": {\"age\": %.1f, \"gender_male\": %.3f, \"expression\": \"%s\", \"expression_prob\": %.3f, "
+               "\"left_eye_open\": %.3f, \"right_eye_open\": %.3f}",
+               (double)x->at.age, (double)x->at.gender_male, x->at.expression_name ? x->at.expression_name : "",
+               (double)x->at.expression_prob, (double)x->at.left_eye_open, (double)x->at.right_eye_open);
     if (x && x->has_live)
         printf(", \"liveness\": {\"live\": %.4f, \"threshold\": %.2f, \"is_live\": %s}", (double)x->live,
                (double)FR_LIVENESS_THRESHOLD, x->live >= FR_LIVENESS_THRESHOLD ? "true" : "false");
@@ -88,31 +98,42 @@ static void print_face(const struct fr_face *f, const struct extras *x, int with
 
 static int detect_or_embed(int argc, char **argv, int with_emb) {
     const char *path = NULL;
-    int json = 0, liveness = 0;
+    int json = 0, liveness = 0, small_faces = 0, attributes = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--attributes")) attributes = 1;
         else if (!strcmp(argv[i], "--liveness")) liveness = 1;
+        else if (!strcmp(argv[i], "--small-faces")) small_faces = 1;
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else { fprintf(stderr, "facerec %s: bad option %s\n", argv[0], argv[i]); return FR_EXIT_USAGE; }
     }
-    if (!path) { fprintf(stderr, "usage: facerec %s IMG [--json] [--liveness]\n", argv[0]); return FR_EXIT_USAGE; }
+    if (!path) { fprintf(stderr, "usage: facerec %s IMG [--json] [--liveness] [--attributes] [--small-faces]\n", argv[0]); return FR_EXIT_USAGE; }
     struct fr_image img = { 0 };
     struct fr_face *faces = NULL;
     struct extras *ex = NULL;
     struct fr_face_extra *xm = NULL;
     struct fr_face_extra_ctx *xc = NULL;
-    int n = 0, rc = analyze(path, FR_FACE_ALL, &faces, &n, &img);
+    struct fr_face_attr_models *am = NULL;
+    struct fr_face_attr_ctx *ac = NULL;
+    struct fr_face_detect_opts o = { 0 };
+    o.tiling = small_faces;
+    int n = 0, rc = analyze(path, FR_FACE_ALL, &o, &faces, &n, &img);
     if (rc == 0 && n > 0) {
         /* quality and pose for every face; liveness when asked */
         ex = calloc((size_t)n, sizeof *ex);
         if (!ex) rc = -FR_E_NOMEM;
         if (rc == 0) rc = fr_face_extra_load(models_dir(), &xm);
         if (rc == 0) rc = fr_face_extra_ctx_new(xm, &xc);
+        if (rc == 0 && attributes) rc = fr_face_attr_load(models_dir(), &am);
+        if (rc == 0 && attributes) rc = fr_face_attr_ctx_new(am, &ac);
         for (int i = 0; rc == 0 && i < n; i++) {
             if ((rc = fr_face_quality(xc, &img, &faces[i], NULL, &ex[i].q)) == 0) ex[i].has_q = 1;
             if (rc == 0 && liveness && (rc = fr_face_liveness(xc, &img, &faces[i], &ex[i].live)) == 0) ex[i].has_live = 1;
+            if (rc == 0 && attributes && (rc = fr_face_attributes(ac, &img, &faces[i], &ex[i].at)) == 0) ex[i].has_attr = 1;
         }
     }
+    fr_face_attr_ctx_free(ac);
+    fr_face_attr_free(am);
     fr_face_extra_ctx_free(xc);
     fr_face_extra_free(xm);
     if (rc < 0) {
@@ -138,6 +159,9 @@ static int detect_or_embed(int argc, char **argv, int with_emb) {
                 printf(", quality %.2f%s, yaw %.0f pitch %.0f roll %.0f", (double)ex[i].q.score,
                        ex[i].q.reasons ? " (flagged)" : "", (double)ex[i].q.yaw, (double)ex[i].q.pitch, (double)ex[i].q.roll);
             if (ex && ex[i].has_live) printf(", live %.3f", (double)ex[i].live);
+            if (ex && ex[i].has_attr)
+                printf(", age %.0f, male %.2f, %s", (double)ex[i].at.age, (double)ex[i].at.gender_male,
+                       ex[i].at.expression_name ? ex[i].at.expression_name : "?");
             printf("\n");
         }
     }
@@ -166,7 +190,7 @@ int cmd_verify(int argc, char **argv) {
     for (int k = 0; k < 2; k++) {
         struct fr_image img = { 0 };
         struct fr_face *faces = NULL;
-        int n = 0, rc = analyze(paths[k], FR_FACE_LARGEST, &faces, &n, &img);
+        int n = 0, rc = analyze(paths[k], FR_FACE_LARGEST, NULL, &faces, &n, &img);
         if (rc == 0 && n == 0) rc = fr_err_set(FR_E_NO_FACE_IN_PHOTO, "no face in %s", paths[k]);
         if (rc == 0) memcpy(emb[k], faces[0].emb, sizeof emb[k]);
         fr_free(faces);

@@ -223,7 +223,7 @@ static int tile_passes(struct fr_face_ctx *c, const struct fr_image *img, float 
 
 int fr_face_detect(struct fr_face_ctx *c, const struct fr_image *img, const struct fr_face_detect_opts *o,
                    struct fr_face **faces_out, int *n_out) {
-    struct fr_face_detect_opts d = { 0.65f, 0.4f, 0, 1000, 1, 0.95f };
+    struct fr_face_detect_opts d = { 0.65f, 0.4f, 0, 1000, 0, 0.95f };
     struct cand_list L = { 0 };
     float *boxes = NULL;
     unsigned char *keep = NULL;
@@ -236,7 +236,7 @@ int fr_face_detect(struct fr_face_ctx *c, const struct fr_image *img, const stru
         if (o->nms_iou > 0.0f) d.nms_iou = o->nms_iou;
         d.min_face_px = o->min_face_px;
         if (o->max_faces > 0) d.max_faces = o->max_faces;
-        if (o->tiling < 0) d.tiling = 0;
+        d.tiling = o->tiling > 0;
         if (o->tile_score_threshold > 0.0f) d.tile_score_threshold = o->tile_score_threshold;
     }
     if (d.tile_score_threshold < d.score_threshold) d.tile_score_threshold = d.score_threshold;

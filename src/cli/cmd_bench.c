@@ -1,0 +1,177 @@
+/* facerec bench pipeline [IMAGES...] [--iters K]
+ * Per-stage milliseconds (decode, detect, landmarks, align, embed) and faces
+ * per second at 1 and 2 threads (one pipeline context per thread, images
+ * shared out), beside the sum of the three models' own times measured in the
+ * same run, so the overhead of everything that is not a network shows. */
+#include "cli.h"
+
+#include "facerec/face.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct img_buf { uint8_t *buf; size_t len; };
+
+struct stage_times { double decode, detect, landmarks, align, embed; int faces; };
+
+static int run_one(struct fr_face_ctx *c, const struct img_buf *b, struct stage_times *t) {
+    struct fr_image img = { 0 }, al = { 0 };
+    struct fr_face *faces = NULL;
+    int n = 0;
+    double t0 = fr_time_ms();
+    int rc = fr_image_decode(b->buf, b->len, NULL, &img);
+    double t1 = fr_time_ms();
+    if (rc == 0) rc = fr_face_detect(c, &img, NULL, &faces, &n);
+    double t2 = fr_time_ms();
+    t->decode += t1 - t0;
+    t->detect += t2 - t1;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        double a = fr_time_ms();
+        rc = fr_face_landmarks(c, &img, &faces[i]);
+        double bb = fr_time_ms();
+        if (rc == 0) rc = fr_face_align(&img, faces[i].lm5, &al);
+        double cc = fr_time_ms();
+        if (rc == 0) rc = fr_face_embed_aligned(c, &al, faces[i].emb);
+        double d = fr_time_ms();
+        fr_image_free(&al);
+        t->landmarks += bb - a;
+        t->align += cc - bb;
+        t->embed += d - cc;
+        t->faces++;
+    }
+    fr_free(faces);
+    fr_image_free(&img);
+    return rc;
+}
+
+struct job {
+    struct fr_face_models *m;
+    const struct img_buf *imgs;
+    int n_imgs, iters;
+    atomic_int next;
+    atomic_int faces;
+    atomic_int err;
+};
+
+static void *worker(void *arg) {
+    struct job *j = arg;
+    struct fr_face_ctx *c = NULL;
+    if (fr_face_ctx_new(j->m, &c) < 0) { atomic_store(&j->err, 1); return NULL; }
+    struct stage_times t;
+    memset(&t, 0, sizeof t);
+    for (;;) {
+        int k = atomic_fetch_add(&j->next, 1);
+        if (k >= j->n_imgs * j->iters) break;
+        if (run_one(c, &j->imgs[k % j->n_imgs], &t) < 0) atomic_store(&j->err, 1);
+    }
+    atomic_fetch_add(&j->faces, t.faces);
+    fr_face_ctx_free(c);
+    return NULL;
+}
+
+/* Median of K runs of one model on its own input shape. */
+static double model_ms(const char *dir, const char *name, int iters) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.onnx", dir, name);
+    struct fr_nn_model *m = NULL;
+    struct fr_nn_session *s = NULL;
+    struct fr_tensor in, out[4];
+    double best = -1;
+    if (fr_nn_model_load(path, NULL, &m) < 0 || fr_nn_session_new(m, 1, &s) < 0) goto out;
+    fr_nn_model_input(m, 0, &in);
+    in.data = fr_malloc_aligned(fr_tensor_bytes(&in));
+    fr_nn_fill_pattern(&in, 1, -1.0f, 1.0f);
+    double *t = calloc((size_t)iters, sizeof *t);
+    for (int i = 0; i < iters + 3; i++) {
+        double t0 = fr_time_ms();
+        fr_nn_session_run(s, &in, out);
+        if (i >= 3) t[i - 3] = fr_time_ms() - t0;
+    }
+    for (int i = 1; i < iters; i++)      /* insertion sort: small */
+        for (int k = i; k > 0 && t[k] < t[k - 1]; k--) { double x = t[k]; t[k] = t[k - 1]; t[k - 1] = x; }
+    best = t[iters / 2];
+    free(t);
+    fr_free(in.data);
+out:
+    fr_nn_session_free(s);
+    fr_nn_model_unref(m);
+    return best;
+}
+
+static int bench_pipeline(int argc, char **argv) {
+    const char *paths[256];
+    int n = 0, iters = 20;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        if ((v = fr_cli_opt(argc, argv, &i, "--iters"))) iters = atoi(v);
+        else if (argv[i][0] != '-' && n < 256) paths[n++] = argv[i];
+        else { fprintf(stderr, "facerec bench: bad option %s\n", argv[i]); return FR_EXIT_USAGE; }
+    }
+    if (n == 0 || iters < 1) {
+        fprintf(stderr, "usage: facerec bench pipeline IMAGE... [--iters K]\n");
+        return FR_EXIT_USAGE;
+    }
+    const char *md = getenv("FACEREC_MODELS");
+    md = md && md[0] ? md : "models";
+    struct img_buf imgs[256];
+    for (int i = 0; i < n; i++) {
+        int rc = fr_file_read(paths[i], (size_t)64 << 20, &imgs[i].buf, &imgs[i].len);
+        if (rc < 0) return fr_cli_err(rc, paths[i]);
+    }
+    struct fr_face_models *m = NULL;
+    struct fr_face_ctx *c = NULL;
+    int rc = fr_face_models_load(md, &m);
+    if (rc == 0) rc = fr_face_ctx_new(m, &c);
+    if (rc < 0) return fr_cli_err(rc, "bench pipeline");
+    /* one thread, stage by stage (first pass warms up) */
+    struct stage_times t;
+    for (int i = 0; i < n; i++) run_one(c, &imgs[i], &(struct stage_times){ 0 });
+    memset(&t, 0, sizeof t);
+    for (int it = 0; it < iters; it++)
+        for (int i = 0; i < n && rc == 0; i++) rc = run_one(c, &imgs[i], &t);
+    fr_face_ctx_free(c);
+    if (rc < 0) { fr_face_models_free(m); return fr_cli_err(rc, "bench pipeline"); }
+    int runs = n * iters;
+    double per_img = (t.decode + t.detect) / runs, per_face = t.faces ? (t.landmarks + t.align + t.embed) / t.faces : 0;
+    double md_det = model_ms(md, "fr_detect", 50), md_lm = model_ms(md, "fr_landmark", 50), md_ft = model_ms(md, "fr_feature", 50);
+    printf("%d images, %d faces per pass, %d passes, 1 thread:\n", n, t.faces / iters, iters);
+    printf("  decode     %7.3f ms per image\n", t.decode / runs);
+    printf("  detect     %7.3f ms per image   (fr_detect alone %.3f ms)\n", t.detect / runs, md_det);
+    printf("  landmarks  %7.3f ms per face    (fr_landmark alone %.3f ms)\n", t.faces ? t.landmarks / t.faces : 0.0, md_lm);
+    printf("  align      %7.3f ms per face\n", t.faces ? t.align / t.faces : 0.0);
+    printf("  embed      %7.3f ms per face    (fr_feature alone %.3f ms)\n", t.faces ? t.embed / t.faces : 0.0, md_ft);
+    double faces_per_img = (double)t.faces / runs;
+    double e2e = faces_per_img > 0 ? (per_img + per_face * faces_per_img) / faces_per_img : 0;
+    double models = faces_per_img > 0 ? md_det / faces_per_img + md_lm + md_ft : 0;
+    printf("  end to end %7.3f ms per face; sum of model times %.3f ms per face (ratio %.2f)\n", e2e, models,
+           models > 0 ? e2e / models : 0.0);
+    for (int th = 1; th <= 2; th++) {
+        struct job j;
+        memset(&j, 0, sizeof j);
+        j.m = m;
+        j.imgs = imgs;
+        j.n_imgs = n;
+        j.iters = iters;
+        pthread_t w[2];
+        double t0 = fr_time_ms();
+        for (int k = 0; k < th; k++) pthread_create(&w[k], NULL, worker, &j);
+        for (int k = 0; k < th; k++) pthread_join(w[k], NULL);
+        double secs = (fr_time_ms() - t0) / 1000.0;
+        printf("  %d thread%s: %.1f faces/s, %.1f images/s%s\n", th, th > 1 ? "s" : "", atomic_load(&j.faces) / secs,
+               runs / secs, atomic_load(&j.err) ? " (errors)" : "");
+    }
+    for (int i = 0; i < n; i++) fr_free(imgs[i].buf);
+    fr_face_models_free(m);
+    return FR_EXIT_OK;
+}
+
+int cmd_bench(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "pipeline")) {
+        fprintf(stderr, "usage: facerec bench pipeline IMAGE... [--iters K]\n");
+        return FR_EXIT_USAGE;
+    }
+    return bench_pipeline(argc, argv);
+}
