@@ -77,6 +77,9 @@ FR_API const char *fr_image_format_name(int format);   /* "jpeg", ..., "unknown"
 /* Decode buf (borrowed) into *out (OUT: fr_image_free it). lim may be NULL. */
 FR_API int fr_image_decode(const void *buf, size_t len, const struct fr_image_limits *lim,
                            struct fr_image *out);
+/* Read a file and decode it (a file over the byte limit is FILE_TOO_LARGE
+ * without being read). */
+FR_API int fr_image_load(const char *path, const struct fr_image_limits *lim, struct fr_image *out);
 
 /* Frees img->data and zeroes *img; NULL and a zeroed image are fine. */
 FR_API void fr_image_free(struct fr_image *img);

@@ -85,15 +85,10 @@ static int parse_pairs(struct eval *e, const char *file, const char *dir) {
 }
 
 static int embed_one(struct fr_face_ctx *c, const char *path, float *emb, int *fallback) {
-    uint8_t *buf;
-    size_t len;
     struct fr_image img = { 0 }, al = { 0 };
     struct fr_face *faces = NULL;
     int n = 0;
-    int rc = fr_file_read(path, (size_t)64 << 20, &buf, &len);
-    if (rc < 0) return rc;
-    rc = fr_image_decode(buf, len, NULL, &img);
-    fr_free(buf);
+    int rc = fr_image_load(path, NULL, &img);
     if (rc < 0) return rc;
     if ((rc = fr_face_analyze(c, &img, NULL, FR_FACE_CENTRAL, &faces, &n)) < 0) goto out;
     *fallback = 0;

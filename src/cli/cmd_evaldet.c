@@ -16,20 +16,10 @@
 
 #define MAX_GT 256
 
-static int load_image(const char *path, struct fr_image *img) {
-    uint8_t *buf;
-    size_t len;
-    int rc = fr_file_read(path, (size_t)64 << 20, &buf, &len);
-    if (rc < 0) return rc;
-    rc = fr_image_decode(buf, len, NULL, img);
-    fr_free(buf);
-    return rc;
-}
-
 static int detect_file(struct fr_face_ctx *c, const char *path, const struct fr_face_detect_opts *o,
                        struct fr_face **faces, int *n, double *ms, int *w, int *h) {
     struct fr_image img = { 0 };
-    int rc = load_image(path, &img);
+    int rc = fr_image_load(path, NULL, &img);
     if (rc == 0) {
         double t0 = fr_time_ms();
         rc = fr_face_detect(c, &img, o, faces, n);

@@ -22,16 +22,6 @@ static const char *models_dir(void) {
     return d && d[0] ? d : "models";
 }
 
-static int load_image(const char *path, struct fr_image *img) {
-    uint8_t *buf;
-    size_t len;
-    int rc = fr_file_read(path, (size_t)64 << 20, &buf, &len);
-    if (rc < 0) return rc;
-    rc = fr_image_decode(buf, len, NULL, img);
-    fr_free(buf);
-    return rc;
-}
-
 static void json_err(int json, int rc, const char *what) {
     if (json)
         printf("{\"error\": {\"code\": \"%s\", \"message\": \"%s\", \"what\": \"%s\"}}\n", fr_err_name(rc), fr_strerror(rc),
@@ -45,7 +35,7 @@ static int analyze(const char *path, int select, const struct fr_face_detect_opt
                    struct fr_image *img) {
     struct fr_face_models *m = NULL;
     struct fr_face_ctx *c = NULL;
-    int rc = load_image(path, img);
+    int rc = fr_image_load(path, NULL, img);
     if (rc == 0) rc = fr_face_models_load(models_dir(), &m);
     if (rc == 0) rc = fr_face_ctx_new(m, &c);
     if (rc == 0) rc = fr_face_analyze(c, img, o, select, faces, n);

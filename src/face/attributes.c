@@ -4,7 +4,7 @@
  * from the core pipeline. Pre- and post-processing follow the package's
  * lib/fr_age.js, fr_gender.js, fr_expression.js and fr_eye.js; the channel
  * orders and class meanings were measured on real photos (see face.h). */
-#include "facerec/face.h"
+#include "face_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -59,14 +59,6 @@ struct fr_face_attr_ctx {
     float *ssr_in, *expr_in, *eye_in;
 };
 
-static int load_one(const char *dir, const char *name, struct fr_nn_model **out) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.onnx", dir, name);
-    int rc = fr_nn_model_load(path, NULL, out);
-    if (rc < 0) return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "model %s: %s", name, fr_err_detail());
-    return 0;
-}
-
 /* The package reads the 9 SSR-Net outputs by name, in this order. */
 static const char *const ssr_names[9] = {
     "prob_stage_1", "prob_stage_2", "prob_stage_3", "stage1_delta_k", "stage2_delta_k", "stage3_delta_k",
@@ -92,8 +84,8 @@ int fr_face_attr_load(const char *dir, struct fr_face_attr_models **out) {
     if (!out) return fr_err_set(FR_E_INVALID_ARGUMENT, "attributes: bad arguments");
     *out = NULL;
     if (!m) return -FR_E_NOMEM;
-    if ((rc = load_one(dir, "fr_age", &m->age)) < 0 || (rc = load_one(dir, "fr_gender", &m->gender)) < 0 ||
-        (rc = load_one(dir, "fr_expression", &m->expr)) < 0 || (rc = load_one(dir, "fr_eye", &m->eye)) < 0 ||
+    if ((rc = fr__face_model_load(dir, "fr_age", &m->age)) < 0 || (rc = fr__face_model_load(dir, "fr_gender", &m->gender)) < 0 ||
+        (rc = fr__face_model_load(dir, "fr_expression", &m->expr)) < 0 || (rc = fr__face_model_load(dir, "fr_eye", &m->eye)) < 0 ||
         (rc = map_ssr(m->age, "fr_age", m->age_out)) < 0 || (rc = map_ssr(m->gender, "fr_gender", m->gender_out)) < 0) {
         fr_face_attr_free(m);
         return rc;
@@ -142,38 +134,6 @@ void fr_face_attr_ctx_free(struct fr_face_attr_ctx *c) {
     fr_free(c->expr_in);
     fr_free(c->eye_in);
     fr_free(c);
-}
-
-static void softmax(const float *x, int n, double *p) {
-    double mx = (double)x[0], s = 0;
-    for (int i = 1; i < n; i++)
-        if ((double)x[i] > mx) mx = (double)x[i];
-    for (int i = 0; i < n; i++) s += (p[i] = exp((double)x[i] - mx));
-    for (int i = 0; i < n; i++) p[i] /= s;
-}
-
-/* The package's crop for age and gender: the box (integer corners) scaled
- * by 1.4 about its centre, the scale lowered so the crop fits, then shifted
- * to lie inside the image. */
-static int ssr_crop(const struct fr_image *img, const struct fr_face *f, struct fr_image *out) {
-    double x1 = (double)(int)f->box[0], y1 = (double)(int)f->box[1];
-    double bw = fabs((double)(int)f->box[2] - x1), bh = fabs((double)(int)f->box[3] - y1);
-    if (bw < 1 || bh < 1) return fr_err_set(FR_E_INVALID_ARGUMENT, "face box too small");
-    double sw = img->w, sh = img->h;
-    double scale = fmin((sh - 1) / bh, fmin((sw - 1) / bw, 1.4));
-    double nw = bw * scale, nh = bh * scale, cx = x1 + bw / 2, cy = y1 + bh / 2;
-    double l = cx - nw / 2, t = cy - nh / 2, r = cx + nw / 2, b = cy + nh / 2;
-    if (l < 0) { r -= l; l = 0; }
-    if (t < 0) { b -= t; t = 0; }
-    if (r > sw - 1) { l -= r - sw + 1; r = sw - 1; }
-    if (b > sh - 1) { t -= b - sh + 1; b = sh - 1; }
-    int x0 = l > 0 ? (int)l : 0, y0 = t > 0 ? (int)t : 0;
-    int w = (int)(r - l), h = (int)(b - t);
-    if (w > img->w - 1) w = img->w - 1;
-    if (h > img->h - 1) h = img->h - 1;
-    if (w < 1) w = 1;
-    if (h < 1) h = 1;
-    return fr_image_crop(img, x0, y0, x0 + w, y0 + h, out);
 }
 
 /* SSR-Net stage combination (3 stages of 3 bins, lambda_local = lambda_d = 1):
@@ -250,7 +210,7 @@ static int eye_run(struct fr_face_attr_ctx *c, const struct fr_image *img, const
         goto out;
     }
     double p[2];
-    softmax(o.data, 2, p);
+    fr__face_softmax(o.data, 2, p);
     if (probs_out) { probs_out[0] = (float)p[0]; probs_out[1] = (float)p[1]; }
     *p_open = (float)p[FR_EYE_OPEN_CLASS];
 out:
@@ -277,7 +237,7 @@ int fr_face_attributes_ex(struct fr_face_attr_ctx *c, const struct fr_image *img
     /* age and gender: 1.4x box, 64x64, ImageNet mean/std */
     static const float mean[3] = { 0.485f * 255, 0.456f * 255, 0.406f * 255 };
     static const float scale[3] = { 1.0f / (0.229f * 255), 1.0f / (0.224f * 255), 1.0f / (0.225f * 255) };
-    if ((rc = ssr_crop(img, f, &crop)) < 0) goto out;
+    if ((rc = fr__face_scaled_crop(img, f, 1.4, &crop)) < 0) goto out;
     if ((rc = fr_image_resize(&crop, SSR_SIZE, SSR_SIZE, FR_RESIZE_BILINEAR, &small)) < 0) goto out;
     fr_image_to_chw(&small, mean, scale, ssr_bgr, c->ssr_in);
     if ((rc = ssr_run(c->age, c->m->age_out, c->ssr_in, 101.0, &a->age)) < 0) goto out;
@@ -309,7 +269,7 @@ int fr_face_attributes_ex(struct fr_face_attr_ctx *c, const struct fr_image *img
             goto out;
         }
         double p[EXPR_N];
-        softmax(o.data, EXPR_N, p);
+        fr__face_softmax(o.data, EXPR_N, p);
         int best = 0;
         for (int i = 1; i < EXPR_N; i++)
             if (p[i] > p[best]) best = i;

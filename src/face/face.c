@@ -13,7 +13,7 @@
  * them whole), at most 64 detector px wide (bigger faces are the coarser
  * pass's), and not mostly inside a better box; one NMS over all passes.
  * Measured with `facerec eval-detect` (docs: issue 3 evidence). */
-#include "facerec/face.h"
+#include "face_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,21 +38,13 @@ struct fr_face_ctx {
     float *det_in, *lm_in, *feat_in;
 };
 
-static int load_one(const char *dir, const char *name, struct fr_nn_model **out) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.onnx", dir, name);
-    int rc = fr_nn_model_load(path, NULL, out);
-    if (rc < 0) return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "model %s: %s", name, fr_err_detail());
-    return 0;
-}
-
 int fr_face_models_load(const char *dir, struct fr_face_models **out) {
     struct fr_face_models *m = fr_calloc(1, sizeof *m);
     int rc;
     *out = NULL;
     if (!m) return -FR_E_NOMEM;
-    if ((rc = load_one(dir, "fr_detect", &m->det)) < 0 || (rc = load_one(dir, "fr_landmark", &m->lm)) < 0 ||
-        (rc = load_one(dir, "fr_feature", &m->feat)) < 0) {
+    if ((rc = fr__face_model_load(dir, "fr_detect", &m->det)) < 0 || (rc = fr__face_model_load(dir, "fr_landmark", &m->lm)) < 0 ||
+        (rc = fr__face_model_load(dir, "fr_feature", &m->feat)) < 0) {
         fr_face_models_free(m);
         return rc;
     }

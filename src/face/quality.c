@@ -6,7 +6,7 @@
  *
  * Pre-processing, read from the package's lib/fr_liveness.js and fr_pose.js
  * and checked on real photos (see include/facerec/face.h for the numbers). */
-#include "facerec/face.h"
+#include "face_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -41,20 +41,12 @@ struct fr_face_extra_ctx {
     float *live_in, *pose_in;
 };
 
-static int load_one(const char *dir, const char *name, struct fr_nn_model **out) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.onnx", dir, name);
-    int rc = fr_nn_model_load(path, NULL, out);
-    if (rc < 0) return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "model %s: %s", name, fr_err_detail());
-    return 0;
-}
-
 int fr_face_extra_load(const char *dir, struct fr_face_extra **out) {
     struct fr_face_extra *m = fr_calloc(1, sizeof *m);
     int rc;
     *out = NULL;
     if (!m) return -FR_E_NOMEM;
-    if ((rc = load_one(dir, "fr_liveness", &m->live)) < 0 || (rc = load_one(dir, "fr_pose", &m->pose)) < 0) {
+    if ((rc = fr__face_model_load(dir, "fr_liveness", &m->live)) < 0 || (rc = fr__face_model_load(dir, "fr_pose", &m->pose)) < 0) {
         fr_face_extra_free(m);
         return rc;
     }
@@ -111,39 +103,7 @@ void fr_face_extra_ctx_free(struct fr_face_extra_ctx *c) {
     fr_free(c);
 }
 
-static void softmax(const float *x, int n, double *p) {
-    double mx = (double)x[0], s = 0;
-    for (int i = 1; i < n; i++)
-        if ((double)x[i] > mx) mx = (double)x[i];
-    for (int i = 0; i < n; i++) s += (p[i] = exp((double)x[i] - mx));
-    for (int i = 0; i < n; i++) p[i] /= s;
-}
-
 /* ---- liveness ---- */
-
-/* The package's crop: the box (integer corners) scaled by 2.7 about its
- * centre, the scale lowered so the crop fits the image, then shifted (not
- * shrunk) to lie inside it. */
-static int live_crop(const struct fr_image *img, const struct fr_face *f, struct fr_image *out) {
-    double x1 = (double)(int)f->box[0], y1 = (double)(int)f->box[1];
-    double bw = fabs((double)(int)f->box[2] - x1), bh = fabs((double)(int)f->box[3] - y1);
-    if (bw < 1 || bh < 1) return fr_err_set(FR_E_INVALID_ARGUMENT, "face box too small");
-    double sw = img->w, sh = img->h;
-    double scale = fmin((sh - 1) / bh, fmin((sw - 1) / bw, 2.7));
-    double nw = bw * scale, nh = bh * scale, cx = x1 + bw / 2, cy = y1 + bh / 2;
-    double l = cx - nw / 2, t = cy - nh / 2, r = cx + nw / 2, b = cy + nh / 2;
-    if (l < 0) { r -= l; l = 0; }
-    if (t < 0) { b -= t; t = 0; }
-    if (r > sw - 1) { l -= r - sw + 1; r = sw - 1; }
-    if (b > sh - 1) { t -= b - sh + 1; b = sh - 1; }
-    int x0 = l > 0 ? (int)l : 0, y0 = t > 0 ? (int)t : 0;
-    int w = (int)(r - l), h = (int)(b - t);
-    if (w > img->w - 1) w = img->w - 1;
-    if (h > img->h - 1) h = img->h - 1;
-    if (w < 1) w = 1;
-    if (h < 1) h = 1;
-    return fr_image_crop(img, x0, y0, x0 + w, y0 + h, out);
-}
 
 /* The three class probabilities with the given channel order (exported for
  * the calibration tool and tests; not in the public header). */
@@ -155,7 +115,7 @@ int fr_face_liveness_probs(struct fr_face_extra_ctx *c, const struct fr_image *i
         return fr_err_set(FR_E_INVALID_ARGUMENT, "liveness: bad arguments");
     struct fr_image crop = { 0 }, small = { 0 };
     int rc;
-    if ((rc = live_crop(img, f, &crop)) < 0) goto out;
+    if ((rc = fr__face_scaled_crop(img, f, 2.7, &crop)) < 0) goto out;
     if ((rc = fr_image_resize(&crop, LIVE_SIZE, LIVE_SIZE, FR_RESIZE_BILINEAR, &small)) < 0) goto out;
     fr_image_to_chw(&small, NULL, NULL, bgr, c->live_in);
     struct fr_tensor in = { .dtype = FR_DTYPE_FLOAT, .ndim = 4, .dims = { 1, 3, LIVE_SIZE, LIVE_SIZE },
@@ -167,7 +127,7 @@ int fr_face_liveness_probs(struct fr_face_extra_ctx *c, const struct fr_image *i
         goto out;
     }
     double p[3];
-    softmax(o.data, 3, p);
+    fr__face_softmax(o.data, 3, p);
     for (int i = 0; i < 3; i++) probs[i] = (float)p[i];
 out:
     fr_image_free(&crop);
@@ -177,7 +137,7 @@ out:
 
 int fr_face_liveness(struct fr_face_extra_ctx *c, const struct fr_image *img, const struct fr_face *f,
                      float *p_live) {
-    float probs[3];
+    float probs[3] = { 0.0f, 0.0f, 0.0f };
     if (!p_live) return fr_err_set(FR_E_INVALID_ARGUMENT, "liveness: bad arguments");
     int rc = fr_face_liveness_probs(c, img, f, FR_LIVE_BGR, probs);
     if (rc < 0) return rc;
@@ -215,7 +175,7 @@ int fr_face_pose(struct fr_face_extra_ctx *c, const struct fr_image *img, const 
             goto out;
         }
         double p[POSE_BINS], s = 0;
-        softmax(t->data, POSE_BINS, p);
+        fr__face_softmax(t->data, POSE_BINS, p);
         for (int i = 0; i < POSE_BINS; i++) s += p[i] * i;
         ypr[k] = (float)(s * 3.0 - 99.0);
     }

@@ -157,3 +157,16 @@ void fr_image_free(struct fr_image *img) {
     fr_free(img->data);
     memset(img, 0, sizeof *img);
 }
+
+int fr_image_load(const char *path, const struct fr_image_limits *lim, struct fr_image *out) {
+    size_t max_bytes = lim && lim->max_bytes ? lim->max_bytes : FR_IMAGE_DEFAULT_MAX_BYTES;
+    uint8_t *buf;
+    size_t len;
+    memset(out, 0, sizeof *out);
+    int rc = fr_file_read(path, max_bytes, &buf, &len);
+    if (rc == -FR_E_LIMIT_EXCEEDED) return fr_err_set(FR_E_FILE_TOO_LARGE, "%s: %s", path, fr_err_detail());
+    if (rc < 0) return rc;
+    rc = fr_image_decode(buf, len, lim, out);
+    fr_free(buf);
+    return rc;
+}
