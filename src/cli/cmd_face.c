@@ -31,16 +31,29 @@ static void json_err(int json, int rc, const char *what) {
 }
 
 /* The pipeline on one image: all faces (or the largest) with embeddings. */
-static int analyze(const char *path, int select, const struct fr_face_detect_opts *o, struct fr_face **faces, int *n,
-                   struct fr_image *img) {
-    struct fr_face_models *m = NULL;
-    struct fr_face_ctx *c = NULL;
+/* The pipeline's models and one context, loaded once per command. */
+struct pipeline {
+    struct fr_face_models *m;
+    struct fr_face_ctx *c;
+};
+
+static int pipeline_open(struct pipeline *p) {
+    p->m = NULL;
+    p->c = NULL;
+    int rc = fr_face_models_load(models_dir(), &p->m);
+    if (rc == 0) rc = fr_face_ctx_new(p->m, &p->c);
+    return rc;
+}
+
+static void pipeline_close(struct pipeline *p) {
+    fr_face_ctx_free(p->c);
+    fr_face_models_free(p->m);
+}
+
+static int analyze(struct pipeline *p, const char *path, int select, const struct fr_face_detect_opts *o,
+                   struct fr_face **faces, int *n, struct fr_image *img) {
     int rc = fr_image_load(path, NULL, img);
-    if (rc == 0) rc = fr_face_models_load(models_dir(), &m);
-    if (rc == 0) rc = fr_face_ctx_new(m, &c);
-    if (rc == 0) rc = fr_face_analyze(c, img, o, select, faces, n);
-    fr_face_ctx_free(c);
-    fr_face_models_free(m);
+    if (rc == 0) rc = fr_face_analyze(p->c, img, o, select, faces, n);
     return rc;
 }
 
@@ -107,7 +120,9 @@ static int detect_or_embed(int argc, char **argv, int with_emb) {
     struct fr_face_attr_ctx *ac = NULL;
     struct fr_face_detect_opts o = { 0 };
     o.tiling = small_faces;
-    int n = 0, rc = analyze(path, FR_FACE_ALL, &o, &faces, &n, &img);
+    struct pipeline pl;
+    int n = 0, rc = pipeline_open(&pl);
+    if (rc == 0) rc = analyze(&pl, path, FR_FACE_ALL, &o, &faces, &n, &img);
     if (rc == 0 && n > 0) {
         /* quality and pose for every face; liveness when asked */
         ex = calloc((size_t)n, sizeof *ex);
@@ -126,6 +141,7 @@ static int detect_or_embed(int argc, char **argv, int with_emb) {
     fr_face_attr_free(am);
     fr_face_extra_ctx_free(xc);
     fr_face_extra_free(xm);
+    pipeline_close(&pl);
     if (rc < 0) {
         json_err(json, rc, path);
         fr_free(faces);
@@ -177,19 +193,23 @@ int cmd_verify(int argc, char **argv) {
     }
     if (np != 2) { fprintf(stderr, "usage: facerec verify IMG1 IMG2 [--json] [--threshold T]\n"); return FR_EXIT_USAGE; }
     float emb[2][FR_FACE_EMB_DIM];
+    struct pipeline pl;
+    int prc = pipeline_open(&pl);
     for (int k = 0; k < 2; k++) {
         struct fr_image img = { 0 };
         struct fr_face *faces = NULL;
-        int n = 0, rc = analyze(paths[k], FR_FACE_LARGEST, NULL, &faces, &n, &img);
+        int n = 0, rc = prc < 0 ? prc : analyze(&pl, paths[k], FR_FACE_LARGEST, NULL, &faces, &n, &img);
         if (rc == 0 && n == 0) rc = fr_err_set(FR_E_NO_FACE_IN_PHOTO, "no face in %s", paths[k]);
         if (rc == 0) memcpy(emb[k], faces[0].emb, sizeof emb[k]);
         fr_free(faces);
         fr_image_free(&img);
         if (rc < 0) {
             json_err(json, rc, paths[k]);
+            pipeline_close(&pl);
             return FR_EXIT_ERROR;
         }
     }
+    pipeline_close(&pl);
     float sim = fr_face_similarity_score(emb[0], emb[1]);
     int match = sim >= thr;
     if (json) printf("{\"similarity\": %.4f, \"threshold\": %.4f, \"match\": %s}\n", (double)sim, (double)thr, match ? "true" : "false");
