@@ -22,7 +22,8 @@ endif
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wcast-qual -Wdouble-promotion -Werror=implicit-int \
         -Werror=implicit-function-declaration
-PKGS := openblas libprotobuf-c libturbojpeg spng libwebp libwebpdemux libgif libtiff-4
+PKGS := openblas libprotobuf-c libturbojpeg spng libwebp libwebpdemux libgif libtiff-4 \
+        libmicrohttpd jansson sqlite3 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)/gen $(PKG_CFLAGS)
@@ -36,7 +37,8 @@ ISA_AVX512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma
 PROTO := /usr/include/onnx/onnx.proto
 GEN_C := $(BUILD)/gen/onnx.pb-c.c
 
-LIB_SRC := $(wildcard src/base/*.c src/image/*.c src/face/*.c src/nn/*.c src/nn/ops/*.c src/nn/kern/*.c)
+LIB_SRC := $(wildcard src/base/*.c src/image/*.c src/face/*.c src/nn/*.c src/nn/ops/*.c src/nn/kern/*.c \
+                     src/index/*.c src/store/*.c src/http/*.c src/service/*.c src/api/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
