@@ -110,6 +110,8 @@ bench: deps
 	@sh bench/nn_bench.sh $(BUILD)
 	@echo
 	@$(BUILD)/bench/kern_bench
+	@echo
+	@sh bench/pipeline_bench.sh $(BUILD)
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 # The library is built per file (the kernel files need their ISA flags) with
