@@ -40,6 +40,10 @@ struct fr_face_ctx;
 /* Loads fr_detect, fr_landmark and fr_feature from dir (required). */
 FR_API int fr_face_models_load(const char *dir, struct fr_face_models **out);
 FR_API void fr_face_models_free(struct fr_face_models *m);
+/* The embedding model's id: the first 16 hex digits of the SHA-256 of
+ * fr_feature.onnx. Embeddings from different ids are never compared. */
+#define FR_FACE_MODEL_ID_LEN 16
+FR_API const char *fr_face_model_id(const struct fr_face_models *m);
 FR_API int fr_face_ctx_new(struct fr_face_models *m, struct fr_face_ctx **out);
 FR_API void fr_face_ctx_free(struct fr_face_ctx *c);
 
@@ -153,9 +157,11 @@ struct fr_face_quality {
     float score;                    /* 0..1: product of per-factor terms, 0.5 at a threshold */
     float sharpness, brightness, eye_dist_px, yaw, pitch, roll, det_score;
     unsigned reasons;               /* FR_Q_* bits */
+    int pose_measured;              /* 0: yaw, pitch, roll not measured (0) */
 };
 
-/* Quality of a face with landmarks; o may be NULL (defaults). */
+/* Quality of a face with landmarks; o may be NULL (defaults). c may be NULL:
+ * then the pose model does not run (2 ms less) and pose counts as frontal. */
 FR_API int fr_face_quality(struct fr_face_extra_ctx *c, const struct fr_image *img, const struct fr_face *f,
                            const struct fr_face_quality_opts *o, struct fr_face_quality *q);
 /* "LOW_SHARPNESS", ... for one FR_Q_* bit; "UNKNOWN" otherwise. */

@@ -16,6 +16,7 @@
 #include "face_int.h"
 
 #include <math.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ static const float tmpl5[10] = { 38.2946f, 51.6963f, 73.5318f, 51.5014f, 56.0252
 
 struct fr_face_models {
     struct fr_nn_model *det, *lm, *feat;
+    char model_id[FR_FACE_MODEL_ID_LEN + 1];
 };
 
 struct fr_face_ctx {
@@ -38,13 +40,33 @@ struct fr_face_ctx {
     float *det_in, *lm_in, *feat_in;
 };
 
+/* The embedding model's id: the first 16 hex digits of the SHA-256 of its
+ * file, so every stored embedding says which network made it. */
+static int feature_model_id(const char *dir, char id[FR_FACE_MODEL_ID_LEN + 1]) {
+    char path[4096];
+    uint8_t *buf = NULL, md[EVP_MAX_MD_SIZE];
+    size_t len = 0;
+    unsigned mdlen = 0;
+    snprintf(path, sizeof path, "%s/fr_feature.onnx", dir);
+    int rc = fr_file_read(path, (size_t)1 << 30, &buf, &len);
+    if (rc < 0) return rc;
+    int ok = EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
+    fr_free(buf);
+    if (!ok || mdlen < FR_FACE_MODEL_ID_LEN / 2) return fr_err_set(-FR_E_INTERNAL_ERROR, "SHA-256 of %s failed", path);
+    for (int i = 0; i < FR_FACE_MODEL_ID_LEN / 2; i++) snprintf(id + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+const char *fr_face_model_id(const struct fr_face_models *m) { return m->model_id; }
+
 int fr_face_models_load(const char *dir, struct fr_face_models **out) {
     struct fr_face_models *m = fr_calloc(1, sizeof *m);
     int rc;
     *out = NULL;
     if (!m) return -FR_E_NOMEM;
     if ((rc = fr__face_model_load(dir, "fr_detect", &m->det)) < 0 || (rc = fr__face_model_load(dir, "fr_landmark", &m->lm)) < 0 ||
-        (rc = fr__face_model_load(dir, "fr_feature", &m->feat)) < 0) {
+        (rc = fr__face_model_load(dir, "fr_feature", &m->feat)) < 0 ||
+        (rc = feature_model_id(dir, m->model_id)) < 0) {
         fr_face_models_free(m);
         return rc;
     }

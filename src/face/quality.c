@@ -202,7 +202,7 @@ static float clamp01(double v) { return (float)(v < 0 ? 0 : v > 1 ? 1 : v); }
 
 int fr_face_quality(struct fr_face_extra_ctx *c, const struct fr_image *img, const struct fr_face *f,
                     const struct fr_face_quality_opts *o, struct fr_face_quality *q) {
-    if (!c || !img || !img->data || !f || !q) return fr_err_set(FR_E_INVALID_ARGUMENT, "quality: bad arguments");
+    if (!img || !img->data || !f || !q) return fr_err_set(FR_E_INVALID_ARGUMENT, "quality: bad arguments");
     if (!f->has_landmarks) return fr_err_set(FR_E_INVALID_ARGUMENT, "quality: face has no landmarks");
     struct fr_face_quality_opts d = { 0 };
     if (o) d = *o;
@@ -222,8 +222,9 @@ int fr_face_quality(struct fr_face_extra_ctx *c, const struct fr_image *img, con
     double sharp = fr_image_laplacian_var(&al), bright = fr_image_brightness(&al);
     fr_image_free(&al);
     if (sharp < 0 || bright < 0) return fr_err_set(FR_E_IMAGE_PROCESSING_FAILED, "quality: %s", fr_err_detail());
-    float ypr[3];
-    if ((rc = fr_face_pose(c, img, f, ypr)) < 0) return rc;
+    float ypr[3] = { 0.0f, 0.0f, 0.0f };
+    if (c && (rc = fr_face_pose(c, img, f, ypr)) < 0) return rc;
+    q->pose_measured = c != NULL;
     double ex = (double)f->lm5[2] - (double)f->lm5[0], ey = (double)f->lm5[3] - (double)f->lm5[1];
     q->sharpness = (float)sharp;
     q->brightness = (float)bright;

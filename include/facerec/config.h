@@ -1,0 +1,96 @@
+/* facerec — the service configuration.
+ *
+ * The effective configuration is built in three layers, each overriding the
+ * one before: built-in defaults < an optional config file < environment
+ * variables (FACEREC_*). The file has one `key = value` per line, where key is
+ * the variable's name in lower case without the FACEREC_ prefix; blank lines
+ * and lines starting with # are ignored, a value may be put in double quotes
+ * (to keep spaces at its ends), an unknown or repeated key is an error naming
+ * the line. An environment variable that is set but empty counts as unset.
+ *
+ *     # facerec.conf
+ *     listen = 0.0.0.0:8080
+ *     data_dir = /var/lib/facerec
+ *     match_threshold = 0.30
+ *
+ *     struct fr_config cfg;
+ *     if (fr_config_load(&cfg, "facerec.conf") < 0)
+ *         fprintf(stderr, "%s\n", fr_err_detail());   // "facerec.conf:3: match_threshold: ..."
+ *     fr_config_print(&cfg, stdout);                  // every key; the admin token as (set)/(unset)
+ *
+ *   key                    env                           default        accepted
+ *   listen                 FACEREC_LISTEN                127.0.0.1:8000 host:port, [v6]:port; port 0-65535
+ *   data_dir               FACEREC_DATA_DIR              ./data         non-empty path
+ *   models_dir             FACEREC_MODELS_DIR            ./models       non-empty path
+ *   admin_token            FACEREC_ADMIN_TOKEN           (unset)        16-255 printable chars, no spaces
+ *   max_upload_bytes       FACEREC_MAX_UPLOAD_BYTES      10485760       [1024, 1073741824]
+ *   max_pixels             FACEREC_MAX_PIXELS            50000000       [1, 1000000000]
+ *   threads                FACEREC_THREADS               0 (= cores)    [0, 256]
+ *   match_threshold        FACEREC_MATCH_THRESHOLD       0.28           [-1, 1] (cosine similarity)
+ *   quality_threshold      FACEREC_QUALITY_THRESHOLD     0.3            [0, 1]
+ *   liveness_threshold     FACEREC_LIVENESS_THRESHOLD    0.5            [0, 1]
+ *   require_liveness       FACEREC_REQUIRE_LIVENESS      false          true/false/1/0/yes/no/on/off
+ *   store_photos           FACEREC_STORE_PHOTOS          false          (same)
+ *   default_rate_per_hour  FACEREC_DEFAULT_RATE_PER_HOUR 0 (unlimited)  [0, 1000000000]
+ *   default_rate_per_day   FACEREC_DEFAULT_RATE_PER_DAY  0 (unlimited)  [0, 1000000000]
+ *   log_level              FACEREC_LOG_LEVEL             info           debug, info, warn, error
+ *   max_faces              FACEREC_MAX_FACES             10             [1, 1000]
+ *   top_k                  FACEREC_TOP_K                 5              [1, 1000]
+ */
+#ifndef FACEREC_CONFIG_H
+#define FACEREC_CONFIG_H
+
+#include "facerec/base.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define FR_CONFIG_PATH_MAX 4096
+#define FR_CONFIG_TOKEN_MIN 16
+
+/* Plain data: copy it freely, nothing to free. */
+struct fr_config {
+    char listen[512];                       /* as given, "127.0.0.1:8000" */
+    char listen_host[256];                  /* "127.0.0.1", "::1" (without brackets), "localhost" */
+    int listen_port;                        /* 0: any free port */
+    char data_dir[FR_CONFIG_PATH_MAX];
+    char models_dir[FR_CONFIG_PATH_MAX];
+    char admin_token[256];                  /* "" when unset (the service then makes one) */
+    int64_t max_upload_bytes;
+    int64_t max_pixels;
+    int threads;                            /* 0: one per core (fr_config_threads) */
+    double match_threshold;
+    double quality_threshold;
+    double liveness_threshold;
+    bool require_liveness;
+    bool store_photos;
+    int64_t default_rate_per_hour;          /* 0: unlimited */
+    int64_t default_rate_per_day;           /* 0: unlimited */
+    int log_level;                          /* enum fr_log_level */
+    int max_faces;
+    int top_k;
+};
+
+/* The built-in defaults. */
+FR_API void fr_config_defaults(struct fr_config *cfg /* OUT */);
+
+/* Defaults, then file (NULL: none), then the environment. Errors
+ * (-FR_E_INVALID_ARGUMENT, or -FR_E_IO for an unreadable file) leave a
+ * sentence in fr_err_detail() naming the file and line or the variable, e.g.
+ * "FACEREC_THREADS: expected an integer in [0, 256], got 'x'"; *cfg is then
+ * not to be used. */
+FR_API int fr_config_load(struct fr_config *cfg /* OUT */, const char *file_or_null);
+
+/* Sets one key from text, as the file would (key: "threads" or
+ * "FACEREC_THREADS"); for command-line overrides. -FR_E_INVALID_ARGUMENT. */
+FR_API int fr_config_set(struct fr_config *cfg, const char *key, const char *value);
+
+/* Writes every key as a `key = value` line in file syntax, with the admin
+ * token shown only as "(set)" or "(unset)". -FR_E_IO when writing fails. */
+FR_API int fr_config_print(const struct fr_config *cfg, FILE *f);
+
+/* threads, with 0 resolved to the number of online cores. */
+FR_API int fr_config_threads(const struct fr_config *cfg);
+
+#endif

@@ -1,0 +1,332 @@
+/* facerec — storage: the system of record for clients, subjects, faces,
+ * audit, usage and idempotency, behind one interface with one backend per
+ * database (SQLite now, PostgreSQL later; both run the same test suite).
+ *
+ *   fr_store *st;
+ *   int rc = fr_store_open_sqlite(&st, "./data");       // creates ./data/facerec.db
+ *   if (rc < 0) return rc;                               // fr_err_detail() says why
+ *   int64_t client, subject, face;
+ *   fr_store_client_create(st, "acme", prefix, hash, 1000, 10000, &client);
+ *   fr_store_subject_create(st, client, "Ada", "emp-42", "{\"team\":1}", &subject);
+ *   struct fr_store_face_new f = { .client_id = client, .subject_id = subject,
+ *       .embedding = emb, .dim = 512, .model_id = "fr_feature", .quality = 0.9f,
+ *       .liveness = -1 };
+ *   fr_store_face_add(st, &f, &face);
+ *   fr_store_close(st);
+ *
+ * Tenancy. Every per-client call takes the client id, and every query of
+ * per-client rows filters by it: a subject or face of another client is
+ * reported exactly like one that does not exist (-FR_E_SUBJECT_NOT_FOUND,
+ * -FR_E_NOT_FOUND), so ids leak nothing.
+ *
+ * Durability. A call that returned 0 has been committed and synced
+ * (SQLite: WAL, synchronous=FULL): kill -9 or power loss after it cannot lose
+ * it. Multi-row changes (deleting a subject and its faces, a client and all of
+ * its data) are one transaction.
+ *
+ * Transactions across calls. fr_store_tx_begin() makes every following call
+ * of the SAME thread part of one transaction until fr_store_tx_commit() or
+ * fr_store_tx_rollback(); other threads wait meanwhile, so keep it short and
+ * do slow work (decoding, embedding) before it. Enrolment with an
+ * Idempotency-Key is the case it exists for:
+ *   fr_store_tx_begin(st);
+ *   if (fr_store_idem_get(st, client, key, &prev) == 0) -> rollback, reply prev
+ *   fr_store_face_add(...); build the response with the new id;
+ *   fr_store_idem_put(...); fr_store_audit_append(...);
+ *   rc < 0 ? fr_store_tx_rollback(st) : (rc = fr_store_tx_commit(st));
+ * A retried request after a crash then finds all three rows or none. A call
+ * that fails inside a transaction undoes only its own changes; the caller
+ * decides whether to roll the rest back. Transactions may nest (savepoints).
+ *
+ * Conventions. Ids are positive int64 and never reused. Times are unix
+ * milliseconds (UTC). Strings passed in are borrowed (copied by the store).
+ * Rows returned are the caller's: free one with fr_store_<row>_free(&row)
+ * (frees the fields, not the struct) and an array from a list call with
+ * fr_store_<rows>_free(rows, n). Free helpers accept NULL. A failed call
+ * leaves its outputs zeroed. Every call is thread-safe.
+ *
+ * Errors: -FR_E_INVALID_ARGUMENT for bad arguments and for uniqueness
+ * conflicts (the detail says "external_id exists" / "key prefix exists" /
+ * "idempotency key exists": the API maps those to 409), -FR_E_NOT_FOUND,
+ * -FR_E_SUBJECT_NOT_FOUND, -FR_E_NOMEM, -FR_E_IO (disk, corruption),
+ * -FR_E_SERVICE_UNAVAILABLE (database busy beyond the timeout),
+ * -FR_E_INTERNAL_ERROR. fr_err_detail() carries the database's own message. */
+#ifndef FACEREC_STORE_H
+#define FACEREC_STORE_H
+
+#include "facerec/base.h"
+
+typedef struct fr_store fr_store;
+
+/* Limits the store enforces (the API may enforce tighter ones first). */
+#define FR_STORE_NAME_MAX       256     /* bytes of a client or subject name, external_id */
+#define FR_STORE_METADATA_MAX   65536   /* bytes of a subject's metadata JSON text */
+#define FR_STORE_EMB_DIM_MAX    4096    /* floats in one embedding */
+#define FR_STORE_LIST_MAX       1000    /* rows one list call returns at most */
+
+/* ---- opening ---------------------------------------------------------- */
+
+/* Open (creating dir with mode 0700 and dir/facerec.db with mode 0600 when
+ * absent) and bring the schema to the latest version. Fails with -FR_E_IO
+ * when the database is unreadable or was written by a newer facerec. */
+FR_API int fr_store_open_sqlite(fr_store **out, const char *dir);
+FR_API void fr_store_close(fr_store *st);                 /* NULL: nothing */
+FR_API const char *fr_store_backend(const fr_store *st);  /* "sqlite" */
+FR_API int fr_store_ping(fr_store *st);                   /* 0 when the database answers */
+FR_API int fr_store_schema_version(fr_store *st, int *version_out);
+/* Full consistency check (SQLite: PRAGMA integrity_check); -FR_E_IO with the
+ * first problem in the detail. Reads the whole database: not for /health. */
+FR_API int fr_store_check(fr_store *st);
+/* Write a consistent, compacted copy of the database to path (must not exist). */
+FR_API int fr_store_backup(fr_store *st, const char *path);
+
+/* ---- transactions (see the overview) ------------------------------------ */
+FR_API int fr_store_tx_begin(fr_store *st);
+FR_API int fr_store_tx_commit(fr_store *st);   /* on failure the transaction is rolled back */
+FR_API void fr_store_tx_rollback(fr_store *st);
+
+/* ---- clients and the admin settings -------------------------------------- */
+
+struct fr_store_client {
+    int64_t id;
+    char *name;
+    char *key_prefix;            /* the API key's first FR_KEY_PREFIX_LEN chars; unique */
+    char *key_hash;              /* SHA-256 of the whole key, lowercase hex */
+    int64_t rate_limit_per_hour; /* requests; 0 = unlimited */
+    int64_t rate_limit_per_day;  /* requests; 0 = unlimited */
+    int disabled;                /* 1: every request is refused */
+    int64_t created_at;
+};
+
+/* Fields left at their "keep" value are not changed. */
+struct fr_store_client_update {
+    const char *name;            /* NULL: keep */
+    int64_t rate_limit_per_hour; /* < 0: keep */
+    int64_t rate_limit_per_day;  /* < 0: keep */
+    int disabled;                /* < 0: keep; 0 or 1 */
+};
+#define FR_STORE_CLIENT_UPDATE_KEEP { NULL, -1, -1, -1 }
+
+FR_API int fr_store_client_create(fr_store *st, const char *name, const char *key_prefix,
+                                  const char *key_hash, int64_t rate_limit_per_hour,
+                                  int64_t rate_limit_per_day, int64_t *id_out);
+FR_API int fr_store_client_get(fr_store *st, int64_t id, struct fr_store_client *out);
+/* The client whose key starts with prefix; -FR_E_NOT_FOUND when none. The
+ * caller then checks the whole key with fr_key_verify(key, out->key_hash). */
+FR_API int fr_store_client_get_by_prefix(fr_store *st, const char *prefix,
+                                         struct fr_store_client *out);
+FR_API int fr_store_client_list(fr_store *st, struct fr_store_client **rows_out, size_t *n_out);
+FR_API int fr_store_client_update(fr_store *st, int64_t id, const struct fr_store_client_update *u);
+FR_API int fr_store_client_set_key(fr_store *st, int64_t id, const char *key_prefix,
+                                   const char *key_hash);
+/* Deletes the client and all of its rows (subjects, faces, sessions, webhooks,
+ * usage, idempotency keys). Audit rows are kept: they are the admins' record. */
+FR_API int fr_store_client_delete(fr_store *st, int64_t id);
+FR_API void fr_store_client_free(struct fr_store_client *c);
+FR_API void fr_store_clients_free(struct fr_store_client *rows, size_t n);
+
+/* Settings for the service itself, e.g. FR_STORE_ADMIN_TOKEN_HASH. get gives
+ * -FR_E_NOT_FOUND when unset; *v_out is fr_free'd by the caller. */
+#define FR_STORE_ADMIN_TOKEN_HASH "admin_token_hash"
+FR_API int fr_store_admin_get(fr_store *st, const char *key, char **v_out);
+FR_API int fr_store_admin_set(fr_store *st, const char *key, const char *value);
+
+/* ---- API keys (OpenSSL): "frk_" + 43 chars of base64url (32 random bytes) ----
+ * Only the prefix and the SHA-256 are stored: a stolen database gives no key.
+ * A plain (unsalted, fast) hash is enough because the key is 256 random bits,
+ * not a password: there is nothing to guess. */
+#define FR_KEY_LEN        47    /* strlen of a key from fr_key_generate */
+#define FR_KEY_PREFIX_LEN 12    /* what is stored in clear to find the client */
+#define FR_KEY_HASH_LEN   64    /* SHA-256 in hex */
+/* tag: 3 lowercase letters ("frk" for client keys, "fra" for admin tokens). */
+FR_API int fr_key_generate(const char *tag, char key_out[FR_KEY_LEN + 1]);
+FR_API void fr_key_prefix(const char *key, char prefix_out[FR_KEY_PREFIX_LEN + 1]);
+FR_API int fr_key_hash(const char *key, char hash_out[FR_KEY_HASH_LEN + 1]);
+/* 1 when key hashes to hash_hex, compared in constant time; else 0. */
+FR_API int fr_key_verify(const char *key, const char *hash_hex);
+
+/* ---- subjects ------------------------------------------------------------ */
+
+struct fr_store_subject {
+    int64_t id;                  /* 0 in fr_store_subject_get_many: not found */
+    int64_t client_id;
+    char *external_id;           /* NULL when none; unique per client */
+    char *name;
+    char *metadata;              /* JSON text as given, NULL when none */
+    int64_t n_faces;
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+/* NULL keeps a field; "" clears external_id or metadata (name cannot be empty). */
+struct fr_store_subject_update {
+    const char *name;
+    const char *external_id;
+    const char *metadata;
+};
+
+/* external_id and metadata may be NULL. metadata is stored as given: the
+ * caller has checked that it is JSON. */
+FR_API int fr_store_subject_create(fr_store *st, int64_t client_id, const char *name,
+                                   const char *external_id, const char *metadata,
+                                   int64_t *id_out);
+FR_API int fr_store_subject_get(fr_store *st, int64_t client_id, int64_t id,
+                                struct fr_store_subject *out);
+/* For identify results: out[i] is the subject ids[i] (out[i].id == 0 when it
+ * is gone or foreign). n <= FR_STORE_LIST_MAX. out must hold n rows. */
+FR_API int fr_store_subject_get_many(fr_store *st, int64_t client_id, const int64_t *ids,
+                                     size_t n, struct fr_store_subject *out);
+/* Up to limit subjects with id > after_id, by id. *next_out is the cursor
+ * for the next page (the last id returned), 0 when there are no more. */
+FR_API int fr_store_subject_list(fr_store *st, int64_t client_id, int limit, int64_t after_id,
+                                 struct fr_store_subject **rows_out, size_t *n_out,
+                                 int64_t *next_out);
+FR_API int fr_store_subject_update(fr_store *st, int64_t client_id, int64_t id,
+                                   const struct fr_store_subject_update *u);
+/* Deletes the subject and its faces. face_ids_out (may be NULL) receives the
+ * ids of the deleted faces, for the index to drop; fr_free it. */
+FR_API int fr_store_subject_delete(fr_store *st, int64_t client_id, int64_t id,
+                                   int64_t **face_ids_out, size_t *n_out);
+FR_API int fr_store_subject_count(fr_store *st, int64_t client_id, int64_t *n_out);
+FR_API void fr_store_subject_free(struct fr_store_subject *s);
+FR_API void fr_store_subjects_free(struct fr_store_subject *rows, size_t n);
+
+/* ---- faces --------------------------------------------------------------- */
+
+struct fr_store_face_new {
+    int64_t client_id;
+    int64_t subject_id;          /* must be a subject of client_id */
+    const float *embedding;      /* dim floats */
+    int32_t dim;
+    const char *model_id;        /* the model that made the embedding */
+    float quality;               /* [0, 1] */
+    float liveness;              /* [0, 1]; negative: not measured */
+    float bbox[4];               /* x, y, w, h in pixels of the upright photo */
+    const char *image_sha256;    /* hex of the photo, may be NULL */
+    const uint8_t *image;        /* the photo, kept only when not NULL */
+    size_t image_len;
+};
+
+struct fr_store_face {
+    int64_t id;
+    int64_t client_id;
+    int64_t subject_id;
+    float *embedding;            /* dim floats, fr_malloc'd */
+    int32_t dim;
+    char *model_id;
+    float quality;
+    float liveness;              /* negative: not measured */
+    float bbox[4];
+    char *image_sha256;          /* NULL when not given */
+    int has_image;               /* the photo is stored: fr_store_face_image_get */
+    int64_t created_at;
+};
+
+/* What foreach hands out; the pointers are valid only during the callback. */
+struct fr_store_face_ref {
+    int64_t client_id;
+    int64_t id;
+    int64_t subject_id;
+    const float *embedding;
+    int32_t dim;
+};
+/* Return 0 to go on; anything else stops the walk and is returned by it. */
+typedef int (*fr_store_face_fn)(void *ctx, const struct fr_store_face_ref *f);
+
+/* Index consistency: with ids never reused, (count, max_id, id_sum) changes
+ * with every add and delete, so a snapshot tagged with them is known stale. */
+struct fr_store_face_stats {
+    int64_t count;
+    int64_t max_id;
+    int64_t id_sum;
+};
+
+/* -FR_E_SUBJECT_NOT_FOUND when the subject is not the client's. */
+FR_API int fr_store_face_add(fr_store *st, const struct fr_store_face_new *f, int64_t *id_out);
+FR_API int fr_store_face_get(fr_store *st, int64_t client_id, int64_t id,
+                             struct fr_store_face *out);
+/* All faces of one subject by id, embeddings included (verify against a subject). */
+FR_API int fr_store_face_list(fr_store *st, int64_t client_id, int64_t subject_id,
+                              struct fr_store_face **rows_out, size_t *n_out);
+/* The stored photo; -FR_E_NOT_FOUND when the face is absent or has none. */
+FR_API int fr_store_face_image_get(fr_store *st, int64_t client_id, int64_t id,
+                                   uint8_t **buf_out, size_t *len_out);
+/* Retention: drop stored photos of faces created before before_ms. */
+FR_API int fr_store_face_image_purge(fr_store *st, int64_t before_ms, int64_t *n_out);
+/* -FR_E_NOT_FOUND when absent or foreign. *subject_out (may be NULL) gets its subject. */
+FR_API int fr_store_face_delete(fr_store *st, int64_t client_id, int64_t id,
+                                int64_t *subject_out);
+/* client_id 0: all clients. */
+FR_API int fr_store_face_count(fr_store *st, int64_t client_id, int64_t *n_out);
+/* Every face made by model_id (NULL: every face), by id, across all clients:
+ * for building the index at start. The store is held for the whole walk, so
+ * fn must not call the store. */
+FR_API int fr_store_faces_foreach(fr_store *st, const char *model_id, fr_store_face_fn fn,
+                                  void *ctx);
+FR_API int fr_store_face_stats(fr_store *st, const char *model_id,
+                               struct fr_store_face_stats *out);
+FR_API void fr_store_face_free(struct fr_store_face *f);
+FR_API void fr_store_faces_free(struct fr_store_face *rows, size_t n);
+
+/* ---- audit --------------------------------------------------------------- */
+
+struct fr_store_audit {
+    int64_t id;
+    int64_t at;
+    char *actor;                 /* "admin" or "client:<id>" */
+    char *action;                /* "subject.create", "client.delete", ... */
+    char *target;                /* "subject:12", may be NULL */
+    char *request_id;            /* may be NULL */
+    char *details;               /* JSON text, may be NULL */
+};
+
+FR_API int fr_store_audit_append(fr_store *st, const char *actor, const char *action,
+                                 const char *target, const char *request_id,
+                                 const char *details, int64_t *id_out /* may be NULL */);
+/* Newest first: up to limit rows with id < before_id (0: from the newest).
+ * *next_out is the cursor for the next page, 0 when there are no more. */
+FR_API int fr_store_audit_list(fr_store *st, int limit, int64_t before_id,
+                               struct fr_store_audit **rows_out, size_t *n_out,
+                               int64_t *next_out);
+FR_API void fr_store_audit_free(struct fr_store_audit *a);
+FR_API void fr_store_audits_free(struct fr_store_audit *rows, size_t n);
+
+/* ---- usage --------------------------------------------------------------- */
+
+struct fr_store_usage {
+    char day[11];                /* "YYYY-MM-DD" (UTC) */
+    char *operation;             /* "identify", "enroll", ... */
+    int64_t count;
+};
+
+/* "YYYY-MM-DD" of a unix-ms time, UTC. */
+FR_API void fr_store_day(int64_t unix_ms, char day_out[11]);
+FR_API int64_t fr_store_now_ms(void);
+FR_API int fr_store_usage_add(fr_store *st, int64_t client_id, const char *day,
+                              const char *operation, int64_t n);
+/* Rows with day >= from_day (NULL: all), by day then operation. */
+FR_API int fr_store_usage_list(fr_store *st, int64_t client_id, const char *from_day,
+                               struct fr_store_usage **rows_out, size_t *n_out);
+FR_API void fr_store_usages_free(struct fr_store_usage *rows, size_t n);
+
+/* ---- idempotency ------------------------------------------------------------ */
+
+struct fr_store_idem {
+    char *request_hash;          /* what the first request looked like: a retry with
+                                  * the same key and another body is an error */
+    int status;                  /* HTTP status of the first response */
+    char *response;              /* its JSON body */
+    int64_t created_at;
+};
+
+/* -FR_E_NOT_FOUND when the key is new for this client. */
+FR_API int fr_store_idem_get(fr_store *st, int64_t client_id, const char *key,
+                             struct fr_store_idem *out);
+/* -FR_E_INVALID_ARGUMENT ("idempotency key exists") when it is not new. */
+FR_API int fr_store_idem_put(fr_store *st, int64_t client_id, const char *key,
+                             const char *request_hash, int status, const char *response);
+/* Forget keys created before before_ms. */
+FR_API int fr_store_idem_purge(fr_store *st, int64_t before_ms, int64_t *n_out);
+FR_API void fr_store_idem_free(struct fr_store_idem *r);
+
+#endif

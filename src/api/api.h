@@ -1,0 +1,110 @@
+/* The HTTP API: the route table, the envelope, auth, rate limits, metrics
+ * and request logs around thin handlers (one file per resource) that parse
+ * the request, call src/service, and return a jansson object. */
+#ifndef FR_API_H
+#define FR_API_H
+
+#include "http/http.h"
+#include "http/ratelimit.h"
+#include "http/server.h"
+#include "service/service.h"
+
+#include <stdatomic.h>
+
+struct fr_api {
+    struct fr_service *svc;
+    struct fr_ratelimit *rl;
+    struct fr_http_server *http;            /* set after start, for connection counts */
+    char admin_hash[65];
+    int64_t default_rate_hour, default_rate_day;
+    pthread_mutex_t usage_mu;
+    struct api_usage *usage;                /* counts not yet written to the store */
+    size_t n_usage, cap_usage;
+    double usage_flushed_ms;
+};
+
+/* One request on its way through. */
+struct fr_api_call {
+    struct fr_api *api;
+    struct fr_http_req *req;
+    fr_route_params params;
+    char request_id[65];
+    int64_t client_id;                      /* 0: admin or public */
+    const char *operation;
+    struct fr_svc_timing t;
+    json_t *json;                           /* parsed JSON body, or NULL */
+    fr_multipart *mp;                       /* parsed multipart body, or NULL */
+    uint8_t *decoded[2];                    /* base64 photos */
+    int status;                             /* success status (200, 201) */
+    const char *content_type;               /* non-JSON success body (metrics) */
+    char *raw;                              /* its bytes (fr_malloc'd) */
+    size_t raw_len;
+    json_t *raw_json;                       /* a bare JSON body (health, openapi), no envelope */
+    int raw_status;
+};
+
+typedef int (*fr_api_handler)(struct fr_api_call *c, json_t **data, json_t **details);
+
+FR_API int fr_api_init(struct fr_api *a, struct fr_service *svc, const char *admin_hash, int64_t rate_hour,
+                       int64_t rate_day);
+FR_API void fr_api_fini(struct fr_api *a);
+/* The server's handler (struct fr_http_opts.handler, ctx = struct fr_api *). */
+FR_API void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp);
+/* Write buffered usage counts to the store (also done every few seconds). */
+FR_API void fr_api_flush_usage(struct fr_api *a);
+
+/* The route table (api.c) and the OpenAPI document built from it (health.c). */
+struct fr_api_route {
+    fr_route r;
+    const char *operation;
+    fr_api_handler fn;
+    const char *summary;
+};
+extern const struct fr_api_route fr_api_routes[];
+extern const size_t fr_api_n_routes;
+FR_API json_t *fr_api_openapi(void);
+
+/* Request helpers for handlers. */
+const char *fr_api_path_param(struct fr_api_call *c, const char *name);
+int fr_api_path_id(struct fr_api_call *c, int64_t *id);           /* {id}: a positive integer, else 404 */
+/* A parameter from the JSON body, a multipart text field, or the query. */
+int fr_api_param_int(struct fr_api_call *c, const char *name, int64_t def, int64_t min, int64_t max, int64_t *out);
+int fr_api_param_float(struct fr_api_call *c, const char *name, double def, double min, double max, double *out);
+int fr_api_param_bool(struct fr_api_call *c, const char *name, int def, int *out);
+int fr_api_param_string(struct fr_api_call *c, const char *name, size_t max_len, char *buf, size_t cap, int *present);
+/* The photo in multipart field `field`, JSON field `b64_field` (base64), or a raw image body. */
+int fr_api_photo(struct fr_api_call *c, const char *field, const char *b64_field, int slot, struct fr_svc_photo *out,
+                 int required);
+/* The JSON body (must be an object); VALIDATION_ERROR otherwise. */
+int fr_api_json_body(struct fr_api_call *c, json_t **out);
+void fr_api_audit(struct fr_api_call *c, const char *action, const char *target_fmt, int64_t id, json_t *details);
+json_t *fr_api_client_json(const struct fr_store_client *cl);
+
+/* Handlers */
+int fr_api_health(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_ready(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_metrics(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_openapi_route(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_client_create(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_client_list(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_client_get(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_client_patch(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_client_delete(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_client_rotate(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_audit_list(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_usage(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_subject_create(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_subject_list(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_subject_get(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_subject_patch(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_subject_delete(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_face_create(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_face_list(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_face_delete(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_identify(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_verify(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_detect(struct fr_api_call *c, json_t **data, json_t **details);
+int fr_api_embeddings(struct fr_api_call *c, json_t **data, json_t **details);
+
+#endif

@@ -1,0 +1,124 @@
+/* Unauthenticated routes: health, readiness, status, metrics, and the
+ * OpenAPI document, built from the route table so the two cannot differ. */
+#include "api/api.h"
+
+#include "facerec/metrics.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int fr_api_health(struct fr_api_call *c, json_t **data, json_t **details) {
+    (void)data;
+    (void)details;
+    c->raw_json = json_pack("{s:s}", "status", "ok");
+    return c->raw_json ? 0 : -FR_E_NOMEM;
+}
+
+/* What is missing for recognition, as an array of strings. */
+static json_t *missing(struct fr_api_call *c) {
+    json_t *m = json_array();
+    const char *why;
+    if (!fr_svc_models_ready(c->api->svc, &why)) json_array_append_new(m, json_sprintf("models: %s", why));
+    if (fr_store_ping(c->api->svc->store) < 0) json_array_append_new(m, json_string("database: not answering"));
+    if (!c->api->svc->index_ok) json_array_append_new(m, json_string("index: not loaded"));
+    return m;
+}
+
+int fr_api_ready(struct fr_api_call *c, json_t **data, json_t **details) {
+    (void)data;
+    (void)details;
+    json_t *m = missing(c);
+    int ok = json_array_size(m) == 0;
+    c->raw_status = ok ? 200 : 503;
+    c->raw_json = json_pack("{s:s,s:o}", "status", ok ? "ready" : "unavailable", "missing", m);
+    return c->raw_json ? 0 : -FR_E_NOMEM;
+}
+
+int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
+    struct fr_service *s = c->api->svc;
+    const char *why = "";
+    (void)data;
+    (void)details;
+    int models_ok = fr_svc_models_ready(s, &why), db_ok = fr_store_ping(s->store) == 0;
+    int64_t nf = 0;
+    fr_store_face_count(s->store, 0, &nf);
+    json_t *deps = json_pack(
+        "{s:{s:s,s:s?,s:s?,s:b},s:{s:s,s:s},s:{s:s,s:I,s:I},s:{s:s,s:i,s:i,s:i}}",
+        "models", "status", models_ok ? "healthy" : "unhealthy", "model_id", s->model_id, "error",
+        models_ok ? NULL : why, "attributes", s->attr != NULL,
+        "database", "status", db_ok ? "healthy" : "unhealthy", "backend", fr_store_backend(s->store),
+        "index", "status", s->index_ok ? "healthy" : "unhealthy", "faces", (json_int_t)fr_index_set_total(s->index),
+        "database_faces", (json_int_t)nf,
+        "workers", "status", "healthy", "threads", s->cfg.threads, "open_connections",
+        c->api->http ? fr_http_open_connections(c->api->http) : 0, "in_flight",
+        c->api->http ? fr_http_in_flight(c->api->http) : 0);
+    int healthy = models_ok + db_ok + s->index_ok + 1, total = 4;
+    c->raw_status = 200;
+    c->raw_json = json_pack("{s:s,s:i,s:i,s:f,s:o}", "status", healthy == total ? "healthy" : "degraded", "healthy",
+                            healthy, "total", total, "uptime_seconds", (fr_time_ms() - s->started_ms) / 1000.0,
+                            "dependencies", deps);
+    return c->raw_json ? 0 : -FR_E_NOMEM;
+}
+
+static void gallery_gauge(void *arg, int64_t client, const char *model, size_t n_rows) {
+    const struct fr_metrics_std *m = arg;
+    char id[24];
+    (void)model;
+    snprintf(id, sizeof id, "%lld", (long long)client);
+    fr_metric_set(m->gallery_faces, (double)n_rows, id);
+}
+
+int fr_api_metrics(struct fr_api_call *c, json_t **data, json_t **details) {
+    const struct fr_metrics_std *m;
+    (void)data;
+    (void)details;
+    int rc = fr_metrics_std_get(&m);
+    if (rc < 0) return rc;
+    fr_index_set_foreach(c->api->svc->index, gallery_gauge, (void *)(uintptr_t)m);
+    if (c->api->http) fr_metric_set(m->open_connections, fr_http_open_connections(c->api->http));
+    if ((rc = fr_metrics_render(&c->raw, &c->raw_len)) < 0) return rc;
+    c->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return 0;
+}
+
+/* ---- OpenAPI ---- */
+
+static json_t *param_id(void) {
+    return json_pack("{s:s,s:s,s:b,s:{s:s,s:s}}", "name", "id", "in", "path", "required", 1, "schema", "type",
+                     "integer", "format", "int64");
+}
+
+json_t *fr_api_openapi(void) {
+    json_t *paths = json_object();
+    for (size_t i = 0; i < fr_api_n_routes; i++) {
+        const struct fr_api_route *r = &fr_api_routes[i];
+        json_t *p = json_object_get(paths, r->r.pattern);
+        if (!p) {
+            p = json_object();
+            json_object_set_new(paths, r->r.pattern, p);
+        }
+        char method[8];
+        size_t n = 0;
+        for (; r->r.method[n] && n < sizeof method - 1; n++) method[n] = (char)(r->r.method[n] | 0x20);
+        method[n] = 0;
+        json_t *op = json_pack("{s:s,s:s,s:{s:{s:s},s:{s:s}}}", "operationId", r->operation, "summary", r->summary,
+                               "responses", "200", "description", "success", "default", "description",
+                               "error envelope: success false, code, error_type, message, details, request_id");
+        if (r->r.auth == FR_ROUTE_AUTH_CLIENT) json_object_set_new(op, "security", json_pack("[{s:[]}]", "apiKey"));
+        if (r->r.auth == FR_ROUTE_AUTH_ADMIN) json_object_set_new(op, "security", json_pack("[{s:[]}]", "adminToken"));
+        if (strstr(r->r.pattern, "{id}")) json_object_set_new(op, "parameters", json_pack("[o]", param_id()));
+        json_object_set_new(p, method, op);
+    }
+    return json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:{s:{s:s,s:s,s:s},s:{s:s,s:s}}}}", "openapi", "3.0.3", "info",
+                     "title", "facerec", "version", "1.0.0", "description",
+                     "Self-hosted face recognition service; see docs/API.md", "paths", paths, "components",
+                     "securitySchemes", "apiKey", "type", "apiKey", "in", "header", "name", "X-API-Key", "adminToken",
+                     "type", "http", "scheme", "bearer");
+}
+
+int fr_api_openapi_route(struct fr_api_call *c, json_t **data, json_t **details) {
+    (void)data;
+    (void)details;
+    c->raw_json = fr_api_openapi();
+    return c->raw_json ? 0 : -FR_E_NOMEM;
+}

@@ -1,0 +1,73 @@
+/* The HTTP server: libmicrohttpd underneath, a request/response pair on top.
+ *
+ * The server reads a request's body into memory (at most max_body bytes),
+ * then calls the handler once on a worker thread with the whole request; the
+ * handler fills the response. A body declared (Content-Length) or found to be
+ * larger than max_body is not read: the handler is called with too_large set
+ * and its response goes out at once, after which the connection is closed.
+ *
+ * Workers: a thread pool of `threads` event loops (epoll); a handler runs on
+ * the loop's thread, so a slow handler holds one loop - size the pool to the
+ * cores, as the handlers are CPU-bound (inference). fr_http_stop stops
+ * accepting, lets requests in flight finish (up to grace_ms), then closes. */
+#ifndef FR_HTTP_SERVER_H
+#define FR_HTTP_SERVER_H
+
+#include "facerec/base.h"
+
+#include <stdarg.h>
+
+#define FR_HTTP_MAX_RESP_HEADERS 12
+
+struct fr_http_req {
+    void *conn;                 /* struct MHD_Connection * */
+    const char *method;         /* "GET", ... */
+    const char *path;           /* decoded path, without the query string */
+    const uint8_t *body;        /* NUL-terminated copy (body[body_len] == 0), may be NULL */
+    size_t body_len;
+    int too_large;              /* body over the limit: not read */
+    int64_t content_length;     /* as declared, -1 when absent */
+    double t_start;             /* fr_time_ms() at arrival */
+};
+
+struct fr_http_resp {
+    int status;
+    char *body;                 /* fr_malloc'd; the server frees it */
+    size_t len;
+    const char *content_type;   /* static string; default application/json */
+    int n_headers;
+    char name[FR_HTTP_MAX_RESP_HEADERS][40];
+    char value[FR_HTTP_MAX_RESP_HEADERS][160];
+};
+
+typedef void (*fr_http_handler)(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp);
+
+struct fr_http_opts {
+    const char *host;           /* numeric IPv4 or IPv6 address */
+    int port;                   /* 0: any free port (see fr_http_port) */
+    int threads;                /* event loops, >= 1 */
+    size_t max_body;            /* bytes */
+    fr_http_handler handler;
+    void *ctx;
+};
+
+struct fr_http_server;
+
+FR_API int fr_http_start(const struct fr_http_opts *o, struct fr_http_server **out);
+FR_API int fr_http_port(const struct fr_http_server *s);
+/* Stop accepting, wait for requests in flight (at most grace_ms), close, free. */
+FR_API void fr_http_stop(struct fr_http_server *s, int grace_ms);
+FR_API int fr_http_open_connections(const struct fr_http_server *s);
+FR_API int fr_http_in_flight(const struct fr_http_server *s);
+
+/* Request header (case-insensitive) or query argument; NULL when absent. */
+FR_API const char *fr_http_header(const struct fr_http_req *r, const char *name);
+FR_API const char *fr_http_query(const struct fr_http_req *r, const char *name);
+/* The peer's address as text ("127.0.0.1"), "" when unknown. */
+FR_API void fr_http_peer(const struct fr_http_req *r, char *buf, size_t len);
+
+/* Add a response header; silently dropped beyond FR_HTTP_MAX_RESP_HEADERS. */
+FR_API void fr_http_resp_header(struct fr_http_resp *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

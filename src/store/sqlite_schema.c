@@ -1,0 +1,144 @@
+/* SQLite schema migrations, numbered from 1. Migration N brings a database at
+ * version N-1 to version N; store_sqlite.c applies the missing ones in one
+ * transaction at open and records each in schema_version. Never edit a
+ * migration that has shipped: append a new one (ALTER TABLE, new tables).
+ *
+ * Why the schema looks as it does:
+ * - AUTOINCREMENT everywhere: ids are never reused, so a stale index entry,
+ *   cursor or idempotent response can never point at a newer row, and
+ *   (count, max id, id sum) of faces identifies a state of the table.
+ * - subjects has UNIQUE(client_id, id) so faces can reference the PAIR
+ *   (client_id, subject_id): the database itself refuses a face whose subject
+ *   belongs to another client, and deleting a subject cascades to its faces.
+ * - Every table a client's rows live in references clients(id) ON DELETE
+ *   CASCADE, with an index that starts with client_id, so deleting a client
+ *   removes everything it owns without a table scan. audit does not: it is
+ *   the admins' record and outlives the client.
+ * - Every foreign key has an index on its child columns (SQLite scans the
+ *   child table on each parent delete otherwise).
+ * - UNIQUE(client_id, external_id): NULLs are distinct in SQLite and in
+ *   PostgreSQL, so any number of subjects may have no external_id.
+ * - Times are unix milliseconds; the embedding is dim little-endian float32. */
+#include "store/sqlite_int.h"
+
+static const char migration_1[] =
+    "CREATE TABLE clients ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL,"
+    "  key_prefix TEXT NOT NULL UNIQUE,"
+    "  key_hash TEXT NOT NULL,"
+    "  rate_limit_per_hour INTEGER NOT NULL DEFAULT 0,"
+    "  rate_limit_per_day INTEGER NOT NULL DEFAULT 0,"
+    "  disabled INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE admin ("
+    "  k TEXT PRIMARY KEY,"
+    "  v TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE subjects ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  external_id TEXT,"
+    "  name TEXT NOT NULL,"
+    "  metadata TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (client_id, id),"
+    "  UNIQUE (client_id, external_id));"
+    "CREATE TABLE faces ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  subject_id INTEGER NOT NULL,"
+    "  embedding BLOB NOT NULL,"
+    "  model_id TEXT NOT NULL,"
+    "  quality REAL NOT NULL,"
+    "  liveness REAL,"
+    "  bbox_x REAL NOT NULL, bbox_y REAL NOT NULL, bbox_w REAL NOT NULL, bbox_h REAL NOT NULL,"
+    "  image_sha256 TEXT,"
+    "  image BLOB,"
+    "  created_at INTEGER NOT NULL,"
+    "  FOREIGN KEY (client_id, subject_id) REFERENCES subjects(client_id, id) ON DELETE CASCADE);"
+    "CREATE INDEX faces_subject ON faces(client_id, subject_id);"
+    "CREATE INDEX faces_image_age ON faces(created_at) WHERE image IS NOT NULL;"
+    /* camera sessions and what they saw (filled by a later issue) */
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  name TEXT,"
+    "  config TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'created',"
+    "  node TEXT,"
+    "  lease_until INTEGER,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  stopped_at INTEGER,"
+    "  UNIQUE (client_id, id));"
+    "CREATE TABLE recognitions ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  session_id INTEGER,"
+    "  at INTEGER NOT NULL,"
+    "  camera TEXT,"
+    "  subject_id INTEGER REFERENCES subjects(id) ON DELETE SET NULL,"
+    "  similarity REAL,"
+    "  details TEXT,"
+    "  FOREIGN KEY (client_id, session_id) REFERENCES sessions(client_id, id) ON DELETE CASCADE);"
+    "CREATE INDEX recognitions_session ON recognitions(client_id, session_id, at);"
+    "CREATE INDEX recognitions_subject ON recognitions(subject_id);"
+    /* webhooks and the outbox of events to deliver (filled by a later issue) */
+    "CREATE TABLE webhooks ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL,"
+    "  secret TEXT NOT NULL,"
+    "  events TEXT NOT NULL,"
+    "  active INTEGER NOT NULL DEFAULT 1,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (client_id, id));"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  webhook_id INTEGER REFERENCES webhooks(id) ON DELETE CASCADE,"
+    "  url TEXT,"
+    "  event TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'pending',"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER NOT NULL,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  delivered_at INTEGER);"
+    "CREATE INDEX outbox_due ON outbox(status, next_attempt_at);"
+    "CREATE INDEX outbox_client ON outbox(client_id);"
+    "CREATE INDEX outbox_webhook ON outbox(webhook_id);"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT,"
+    "  request_id TEXT,"
+    "  details TEXT);"
+    "CREATE TABLE usage ("
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  day TEXT NOT NULL,"
+    "  operation TEXT NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (client_id, day, operation)) WITHOUT ROWID;"
+    "CREATE TABLE idempotency ("
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  request_hash TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  response TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (client_id, key)) WITHOUT ROWID;"
+    "CREATE INDEX idempotency_age ON idempotency(created_at);";
+
+const char *const fr__sqlite_migrations[] = {
+    migration_1,
+};
+
+const int fr__sqlite_n_migrations =
+    (int)(sizeof fr__sqlite_migrations / sizeof fr__sqlite_migrations[0]);

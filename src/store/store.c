@@ -1,0 +1,559 @@
+/* Storage front: the public fr_store_* calls. Each checks its arguments once
+ * here, for every backend, zeroes its outputs (so a failed call leaves them
+ * safe to free) and dispatches through st->ops. Also the row free helpers
+ * and the clock/day helpers, which no backend needs to redo. */
+#include "store/store_int.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- argument checks -------------------------------------------------------- */
+
+static int bad(const char *what) {
+    return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s", what);
+}
+
+/* A required string: present, non-empty, at most max bytes. */
+static int need_str(const char *s, const char *what, size_t max) {
+    if (!s || !s[0]) return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s is required", what);
+    if (strlen(s) > max)
+        return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s is longer than %zu bytes", what, max);
+    return 0;
+}
+
+/* An optional string: NULL is fine; otherwise at most max bytes. */
+static int opt_str(const char *s, const char *what, size_t max) {
+    if (s && strlen(s) > max)
+        return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s is longer than %zu bytes", what, max);
+    return 0;
+}
+
+static int need_id(int64_t id, const char *what) {
+    if (id <= 0) return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s must be a positive id", what);
+    return 0;
+}
+
+static int need_store(const fr_store *st) {
+    return st ? 0 : bad("store is NULL");
+}
+
+static int need_limit(int limit) {
+    if (limit < 1 || limit > FR_STORE_LIST_MAX)
+        return fr_err_set(-FR_E_INVALID_ARGUMENT, "limit must be between 1 and %d",
+                          FR_STORE_LIST_MAX);
+    return 0;
+}
+
+/* "YYYY-MM-DD": digits where digits go, so string order is date order. */
+static int need_day(const char *d, const char *what) {
+    static const char pat[] = "dddd-dd-dd";
+    if (!d || strlen(d) != 10) goto no;
+    for (int i = 0; i < 10; i++) {
+        if (pat[i] == 'd' ? (d[i] < '0' || d[i] > '9') : d[i] != '-') goto no;
+    }
+    return 0;
+no:
+    return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s must be YYYY-MM-DD", what);
+}
+
+#define TRY(x) do { int rc_ = (x); if (rc_ < 0) return rc_; } while (0)
+
+/* ---- opening and housekeeping -------------------------------------------- */
+
+void fr_store_close(fr_store *st) {
+    if (st) st->ops->close(st);
+}
+
+const char *fr_store_backend(const fr_store *st) { return st ? st->ops->name : "none"; }
+
+int fr_store_ping(fr_store *st) {
+    TRY(need_store(st));
+    return st->ops->ping(st);
+}
+
+int fr_store_schema_version(fr_store *st, int *version_out) {
+    if (version_out) *version_out = 0;
+    TRY(need_store(st));
+    if (!version_out) return bad("version_out is NULL");
+    return st->ops->schema_version(st, version_out);
+}
+
+int fr_store_check(fr_store *st) {
+    TRY(need_store(st));
+    if (!st->ops->check)
+        return fr_err_set(-FR_E_INTERNAL_ERROR, "the %s store has no check", st->ops->name);
+    return st->ops->check(st);
+}
+
+int fr_store_backup(fr_store *st, const char *path) {
+    TRY(need_store(st));
+    TRY(need_str(path, "backup path", 4096));
+    if (!st->ops->backup)
+        return fr_err_set(-FR_E_INTERNAL_ERROR, "the %s store has no backup", st->ops->name);
+    return st->ops->backup(st, path);
+}
+
+int fr_store_tx_begin(fr_store *st) {
+    TRY(need_store(st));
+    return st->ops->tx_begin(st);
+}
+
+int fr_store_tx_commit(fr_store *st) {
+    TRY(need_store(st));
+    return st->ops->tx_commit(st);
+}
+
+void fr_store_tx_rollback(fr_store *st) {
+    if (st) st->ops->tx_rollback(st);
+}
+
+/* ---- clients ------------------------------------------------------------------ */
+
+static int check_key_parts(const char *prefix, const char *hash) {
+    TRY(need_str(prefix, "key prefix", FR_STORE_NAME_MAX));
+    TRY(need_str(hash, "key hash", FR_STORE_NAME_MAX));
+    return 0;
+}
+
+int fr_store_client_create(fr_store *st, const char *name, const char *key_prefix,
+                           const char *key_hash, int64_t rate_limit_per_hour,
+                           int64_t rate_limit_per_day, int64_t *id_out) {
+    if (id_out) *id_out = 0;
+    TRY(need_store(st));
+    TRY(need_str(name, "client name", FR_STORE_NAME_MAX));
+    TRY(check_key_parts(key_prefix, key_hash));
+    if (rate_limit_per_hour < 0 || rate_limit_per_day < 0)
+        return bad("rate limits must be >= 0 (0: unlimited)");
+    int64_t id = 0;
+    int rc = st->ops->client_create(st, name, key_prefix, key_hash, rate_limit_per_hour,
+                                    rate_limit_per_day, &id);
+    if (rc == 0 && id_out) *id_out = id;
+    return rc;
+}
+
+int fr_store_client_get(fr_store *st, int64_t id, struct fr_store_client *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    TRY(need_id(id, "client id"));
+    return st->ops->client_get(st, id, out);
+}
+
+int fr_store_client_get_by_prefix(fr_store *st, const char *prefix, struct fr_store_client *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    TRY(need_str(prefix, "key prefix", FR_STORE_NAME_MAX));
+    return st->ops->client_get_by_prefix(st, prefix, out);
+}
+
+int fr_store_client_list(fr_store *st, struct fr_store_client **rows_out, size_t *n_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out) return bad("rows_out and n_out are required");
+    return st->ops->client_list(st, rows_out, n_out);
+}
+
+int fr_store_client_update(fr_store *st, int64_t id, const struct fr_store_client_update *u) {
+    TRY(need_store(st));
+    TRY(need_id(id, "client id"));
+    if (!u) return bad("update is NULL");
+    if (u->name) TRY(need_str(u->name, "client name", FR_STORE_NAME_MAX));
+    if (u->disabled > 1) return bad("disabled must be 0 or 1");
+    return st->ops->client_update(st, id, u);
+}
+
+int fr_store_client_set_key(fr_store *st, int64_t id, const char *key_prefix,
+                            const char *key_hash) {
+    TRY(need_store(st));
+    TRY(need_id(id, "client id"));
+    TRY(check_key_parts(key_prefix, key_hash));
+    return st->ops->client_set_key(st, id, key_prefix, key_hash);
+}
+
+int fr_store_client_delete(fr_store *st, int64_t id) {
+    TRY(need_store(st));
+    TRY(need_id(id, "client id"));
+    return st->ops->client_delete(st, id);
+}
+
+void fr_store_client_free(struct fr_store_client *c) {
+    if (!c) return;
+    fr_free(c->name);
+    fr_free(c->key_prefix);
+    fr_free(c->key_hash);
+    memset(c, 0, sizeof *c);
+}
+
+void fr_store_clients_free(struct fr_store_client *rows, size_t n) {
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) fr_store_client_free(&rows[i]);
+    fr_free(rows);
+}
+
+int fr_store_admin_get(fr_store *st, const char *key, char **v_out) {
+    if (v_out) *v_out = NULL;
+    TRY(need_store(st));
+    TRY(need_str(key, "setting name", FR_STORE_NAME_MAX));
+    if (!v_out) return bad("v_out is NULL");
+    return st->ops->admin_get(st, key, v_out);
+}
+
+int fr_store_admin_set(fr_store *st, const char *key, const char *value) {
+    TRY(need_store(st));
+    TRY(need_str(key, "setting name", FR_STORE_NAME_MAX));
+    if (!value) return bad("setting value is NULL");
+    TRY(opt_str(value, "setting value", FR_STORE_METADATA_MAX));
+    return st->ops->admin_set(st, key, value);
+}
+
+/* ---- subjects ------------------------------------------------------------------ */
+
+int fr_store_subject_create(fr_store *st, int64_t client_id, const char *name,
+                            const char *external_id, const char *metadata, int64_t *id_out) {
+    if (id_out) *id_out = 0;
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    TRY(need_str(name, "subject name", FR_STORE_NAME_MAX));
+    TRY(opt_str(external_id, "external_id", FR_STORE_NAME_MAX));
+    TRY(opt_str(metadata, "metadata", FR_STORE_METADATA_MAX));
+    /* "" would be a second spelling of "none" that is not NULL in SQL, and
+     * could collide in the uniqueness index: store NULL instead. */
+    if (external_id && !external_id[0]) external_id = NULL;
+    if (metadata && !metadata[0]) metadata = NULL;
+    int64_t id = 0;
+    int rc = st->ops->subject_create(st, client_id, name, external_id, metadata, &id);
+    if (rc == 0 && id_out) *id_out = id;
+    return rc;
+}
+
+int fr_store_subject_get(fr_store *st, int64_t client_id, int64_t id,
+                         struct fr_store_subject *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    TRY(need_id(client_id, "client id"));
+    if (id <= 0) return fr_err_set(-FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
+    return st->ops->subject_get(st, client_id, id, out);
+}
+
+int fr_store_subject_get_many(fr_store *st, int64_t client_id, const int64_t *ids, size_t n,
+                              struct fr_store_subject *out) {
+    if (out) memset(out, 0, n * sizeof *out);
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    if (n == 0) return 0;
+    if (!ids || !out) return bad("ids and out are required");
+    if (n > FR_STORE_LIST_MAX) return bad("too many ids in one lookup");
+    return st->ops->subject_get_many(st, client_id, ids, n, out);
+}
+
+int fr_store_subject_list(fr_store *st, int64_t client_id, int limit, int64_t after_id,
+                          struct fr_store_subject **rows_out, size_t *n_out, int64_t *next_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    if (next_out) *next_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out || !next_out) return bad("rows_out, n_out and next_out are required");
+    TRY(need_id(client_id, "client id"));
+    TRY(need_limit(limit));
+    if (after_id < 0) return bad("cursor must be >= 0");
+    return st->ops->subject_list(st, client_id, limit, after_id, rows_out, n_out, next_out);
+}
+
+int fr_store_subject_update(fr_store *st, int64_t client_id, int64_t id,
+                            const struct fr_store_subject_update *u) {
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    if (!u) return bad("update is NULL");
+    if (u->name) TRY(need_str(u->name, "subject name", FR_STORE_NAME_MAX));
+    TRY(opt_str(u->external_id, "external_id", FR_STORE_NAME_MAX));
+    TRY(opt_str(u->metadata, "metadata", FR_STORE_METADATA_MAX));
+    if (id <= 0) return fr_err_set(-FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
+    return st->ops->subject_update(st, client_id, id, u);
+}
+
+int fr_store_subject_delete(fr_store *st, int64_t client_id, int64_t id,
+                            int64_t **face_ids_out, size_t *n_out) {
+    if (face_ids_out) *face_ids_out = NULL;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    if (face_ids_out && !n_out) return bad("n_out is required with face_ids_out");
+    if (id <= 0) return fr_err_set(-FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
+    return st->ops->subject_delete(st, client_id, id, face_ids_out, n_out);
+}
+
+int fr_store_subject_count(fr_store *st, int64_t client_id, int64_t *n_out) {
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    if (!n_out) return bad("n_out is NULL");
+    return st->ops->subject_count(st, client_id, n_out);
+}
+
+void fr_store_subject_free(struct fr_store_subject *s) {
+    if (!s) return;
+    fr_free(s->external_id);
+    fr_free(s->name);
+    fr_free(s->metadata);
+    memset(s, 0, sizeof *s);
+}
+
+void fr_store_subjects_free(struct fr_store_subject *rows, size_t n) {
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) fr_store_subject_free(&rows[i]);
+    fr_free(rows);
+}
+
+/* ---- faces ------------------------------------------------------------------- */
+
+static int check_face_new(const struct fr_store_face_new *f) {
+    if (!f) return bad("face is NULL");
+    TRY(need_id(f->client_id, "client id"));
+    if (!f->embedding || f->dim < 1 || f->dim > FR_STORE_EMB_DIM_MAX)
+        return fr_err_set(-FR_E_INVALID_ARGUMENT, "embedding must have 1 to %d floats",
+                          FR_STORE_EMB_DIM_MAX);
+    for (int32_t i = 0; i < f->dim; i++) {
+        if (!isfinite(f->embedding[i])) return bad("embedding has a value that is not finite");
+    }
+    TRY(need_str(f->model_id, "model id", FR_STORE_NAME_MAX));
+    TRY(opt_str(f->image_sha256, "image hash", FR_STORE_NAME_MAX));
+    if (!isfinite(f->quality) || !isfinite(f->liveness)) return bad("quality and liveness must be finite");
+    for (int i = 0; i < 4; i++) {
+        if (!isfinite(f->bbox[i])) return bad("bbox must be finite");
+    }
+    if (f->image_len && !f->image) return bad("image_len without image");
+    return 0;
+}
+
+int fr_store_face_add(fr_store *st, const struct fr_store_face_new *f, int64_t *id_out) {
+    if (id_out) *id_out = 0;
+    TRY(need_store(st));
+    TRY(check_face_new(f));
+    if (f->subject_id <= 0)
+        return fr_err_set(-FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)f->subject_id);
+    int64_t id = 0;
+    int rc = st->ops->face_add(st, f, &id);
+    if (rc == 0 && id_out) *id_out = id;
+    return rc;
+}
+
+static int face_not_found(int64_t id) {
+    return fr_err_set(-FR_E_NOT_FOUND, "face %lld not found", (long long)id);
+}
+
+int fr_store_face_get(fr_store *st, int64_t client_id, int64_t id, struct fr_store_face *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    TRY(need_id(client_id, "client id"));
+    if (id <= 0) return face_not_found(id);
+    return st->ops->face_get(st, client_id, id, out);
+}
+
+int fr_store_face_list(fr_store *st, int64_t client_id, int64_t subject_id,
+                       struct fr_store_face **rows_out, size_t *n_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out) return bad("rows_out and n_out are required");
+    TRY(need_id(client_id, "client id"));
+    if (subject_id <= 0)
+        return fr_err_set(-FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)subject_id);
+    return st->ops->face_list(st, client_id, subject_id, rows_out, n_out);
+}
+
+int fr_store_face_image_get(fr_store *st, int64_t client_id, int64_t id, uint8_t **buf_out,
+                            size_t *len_out) {
+    if (buf_out) *buf_out = NULL;
+    if (len_out) *len_out = 0;
+    TRY(need_store(st));
+    if (!buf_out || !len_out) return bad("buf_out and len_out are required");
+    TRY(need_id(client_id, "client id"));
+    if (id <= 0) return face_not_found(id);
+    return st->ops->face_image_get(st, client_id, id, buf_out, len_out);
+}
+
+int fr_store_face_image_purge(fr_store *st, int64_t before_ms, int64_t *n_out) {
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    int64_t n = 0;
+    int rc = st->ops->face_image_purge(st, before_ms, &n);
+    if (rc == 0 && n_out) *n_out = n;
+    return rc;
+}
+
+int fr_store_face_delete(fr_store *st, int64_t client_id, int64_t id, int64_t *subject_out) {
+    if (subject_out) *subject_out = 0;
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    if (id <= 0) return face_not_found(id);
+    int64_t subject = 0;
+    int rc = st->ops->face_delete(st, client_id, id, &subject);
+    if (rc == 0 && subject_out) *subject_out = subject;
+    return rc;
+}
+
+int fr_store_face_count(fr_store *st, int64_t client_id, int64_t *n_out) {
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!n_out) return bad("n_out is NULL");
+    if (client_id < 0) return bad("client id must be >= 0 (0: all clients)");
+    return st->ops->face_count(st, client_id, n_out);
+}
+
+int fr_store_faces_foreach(fr_store *st, const char *model_id, fr_store_face_fn fn, void *ctx) {
+    TRY(need_store(st));
+    if (!fn) return bad("callback is NULL");
+    return st->ops->faces_foreach(st, model_id, fn, ctx);
+}
+
+int fr_store_face_stats(fr_store *st, const char *model_id, struct fr_store_face_stats *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    return st->ops->face_stats(st, model_id, out);
+}
+
+void fr_store_face_free(struct fr_store_face *f) {
+    if (!f) return;
+    fr_free(f->embedding);
+    fr_free(f->model_id);
+    fr_free(f->image_sha256);
+    memset(f, 0, sizeof *f);
+}
+
+void fr_store_faces_free(struct fr_store_face *rows, size_t n) {
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) fr_store_face_free(&rows[i]);
+    fr_free(rows);
+}
+
+/* ---- audit --------------------------------------------------------------------- */
+
+int fr_store_audit_append(fr_store *st, const char *actor, const char *action,
+                          const char *target, const char *request_id, const char *details,
+                          int64_t *id_out) {
+    if (id_out) *id_out = 0;
+    TRY(need_store(st));
+    TRY(need_str(actor, "audit actor", FR_STORE_NAME_MAX));
+    TRY(need_str(action, "audit action", FR_STORE_NAME_MAX));
+    TRY(opt_str(target, "audit target", FR_STORE_NAME_MAX));
+    TRY(opt_str(request_id, "request id", FR_STORE_NAME_MAX));
+    TRY(opt_str(details, "audit details", FR_STORE_METADATA_MAX));
+    int64_t id = 0;
+    int rc = st->ops->audit_append(st, actor, action, target, request_id, details, &id);
+    if (rc == 0 && id_out) *id_out = id;
+    return rc;
+}
+
+int fr_store_audit_list(fr_store *st, int limit, int64_t before_id,
+                        struct fr_store_audit **rows_out, size_t *n_out, int64_t *next_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    if (next_out) *next_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out || !next_out) return bad("rows_out, n_out and next_out are required");
+    TRY(need_limit(limit));
+    if (before_id < 0) return bad("cursor must be >= 0");
+    return st->ops->audit_list(st, limit, before_id, rows_out, n_out, next_out);
+}
+
+void fr_store_audit_free(struct fr_store_audit *a) {
+    if (!a) return;
+    fr_free(a->actor);
+    fr_free(a->action);
+    fr_free(a->target);
+    fr_free(a->request_id);
+    fr_free(a->details);
+    memset(a, 0, sizeof *a);
+}
+
+void fr_store_audits_free(struct fr_store_audit *rows, size_t n) {
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) fr_store_audit_free(&rows[i]);
+    fr_free(rows);
+}
+
+/* ---- usage --------------------------------------------------------------------- */
+
+int64_t fr_store_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void fr_store_day(int64_t unix_ms, char day_out[11]) {
+    time_t t = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(day_out, 11, "%Y-%m-%d", &tm) != 10)
+        memcpy(day_out, "1970-01-01", 11);
+}
+
+int fr_store_usage_add(fr_store *st, int64_t client_id, const char *day, const char *operation,
+                       int64_t n) {
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    TRY(need_day(day, "day"));
+    TRY(need_str(operation, "operation", FR_STORE_NAME_MAX));
+    if (n < 0) return bad("usage count must be >= 0");
+    return st->ops->usage_add(st, client_id, day, operation, n);
+}
+
+int fr_store_usage_list(fr_store *st, int64_t client_id, const char *from_day,
+                        struct fr_store_usage **rows_out, size_t *n_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out) return bad("rows_out and n_out are required");
+    TRY(need_id(client_id, "client id"));
+    if (from_day) TRY(need_day(from_day, "from_day"));
+    return st->ops->usage_list(st, client_id, from_day, rows_out, n_out);
+}
+
+void fr_store_usages_free(struct fr_store_usage *rows, size_t n) {
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) fr_free(rows[i].operation);
+    fr_free(rows);
+}
+
+/* ---- idempotency ------------------------------------------------------------- */
+
+int fr_store_idem_get(fr_store *st, int64_t client_id, const char *key, struct fr_store_idem *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    TRY(need_id(client_id, "client id"));
+    TRY(need_str(key, "idempotency key", FR_STORE_NAME_MAX));
+    return st->ops->idem_get(st, client_id, key, out);
+}
+
+int fr_store_idem_put(fr_store *st, int64_t client_id, const char *key, const char *request_hash,
+                      int status, const char *response) {
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    TRY(need_str(key, "idempotency key", FR_STORE_NAME_MAX));
+    TRY(need_str(request_hash, "request hash", FR_STORE_NAME_MAX));
+    if (status < 100 || status > 599) return bad("status must be an HTTP status");
+    if (!response) return bad("response is NULL");
+    return st->ops->idem_put(st, client_id, key, request_hash, status, response);
+}
+
+int fr_store_idem_purge(fr_store *st, int64_t before_ms, int64_t *n_out) {
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    int64_t n = 0;
+    int rc = st->ops->idem_purge(st, before_ms, &n);
+    if (rc == 0 && n_out) *n_out = n;
+    return rc;
+}
+
+void fr_store_idem_free(struct fr_store_idem *r) {
+    if (!r) return;
+    fr_free(r->request_hash);
+    fr_free(r->response);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,82 @@
+/* Storage internals: the table of functions a backend implements.
+ *
+ * The public fr_store_* functions (store.c) check their arguments, zero the
+ * outputs and then call the backend through st->ops, so a backend sees only
+ * well-formed requests and every backend gets the same checks. A backend
+ * embeds struct fr_store as its first member. Every member is required
+ * unless its comment says "optional"; an optional NULL member makes the
+ * public call return -FR_E_INTERNAL_ERROR saying the backend lacks it. */
+#ifndef FR_STORE_INT_H
+#define FR_STORE_INT_H
+
+#include "facerec/store.h"
+
+struct fr_store_ops {
+    const char *name;
+    void (*close)(fr_store *st);
+    int (*ping)(fr_store *st);
+    int (*schema_version)(fr_store *st, int *version_out);
+    int (*check)(fr_store *st);                                       /* optional */
+    int (*backup)(fr_store *st, const char *path);                    /* optional */
+
+    int (*tx_begin)(fr_store *st);
+    int (*tx_commit)(fr_store *st);
+    void (*tx_rollback)(fr_store *st);
+
+    int (*client_create)(fr_store *st, const char *name, const char *key_prefix,
+                         const char *key_hash, int64_t per_hour, int64_t per_day, int64_t *id_out);
+    int (*client_get)(fr_store *st, int64_t id, struct fr_store_client *out);
+    int (*client_get_by_prefix)(fr_store *st, const char *prefix, struct fr_store_client *out);
+    int (*client_list)(fr_store *st, struct fr_store_client **rows_out, size_t *n_out);
+    int (*client_update)(fr_store *st, int64_t id, const struct fr_store_client_update *u);
+    int (*client_set_key)(fr_store *st, int64_t id, const char *prefix, const char *hash);
+    int (*client_delete)(fr_store *st, int64_t id);
+    int (*admin_get)(fr_store *st, const char *key, char **v_out);
+    int (*admin_set)(fr_store *st, const char *key, const char *value);
+
+    int (*subject_create)(fr_store *st, int64_t client_id, const char *name,
+                          const char *external_id, const char *metadata, int64_t *id_out);
+    int (*subject_get)(fr_store *st, int64_t client_id, int64_t id, struct fr_store_subject *out);
+    int (*subject_get_many)(fr_store *st, int64_t client_id, const int64_t *ids, size_t n,
+                            struct fr_store_subject *out);
+    int (*subject_list)(fr_store *st, int64_t client_id, int limit, int64_t after_id,
+                        struct fr_store_subject **rows_out, size_t *n_out, int64_t *next_out);
+    int (*subject_update)(fr_store *st, int64_t client_id, int64_t id,
+                          const struct fr_store_subject_update *u);
+    int (*subject_delete)(fr_store *st, int64_t client_id, int64_t id,
+                          int64_t **face_ids_out, size_t *n_out);
+    int (*subject_count)(fr_store *st, int64_t client_id, int64_t *n_out);
+
+    int (*face_add)(fr_store *st, const struct fr_store_face_new *f, int64_t *id_out);
+    int (*face_get)(fr_store *st, int64_t client_id, int64_t id, struct fr_store_face *out);
+    int (*face_list)(fr_store *st, int64_t client_id, int64_t subject_id,
+                     struct fr_store_face **rows_out, size_t *n_out);
+    int (*face_image_get)(fr_store *st, int64_t client_id, int64_t id, uint8_t **buf_out,
+                          size_t *len_out);
+    int (*face_image_purge)(fr_store *st, int64_t before_ms, int64_t *n_out);
+    int (*face_delete)(fr_store *st, int64_t client_id, int64_t id, int64_t *subject_out);
+    int (*face_count)(fr_store *st, int64_t client_id, int64_t *n_out);
+    int (*faces_foreach)(fr_store *st, const char *model_id, fr_store_face_fn fn, void *ctx);
+    int (*face_stats)(fr_store *st, const char *model_id, struct fr_store_face_stats *out);
+
+    int (*audit_append)(fr_store *st, const char *actor, const char *action, const char *target,
+                        const char *request_id, const char *details, int64_t *id_out);
+    int (*audit_list)(fr_store *st, int limit, int64_t before_id,
+                      struct fr_store_audit **rows_out, size_t *n_out, int64_t *next_out);
+
+    int (*usage_add)(fr_store *st, int64_t client_id, const char *day, const char *operation,
+                     int64_t n);
+    int (*usage_list)(fr_store *st, int64_t client_id, const char *from_day,
+                      struct fr_store_usage **rows_out, size_t *n_out);
+
+    int (*idem_get)(fr_store *st, int64_t client_id, const char *key, struct fr_store_idem *out);
+    int (*idem_put)(fr_store *st, int64_t client_id, const char *key, const char *request_hash,
+                    int status, const char *response);
+    int (*idem_purge)(fr_store *st, int64_t before_ms, int64_t *n_out);
+};
+
+struct fr_store {
+    const struct fr_store_ops *ops;
+};
+
+#endif
