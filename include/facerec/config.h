@@ -76,7 +76,8 @@ struct fr_config {
 FR_API void fr_config_defaults(struct fr_config *cfg /* OUT */);
 
 /* Defaults, then file (NULL: none), then the environment. Errors
- * (-FR_E_INVALID_ARGUMENT, or -FR_E_IO for an unreadable file) leave a
+ * (-FR_E_INVALID_ARGUMENT; for the file also -FR_E_IO when unreadable,
+ * -FR_E_LIMIT_EXCEEDED over 1 MiB, -FR_E_NOMEM) leave a
  * sentence in fr_err_detail() naming the file and line or the variable, e.g.
  * "FACEREC_THREADS: expected an integer in [0, 256], got 'x'"; *cfg is then
  * not to be used. */

@@ -62,8 +62,8 @@ struct fr_metric;                   /* lives until fr_metrics_reset(); never fre
  * none, at most FR_METRIC_LABELS_MAX, "le" and names starting "__" refused.
  * Histograms take strictly increasing finite bounds (NULL: the seconds
  * ladder); others pass NULL, 0. Registering the same name again with the same
- * type, labels and bounds returns the same handle; anything else under a known
- * name is -FR_E_INVALID_ARGUMENT. */
+ * type, labels and bounds returns the same handle (the first help text stays);
+ * anything else under a known name is -FR_E_INVALID_ARGUMENT. */
 FR_API int fr_metric_new(const char *name, const char *help, enum fr_metric_type type, const char *labels,
                          const double *bounds, int n_bounds, struct fr_metric **out /* OUT */);
 

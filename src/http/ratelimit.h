@@ -59,7 +59,7 @@ struct fr_ratelimit_info {
 };
 
 /* max_clients: clients tracked at once before least-recently-seen ones are
- * dropped; 0 means 100000. */
+ * dropped (rounded up to a multiple of 64, the stripes); 0 means 100000. */
 int fr_ratelimit_new(size_t max_clients, struct fr_ratelimit **out /* OUT */);
 void fr_ratelimit_free(struct fr_ratelimit *rl);   /* NULL: nothing */
 

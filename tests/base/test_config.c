@@ -1,0 +1,371 @@
+/* Service configuration: the defaults and their printed form, precedence
+ * (defaults < file < environment), the file syntax (comments, quotes, CRLF,
+ * unknown and repeated keys, malformed lines), every validation error with
+ * its exact message, listen parsing, and the admin token never shown. */
+#include "harness.h"
+
+#include "facerec/config.h"
+
+#include <unistd.h>
+
+static const char *const env_keys[] = {
+    "FACEREC_LISTEN",           "FACEREC_DATA_DIR",         "FACEREC_MODELS_DIR",
+    "FACEREC_ADMIN_TOKEN",      "FACEREC_MAX_UPLOAD_BYTES", "FACEREC_MAX_PIXELS",
+    "FACEREC_THREADS",          "FACEREC_MATCH_THRESHOLD",  "FACEREC_QUALITY_THRESHOLD",
+    "FACEREC_LIVENESS_THRESHOLD", "FACEREC_REQUIRE_LIVENESS", "FACEREC_STORE_PHOTOS",
+    "FACEREC_DEFAULT_RATE_PER_HOUR", "FACEREC_DEFAULT_RATE_PER_DAY", "FACEREC_LOG_LEVEL",
+    "FACEREC_MAX_FACES",        "FACEREC_TOP_K",
+};
+#define N_ENV (sizeof env_keys / sizeof env_keys[0])
+
+static int clear_env(void **state) {
+    (void)state;
+    for (size_t i = 0; i < N_ENV; i++) unsetenv(env_keys[i]);
+    return 0;
+}
+
+static char tmp_path[64];
+
+static const char *write_file(const char *text, size_t len) {
+    strcpy(tmp_path, "/tmp/fr_cfg_XXXXXX");
+    int fd = mkstemp(tmp_path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    return tmp_path;
+}
+
+static char *printed(const struct fr_config *cfg) {
+    static char out[8192];
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(fr_config_print(cfg, f), 0);
+    rewind(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    fclose(f);
+    return out;
+}
+
+static const char *defaults_text =
+    "listen = 127.0.0.1:8000\n"
+    "data_dir = ./data\n"
+    "models_dir = ./models\n"
+    "admin_token = (unset)\n"
+    "max_upload_bytes = 10485760\n"
+    "max_pixels = 50000000\n"
+    "threads = 0\n"
+    "match_threshold = 0.28\n"
+    "quality_threshold = 0.3\n"
+    "liveness_threshold = 0.5\n"
+    "require_liveness = false\n"
+    "store_photos = false\n"
+    "default_rate_per_hour = 0\n"
+    "default_rate_per_day = 0\n"
+    "log_level = info\n"
+    "max_faces = 10\n"
+    "top_k = 5\n";
+
+static void test_defaults(void **state) {
+    (void)state;
+    struct fr_config c;
+    assert_int_equal(fr_config_load(&c, NULL), 0);
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_int_equal(c.listen_port, 8000);
+    assert_string_equal(c.data_dir, "./data");
+    assert_string_equal(c.admin_token, "");
+    assert_int_equal(c.max_upload_bytes, 10485760);
+    assert_int_equal(c.max_pixels, 50000000);
+    assert_int_equal(c.threads, 0);
+    assert_true(c.match_threshold == 0.28);
+    assert_true(c.quality_threshold == 0.3);
+    assert_true(c.liveness_threshold == 0.5);
+    assert_false(c.require_liveness);
+    assert_false(c.store_photos);
+    assert_int_equal(c.default_rate_per_hour, 0);
+    assert_int_equal(c.log_level, FR_LOG_INFO);
+    assert_int_equal(c.max_faces, 10);
+    assert_int_equal(c.top_k, 5);
+    assert_true(fr_config_threads(&c) >= 1);
+    char *text = printed(&c);
+    printf("%s", text);
+    assert_string_equal(text, defaults_text);
+    struct fr_config d;
+    fr_config_defaults(&d);
+    assert_memory_equal(&c, &d, sizeof c);
+}
+
+static void test_precedence(void **state) {
+    (void)state;
+    const char *file =
+        "# a comment\n"
+        "\n"
+        "   # an indented comment\n"
+        "listen = 0.0.0.0:9000\r\n"              /* CRLF is fine */
+        "threads=3\n"
+        "  data_dir   =   \"  /srv/face data  \"  \n"   /* quotes keep the spaces */
+        "match_threshold = 0.31\n"
+        "require_liveness = YES\n"
+        "log_level = debug\n";
+    const char *path = write_file(file, strlen(file));
+    struct fr_config c;
+    assert_int_equal(fr_config_load(&c, path), 0);
+    assert_string_equal(c.listen_host, "0.0.0.0");
+    assert_int_equal(c.listen_port, 9000);
+    assert_int_equal(c.threads, 3);
+    assert_int_equal(fr_config_threads(&c), 3);
+    assert_string_equal(c.data_dir, "  /srv/face data  ");
+    assert_true(c.match_threshold == 0.31);
+    assert_true(c.require_liveness);
+    assert_int_equal(c.log_level, FR_LOG_DEBUG);
+    assert_int_equal(c.top_k, 5);                           /* untouched: the default */
+    /* the environment beats the file; an empty variable counts as unset */
+    setenv("FACEREC_THREADS", "7", 1);
+    setenv("FACEREC_LISTEN", "", 1);
+    setenv("FACEREC_TOP_K", "12", 1);
+    setenv("FACEREC_STORE_PHOTOS", "on", 1);
+    setenv("FACEREC_MATCH_THRESHOLD", "-0.5", 1);
+    assert_int_equal(fr_config_load(&c, path), 0);
+    assert_int_equal(c.threads, 7);
+    assert_int_equal(c.listen_port, 9000);
+    assert_int_equal(c.top_k, 12);
+    assert_true(c.store_photos);
+    assert_true(c.match_threshold == -0.5);
+    assert_int_equal(c.log_level, FR_LOG_DEBUG);            /* from the file still */
+    /* and the environment alone, over the defaults */
+    assert_int_equal(fr_config_load(&c, NULL), 0);
+    assert_int_equal(c.threads, 7);
+    assert_int_equal(c.listen_port, 8000);
+    char *text = printed(&c);
+    assert_non_null(strstr(text, "match_threshold = -0.5\n"));
+    unlink(path);
+    /* what fr_config_print writes reads back as the same configuration */
+    text = printed(&c);
+    char *tok = strstr(text, "admin_token = (unset)\n");
+    assert_non_null(tok);
+    memmove(tok, tok + strlen("admin_token = (unset)\n"), strlen(tok + strlen("admin_token = (unset)\n")) + 1);
+    clear_env(NULL);
+    path = write_file(text, strlen(text));
+    struct fr_config back;
+    assert_int_equal(fr_config_load(&back, path), 0);
+    unlink(path);
+    char *want = strdup(printed(&c));
+    assert_string_equal(printed(&back), want);
+    free(want);
+    /* a command-line override goes through the same parser */
+    assert_int_equal(fr_config_set(&back, "FACEREC_TOP_K", "3"), 0);
+    assert_int_equal(fr_config_set(&back, "max_faces", "2"), 0);
+    assert_int_equal(back.top_k, 3);
+    assert_int_equal(back.max_faces, 2);
+    assert_int_equal(fr_config_set(&back, "max_faces", "0"), -FR_E_INVALID_ARGUMENT);
+    assert_string_equal(fr_err_detail(), "max_faces: expected an integer in [1, 1000], got '0'");
+    assert_int_equal(fr_config_set(&back, "nope", "0"), -FR_E_INVALID_ARGUMENT);
+    assert_string_equal(fr_err_detail(), "unknown configuration key 'nope'");
+}
+
+/* Every kind of bad value, through the environment, with the exact message. */
+static void test_env_errors(void **state) {
+    (void)state;
+    static const struct {
+        const char *var, *value, *msg;
+    } cases[] = {
+        { "FACEREC_THREADS", "x", "FACEREC_THREADS: expected an integer in [0, 256], got 'x'" },
+        { "FACEREC_THREADS", "257", "FACEREC_THREADS: expected an integer in [0, 256], got '257'" },
+        { "FACEREC_THREADS", "-1", "FACEREC_THREADS: expected an integer in [0, 256], got '-1'" },
+        { "FACEREC_THREADS", "4 ", "FACEREC_THREADS: expected an integer in [0, 256], got '4 '" },
+        { "FACEREC_THREADS", " 4", "FACEREC_THREADS: expected an integer in [0, 256], got ' 4'" },
+        { "FACEREC_THREADS", "4.0", "FACEREC_THREADS: expected an integer in [0, 256], got '4.0'" },
+        { "FACEREC_THREADS", "99999999999999999999",
+          "FACEREC_THREADS: expected an integer in [0, 256], got '99999999999999999999'" },
+        { "FACEREC_MAX_UPLOAD_BYTES", "10", "FACEREC_MAX_UPLOAD_BYTES: expected an integer in [1024, 1073741824], got '10'" },
+        { "FACEREC_MAX_PIXELS", "0", "FACEREC_MAX_PIXELS: expected an integer in [1, 1000000000], got '0'" },
+        { "FACEREC_DEFAULT_RATE_PER_HOUR", "-5",
+          "FACEREC_DEFAULT_RATE_PER_HOUR: expected an integer in [0, 1000000000], got '-5'" },
+        { "FACEREC_DEFAULT_RATE_PER_DAY", "1e3",
+          "FACEREC_DEFAULT_RATE_PER_DAY: expected an integer in [0, 1000000000], got '1e3'" },
+        { "FACEREC_MAX_FACES", "0", "FACEREC_MAX_FACES: expected an integer in [1, 1000], got '0'" },
+        { "FACEREC_TOP_K", "1001", "FACEREC_TOP_K: expected an integer in [1, 1000], got '1001'" },
+        { "FACEREC_MATCH_THRESHOLD", "1.5", "FACEREC_MATCH_THRESHOLD: expected a number in [-1, 1], got '1.5'" },
+        { "FACEREC_MATCH_THRESHOLD", "nan", "FACEREC_MATCH_THRESHOLD: expected a number in [-1, 1], got 'nan'" },
+        { "FACEREC_MATCH_THRESHOLD", "0.3x", "FACEREC_MATCH_THRESHOLD: expected a number in [-1, 1], got '0.3x'" },
+        { "FACEREC_QUALITY_THRESHOLD", "-0.1", "FACEREC_QUALITY_THRESHOLD: expected a number in [0, 1], got '-0.1'" },
+        { "FACEREC_LIVENESS_THRESHOLD", "inf", "FACEREC_LIVENESS_THRESHOLD: expected a number in [0, 1], got 'inf'" },
+        { "FACEREC_REQUIRE_LIVENESS", "maybe",
+          "FACEREC_REQUIRE_LIVENESS: expected true or false (also 1/0, yes/no, on/off), got 'maybe'" },
+        { "FACEREC_STORE_PHOTOS", "2",
+          "FACEREC_STORE_PHOTOS: expected true or false (also 1/0, yes/no, on/off), got '2'" },
+        { "FACEREC_LOG_LEVEL", "loud", "FACEREC_LOG_LEVEL: expected one of debug, info, warn, error, got 'loud'" },
+        { "FACEREC_LISTEN", "8000",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got '8000'" },
+        { "FACEREC_LISTEN", ":8000",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got ':8000'" },
+        { "FACEREC_LISTEN", "localhost:65536",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got 'localhost:65536'" },
+        { "FACEREC_LISTEN", "localhost:",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got 'localhost:'" },
+        { "FACEREC_LISTEN", "localhost:+80",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got 'localhost:+80'" },
+        { "FACEREC_LISTEN", "::1:8000",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got '::1:8000'" },
+        { "FACEREC_LISTEN", "[::g]:8000",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got '[::g]:8000'" },
+        { "FACEREC_LISTEN", "[::1]8000",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got '[::1]8000'" },
+        { "FACEREC_LISTEN", "300.1.1.1:80",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got '300.1.1.1:80'" },
+        { "FACEREC_LISTEN", "bad_host:80",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got 'bad_host:80'" },
+        { "FACEREC_LISTEN", "-a.com:80",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got '-a.com:80'" },
+        { "FACEREC_LISTEN", "a..com:80",
+          "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got 'a..com:80'" },
+        { "FACEREC_ADMIN_TOKEN", "short",
+          "FACEREC_ADMIN_TOKEN: expected 16 to 255 printable characters without spaces, got 5 characters" },
+        { "FACEREC_ADMIN_TOKEN", "has a space inside it",
+          "FACEREC_ADMIN_TOKEN: expected 16 to 255 printable characters without spaces, got 21 characters" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        clear_env(NULL);
+        setenv(cases[i].var, cases[i].value, 1);
+        struct fr_config c;
+        int rc = fr_config_load(&c, NULL);
+        printf("%s='%s' -> %s\n", cases[i].var, cases[i].value, fr_err_detail());
+        assert_int_equal(rc, -FR_E_INVALID_ARGUMENT);
+        assert_string_equal(fr_err_detail(), cases[i].msg);
+    }
+    /* long values are quoted back cut short */
+    char longv[300];
+    memset(longv, '9', sizeof longv - 1);
+    longv[sizeof longv - 1] = 0;
+    clear_env(NULL);
+    setenv("FACEREC_TOP_K", longv, 1);
+    struct fr_config c;
+    assert_int_equal(fr_config_load(&c, NULL), -FR_E_INVALID_ARGUMENT);
+    assert_true(strlen(fr_err_detail()) < 160);
+    assert_non_null(strstr(fr_err_detail(), "...'"));
+    /* too long for a path */
+    char *path = malloc(FR_CONFIG_PATH_MAX + 10);
+    memset(path, 'p', FR_CONFIG_PATH_MAX + 9);
+    path[FR_CONFIG_PATH_MAX + 9] = 0;
+    clear_env(NULL);
+    setenv("FACEREC_DATA_DIR", path, 1);
+    assert_int_equal(fr_config_load(&c, NULL), -FR_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(fr_err_detail(), "FACEREC_DATA_DIR: expected a path of 1 to 4095 bytes"));
+    free(path);
+}
+
+static void test_listen_forms(void **state) {
+    (void)state;
+    static const struct {
+        const char *v, *host;
+        int port;
+    } ok[] = {
+        { "127.0.0.1:8000", "127.0.0.1", 8000 },
+        { "0.0.0.0:0", "0.0.0.0", 0 },
+        { "localhost:65535", "localhost", 65535 },
+        { "api.example-1.com:443", "api.example-1.com", 443 },
+        { "[::1]:8080", "::1", 8080 },
+        { "[::]:80", "::", 80 },
+        { "[fe80::1:2]:1", "fe80::1:2", 1 },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct fr_config c;
+        fr_config_defaults(&c);
+        assert_int_equal(fr_config_set(&c, "listen", ok[i].v), 0);
+        assert_string_equal(c.listen, ok[i].v);
+        assert_string_equal(c.listen_host, ok[i].host);
+        assert_int_equal(c.listen_port, ok[i].port);
+    }
+}
+
+static void test_file_errors(void **state) {
+    (void)state;
+    static const struct {
+        const char *text, *msg;   /* msg after "<path>:" */
+    } cases[] = {
+        { "threads = 2\nthreads = 3\n", "2: threads is already set on line 1" },
+        { "# ok\nthread = 2\n", "2: unknown key 'thread'" },
+        { "FACEREC_THREADS = 2\n", "1: unknown key 'FACEREC_THREADS' (in the file write 'threads')" },
+        { "\n\nthreads 2\n", "3: expected 'key = value', got 'threads 2'" },
+        { "threads = x\n", "1: threads: expected an integer in [0, 256], got 'x'" },
+        { "threads =\n", "1: threads: expected an integer in [0, 256], got ''" },
+        { "data_dir = \"\"\n", "1: data_dir: expected a path of 1 to 4095 bytes, got ''" },
+        { "listen = localhost\n",
+          "1: listen: expected host:port or [ipv6]:port with a port in [0, 65535], got 'localhost'" },
+        { "top_k = 3\n= 4\n", "2: unknown key ''" },
+        { "admin_token = abc\n", "1: admin_token: expected 16 to 255 printable characters without spaces, got 3 characters" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *path = write_file(cases[i].text, strlen(cases[i].text));
+        struct fr_config c;
+        int rc = fr_config_load(&c, path);
+        printf("%s\n", fr_err_detail());
+        char want[512];
+        snprintf(want, sizeof want, "%s:%s", path, cases[i].msg);
+        assert_int_equal(rc, -FR_E_INVALID_ARGUMENT);
+        assert_string_equal(fr_err_detail(), want);
+        unlink(path);
+    }
+    /* not text */
+    const char *path = write_file("threads = 1\n\0x", 14);
+    struct fr_config c;
+    assert_int_equal(fr_config_load(&c, path), -FR_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(fr_err_detail(), "NUL byte"));
+    unlink(path);
+    /* missing */
+    assert_int_equal(fr_config_load(&c, "/nonexistent/facerec.conf"), -FR_E_IO);
+    printf("%s\n", fr_err_detail());
+    assert_string_equal(fr_err_detail(), "config file: cannot open /nonexistent/facerec.conf: No such file or directory");
+    /* a directory is not a config file */
+    assert_true(fr_config_load(&c, "/tmp") < 0);
+    /* an error in the file wins even when the environment would fix it: the file is wrong */
+    path = write_file("threads = x\n", 12);
+    setenv("FACEREC_THREADS", "2", 1);
+    assert_int_equal(fr_config_load(&c, path), -FR_E_INVALID_ARGUMENT);
+    unlink(path);
+}
+
+static void test_secret_masked(void **state) {
+    (void)state;
+    const char *token = "s3cr3t-t0ken-0123456789";
+    setenv("FACEREC_ADMIN_TOKEN", token, 1);
+    struct fr_config c;
+    assert_int_equal(fr_config_load(&c, NULL), 0);
+    assert_string_equal(c.admin_token, token);
+    char *text = printed(&c);
+    printf("%s", text);
+    assert_non_null(strstr(text, "admin_token = (set)\n"));
+    assert_null(strstr(text, "s3cr3t"));
+    /* a bad token is not echoed in the error either */
+    setenv("FACEREC_ADMIN_TOKEN", "s3cr3t sp", 1);
+    assert_int_equal(fr_config_load(&c, NULL), -FR_E_INVALID_ARGUMENT);
+    assert_null(strstr(fr_err_detail(), "s3cr3t"));
+    const char *file = "admin_token = s3cr3t\tsp\n";
+    const char *path = write_file(file, strlen(file));
+    unsetenv("FACEREC_ADMIN_TOKEN");
+    assert_int_equal(fr_config_load(&c, path), -FR_E_INVALID_ARGUMENT);
+    assert_null(strstr(fr_err_detail(), "s3cr3t"));
+    unlink(path);
+}
+
+static void test_unknown_env_is_only_a_warning(void **state) {
+    (void)state;
+    setenv("FACEREC_THREAD", "4", 1);   /* a typo: warned about on stderr, not fatal */
+    struct fr_config c;
+    assert_int_equal(fr_config_load(&c, NULL), 0);
+    assert_int_equal(c.threads, 0);
+    unsetenv("FACEREC_THREAD");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_precedence, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_env_errors, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_listen_forms, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_file_errors, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_secret_masked, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_unknown_env_is_only_a_warning, clear_env, clear_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
