@@ -241,12 +241,12 @@ int fr_store_subject_get(fr_store *st, int64_t client_id, int64_t id,
 
 int fr_store_subject_get_many(fr_store *st, int64_t client_id, const int64_t *ids, size_t n,
                               struct fr_store_subject *out) {
-    if (out) memset(out, 0, n * sizeof *out);
     TRY(need_store(st));
     TRY(need_id(client_id, "client id"));
     if (n == 0) return 0;
     if (!ids || !out) return bad("ids and out are required");
     if (n > FR_STORE_LIST_MAX) return bad("too many ids in one lookup");
+    memset(out, 0, n * sizeof *out);
     return st->ops->subject_get_many(st, client_id, ids, n, out);
 }
 

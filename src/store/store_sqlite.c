@@ -30,6 +30,7 @@
 
 #define BUSY_TIMEOUT_MS 5000
 #define DB_FILE "facerec.db"
+#define CACHE_KIB "65536"         /* page cache, KiB */
 
 /* Every statement the backend runs, prepared on first use. */
 #define FACE_COLS "id, client_id, subject_id, embedding, model_id, quality, liveness, " \
@@ -207,7 +208,7 @@ static int tx_open(struct sq *s) {
 
 /* A read transaction for calls that run several statements: one snapshot
  * for all of them, and one WAL read lock instead of one per statement (each
- * costs fcntl system calls: 10 subject lookups went from 77 to 25 us). */
+ * costs fcntl system calls; measured: 10 subject lookups 80 -> 35 us). */
 static int rtx_open(struct sq *s) {
     int rc = exec(s, s->tx_depth ? "SAVEPOINT fr" : "BEGIN", 0);
     if (rc == 0) s->tx_depth++;
@@ -346,6 +347,9 @@ static int configure(struct sq *s) {
         fr_log(FR_LOG_WARN, "sqlite: WAL unavailable, journal mode is %s", mode);
     if ((rc = exec(s, "PRAGMA synchronous=FULL", 0)) < 0) return rc;
     if ((rc = exec(s, "PRAGMA foreign_keys=ON", 0)) < 0) return rc;
+    /* The page cache survives between transactions while no other process
+     * writes; the default 2 MB is a few thousand faces. */
+    if ((rc = exec(s, "PRAGMA cache_size=-" CACHE_KIB, 0)) < 0) return rc;
     return 0;
 }
 
@@ -487,6 +491,8 @@ static int sq_backup(fr_store *st, const char *path) {
     struct sq *s = SQ(st);
     sqlite3_stmt *q = NULL;
     int rc = 0;
+    struct stat sb;
+    if (stat(path, &sb) == 0) return fr_err_set(-FR_E_INVALID_ARGUMENT, "backup file %s exists", path);
     lock(s);
     if (s->tx_depth) {
         rc = fr_err_set(-FR_E_INVALID_ARGUMENT, "cannot back up inside a transaction");

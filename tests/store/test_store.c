@@ -1,0 +1,1247 @@
+/* Storage layer: every call's happy path and error paths on a real SQLite
+ * database in a fresh temporary directory, tenant isolation (client B can
+ * neither see nor change client A's rows), cascades, cursor pagination,
+ * transactions, many threads writing at once, allocation failures with no
+ * leaks, and a child killed with SIGKILL while enrolling: every id it
+ * acknowledged must survive and the database must pass integrity_check.
+ * The suite is written against the public interface only, so a future
+ * PostgreSQL backend runs it by changing open_store(). */
+#include "harness.h"
+
+#include "facerec/store.h"
+
+#include <ftw.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DIM 512
+
+struct fx {
+    char dir[64];
+    fr_store *st;
+    size_t mem0;
+};
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+static int open_store(struct fx *f) { return fr_store_open_sqlite(&f->st, f->dir); }
+
+static int setup(void **state) {
+    struct fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/fr_store_XXXXXX");
+    if (!mkdtemp(f->dir)) return -1;
+    f->mem0 = fr_mem_used();
+    if (open_store(f) < 0) {
+        fprintf(stderr, "open: %s\n", fr_err_detail());
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    struct fx *f = *state;
+    fr_store_close(f->st);
+    size_t leaked = fr_mem_used() - f->mem0;
+    nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    if (leaked) fprintf(stderr, "leaked %zu bytes\n", leaked);
+    return leaked ? -1 : 0;
+}
+
+/* A client with a fresh random key; returns its id. */
+static int64_t mk_client(fr_store *st, const char *name) {
+    char key[FR_KEY_LEN + 1], prefix[FR_KEY_PREFIX_LEN + 1], hash[FR_KEY_HASH_LEN + 1];
+    int64_t id = 0;
+    assert_int_equal(fr_key_generate("frk", key), 0);
+    fr_key_prefix(key, prefix);
+    assert_int_equal(fr_key_hash(key, hash), 0);
+    assert_int_equal(fr_store_client_create(st, name, prefix, hash, 100, 1000, &id), 0);
+    assert_true(id > 0);
+    return id;
+}
+
+static int64_t mk_subject(fr_store *st, int64_t client, const char *name, const char *ext) {
+    int64_t id = 0;
+    int rc = fr_store_subject_create(st, client, name, ext, NULL, &id);
+    if (rc < 0) fprintf(stderr, "subject_create: %s\n", fr_err_detail());
+    assert_int_equal(rc, 0);
+    return id;
+}
+
+static void fill_emb(float *e, int64_t seed) {
+    for (int i = 0; i < DIM; i++) e[i] = (float)sin((double)(seed * 31 + i)) * 0.05f;
+}
+
+static int64_t mk_face_model(fr_store *st, int64_t client, int64_t subject, int64_t seed,
+                             const char *model) {
+    float emb[DIM];
+    int64_t id = 0;
+    fill_emb(emb, seed);
+    struct fr_store_face_new n = { .client_id = client, .subject_id = subject, .embedding = emb,
+                                   .dim = DIM, .model_id = model, .quality = 0.75f,
+                                   .liveness = -1, .bbox = { 1, 2, 30, 40 } };
+    int rc = fr_store_face_add(st, &n, &id);
+    if (rc < 0) fprintf(stderr, "face_add: %s\n", fr_err_detail());
+    assert_int_equal(rc, 0);
+    return id;
+}
+
+static int64_t mk_face(fr_store *st, int64_t client, int64_t subject, int64_t seed) {
+    return mk_face_model(st, client, subject, seed, "fr_feature");
+}
+
+/* ---- opening ---------------------------------------------------------------- */
+
+static void test_open_and_migrations(void **state) {
+    struct fx *f = *state;
+    int v = 0;
+    assert_string_equal(fr_store_backend(f->st), "sqlite");
+    assert_int_equal(fr_store_ping(f->st), 0);
+    assert_int_equal(fr_store_schema_version(f->st, &v), 0);
+    assert_int_equal(v, 1);
+    int64_t c = mk_client(f->st, "a");
+    mk_subject(f->st, c, "s", "x");
+    /* reopening runs no migration twice and keeps the rows */
+    for (int i = 0; i < 3; i++) {
+        fr_store_close(f->st);
+        assert_int_equal(open_store(f), 0);
+        assert_int_equal(fr_store_schema_version(f->st, &v), 0);
+        assert_int_equal(v, 1);
+    }
+    int64_t n = 0;
+    assert_int_equal(fr_store_subject_count(f->st, c, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(fr_store_check(f->st), 0);
+    /* biometric data is for the service's user only */
+    char path[128];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/facerec.db", f->dir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+static void test_open_errors(void **state) {
+    struct fx *f = *state;
+    fr_store *st = (fr_store *)1;
+    char path[128];
+    assert_int_equal(fr_store_open_sqlite(&st, ""), -FR_E_INVALID_ARGUMENT);
+    assert_null(st);
+    assert_int_equal(fr_store_open_sqlite(NULL, f->dir), -FR_E_INVALID_ARGUMENT);
+    /* a file where the directory should be */
+    snprintf(path, sizeof path, "%s/file", f->dir);
+    FILE *fp = fopen(path, "w");
+    fputs("x", fp);
+    fclose(fp);
+    assert_int_equal(fr_store_open_sqlite(&st, path), -FR_E_IO);
+    /* a facerec.db that is not a database */
+    snprintf(path, sizeof path, "%s/junk", f->dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/junk/facerec.db", f->dir);
+    fp = fopen(path, "w");
+    for (int i = 0; i < 200; i++) fputs("this is not an SQLite database ", fp);
+    fclose(fp);
+    snprintf(path, sizeof path, "%s/junk", f->dir);
+    assert_int_equal(fr_store_open_sqlite(&st, path), -FR_E_IO);
+    assert_null(st);
+    printf("not a database: %s\n", fr_err_detail());
+    /* nested directories are created */
+    snprintf(path, sizeof path, "%s/a/b/c", f->dir);
+    assert_int_equal(fr_store_open_sqlite(&st, path), 0);
+    fr_store_close(st);
+    fr_store_close(NULL);
+}
+
+static void test_backup(void **state) {
+    struct fx *f = *state;
+    char dir2[128], path[160];
+    int64_t c = mk_client(f->st, "a");
+    int64_t s = mk_subject(f->st, c, "s", NULL);
+    int64_t face = mk_face(f->st, c, s, 1);
+    snprintf(dir2, sizeof dir2, "%s/copy", f->dir);
+    mkdir(dir2, 0700);
+    snprintf(path, sizeof path, "%s/facerec.db", dir2);
+    assert_int_equal(fr_store_backup(f->st, path), 0);
+    assert_true(fr_store_backup(f->st, path) < 0);   /* never overwrites */
+    fr_store *b = NULL;
+    struct fr_store_face row;
+    assert_int_equal(fr_store_open_sqlite(&b, dir2), 0);
+    assert_int_equal(fr_store_face_get(b, c, face, &row), 0);
+    fr_store_face_free(&row);
+    assert_int_equal(fr_store_check(b), 0);
+    fr_store_close(b);
+}
+
+/* ---- keys, clients, settings ------------------------------------------------------ */
+
+static void test_keys(void **state) {
+    (void)state;
+    char k1[FR_KEY_LEN + 1], k2[FR_KEY_LEN + 1], p[FR_KEY_PREFIX_LEN + 1], h[FR_KEY_HASH_LEN + 1];
+    assert_int_equal(fr_key_generate("frk", k1), 0);
+    assert_int_equal(fr_key_generate("frk", k2), 0);
+    assert_int_equal(strlen(k1), FR_KEY_LEN);
+    assert_memory_equal(k1, "frk_", 4);
+    assert_string_not_equal(k1, k2);
+    for (const char *c = k1 + 4; *c; c++)
+        assert_true((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                    (*c >= '0' && *c <= '9') || *c == '-' || *c == '_');
+    fr_key_prefix(k1, p);
+    assert_int_equal(strlen(p), FR_KEY_PREFIX_LEN);
+    assert_memory_equal(p, k1, FR_KEY_PREFIX_LEN);
+    assert_int_equal(fr_key_hash(k1, h), 0);
+    assert_int_equal(strlen(h), 64);
+    assert_true(fr_key_verify(k1, h));
+    assert_false(fr_key_verify(k2, h));
+    assert_false(fr_key_verify(k1, "abc"));
+    assert_false(fr_key_verify(NULL, h));
+    h[63] = h[63] == '0' ? '1' : '0';
+    assert_false(fr_key_verify(k1, h));
+    /* a known SHA-256 */
+    assert_int_equal(fr_key_hash("abc", h), 0);
+    assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(fr_key_generate("FRK", k1), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_key_generate("frkk", k1), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_key_generate("fra", k1), 0);
+    assert_memory_equal(k1, "fra_", 4);
+}
+
+static void test_clients(void **state) {
+    struct fx *f = *state;
+    struct fr_store_client c;
+    int64_t a = 0, b = 0;
+    assert_int_equal(fr_store_client_create(f->st, "acme", "frk_aaaaaaaa", "h1", 10, 100, &a), 0);
+    assert_int_equal(fr_store_client_create(f->st, "beta", "frk_bbbbbbbb", "h2", 0, 0, &b), 0);
+    assert_true(b > a);
+    /* the key prefix is unique: the service retries with a new key */
+    int64_t x = 99;
+    assert_int_equal(fr_store_client_create(f->st, "dup", "frk_aaaaaaaa", "h3", 0, 0, &x),
+                     -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(x, 0);
+    assert_non_null(strstr(fr_err_detail(), "key prefix exists"));
+
+    assert_int_equal(fr_store_client_get(f->st, a, &c), 0);
+    assert_int_equal(c.id, a);
+    assert_string_equal(c.name, "acme");
+    assert_string_equal(c.key_prefix, "frk_aaaaaaaa");
+    assert_string_equal(c.key_hash, "h1");
+    assert_int_equal(c.rate_limit_per_hour, 10);
+    assert_int_equal(c.rate_limit_per_day, 100);
+    assert_int_equal(c.disabled, 0);
+    assert_true(c.created_at > 1600000000000LL);
+    fr_store_client_free(&c);
+    fr_store_client_free(&c);   /* twice is harmless */
+
+    assert_int_equal(fr_store_client_get_by_prefix(f->st, "frk_bbbbbbbb", &c), 0);
+    assert_int_equal(c.id, b);
+    fr_store_client_free(&c);
+    assert_int_equal(fr_store_client_get_by_prefix(f->st, "frk_zzzzzzzz", &c), -FR_E_NOT_FOUND);
+    assert_null(c.name);
+    assert_int_equal(fr_store_client_get(f->st, 9999, &c), -FR_E_NOT_FOUND);
+
+    /* partial update: only what is given changes */
+    struct fr_store_client_update u = FR_STORE_CLIENT_UPDATE_KEEP;
+    u.rate_limit_per_day = 5;
+    u.disabled = 1;
+    assert_int_equal(fr_store_client_update(f->st, a, &u), 0);
+    assert_int_equal(fr_store_client_get(f->st, a, &c), 0);
+    assert_string_equal(c.name, "acme");
+    assert_int_equal(c.rate_limit_per_hour, 10);
+    assert_int_equal(c.rate_limit_per_day, 5);
+    assert_int_equal(c.disabled, 1);
+    fr_store_client_free(&c);
+    u = (struct fr_store_client_update)FR_STORE_CLIENT_UPDATE_KEEP;
+    u.name = "acme 2";
+    u.disabled = 0;
+    assert_int_equal(fr_store_client_update(f->st, a, &u), 0);
+    assert_int_equal(fr_store_client_update(f->st, 9999, &u), -FR_E_NOT_FOUND);
+    u.name = "";
+    assert_int_equal(fr_store_client_update(f->st, a, &u), -FR_E_INVALID_ARGUMENT);
+
+    /* key rotation */
+    assert_int_equal(fr_store_client_set_key(f->st, a, "frk_cccccccc", "h9"), 0);
+    assert_int_equal(fr_store_client_get_by_prefix(f->st, "frk_aaaaaaaa", &c), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_client_get_by_prefix(f->st, "frk_cccccccc", &c), 0);
+    assert_string_equal(c.key_hash, "h9");
+    assert_string_equal(c.name, "acme 2");
+    assert_int_equal(c.disabled, 0);
+    fr_store_client_free(&c);
+    assert_int_equal(fr_store_client_set_key(f->st, a, "frk_bbbbbbbb", "h9"), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_client_set_key(f->st, 9999, "frk_dddddddd", "h9"), -FR_E_NOT_FOUND);
+
+    struct fr_store_client *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(fr_store_client_list(f->st, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].id, a);
+    assert_int_equal(rows[1].id, b);
+    assert_string_equal(rows[1].name, "beta");
+    fr_store_clients_free(rows, n);
+
+    assert_int_equal(fr_store_client_delete(f->st, b), 0);
+    assert_int_equal(fr_store_client_delete(f->st, b), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_client_get(f->st, b, &c), -FR_E_NOT_FOUND);
+    /* argument checks */
+    assert_int_equal(fr_store_client_create(f->st, "", "p", "h", 0, 0, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_client_create(f->st, "n", NULL, "h", 0, 0, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_client_create(f->st, "n", "p", "h", -1, 0, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_client_get(f->st, 0, &c), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_client_get(NULL, 1, &c), -FR_E_INVALID_ARGUMENT);
+}
+
+static void test_admin_settings(void **state) {
+    struct fx *f = *state;
+    char *v = (char *)1;
+    assert_int_equal(fr_store_admin_get(f->st, FR_STORE_ADMIN_TOKEN_HASH, &v), -FR_E_NOT_FOUND);
+    assert_null(v);
+    assert_int_equal(fr_store_admin_set(f->st, FR_STORE_ADMIN_TOKEN_HASH, "abc"), 0);
+    assert_int_equal(fr_store_admin_get(f->st, FR_STORE_ADMIN_TOKEN_HASH, &v), 0);
+    assert_string_equal(v, "abc");
+    fr_free(v);
+    assert_int_equal(fr_store_admin_set(f->st, FR_STORE_ADMIN_TOKEN_HASH, "def"), 0);
+    assert_int_equal(fr_store_admin_get(f->st, FR_STORE_ADMIN_TOKEN_HASH, &v), 0);
+    assert_string_equal(v, "def");
+    fr_free(v);
+    assert_int_equal(fr_store_admin_set(f->st, "", "x"), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_admin_set(f->st, "k", NULL), -FR_E_INVALID_ARGUMENT);
+}
+
+/* ---- subjects ----------------------------------------------------------------------- */
+
+static void test_subjects(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a"), b = mk_client(f->st, "b");
+    int64_t s1 = 0, s2 = 0, sb = 0, x = 7;
+    struct fr_store_subject s;
+    assert_int_equal(fr_store_subject_create(f->st, a, "Ada", "emp-1", "{\"team\":1}", &s1), 0);
+    assert_int_equal(fr_store_subject_create(f->st, a, "Bob", NULL, NULL, &s2), 0);
+    /* many subjects without external_id are fine; "" means none */
+    assert_true(mk_subject(f->st, a, "Cy", NULL) > 0);
+    assert_true(mk_subject(f->st, a, "Di", "") > 0);
+    /* external_id unique per client, not across clients */
+    assert_int_equal(fr_store_subject_create(f->st, a, "Eve", "emp-1", NULL, &x), -FR_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(fr_err_detail(), "external_id exists"));
+    assert_int_equal(x, 0);
+    assert_int_equal(fr_store_subject_create(f->st, b, "Ada B", "emp-1", NULL, &sb), 0);
+    /* a client that does not exist */
+    assert_int_equal(fr_store_subject_create(f->st, 9999, "Z", NULL, NULL, &x), -FR_E_NOT_FOUND);
+
+    assert_int_equal(fr_store_subject_get(f->st, a, s1, &s), 0);
+    assert_int_equal(s.id, s1);
+    assert_int_equal(s.client_id, a);
+    assert_string_equal(s.name, "Ada");
+    assert_string_equal(s.external_id, "emp-1");
+    assert_string_equal(s.metadata, "{\"team\":1}");
+    assert_int_equal(s.n_faces, 0);
+    assert_true(s.updated_at >= s.created_at);
+    fr_store_subject_free(&s);
+    assert_int_equal(fr_store_subject_get(f->st, a, s2, &s), 0);
+    assert_null(s.external_id);
+    assert_null(s.metadata);
+    fr_store_subject_free(&s);
+    assert_int_equal(fr_store_subject_get(f->st, a, 9999, &s), -FR_E_SUBJECT_NOT_FOUND);
+    assert_int_equal(fr_store_subject_get(f->st, a, -3, &s), -FR_E_SUBJECT_NOT_FOUND);
+
+    /* updates: each field optional; "" clears external_id and metadata */
+    struct fr_store_subject_update u = { .name = "Ada L" };
+    assert_int_equal(fr_store_subject_update(f->st, a, s1, &u), 0);
+    assert_int_equal(fr_store_subject_get(f->st, a, s1, &s), 0);
+    assert_string_equal(s.name, "Ada L");
+    assert_string_equal(s.external_id, "emp-1");
+    assert_string_equal(s.metadata, "{\"team\":1}");
+    fr_store_subject_free(&s);
+    u = (struct fr_store_subject_update){ .external_id = "", .metadata = "{}" };
+    assert_int_equal(fr_store_subject_update(f->st, a, s1, &u), 0);
+    assert_int_equal(fr_store_subject_get(f->st, a, s1, &s), 0);
+    assert_null(s.external_id);
+    assert_string_equal(s.metadata, "{}");
+    assert_string_equal(s.name, "Ada L");
+    fr_store_subject_free(&s);
+    u = (struct fr_store_subject_update){ .external_id = "emp-2" };
+    assert_int_equal(fr_store_subject_update(f->st, a, s2, &u), 0);
+    assert_int_equal(fr_store_subject_update(f->st, a, s1, &u), -FR_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(fr_err_detail(), "external_id exists"));
+    assert_int_equal(fr_store_subject_update(f->st, a, 9999, &u), -FR_E_SUBJECT_NOT_FOUND);
+    u = (struct fr_store_subject_update){ .name = "" };
+    assert_int_equal(fr_store_subject_update(f->st, a, s1, &u), -FR_E_INVALID_ARGUMENT);
+
+    /* many at once for identify: foreign and missing ids come back empty */
+    int64_t ids[5] = { s2, sb, s1, 9999, 0 };
+    struct fr_store_subject many[5];
+    assert_int_equal(fr_store_subject_get_many(f->st, a, ids, 5, many), 0);
+    assert_int_equal(many[0].id, s2);
+    assert_string_equal(many[0].external_id, "emp-2");
+    assert_int_equal(many[1].id, 0);
+    assert_null(many[1].name);
+    assert_int_equal(many[2].id, s1);
+    assert_string_equal(many[2].name, "Ada L");
+    assert_int_equal(many[3].id, 0);
+    assert_int_equal(many[4].id, 0);
+    for (int i = 0; i < 5; i++) fr_store_subject_free(&many[i]);
+
+    int64_t n = 0;
+    assert_int_equal(fr_store_subject_count(f->st, a, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(fr_store_subject_count(f->st, b, &n), 0);
+    assert_int_equal(n, 1);
+
+    /* limits */
+    char big[FR_STORE_NAME_MAX + 2];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    assert_int_equal(fr_store_subject_create(f->st, a, big, NULL, NULL, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_subject_create(f->st, a, "ok", big, NULL, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_subject_create(f->st, 0, "ok", NULL, NULL, &x), -FR_E_INVALID_ARGUMENT);
+}
+
+static void test_subject_pagination(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a"), b = mk_client(f->st, "b");
+    enum { N = 250 };
+    int64_t want[N];
+    char name[32];
+    assert_int_equal(fr_store_tx_begin(f->st), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "s%d", i);
+        want[i] = mk_subject(f->st, a, name, NULL);
+        if (i % 3 == 0) mk_subject(f->st, b, name, NULL);   /* interleaved foreign rows */
+    }
+    assert_int_equal(fr_store_tx_commit(f->st), 0);
+    int64_t cursor = 0;
+    int got = 0, pages = 0;
+    do {
+        struct fr_store_subject *rows = NULL;
+        size_t n = 0;
+        int64_t next = -1;
+        assert_int_equal(fr_store_subject_list(f->st, a, 7, cursor, &rows, &n, &next), 0);
+        assert_true(n <= 7);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(got < N);
+            assert_int_equal(rows[i].id, want[got]);
+            assert_int_equal(rows[i].client_id, a);
+            got++;
+        }
+        fr_store_subjects_free(rows, n);
+        pages++;
+        cursor = next;
+    } while (cursor);
+    assert_int_equal(got, N);
+    assert_int_equal(pages, (N + 6) / 7);
+    /* exact fit: the last page says there is no next */
+    struct fr_store_subject *rows = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+    assert_int_equal(fr_store_subject_list(f->st, a, 5, want[N - 6], &rows, &n, &next), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(next, 0);
+    fr_store_subjects_free(rows, n);
+    assert_int_equal(fr_store_subject_list(f->st, a, 5, want[N - 1], &rows, &n, &next), 0);
+    assert_int_equal(n, 0);
+    assert_null(rows);
+    assert_int_equal(fr_store_subject_list(f->st, a, 0, 0, &rows, &n, &next), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_subject_list(f->st, a, FR_STORE_LIST_MAX + 1, 0, &rows, &n, &next),
+                     -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_subject_list(f->st, a, 5, -1, &rows, &n, &next), -FR_E_INVALID_ARGUMENT);
+}
+
+/* ---- faces --------------------------------------------------------------------------- */
+
+static void test_faces(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a");
+    int64_t s = mk_subject(f->st, a, "Ada", NULL);
+    float emb[DIM];
+    uint8_t photo[300];
+    fill_emb(emb, 5);
+    emb[0] = -0.0f;
+    emb[1] = 1e-38f;   /* values survive bit for bit */
+    for (size_t i = 0; i < sizeof photo; i++) photo[i] = (uint8_t)(i * 7);
+    struct fr_store_face_new n = { .client_id = a, .subject_id = s, .embedding = emb, .dim = DIM,
+                                   .model_id = "fr_feature", .quality = 0.8f, .liveness = 0.97f,
+                                   .bbox = { 10.5f, 20, 100, 120 }, .image_sha256 = "ab12",
+                                   .image = photo, .image_len = sizeof photo };
+    int64_t f1 = 0, f2, f3;
+    assert_int_equal(fr_store_face_add(f->st, &n, &f1), 0);
+    f2 = mk_face(f->st, a, s, 6);
+    struct fr_store_face row;
+    assert_int_equal(fr_store_face_get(f->st, a, f1, &row), 0);
+    assert_int_equal(row.id, f1);
+    assert_int_equal(row.client_id, a);
+    assert_int_equal(row.subject_id, s);
+    assert_int_equal(row.dim, DIM);
+    assert_memory_equal(row.embedding, emb, sizeof emb);
+    assert_string_equal(row.model_id, "fr_feature");
+    assert_true(row.quality == 0.8f);
+    assert_true(row.liveness == 0.97f);
+    assert_true(row.bbox[0] == 10.5f && row.bbox[3] == 120.0f);
+    assert_string_equal(row.image_sha256, "ab12");
+    assert_int_equal(row.has_image, 1);
+    fr_store_face_free(&row);
+    assert_int_equal(fr_store_face_get(f->st, a, f2, &row), 0);
+    assert_true(row.liveness < 0);   /* not measured */
+    assert_null(row.image_sha256);
+    assert_int_equal(row.has_image, 0);
+    fr_store_face_free(&row);
+
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(fr_store_face_image_get(f->st, a, f1, &buf, &len), 0);
+    assert_int_equal(len, sizeof photo);
+    assert_memory_equal(buf, photo, len);
+    fr_free(buf);
+    assert_int_equal(fr_store_face_image_get(f->st, a, f2, &buf, &len), -FR_E_NOT_FOUND);
+    assert_null(buf);
+
+    struct fr_store_subject sub;
+    assert_int_equal(fr_store_subject_get(f->st, a, s, &sub), 0);
+    assert_int_equal(sub.n_faces, 2);
+    fr_store_subject_free(&sub);
+
+    struct fr_store_face *rows = NULL;
+    size_t nr = 0;
+    assert_int_equal(fr_store_face_list(f->st, a, s, &rows, &nr), 0);
+    assert_int_equal(nr, 2);
+    assert_int_equal(rows[0].id, f1);
+    assert_int_equal(rows[1].id, f2);
+    assert_memory_equal(rows[0].embedding, emb, sizeof emb);
+    fr_store_faces_free(rows, nr);
+    int64_t s_empty = mk_subject(f->st, a, "Empty", NULL);
+    assert_int_equal(fr_store_face_list(f->st, a, s_empty, &rows, &nr), 0);
+    assert_int_equal(nr, 0);
+    assert_int_equal(fr_store_face_list(f->st, a, 9999, &rows, &nr), -FR_E_SUBJECT_NOT_FOUND);
+
+    /* a subject that does not exist */
+    n.subject_id = 9999;
+    assert_int_equal(fr_store_face_add(f->st, &n, &f3), -FR_E_SUBJECT_NOT_FOUND);
+    assert_int_equal(f3, 0);
+    n.subject_id = s;
+    /* bad embeddings */
+    n.dim = 0;
+    assert_int_equal(fr_store_face_add(f->st, &n, &f3), -FR_E_INVALID_ARGUMENT);
+    n.dim = DIM;
+    emb[3] = NAN;
+    assert_int_equal(fr_store_face_add(f->st, &n, &f3), -FR_E_INVALID_ARGUMENT);
+    emb[3] = 0;
+    n.model_id = NULL;
+    assert_int_equal(fr_store_face_add(f->st, &n, &f3), -FR_E_INVALID_ARGUMENT);
+    n.model_id = "fr_feature";
+
+    /* retention: photos older than now go, the faces stay */
+    int64_t purged = 0;
+    assert_int_equal(fr_store_face_image_purge(f->st, 0, &purged), 0);
+    assert_int_equal(purged, 0);
+    assert_int_equal(fr_store_face_image_purge(f->st, fr_store_now_ms() + 1000, &purged), 0);
+    assert_int_equal(purged, 1);
+    assert_int_equal(fr_store_face_image_get(f->st, a, f1, &buf, &len), -FR_E_NOT_FOUND);
+
+    int64_t cnt = 0, subj = 0;
+    assert_int_equal(fr_store_face_count(f->st, a, &cnt), 0);
+    assert_int_equal(cnt, 2);
+    assert_int_equal(fr_store_face_delete(f->st, a, f1, &subj), 0);
+    assert_int_equal(subj, s);
+    assert_int_equal(fr_store_face_delete(f->st, a, f1, &subj), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_face_get(f->st, a, f1, &row), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_face_count(f->st, a, &cnt), 0);
+    assert_int_equal(cnt, 1);
+    assert_int_equal(fr_store_face_count(f->st, 0, &cnt), 0);
+    assert_int_equal(cnt, 1);
+    /* ids are never reused */
+    f3 = mk_face(f->st, a, s, 7);
+    assert_true(f3 > f2);
+}
+
+struct walk {
+    int n;
+    int64_t last_id;
+    int64_t ids[64];
+    int stop_at;
+};
+
+static int walk_cb(void *ctx, const struct fr_store_face_ref *r) {
+    struct walk *w = ctx;
+    assert_true(r->id > w->last_id);   /* by id */
+    w->last_id = r->id;
+    assert_int_equal(r->dim, DIM);
+    assert_true(r->client_id > 0 && r->subject_id > 0 && r->embedding);
+    if (w->n < 64) w->ids[w->n] = r->id;
+    w->n++;
+    return w->stop_at && w->n == w->stop_at ? 42 : 0;
+}
+
+static void test_faces_foreach_and_stats(void **state) {
+    struct fx *f = *state;
+    int64_t c[3];
+    int64_t all[30];
+    int k = 0;
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "c%d", i);
+        c[i] = mk_client(f->st, name);
+    }
+    struct fr_store_face_stats st0, st1;
+    assert_int_equal(fr_store_face_stats(f->st, NULL, &st0), 0);
+    assert_int_equal(st0.count, 0);
+    for (int r = 0; r < 10; r++) {
+        for (int i = 0; i < 3; i++) {
+            int64_t s = mk_subject(f->st, c[i], "s", NULL);
+            all[k++] = mk_face_model(f->st, c[i], s, r, r % 2 ? "old_model" : "fr_feature");
+        }
+    }
+    struct walk w = { 0 };
+    assert_int_equal(fr_store_faces_foreach(f->st, NULL, walk_cb, &w), 0);
+    assert_int_equal(w.n, 30);
+    assert_memory_equal(w.ids, all, sizeof all);
+    w = (struct walk){ 0 };
+    assert_int_equal(fr_store_faces_foreach(f->st, "fr_feature", walk_cb, &w), 0);
+    assert_int_equal(w.n, 15);
+    w = (struct walk){ 0 };
+    assert_int_equal(fr_store_faces_foreach(f->st, "no_such_model", walk_cb, &w), 0);
+    assert_int_equal(w.n, 0);
+    w = (struct walk){ .stop_at = 4 };
+    assert_int_equal(fr_store_faces_foreach(f->st, NULL, walk_cb, &w), 42);
+    assert_int_equal(w.n, 4);
+
+    /* the embedding handed out is the one stored */
+    struct fr_store_face row;
+    assert_int_equal(fr_store_face_get(f->st, c[1], all[1], &row), 0);
+    float e[DIM];
+    fill_emb(e, 0);
+    assert_memory_equal(row.embedding, e, sizeof e);
+    fr_store_face_free(&row);
+
+    assert_int_equal(fr_store_face_stats(f->st, NULL, &st0), 0);
+    assert_int_equal(st0.count, 30);
+    assert_int_equal(st0.max_id, all[29]);
+    int64_t sum = 0;
+    for (int i = 0; i < 30; i++) sum += all[i];
+    assert_int_equal(st0.id_sum, sum);
+    assert_int_equal(fr_store_face_stats(f->st, "fr_feature", &st1), 0);
+    assert_int_equal(st1.count, 15);
+    /* a delete then an add changes the stats even though the count is back */
+    assert_int_equal(fr_store_face_delete(f->st, c[0], all[0], NULL), 0);
+    int64_t s = mk_subject(f->st, c[0], "t", NULL);
+    mk_face(f->st, c[0], s, 99);
+    assert_int_equal(fr_store_face_stats(f->st, NULL, &st1), 0);
+    assert_int_equal(st1.count, st0.count);
+    assert_true(st1.max_id != st0.max_id && st1.id_sum != st0.id_sum);
+    assert_int_equal(fr_store_faces_foreach(f->st, NULL, NULL, NULL), -FR_E_INVALID_ARGUMENT);
+}
+
+/* ---- tenancy and cascades --------------------------------------------------------- */
+
+static void test_tenant_isolation(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a"), b = mk_client(f->st, "b");
+    int64_t sa = mk_subject(f->st, a, "Ada", "emp-1");
+    int64_t fa = mk_face(f->st, a, sa, 1);
+    int64_t sb = mk_subject(f->st, b, "Bob", NULL);
+    struct fr_store_subject s;
+    struct fr_store_face row;
+    struct fr_store_face *rows = NULL;
+    struct fr_store_subject *srows = NULL;
+    size_t n = 9;
+    int64_t next = 0, x = 0, *ids = NULL;
+    uint8_t *buf = NULL;
+    size_t len;
+
+    /* B sees nothing of A's, and every miss looks like a plain "not found" */
+    assert_int_equal(fr_store_subject_get(f->st, b, sa, &s), -FR_E_SUBJECT_NOT_FOUND);
+    assert_int_equal(fr_store_subject_list(f->st, b, 100, 0, &srows, &n, &next), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(srows[0].id, sb);
+    fr_store_subjects_free(srows, n);
+    struct fr_store_subject_update u = { .name = "pwned" };
+    assert_int_equal(fr_store_subject_update(f->st, b, sa, &u), -FR_E_SUBJECT_NOT_FOUND);
+    assert_int_equal(fr_store_subject_delete(f->st, b, sa, &ids, &n), -FR_E_SUBJECT_NOT_FOUND);
+    assert_null(ids);
+    assert_int_equal(fr_store_face_get(f->st, b, fa, &row), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_face_list(f->st, b, sa, &rows, &n), -FR_E_SUBJECT_NOT_FOUND);
+    assert_int_equal(fr_store_face_delete(f->st, b, fa, NULL), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_face_image_get(f->st, b, fa, &buf, &len), -FR_E_NOT_FOUND);
+    /* B cannot put a face into A's subject, even naming B as the owner */
+    float emb[DIM];
+    fill_emb(emb, 3);
+    struct fr_store_face_new nf = { .client_id = b, .subject_id = sa, .embedding = emb,
+                                    .dim = DIM, .model_id = "fr_feature", .liveness = -1 };
+    assert_int_equal(fr_store_face_add(f->st, &nf, &x), -FR_E_SUBJECT_NOT_FOUND);
+    /* nor into its own subject while naming A (the pair must match) */
+    nf.client_id = a;
+    nf.subject_id = sb;
+    assert_int_equal(fr_store_face_add(f->st, &nf, &x), -FR_E_SUBJECT_NOT_FOUND);
+    int64_t count = 0;
+    assert_int_equal(fr_store_face_count(f->st, b, &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(fr_store_idem_put(f->st, a, "k1", "h", 201, "{}"), 0);
+    struct fr_store_idem idem;
+    assert_int_equal(fr_store_idem_get(f->st, b, "k1", &idem), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_idem_put(f->st, b, "k1", "h2", 201, "{\"b\":1}"), 0);   /* own key space */
+
+    /* A's rows are untouched */
+    assert_int_equal(fr_store_subject_get(f->st, a, sa, &s), 0);
+    assert_string_equal(s.name, "Ada");
+    assert_int_equal(s.n_faces, 1);
+    fr_store_subject_free(&s);
+    assert_int_equal(fr_store_face_get(f->st, a, fa, &row), 0);
+    fr_store_face_free(&row);
+    assert_int_equal(fr_store_idem_get(f->st, a, "k1", &idem), 0);
+    assert_string_equal(idem.response, "{}");
+    fr_store_idem_free(&idem);
+}
+
+static void test_cascades(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a"), b = mk_client(f->st, "b");
+    int64_t s1 = mk_subject(f->st, a, "one", NULL), s2 = mk_subject(f->st, a, "two", NULL);
+    int64_t f11 = mk_face(f->st, a, s1, 1), f12 = mk_face(f->st, a, s1, 2);
+    int64_t f21 = mk_face(f->st, a, s2, 3);
+    int64_t sb = mk_subject(f->st, b, "b", NULL);
+    int64_t fb = mk_face(f->st, b, sb, 4);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    struct fr_store_face row;
+    /* subject delete: its faces go, and the caller learns which */
+    assert_int_equal(fr_store_subject_delete(f->st, a, s1, &ids, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], f11);
+    assert_int_equal(ids[1], f12);
+    fr_free(ids);
+    assert_int_equal(fr_store_face_get(f->st, a, f11, &row), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_face_get(f->st, a, f12, &row), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_face_get(f->st, a, f21, &row), 0);
+    fr_store_face_free(&row);
+    assert_int_equal(fr_store_subject_delete(f->st, a, s1, NULL, NULL), -FR_E_SUBJECT_NOT_FOUND);
+    /* without an id list */
+    int64_t s3 = mk_subject(f->st, a, "three", NULL);
+    mk_face(f->st, a, s3, 5);
+    assert_int_equal(fr_store_subject_delete(f->st, a, s3, NULL, NULL), 0);
+
+    /* client delete: everything of the client goes, audit stays, B stays */
+    assert_int_equal(fr_store_usage_add(f->st, a, "2024-01-02", "identify", 3), 0);
+    assert_int_equal(fr_store_idem_put(f->st, a, "k", "h", 201, "{}"), 0);
+    assert_int_equal(fr_store_audit_append(f->st, "admin", "client.delete", "client:1", "r1", NULL, NULL), 0);
+    assert_int_equal(fr_store_client_delete(f->st, a), 0);
+    int64_t cnt = -1;
+    assert_int_equal(fr_store_face_count(f->st, a, &cnt), 0);
+    assert_int_equal(cnt, 0);
+    assert_int_equal(fr_store_subject_count(f->st, a, &cnt), 0);
+    assert_int_equal(cnt, 0);
+    struct fr_store_usage *u = NULL;
+    assert_int_equal(fr_store_usage_list(f->st, a, NULL, &u, &n), 0);
+    assert_int_equal(n, 0);
+    struct fr_store_idem idem;
+    assert_int_equal(fr_store_idem_get(f->st, a, "k", &idem), -FR_E_NOT_FOUND);
+    struct fr_store_audit *au = NULL;
+    int64_t next;
+    assert_int_equal(fr_store_audit_list(f->st, 10, 0, &au, &n, &next), 0);
+    assert_int_equal(n, 1);
+    fr_store_audits_free(au, n);
+    assert_int_equal(fr_store_face_get(f->st, b, fb, &row), 0);
+    fr_store_face_free(&row);
+    assert_int_equal(fr_store_face_count(f->st, 0, &cnt), 0);
+    assert_int_equal(cnt, 1);
+    /* and no foreign key is left dangling */
+    assert_int_equal(fr_store_check(f->st), 0);
+}
+
+/* ---- audit, usage, idempotency ---------------------------------------------------- */
+
+static void test_audit(void **state) {
+    struct fx *f = *state;
+    int64_t ids[25];
+    char target[32];
+    for (int i = 0; i < 25; i++) {
+        snprintf(target, sizeof target, "subject:%d", i);
+        assert_int_equal(fr_store_audit_append(f->st, i % 2 ? "admin" : "client:1", "subject.create",
+                                               target, "req-x", "{\"i\":1}", &ids[i]), 0);
+        assert_true(i == 0 || ids[i] > ids[i - 1]);
+    }
+    assert_int_equal(fr_store_audit_append(f->st, "admin", "x", NULL, NULL, NULL, NULL), 0);
+    int64_t cursor = 0, next = 0;
+    struct fr_store_audit *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(fr_store_audit_list(f->st, 1, 0, &rows, &n, &next), 0);   /* newest */
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].action, "x");
+    assert_null(rows[0].target);
+    assert_null(rows[0].details);
+    cursor = next;
+    fr_store_audits_free(rows, n);
+    int seen = 24;
+    do {
+        assert_int_equal(fr_store_audit_list(f->st, 10, cursor, &rows, &n, &next), 0);
+        for (size_t i = 0; i < n; i++, seen--) {
+            assert_int_equal(rows[i].id, ids[seen]);
+            snprintf(target, sizeof target, "subject:%d", seen);
+            assert_string_equal(rows[i].target, target);
+            assert_string_equal(rows[i].request_id, "req-x");
+            assert_string_equal(rows[i].details, "{\"i\":1}");
+            assert_string_equal(rows[i].actor, seen % 2 ? "admin" : "client:1");
+            assert_true(rows[i].at > 0);
+        }
+        fr_store_audits_free(rows, n);
+        cursor = next;
+    } while (cursor);
+    assert_int_equal(seen, -1);
+    assert_int_equal(fr_store_audit_append(f->st, "", "x", NULL, NULL, NULL, NULL), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_audit_append(f->st, "admin", NULL, NULL, NULL, NULL, NULL), -FR_E_INVALID_ARGUMENT);
+}
+
+static void test_usage(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a");
+    char day[11];
+    fr_store_day(0, day);
+    assert_string_equal(day, "1970-01-01");
+    fr_store_day(1709251200000LL, day);   /* 2024-03-01T00:00:00Z */
+    assert_string_equal(day, "2024-03-01");
+    fr_store_day(fr_store_now_ms(), day);
+    assert_int_equal(strlen(day), 10);
+    assert_int_equal(fr_store_usage_add(f->st, a, "2024-03-01", "identify", 1), 0);
+    assert_int_equal(fr_store_usage_add(f->st, a, "2024-03-01", "identify", 2), 0);
+    assert_int_equal(fr_store_usage_add(f->st, a, "2024-03-01", "enroll", 1), 0);
+    assert_int_equal(fr_store_usage_add(f->st, a, "2024-02-28", "identify", 5), 0);
+    struct fr_store_usage *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(fr_store_usage_list(f->st, a, NULL, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(rows[0].day, "2024-02-28");
+    assert_int_equal(rows[0].count, 5);
+    assert_string_equal(rows[1].operation, "enroll");
+    assert_string_equal(rows[2].operation, "identify");
+    assert_int_equal(rows[2].count, 3);
+    fr_store_usages_free(rows, n);
+    assert_int_equal(fr_store_usage_list(f->st, a, "2024-03-01", &rows, &n), 0);
+    assert_int_equal(n, 2);
+    fr_store_usages_free(rows, n);
+    assert_int_equal(fr_store_usage_add(f->st, a, "2024-3-01", "identify", 1), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_usage_add(f->st, a, "2024-03-01'", "identify", 1), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_usage_add(f->st, a, "2024-03-01", "", 1), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_usage_add(f->st, 9999, "2024-03-01", "identify", 1), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_usage_list(f->st, a, "yesterday", &rows, &n), -FR_E_INVALID_ARGUMENT);
+}
+
+static void test_idempotency(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a");
+    struct fr_store_idem r;
+    assert_int_equal(fr_store_idem_get(f->st, a, "key-1", &r), -FR_E_NOT_FOUND);
+    assert_null(r.response);
+    assert_int_equal(fr_store_idem_put(f->st, a, "key-1", "sha-of-body", 201, "{\"face_id\":7}"), 0);
+    assert_int_equal(fr_store_idem_get(f->st, a, "key-1", &r), 0);
+    assert_string_equal(r.request_hash, "sha-of-body");
+    assert_int_equal(r.status, 201);
+    assert_string_equal(r.response, "{\"face_id\":7}");
+    assert_true(r.created_at > 0);
+    fr_store_idem_free(&r);
+    assert_int_equal(fr_store_idem_put(f->st, a, "key-1", "other", 201, "{}"), -FR_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(fr_err_detail(), "idempotency key exists"));
+    assert_int_equal(fr_store_idem_put(f->st, a, "key-2", "h", 99, "{}"), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_idem_put(f->st, 9999, "key-2", "h", 200, "{}"), -FR_E_NOT_FOUND);
+    int64_t n = 0;
+    assert_int_equal(fr_store_idem_purge(f->st, 0, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(fr_store_idem_purge(f->st, fr_store_now_ms() + 1000, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(fr_store_idem_get(f->st, a, "key-1", &r), -FR_E_NOT_FOUND);
+}
+
+/* ---- transactions -------------------------------------------------------------------- */
+
+/* Enrolment as the service does it: face, idempotency row, audit row. */
+static int enroll_tx(fr_store *st, int64_t client, int64_t subject, const char *key, int commit,
+                     int64_t *face_out) {
+    int rc = fr_store_tx_begin(st);
+    if (rc < 0) return rc;
+    char resp[64];
+    *face_out = mk_face(st, client, subject, 11);
+    snprintf(resp, sizeof resp, "{\"face_id\":%lld}", (long long)*face_out);
+    if ((rc = fr_store_idem_put(st, client, key, "h", 201, resp)) == 0)
+        rc = fr_store_audit_append(st, "client:1", "face.add", "face", "req", NULL, NULL);
+    if (rc < 0 || !commit) {
+        fr_store_tx_rollback(st);
+        return rc;
+    }
+    return fr_store_tx_commit(st);
+}
+
+static void test_transactions(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a");
+    int64_t s = mk_subject(f->st, a, "s", "ext");
+    int64_t face = 0, n = 0;
+    struct fr_store_face row;
+    struct fr_store_idem idem;
+    /* rolled back: none of the three rows exist */
+    assert_int_equal(enroll_tx(f->st, a, s, "k1", 0, &face), 0);
+    assert_int_equal(fr_store_face_get(f->st, a, face, &row), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_idem_get(f->st, a, "k1", &idem), -FR_E_NOT_FOUND);
+    struct fr_store_audit *au = NULL;
+    size_t na = 0;
+    int64_t next;
+    assert_int_equal(fr_store_audit_list(f->st, 10, 0, &au, &na, &next), 0);
+    assert_int_equal(na, 0);
+    /* committed: all three exist, and the stored response names the face */
+    assert_int_equal(enroll_tx(f->st, a, s, "k1", 1, &face), 0);
+    assert_int_equal(fr_store_face_get(f->st, a, face, &row), 0);
+    fr_store_face_free(&row);
+    assert_int_equal(fr_store_idem_get(f->st, a, "k1", &idem), 0);
+    char want[64];
+    snprintf(want, sizeof want, "{\"face_id\":%lld}", (long long)face);
+    assert_string_equal(idem.response, want);
+    fr_store_idem_free(&idem);
+    assert_int_equal(fr_store_audit_list(f->st, 10, 0, &au, &na, &next), 0);
+    assert_int_equal(na, 1);
+    fr_store_audits_free(au, na);
+    /* the same key again: the idempotency row refuses, nothing is half-written */
+    int64_t before = 0;
+    assert_int_equal(fr_store_face_count(f->st, a, &before), 0);
+    assert_int_equal(enroll_tx(f->st, a, s, "k1", 1, &face), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_face_count(f->st, a, &n), 0);
+    assert_int_equal(n, before);
+
+    /* a failed call inside a transaction undoes only itself */
+    assert_int_equal(fr_store_tx_begin(f->st), 0);
+    int64_t s2 = mk_subject(f->st, a, "s2", NULL);
+    int64_t x;
+    assert_int_equal(fr_store_subject_create(f->st, a, "dup", "ext", NULL, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_tx_commit(f->st), 0);
+    struct fr_store_subject sub;
+    assert_int_equal(fr_store_subject_get(f->st, a, s2, &sub), 0);
+    fr_store_subject_free(&sub);
+
+    /* nesting: the outer rollback undoes the committed inner level */
+    assert_int_equal(fr_store_tx_begin(f->st), 0);
+    assert_int_equal(fr_store_tx_begin(f->st), 0);
+    int64_t s3 = mk_subject(f->st, a, "s3", NULL);
+    assert_int_equal(fr_store_subject_delete(f->st, a, s2, NULL, NULL), 0);   /* itself a tx */
+    assert_int_equal(fr_store_tx_commit(f->st), 0);
+    fr_store_tx_rollback(f->st);
+    assert_int_equal(fr_store_subject_get(f->st, a, s3, &sub), -FR_E_SUBJECT_NOT_FOUND);
+    assert_int_equal(fr_store_subject_get(f->st, a, s2, &sub), 0);
+    fr_store_subject_free(&sub);
+
+    /* ending a transaction that was never begun */
+    assert_int_equal(fr_store_tx_commit(f->st), -FR_E_INVALID_ARGUMENT);
+    fr_store_tx_rollback(f->st);   /* harmless */
+    assert_int_equal(fr_store_ping(f->st), 0);
+    /* backup is refused inside a transaction */
+    char path[128];
+    snprintf(path, sizeof path, "%s/b.db", f->dir);
+    assert_int_equal(fr_store_tx_begin(f->st), 0);
+    assert_int_equal(fr_store_backup(f->st, path), -FR_E_INVALID_ARGUMENT);
+    fr_store_tx_rollback(f->st);
+}
+
+/* ---- concurrency ------------------------------------------------------------------ */
+
+enum { THREADS = 8, PER_THREAD = 40 };
+
+struct worker {
+    fr_store *st;
+    int64_t client, subject;
+    int64_t ids[PER_THREAD];
+    int failures;
+};
+
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    float emb[DIM];
+    for (int i = 0; i < PER_THREAD; i++) {
+        fill_emb(emb, i);
+        struct fr_store_face_new n = { .client_id = w->client, .subject_id = w->subject,
+                                       .embedding = emb, .dim = DIM, .model_id = "fr_feature",
+                                       .quality = 0.5f, .liveness = -1 };
+        if (fr_store_face_add(w->st, &n, &w->ids[i]) < 0) w->failures++;
+        /* readers interleave with the writers */
+        struct fr_store_subject s;
+        if (fr_store_subject_get(w->st, w->client, w->subject, &s) < 0) w->failures++;
+        fr_store_subject_free(&s);
+        if (i % 10 == 0) {
+            fr_store_tx_begin(w->st);   /* and whole transactions too */
+            int64_t x;
+            if (fr_store_audit_append(w->st, "client:1", "t", NULL, NULL, NULL, &x) < 0) w->failures++;
+            if (fr_store_tx_commit(w->st) < 0) w->failures++;
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_writers(void **state) {
+    struct fx *f = *state;
+    struct worker w[THREADS];
+    pthread_t th[THREADS];
+    int64_t clients[2] = { mk_client(f->st, "a"), mk_client(f->st, "b") };
+    int64_t subjects[2] = { mk_subject(f->st, clients[0], "s", NULL), mk_subject(f->st, clients[1], "s", NULL) };
+    double t0 = fr_time_ms();
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct worker){ .st = f->st, .client = clients[i % 2], .subject = subjects[i % 2] };
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    double ms = fr_time_ms() - t0;
+    printf("%d threads added %d faces (each its own synced commit) in %.0f ms: %.0f commits/s\n",
+           THREADS, THREADS * PER_THREAD, ms, THREADS * PER_THREAD * 1000.0 / ms);
+    int64_t n = 0;
+    for (int i = 0; i < THREADS; i++) assert_int_equal(w[i].failures, 0);
+    assert_int_equal(fr_store_face_count(f->st, 0, &n), 0);
+    assert_int_equal(n, THREADS * PER_THREAD);
+    assert_int_equal(fr_store_face_count(f->st, clients[0], &n), 0);
+    assert_int_equal(n, THREADS / 2 * PER_THREAD);
+    for (int i = 0; i < THREADS; i++) {
+        for (int j = 0; j < PER_THREAD; j++) {
+            struct fr_store_face row;
+            assert_int_equal(fr_store_face_get(f->st, w[i].client, w[i].ids[j], &row), 0);
+            fr_store_face_free(&row);
+        }
+    }
+    assert_int_equal(fr_store_check(f->st), 0);
+}
+
+/* ---- crash safety --------------------------------------------------------------------- */
+
+/* The child enrols faces as fast as it can and reports each id only after
+ * fr_store_face_add returned: those are the acknowledged writes. */
+static _Noreturn void crash_child(const char *dir, int64_t client, int64_t subject, int fd) {
+    fr_store *st = NULL;
+    if (fr_store_open_sqlite(&st, dir) < 0) _exit(2);
+    float emb[DIM];
+    for (int64_t i = 0;; i++) {
+        int64_t id = 0;
+        fill_emb(emb, i);
+        struct fr_store_face_new n = { .client_id = client, .subject_id = subject, .embedding = emb,
+                                       .dim = DIM, .model_id = "fr_feature", .liveness = -1 };
+        if (fr_store_face_add(st, &n, &id) < 0) _exit(3);
+        if (write(fd, &id, sizeof id) != (ssize_t)sizeof id) _exit(4);
+    }
+}
+
+static void test_crash_kill9(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a");
+    int64_t s = mk_subject(f->st, a, "s", NULL);
+    fr_store_close(f->st);   /* the child opens its own connection */
+    f->st = NULL;
+    int total = 0;
+    for (int round = 0; round < 3; round++) {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            crash_child(f->dir, a, s, p[1]);
+        }
+        close(p[1]);
+        /* let it run a varying while, then kill it mid-write */
+        int64_t ids[4096];
+        size_t n = 0;
+        double t0 = fr_time_ms();
+        while (n < 4096 && fr_time_ms() - t0 < 150 + 100 * round) {
+            ssize_t r = read(p[0], &ids[n], sizeof ids[n]);
+            assert_int_equal(r, (ssize_t)sizeof ids[n]);
+            n++;
+        }
+        kill(pid, SIGKILL);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        assert_true(WIFSIGNALED(status));
+        while (n < 4096 && read(p[0], &ids[n], sizeof ids[n]) == (ssize_t)sizeof ids[n]) n++;
+        close(p[0]);
+        /* every acknowledged id is there, and the file is sound */
+        assert_int_equal(open_store(f), 0);
+        for (size_t i = 0; i < n; i++) {
+            struct fr_store_face row;
+            int rc = fr_store_face_get(f->st, a, ids[i], &row);
+            if (rc < 0) fprintf(stderr, "acknowledged face %lld lost\n", (long long)ids[i]);
+            assert_int_equal(rc, 0);
+            fr_store_face_free(&row);
+        }
+        assert_int_equal(fr_store_check(f->st), 0);
+        fr_store_close(f->st);
+        f->st = NULL;
+        total += (int)n;
+        printf("round %d: %zu acknowledged faces before SIGKILL, all present\n", round, n);
+    }
+    assert_true(total > 0);
+    assert_int_equal(open_store(f), 0);
+}
+
+/* ---- allocation failures ------------------------------------------------------------- */
+
+/* Fail allocation 1, 2, ... of op until it succeeds: every failure must be
+ * -FR_E_NOMEM and leave nothing allocated. */
+#define TORTURE(what, setup_stmt, op, cleanup) do { \
+    int ok_ = 0; \
+    for (long k_ = 1; k_ < 200 && !ok_; k_++) { \
+        size_t m0_ = fr_mem_used(); \
+        setup_stmt; \
+        fr_alloc_fail_after(k_); \
+        int rc_ = (op); \
+        fr_alloc_fail_after(0); \
+        if (rc_ == 0) { ok_ = 1; cleanup; } \
+        else { \
+            if (rc_ != -FR_E_NOMEM) fprintf(stderr, "%s at %ld: %s\n", what, k_, fr_err_detail()); \
+            assert_int_equal(rc_, -FR_E_NOMEM); \
+        } \
+        if (!ok_) assert_int_equal(fr_mem_used(), m0_); \
+    } \
+    assert_true(ok_); \
+} while (0)
+
+static void test_alloc_failures(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a");
+    mk_client(f->st, "b");
+    int64_t s = mk_subject(f->st, a, "Ada", "emp-1");
+    int64_t s2 = mk_subject(f->st, a, "Bob", NULL);
+    for (int i = 0; i < 5; i++) mk_face(f->st, a, s, i);
+    int64_t fid = mk_face(f->st, a, s2, 9);
+    assert_int_equal(fr_store_audit_append(f->st, "admin", "x", "t", "r", "{}", NULL), 0);
+    assert_int_equal(fr_store_usage_add(f->st, a, "2024-01-01", "identify", 1), 0);
+    assert_int_equal(fr_store_idem_put(f->st, a, "k", "h", 201, "{}"), 0);
+    assert_int_equal(fr_store_admin_set(f->st, "k", "v"), 0);
+
+    fr_store *st2 = NULL;
+    TORTURE("open", , fr_store_open_sqlite(&st2, f->dir), fr_store_close(st2));
+    struct fr_store_client *cl = NULL;
+    size_t n = 0;
+    TORTURE("client_list", , fr_store_client_list(f->st, &cl, &n), fr_store_clients_free(cl, n));
+    struct fr_store_client c;
+    TORTURE("client_get", , fr_store_client_get(f->st, a, &c), fr_store_client_free(&c));
+    struct fr_store_subject *sr = NULL;
+    int64_t next;
+    TORTURE("subject_list", , fr_store_subject_list(f->st, a, 10, 0, &sr, &n, &next),
+            fr_store_subjects_free(sr, n));
+    int64_t ids[3] = { s, s2, s };
+    struct fr_store_subject many[3];
+    TORTURE("subject_get_many", , fr_store_subject_get_many(f->st, a, ids, 3, many),
+            for (int i = 0; i < 3; i++) fr_store_subject_free(&many[i]));
+    struct fr_store_face *fr = NULL;
+    TORTURE("face_list", , fr_store_face_list(f->st, a, s, &fr, &n), fr_store_faces_free(fr, n));
+    struct fr_store_face row;
+    TORTURE("face_get", , fr_store_face_get(f->st, a, fid, &row), fr_store_face_free(&row));
+    struct walk w;
+    TORTURE("foreach", w = (struct walk){ 0 }, fr_store_faces_foreach(f->st, NULL, walk_cb, &w), );
+    struct fr_store_audit *au = NULL;
+    TORTURE("audit_list", , fr_store_audit_list(f->st, 10, 0, &au, &n, &next), fr_store_audits_free(au, n));
+    struct fr_store_usage *us = NULL;
+    TORTURE("usage_list", , fr_store_usage_list(f->st, a, NULL, &us, &n), fr_store_usages_free(us, n));
+    struct fr_store_idem idem;
+    TORTURE("idem_get", , fr_store_idem_get(f->st, a, "k", &idem), fr_store_idem_free(&idem));
+    char *v = NULL;
+    TORTURE("admin_get", , fr_store_admin_get(f->st, "k", &v), fr_free(v));
+    /* a delete that fails for memory changes nothing */
+    int64_t *del = NULL;
+    TORTURE("subject_delete", , fr_store_subject_delete(f->st, a, s, &del, &n), fr_free(del));
+    assert_int_equal(n, 5);
+    int64_t cnt = 0;
+    assert_int_equal(fr_store_face_count(f->st, a, &cnt), 0);
+    assert_int_equal(cnt, 1);
+}
+
+/* ---- bad arguments and throughput ------------------------------------------------------ */
+
+static void test_null_arguments(void **state) {
+    (void)state;
+    int64_t x;
+    int v;
+    assert_int_equal(fr_store_ping(NULL), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_schema_version(NULL, &v), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_tx_begin(NULL), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_subject_create(NULL, 1, "n", NULL, NULL, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_face_add(NULL, NULL, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_face_count(NULL, 0, &x), -FR_E_INVALID_ARGUMENT);
+    assert_string_equal(fr_store_backend(NULL), "none");
+    fr_store_tx_rollback(NULL);
+    fr_store_clients_free(NULL, 3);
+    fr_store_subjects_free(NULL, 3);
+    fr_store_faces_free(NULL, 3);
+    fr_store_audits_free(NULL, 3);
+    fr_store_usages_free(NULL, 3);
+    fr_store_client_free(NULL);
+    fr_store_subject_free(NULL);
+    fr_store_face_free(NULL);
+    fr_store_audit_free(NULL);
+    fr_store_idem_free(NULL);
+}
+
+static int count_cb(void *ctx, const struct fr_store_face_ref *r) {
+    (void)r;
+    (*(int64_t *)ctx)++;
+    return 0;
+}
+
+/* Figures for the report: bulk enrolment in one transaction, the start-up
+ * walk over every face, and identify's subject lookups. */
+static void test_throughput(void **state) {
+    struct fx *f = *state;
+    enum { FACES = 10000, SUBJECTS = 1000 };
+    int64_t a = mk_client(f->st, "a");
+    int64_t subj[SUBJECTS];
+    double t0 = fr_time_ms();
+    assert_int_equal(fr_store_tx_begin(f->st), 0);
+    for (int i = 0; i < SUBJECTS; i++) subj[i] = mk_subject(f->st, a, "s", NULL);
+    for (int i = 0; i < FACES; i++) mk_face(f->st, a, subj[i % SUBJECTS], i);
+    assert_int_equal(fr_store_tx_commit(f->st), 0);
+    double t1 = fr_time_ms();
+    int64_t n = 0;
+    assert_int_equal(fr_store_faces_foreach(f->st, "fr_feature", count_cb, &n), 0);
+    double t2 = fr_time_ms();
+    assert_int_equal(n, FACES);
+    struct fr_store_subject out[10];
+    int64_t ids[10];
+    enum { LOOKUPS = 2000 };
+    for (int r = 0; r < LOOKUPS; r++) {
+        for (int i = 0; i < 10; i++) ids[i] = subj[(r * 7 + i * 13) % SUBJECTS];
+        assert_int_equal(fr_store_subject_get_many(f->st, a, ids, 10, out), 0);
+        for (int i = 0; i < 10; i++) fr_store_subject_free(&out[i]);
+    }
+    double t3 = fr_time_ms();
+    printf("bulk: %d subjects + %d faces in one transaction: %.0f ms (%.0f faces/s)\n", SUBJECTS,
+           FACES, t1 - t0, FACES * 1000.0 / (t1 - t0));
+    printf("foreach over %d faces (512-d): %.1f ms (%.2f M faces/s)\n", FACES, t2 - t1,
+           FACES / (t2 - t1) / 1000.0);
+    printf("subject_get_many of 10 ids: %.1f us per call\n", (t3 - t2) * 1000.0 / LOOKUPS);
+    /* synced single commits, the cost of one acknowledged enrolment */
+    double t4 = fr_time_ms();
+    for (int i = 0; i < 100; i++) mk_face(f->st, a, subj[0], i);
+    printf("face_add, each its own synced commit: %.2f ms per face\n", (fr_time_ms() - t4) / 100);
+}
+
+int main(void) {
+    fr_log_set_level(FR_LOG_WARN);   /* "schema migrated" on every fresh directory */
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+        T(test_open_and_migrations),
+        T(test_open_errors),
+        T(test_backup),
+        T(test_keys),
+        T(test_clients),
+        T(test_admin_settings),
+        T(test_subjects),
+        T(test_subject_pagination),
+        T(test_faces),
+        T(test_faces_foreach_and_stats),
+        T(test_tenant_isolation),
+        T(test_cascades),
+        T(test_audit),
+        T(test_usage),
+        T(test_idempotency),
+        T(test_transactions),
+        T(test_concurrent_writers),
+        T(test_crash_kill9),
+        T(test_alloc_failures),
+        T(test_null_arguments),
+        T(test_throughput),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
