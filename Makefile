@@ -125,8 +125,12 @@ bench: deps
 	@echo
 	@sh bench/pipeline_bench.sh $(BUILD)
 	@echo
+	@$(MAKE) --no-print-directory $(BUILD)/bench/index_bench $(BUILD)/bench/faiss_flat
+	@sh bench/index_bench.sh $(BUILD) $(INDEX_SIZES)
+	@echo
 	@sh bench/serve_bench.sh $(BUILD)
 
+INDEX_SIZES ?= 10000,100000,1000000
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 # The library is built per file (the kernel files need their ISA flags) with
 # coverage instrumentation; libFuzzer's main() comes in at the link.

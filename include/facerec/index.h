@@ -93,10 +93,11 @@ FR_API int fr_index_search(const fr_index *ix, const float *queries, int nq, int
 /* ---- Persistence ----
  * A snapshot is one file: a 64-byte header (magic "FRINDEX1", version, kind,
  * dim, count, SHA-256 of all the rest) then ids, labels and vectors, little
- * endian. fr_index_save writes path.tmp.XXXXXX, fsyncs it, renames it over
- * path and fsyncs the folder, so a crash leaves the old or the new file,
- * never half of one. fr_index_load checks the size against the header, the
- * checksum, duplicate ids and finite vectors, and refuses anything else
+ * endian. fr_index_save writes path.tmp.XXXXXX (mode 0600: embeddings are
+ * biometric data), fsyncs it, renames it over path and fsyncs the folder, so
+ * a crash leaves the old or the new file, never half of one. fr_index_load
+ * checks the size against the header, the checksum, duplicate ids and finite
+ * vectors, and refuses anything else
  * (-FR_E_IO for unreadable or truncated files, -FR_E_INVALID_ARGUMENT for
  * wrong content) with a detail in fr_err_detail(). */
 FR_API int fr_index_save(const fr_index *ix, const char *path);
@@ -148,7 +149,8 @@ FR_API size_t fr_index_set_size(fr_index_set *set, int64_t client);
 FR_API size_t fr_index_set_total(fr_index_set *set);
 FR_API int fr_index_set_digest(fr_index_set *set, int64_t client, const char *model, uint8_t out[32]);
 /* Calls fn for each collection, in (client, model) order, with the set read
- * locked: fn must not call back into the set. */
+ * locked: fn must not call back into the set, and model is valid during the
+ * call only. */
 typedef void (*fr_index_set_fn)(void *arg, int64_t client, const char *model, size_t n_rows);
 FR_API void fr_index_set_foreach(fr_index_set *set, fr_index_set_fn fn, void *arg);
 /* One snapshot per collection in dir, named c<client>-<model>.fidx; files of

@@ -15,6 +15,7 @@
 
 #include <cblas.h>
 #include <string.h>
+#include <sys/mman.h>
 
 enum {
     BLOCK = 256,       /* rows per scan block of the single-probe path */
@@ -36,6 +37,17 @@ struct exact {
 static struct exact *X(fr_index *ix) { return (struct exact *)ix; }
 static const struct exact *CX(const fr_index *ix) { return (const struct exact *)ix; }
 
+/* Asks for transparent huge pages on a big matrix. First touches of fresh
+ * memory dominate the cost of adding rows (measured 2026-11: 1.46 s for 100k
+ * rows on 4 KiB pages in our VM, against 0.07 s once the pages exist), and
+ * 2 MiB pages cut the faults 512-fold; large scans also miss the TLB less.
+ * Advice only: where THP is off nothing changes. */
+static void want_huge_pages(void *p, size_t bytes) {
+    enum { HUGE = 2u << 20 };
+    uintptr_t a = ((uintptr_t)p + HUGE - 1) & ~(uintptr_t)(HUGE - 1), end = (uintptr_t)p + bytes;
+    if (end > a + HUGE) madvise((void *)a, (end - a) & ~(uintptr_t)(HUGE - 1), MADV_HUGEPAGE);
+}
+
 /* Moves the rows to new arrays of cap rows; on failure nothing changes. */
 static int regrow(struct exact *e, size_t cap) {
     size_t dim = (size_t)e->base.dim;
@@ -50,6 +62,7 @@ static int regrow(struct exact *e, size_t cap) {
         fr_free(labels);
         return fr_err_set(FR_E_NOMEM, "index: cannot allocate room for %zu rows of %zu floats", cap, dim);
     }
+    want_huge_pages(v, cap * dim * sizeof(float));
     if (e->n) {
         memcpy(v, e->vecs, e->n * dim * sizeof(float));
         memcpy(ids, e->ids, e->n * sizeof(int64_t));

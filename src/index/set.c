@@ -36,8 +36,10 @@ struct entry {
 struct fr_index_set {
     int dim;
     pthread_rwlock_t lock;
-    struct entry **e;   /* sorted by (client, model) */
+    struct entry **e;         /* sorted by (client, model) */
     size_t n, cap;
+    fr_index *empty;          /* searched for collections that do not exist */
+    pthread_mutex_t save;     /* one save_all at a time: each removes the others' temporaries */
 };
 
 static int check_model(const char *model) {
@@ -48,7 +50,9 @@ static int check_model(const char *model) {
         char c = model[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
                   c == '-';
-        if (!ok) return fr_err_set(FR_E_INVALID_ARGUMENT, "index set: model id %s has a character outside [A-Za-z0-9._-]", model);
+        if (!ok)
+            return fr_err_set(FR_E_INVALID_ARGUMENT, "index set: model id %s has a character outside [A-Za-z0-9._-]",
+                              model);
     }
     return 0;
 }
@@ -160,8 +164,14 @@ int fr_index_set_new(int dim, fr_index_set **out) {
     if (!out || dim < 1 || dim > 65536) return fr_err_set(FR_E_INVALID_ARGUMENT, "index set: bad dimension %d", dim);
     fr_index_set *s = fr_calloc(1, sizeof *s);
     if (!s) return fr_err_set(FR_E_NOMEM, "index set: no memory");
+    int rc = fr_index_new_exact(dim, &s->empty);
+    if (rc < 0) {
+        fr_free(s);
+        return rc;
+    }
     s->dim = dim;
     rwlock_init(&s->lock);
+    pthread_mutex_init(&s->save, NULL);
     *out = s;
     return 0;
 }
@@ -170,7 +180,9 @@ void fr_index_set_free(fr_index_set *s) {
     if (!s) return;
     for (size_t i = 0; i < s->n; i++) entry_free(s->e[i]);
     fr_free(s->e);
+    fr_index_free(s->empty);
     pthread_rwlock_destroy(&s->lock);
+    pthread_mutex_destroy(&s->save);
     fr_free(s);
 }
 
@@ -201,14 +213,8 @@ int fr_index_set_search(fr_index_set *s, int64_t client, const char *model, cons
                         float min_score, unsigned flags, struct fr_hit *hits, int *nhits) {
     struct entry *e;
     int rc = s ? acquire(s, client, model, false, &e) : fr_err_set(FR_E_INVALID_ARGUMENT, "index set: NULL set");
-    if (rc == -FR_E_NOT_FOUND) {
-        /* no collection yet: an empty one, but the arguments still checked */
-        fr_index *empty;
-        rc = fr_index_new_exact(s->dim, &empty);
-        if (rc == 0) rc = fr_index_search(empty, queries, nq, k, min_score, flags, hits, nhits);
-        fr_index_free(empty);
-        return rc;
-    }
+    if (rc == -FR_E_NOT_FOUND)   /* no collection yet: an empty one (the arguments still checked) */
+        return fr_index_search(s->empty, queries, nq, k, min_score, flags, hits, nhits);
     if (rc < 0) return rc;
     pthread_rwlock_rdlock(&e->lock);
     rc = fr_index_search(e->ix, queries, nq, k, min_score, flags, hits, nhits);
@@ -220,7 +226,8 @@ int fr_index_set_search(fr_index_set *s, int64_t client, const char *model, cons
 int fr_index_set_put(fr_index_set *s, int64_t client, const char *model, fr_index *ix) {
     int rc = !s || !ix ? fr_err_set(FR_E_INVALID_ARGUMENT, "index set put: NULL argument") : check_model(model);
     if (rc == 0 && fr_index_dim(ix) != s->dim)
-        rc = fr_err_set(FR_E_INVALID_ARGUMENT, "index set put: dimension %d, the set's is %d", fr_index_dim(ix), s->dim);
+        rc = fr_err_set(FR_E_INVALID_ARGUMENT, "index set put: dimension %d, the set's is %d", fr_index_dim(ix),
+                        s->dim);
     if (rc < 0) {
         fr_index_free(ix);
         return rc;
@@ -348,7 +355,8 @@ static void remove_stale(fr_index_set *s, const char *dir) {
         int64_t client;
         char model[MODEL_MAX + 1];
         bool ours = parse_name(de->d_name, &client, model);
-        bool stale = ours ? find(s, client, model, NULL) < 0 : strstr(de->d_name, SUFFIX ".tmp.") && de->d_name[0] == 'c';
+        bool tmp = de->d_name[0] == 'c' && strstr(de->d_name, SUFFIX ".tmp.");
+        bool stale = ours ? find(s, client, model, NULL) < 0 : tmp;
         if (!stale) continue;
         size_t len = strlen(dir) + strlen(de->d_name) + 2;
         char *p = fr_malloc(len);
@@ -363,10 +371,12 @@ static void remove_stale(fr_index_set *s, const char *dir) {
 int fr_index_set_save_all(fr_index_set *s, const char *dir) {
     if (!s || !dir) return fr_err_set(FR_E_INVALID_ARGUMENT, "index set save: NULL argument");
     int rc = 0;
+    pthread_mutex_lock(&s->save);
     pthread_rwlock_rdlock(&s->lock);
     for (size_t i = 0; i < s->n && rc == 0; i++) rc = save_entry(s->e[i], dir);
     if (rc == 0) remove_stale(s, dir);
     pthread_rwlock_unlock(&s->lock);
+    pthread_mutex_unlock(&s->save);
     return rc;
 }
 
