@@ -216,8 +216,9 @@ static void render(struct fr_api_call *c, struct fr_http_resp *resp, int status,
         resp->status = 500;
         static const char oom[] = "{\"success\":false,\"code\":\"INTERNAL_ERROR\",\"error_type\":\"internal_error\","
                                   "\"message\":\"out of memory\",\"details\":{}}";
-        text = strdup(oom);
-        if (!text) return;
+        resp->body = fr_strdup(oom);
+        resp->len = resp->body ? strlen(oom) : 0;
+        return;
     }
     size_t n = strlen(text);
     resp->body = fr_malloc(n + 1);
@@ -225,7 +226,7 @@ static void render(struct fr_api_call *c, struct fr_http_resp *resp, int status,
         memcpy(resp->body, text, n + 1);
         resp->len = n;
     }
-    free(text);
+    fr_json_free(text);
 }
 
 static void render_error(struct fr_api_call *c, struct fr_http_resp *resp, int rc, json_t *details) {
@@ -369,7 +370,7 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
             size_t n = strlen(text);
             resp->body = fr_malloc(n + 1);
             if (resp->body) { memcpy(resp->body, text, n + 1); resp->len = n; }
-            free(text);
+            fr_json_free(text);
         }
     } else {
         json_t *body = json_pack("{s:b,s:o}", "success", 1, "data", data ? data : json_object());
@@ -545,6 +546,6 @@ void fr_api_audit(struct fr_api_call *c, const char *action, const char *target_
     char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
     if (fr_store_audit_append(c->api->svc->store, actor, action, target, c->request_id, d, NULL) < 0)
         fr_log(FR_LOG_ERROR, "audit row not written: %s", fr_err_detail());
-    free(d);
+    fr_json_free(d);
     json_decref(details);
 }

@@ -31,7 +31,7 @@ static int subject_fields(json_t *body, int create, const char **name, const cha
         char *t = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
         if (!t) return -FR_E_NOMEM;
         *meta = fr_strdup(t);
-        free(t);
+        fr_json_free(t);
         if (!*meta) return -FR_E_NOMEM;
     }
     return 0;

@@ -9,15 +9,17 @@
  *
  * base64 is decoded in two passes over the text: the first validates it and
  * counts the bytes it will give (so an oversized image is refused before
- * anything is allocated), the second normalises small chunks (URL-safe
- * alphabet → standard, blanks dropped, padding restored) into a stack
- * buffer and feeds them to EVP_DecodeUpdate, which writes straight into the
- * exact-size output. OpenSSL's decoder alone would choke on '-' (its PEM
- * "-----END" marker) and on missing padding, hence the normalising. */
+ * anything is allocated), the second normalises chunks (URL-safe alphabet →
+ * standard, blanks dropped, padding restored) into a stack buffer and
+ * decodes them with EVP_DecodeBlock straight into the output. OpenSSL's
+ * decoders alone would choke on the URL-safe alphabet ('-' is its PEM
+ * "-----END" marker), on missing padding and on blanks inside a block,
+ * hence the normalising. */
 #include "http/http.h"
 
 #include <math.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -191,12 +193,23 @@ int fr_query_get_int(const char *value, const char *field, int64_t def, int64_t 
 
 /* ---- base64 ---- */
 
-static int b64_class(unsigned char c) {   /* 1 alphabet, 2 blank, 3 '=', 0 invalid */
+static int b64_class_of(int c) {   /* 1 alphabet, 2 blank, 3 '=', 0 invalid */
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return 1;
     if (c == '+' || c == '/' || c == '-' || c == '_') return 1;
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v') return 2;
     return c == '=' ? 3 : 0;
 }
+
+/* The classes as a table: on random base64 the branches above mispredict
+ * and made the scan the slowest part of decoding. */
+static uint8_t b64_table[256];
+static pthread_once_t b64_table_once = PTHREAD_ONCE_INIT;
+
+static void b64_table_init(void) {
+    for (int c = 0; c < 256; c++) b64_table[c] = (uint8_t)b64_class_of(c);
+}
+
+static inline int b64_class(unsigned char c) { return b64_table[c]; }
 
 /* Skip "data:<type>;base64," when present; 0, or -1 for a data: URL that is
  * not base64. */
@@ -229,34 +242,31 @@ static int b64_scan(const char *s, size_t len, const char *field, size_t *n_char
     return 0;
 }
 
-/* Pass 2: normalise chunks and decode them into out (n_out bytes exactly). */
+/* Pass 2: normalise chunks (alphabet only, URL-safe → standard, padding
+ * restored at the end) and decode each with EVP_DecodeBlock, which is about
+ * ten times faster than EVP_DecodeUpdate's per-character state machine. A
+ * chunk is a multiple of 4 characters; EVP_DecodeBlock counts the padding
+ * as zero bytes, which are written into the slack and not counted. Returns
+ * the number of bytes decoded. */
 static int b64_decode(const char *s, size_t len, size_t n_chars, uint8_t *out, const char *field) {
-    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-    if (!ctx) return fr_err_set(FR_E_NOMEM, "base64: out of memory");
-    EVP_DecodeInit(ctx);
-    unsigned char chunk[1024];
-    size_t used = 0, seen = 0, pos = 0;
-    int rc = 0, outl = 0, total = 0;
-    while (rc == 0) {
-        size_t c = 0;
-        for (; pos < len && c < sizeof chunk - 4 && seen < n_chars; pos++) {
+    unsigned char chunk[4096];     /* a multiple of 4, so the padding always fits */
+    size_t seen = 0, pos = 0, total = 0;
+    while (seen < n_chars) {
+        size_t c = 0, pad = 0;
+        for (; pos < len && c < sizeof chunk && seen < n_chars; pos++) {
             unsigned char ch = (unsigned char)s[pos];
             if (b64_class(ch) != 1) continue;
             chunk[c++] = ch == '-' ? '+' : ch == '_' ? '/' : ch;
             seen++;
         }
-        if (seen == n_chars)    /* restore the padding a URL-safe sender dropped */
-            while ((used + c) % 4) chunk[c++] = '=';
-        if (c == 0) break;
-        if (EVP_DecodeUpdate(ctx, out + total, &outl, chunk, (int)c) < 0) rc = -1;
-        total += outl;
-        used += c;
-        if (seen == n_chars) break;
+        if (seen == n_chars)
+            for (; c % 4; pad++) chunk[c++] = '=';
+        int r = EVP_DecodeBlock(out + total, chunk, (int)c);
+        if (r < 0 || (size_t)r != c / 4 * 3)
+            return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is not valid base64", field);
+        total += c / 4 * 3 - pad;
     }
-    if (rc == 0 && EVP_DecodeFinal(ctx, out + total, &outl) < 0) rc = -1;
-    EVP_ENCODE_CTX_free(ctx);
-    if (rc < 0) return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is not valid base64", field);
-    return total + outl;
+    return (int)total;
 }
 
 static int base64_field(const char *field, const char *s, size_t len, uint8_t **out, size_t *out_len,
@@ -267,6 +277,7 @@ static int base64_field(const char *field, const char *s, size_t len, uint8_t **
     if (skip_data_url(&s, &len) < 0)
         return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is not valid base64 (a data: URL without ;base64)",
                           field);
+    pthread_once(&b64_table_once, b64_table_init);
     size_t n_chars = 0;
     int rc = b64_scan(s, len, field, &n_chars);
     if (rc < 0) return rc;
@@ -276,7 +287,7 @@ static int base64_field(const char *field, const char *s, size_t len, uint8_t **
                           max_out);
     if (n_out > (size_t)INT32_MAX / 2)    /* EVP_Decode* counts in int */
         return fr_err_set(FR_E_FILE_TOO_LARGE, "field '%.64s' is too large to decode", field);
-    uint8_t *buf = fr_malloc(n_out + 80);  /* EVP may write up to a line beyond; n_out is exact */
+    uint8_t *buf = fr_malloc(n_out + 3);   /* + the zero bytes of the padding */
     if (!buf) return fr_err_set(FR_E_NOMEM, "base64: out of memory for %zu bytes", n_out);
     rc = b64_decode(s, len, n_chars, buf, field);
     if (rc >= 0 && (size_t)rc != n_out)

@@ -271,7 +271,7 @@ out:
     fr_store_subject_free(&subj);
     analysis_free(&an);
     json_decref(data);
-    free(text);
+    fr_json_free(text);
     return rc;
 }
 

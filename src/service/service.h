@@ -21,6 +21,14 @@
 #include <jansson.h>
 #include <pthread.h>
 
+/* Frees what json_dumps returned, with jansson's own allocator (which may be
+ * ours: fr_json_use_fr_alloc). */
+static inline void fr_json_free(void *p) {
+    json_free_t f = NULL;
+    json_get_alloc_funcs(NULL, &f);
+    if (p && f) f(p);
+}
+
 struct fr_svc_config {
     const char *data_dir;
     const char *models_dir;
