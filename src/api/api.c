@@ -239,6 +239,17 @@ static void render_error(struct fr_api_call *c, struct fr_http_resp *resp, int r
         snprintf(msg, sizeof msg, "internal error (request %s)", c->request_id);
     }
     scrub(msg);
+    if (code == FR_E_VALIDATION_ERROR) {
+        if (c->bad_body && status == 422) status = 400;
+        if (!details) details = json_object();
+        const char *q = strstr(msg, "field '");
+        if (!q) q = strstr(msg, "parameter '");
+        if (q && !json_object_get(details, "field")) {
+            q = strchr(q, '\'') + 1;
+            const char *e = strchr(q, '\'');
+            if (e && e - q < 128) json_object_set_new(details, "field", json_stringn(q, (size_t)(e - q)));
+        }
+    }
     json_t *body = json_pack("{s:b,s:s,s:s,s:s,s:o}", "success", 0, "code", fr_err_name(code), "error_type",
                              fr_err_type(code), "message", msg, "details", details ? details : json_object());
     render(c, resp, status, body);
@@ -320,7 +331,12 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
     }
     if (idx < 0) {
         c.operation = "not_found";
-        rc = fr_err_set(FR_E_NOT_FOUND, "no route %s %s", req->method, req->path);
+        if (idx == -FR_E_NOT_FOUND) {
+            rc = fr_err_set(FR_E_NOT_FOUND, "no route %s %s", req->method, req->path);
+        } else {                      /* a path too long or badly encoded */
+            c.bad_body = 1;
+            rc = fr_err_set(FR_E_VALIDATION_ERROR, "bad request path: %s", fr_err_detail());
+        }
         render_error(&c, resp, rc, NULL);
         goto done;
     }
@@ -381,6 +397,8 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
     goto done;
 fail:
     json_decref(data);
+    if (rc == -FR_E_SERVICE_UNAVAILABLE && !details && c.api->svc->models_missing[0])
+        details = json_pack("{s:[s]}", "missing", c.api->svc->models_missing);
     render_error(&c, resp, rc, details);
 done:
     fr_http_resp_header(resp, "X-Request-Id", "%s", c.request_id);
@@ -414,6 +432,7 @@ static int ensure_body(struct fr_api_call *c) {
         if (rc < 0) {
             fr_free(c->mp);
             c->mp = NULL;
+            c->bad_body = 1;
             return fr_err_set(rc, "%s", fr_err_detail());
         }
         return 0;
@@ -424,8 +443,11 @@ static int ensure_body(struct fr_api_call *c) {
     size_t i = 0;
     while (i < c->req->body_len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) i++;
     int says_json = ct && !strncasecmp(ct, "application/json", 16);
-    if (says_json || (i < c->req->body_len && b[i] == '{'))
-        return fr_json_parse_body(c->req->body, c->req->body_len, c->api->svc->cfg.max_upload_bytes, &c->json);
+    if (says_json || (i < c->req->body_len && b[i] == '{')) {
+        int rc = fr_json_parse_body(c->req->body, c->req->body_len, c->api->svc->cfg.max_upload_bytes, &c->json);
+        c->bad_body = rc == -FR_E_VALIDATION_ERROR;
+        return rc;
+    }
     return 0;
 }
 

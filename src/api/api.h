@@ -41,6 +41,7 @@ struct fr_api_call {
     size_t raw_len;
     json_t *raw_json;                       /* a bare JSON body (health, openapi), no envelope */
     int raw_status;
+    int bad_body;                           /* the body did not parse: 400, not 422 */
 };
 
 typedef int (*fr_api_handler)(struct fr_api_call *c, json_t **data, json_t **details);

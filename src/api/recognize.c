@@ -24,7 +24,7 @@ int fr_api_identify(struct fr_api_call *c, json_t **data, json_t **details) {
     int rc = fr_api_photo(c, "photo", "image_base64", 0, &r.photo, 1);
     if (rc < 0 || (rc = fr_api_param_int(c, "top_k", c->api->svc->cfg.top_k, 1, 100, &k)) < 0 ||
         (rc = fr_api_param_int(c, "max_faces", c->api->svc->cfg.max_faces, 1, 100, &mf)) < 0 ||
-        (rc = fr_api_param_float(c, "threshold", -1, -1, 1, &thr)) < 0 ||
+        (rc = fr_api_param_float(c, "threshold", -1, 0, 1, &thr)) < 0 ||
         (rc = fr_api_param_bool(c, "liveness", 0, &r.liveness)) < 0)
         return rc;
     r.client_id = c->client_id;
@@ -41,7 +41,7 @@ int fr_api_verify(struct fr_api_call *c, json_t **data, json_t **details) {
     double thr;
     int64_t sid;
     int rc = fr_api_param_int(c, "subject_id", 0, 0, INT64_MAX, &sid);
-    if (rc < 0 || (rc = fr_api_param_float(c, "threshold", -1, -1, 1, &thr)) < 0) return rc;
+    if (rc < 0 || (rc = fr_api_param_float(c, "threshold", -1, 0, 1, &thr)) < 0) return rc;
     r.client_id = c->client_id;
     r.threshold = (float)thr;
     r.subject_id = sid;

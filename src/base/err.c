@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 static const struct {
@@ -32,10 +33,13 @@ const char *fr_err_detail(void) { return err_detail; }
 void fr_err_clear(void) { err_detail[0] = 0; }
 
 int fr_err_set(int err, const char *fmt, ...) {
+    /* formatted aside first: the arguments may be fr_err_detail() itself */
+    char buf[sizeof err_detail];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err_detail, sizeof err_detail, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(err_detail, buf, sizeof buf);
     return err > 0 ? -err : err;
 }
 

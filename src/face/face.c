@@ -257,7 +257,7 @@ int fr_face_detect(struct fr_face_ctx *c, const struct fr_image *img, const stru
     if ((rc = det_pass(c, img, 0.0f, 0.0f, (float)img->w, (float)img->h, d.score_threshold, 0, &L)) < 0) goto out;
     if (d.tiling && (rc = tile_passes(c, img, d.tile_score_threshold, &L)) < 0) goto out;
     n = L.n;
-    qsort(L.v, (size_t)n, sizeof *L.v, cmp_cand);
+    if (n > 1) qsort(L.v, (size_t)n, sizeof *L.v, cmp_cand);
     boxes = fr_malloc(sizeof(float) * 4 * (size_t)(n + 1));
     keep = fr_malloc((size_t)n + 1);
     faces = fr_calloc((size_t)n + 1, sizeof *faces);

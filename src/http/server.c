@@ -162,6 +162,31 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
     else if (code == MHD_CONNECTION_NOTIFY_CLOSED) atomic_fetch_sub(&s->open_conns, 1);
 }
 
+/* Percent-decoding of the path and the query arguments, in place. %00 and
+ * %2F stay encoded: a NUL would cut the path short ("/subjects/5%00/faces"
+ * read as "/subjects/5") and an encoded '/' would add a segment; left as
+ * they are, the router refuses them as a bad parameter. */
+static int hexval(char ch) {
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+static size_t on_unescape(void *cls, struct MHD_Connection *c, char *s) {
+    char *w = s;
+    (void)cls;
+    (void)c;
+    for (const char *r = s; *r; ) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi || lo) && !(hi == 2 && lo == 15)) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     char msg[512];
     (void)cls;
@@ -200,6 +225,7 @@ int fr_http_start(const struct fr_http_opts *o, struct fr_http_server **out) {
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, s,
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,

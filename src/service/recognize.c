@@ -62,7 +62,7 @@ static int analyze(struct fr_service *s, struct fr_svc_photo p, const struct fr_
     out->n_detected = n;
     out->w = img.w;
     out->h = img.h;
-    qsort(faces, (size_t)n, sizeof *faces, cmp_area);
+    if (n > 1) qsort(faces, (size_t)n, sizeof *faces, cmp_area);
     if (o->max_faces > 0 && n > o->max_faces) n = o->max_faces;
     out->faces = fr_calloc((size_t)n + 1, sizeof *out->faces);
     if (!out->faces) { rc = -FR_E_NOMEM; goto out; }
@@ -204,7 +204,8 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
     struct svc_face *f = &an.faces[0];
     if (f->q.reasons || f->q.score < s->cfg.quality_threshold) {
         json_t *q = quality_json(&f->q);
-        *details_out = json_pack("{s:o,s:f}", "quality", q, "min_score", r4(s->cfg.quality_threshold));
+        *details_out = json_pack("{s:O,s:o,s:f}", "reasons", json_object_get(q, "reasons"), "quality", q,
+                                 "min_score", r4(s->cfg.quality_threshold));
         rc = fr_err_set(FR_E_LOW_QUALITY_FACE, "face quality %.3f is too low for enrolment", (double)f->q.score);
         goto out;
     }

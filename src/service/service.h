@@ -60,6 +60,7 @@ struct fr_service {
     struct fr_face_extra *extra;
     struct fr_face_attr_models *attr;
     char models_error[512];                 /* why recognition is unavailable, "" when it is */
+    char models_missing[64];                /* the model that failed to load ("fr_detect") */
     char attr_error[256];
     const char *model_id;
     pthread_mutex_t pool_mu;
