@@ -133,12 +133,7 @@ static void request_id(struct fr_api_call *c) {
 
 static void json_str(FILE *f, const char *s) {
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
+    fr_json_escape(f, s);
     fputc('"', f);
 }
 
@@ -420,6 +415,11 @@ int fr_api_path_id(struct fr_api_call *c, int64_t *id) {
     if (!v || !*v || *end || x <= 0) return fr_err_set(FR_E_NOT_FOUND, "no such id '%s'", v ? v : "");
     *id = x;
     return 0;
+}
+
+int fr_api_page(struct fr_api_call *c, int64_t *limit, int64_t *cursor) {
+    int rc = fr_query_get_int(fr_http_query(c->req, "limit"), "limit", 100, 1, FR_STORE_LIST_MAX, limit);
+    return rc < 0 ? rc : fr_query_get_int(fr_http_query(c->req, "cursor"), "cursor", 0, 0, INT64_MAX, cursor);
 }
 
 static int ensure_body(struct fr_api_call *c) {

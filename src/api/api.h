@@ -67,7 +67,9 @@ FR_API json_t *fr_api_openapi(void);
 
 /* Request helpers for handlers. */
 const char *fr_api_path_param(struct fr_api_call *c, const char *name);
-int fr_api_path_id(struct fr_api_call *c, int64_t *id);           /* {id}: a positive integer, else 404 */
+int fr_api_path_id(struct fr_api_call *c, int64_t *id);
+/* ?limit= (1..1000, default 100) and ?cursor= (default 0) of a list route. */
+int fr_api_page(struct fr_api_call *c, int64_t *limit, int64_t *cursor);           /* {id}: a positive integer, else 404 */
 /* A parameter from the JSON body, a multipart text field, or the query. */
 int fr_api_param_int(struct fr_api_call *c, const char *name, int64_t def, int64_t min, int64_t max, int64_t *out);
 int fr_api_param_float(struct fr_api_call *c, const char *name, double def, double min, double max, double *out);

@@ -71,9 +71,8 @@ int fr_api_subject_list(struct fr_api_call *c, json_t **data, json_t **details) 
     struct fr_store_subject *rows = NULL;
     size_t n = 0;
     (void)details;
-    int rc = fr_query_get_int(fr_http_query(c->req, "limit"), "limit", 100, 1, FR_STORE_LIST_MAX, &limit);
-    if (rc < 0 || (rc = fr_query_get_int(fr_http_query(c->req, "cursor"), "cursor", 0, 0, INT64_MAX, &cursor)) < 0)
-        return rc;
+    int rc = fr_api_page(c, &limit, &cursor);
+    if (rc < 0) return rc;
     if ((rc = fr_store_subject_list(c->api->svc->store, c->client_id, (int)limit, cursor, &rows, &n, &next)) < 0)
         return rc;
     json_t *a = json_array();

@@ -13,11 +13,11 @@ static int log_level = FR_LOG_INFO;
 
 void fr_log_set_level(int level) { log_level = level; }
 
-static void json_escape(FILE *f, const char *s) {
+void fr_json_escape(FILE *f, const char *s) {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
         else fputc(c, f);
     }
 }
@@ -39,7 +39,7 @@ void fr_log(int level, const char *fmt, ...) {
     flockfile(stderr);
     fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", when,
             ts.tv_nsec / 1000000, names[level < 0 ? 0 : level > 3 ? 3 : level]);
-    json_escape(stderr, msg);
+    fr_json_escape(stderr, msg);
     fputs("\"}\n", stderr);
     funlockfile(stderr);
 }
