@@ -41,13 +41,22 @@ for c in 1 8 32; do
     done_req=$((done_req + $(v requests)))
     best=$(awk -v a="$best" -v b="$(v rps)" 'BEGIN {print (b > a) ? b : a}')
 done
-rest=$((total - done_req))
-if [ "$rest" -gt 0 ]; then
+# soak: more identify requests in rounds until TOTAL, with resident memory
+# and the bytes our allocator holds (facerec_allocated_bytes) after each
+alloc() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^facerec_allocated_bytes/ {printf "%d", $2 / 1024}'; }
+echo "| requests so far | resident KiB | facerec_allocated KiB | errors, non-2xx |"
+echo "|---|---|---|---|"
+echo "| $done_req | $(rss) | $(alloc) | |"
+while [ "$done_req" -lt "$total" ]; do
+    rest=$((total - done_req))
+    [ "$rest" -gt 25000 ] && rest=25000
     secs=$(awk -v r="$rest" -v s="$best" 'BEGIN {printf "%d", r / s + 1}')
     out=$(PHOTO=$photo KEY=$key wrk -t2 -c8 -d${secs}s -s bench/identify.lua "$url" | grep '^RESULT')
-    done_req=$((done_req + $(echo "$out" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')))
-    echo "soak: $out"
-fi
+    n=$(echo "$out" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
+    e=$(echo "$out" | sed -n 's/.*errors=\([0-9]*\) non2xx=\([0-9]*\).*/\1 \2/p')
+    done_req=$((done_req + n))
+    echo "| $done_req | $(rss) | $(alloc) | $e |"
+done
 rss1=$(rss)
 echo "resident memory: ${rss0} KiB before, ${rss1} KiB after $done_req requests"
 pipe=$($build/facerec bench pipeline "$photo" --iters 50 | sed -n 's/.*2 threads: \([0-9.]*\) faces.*/\1/p')
