@@ -317,7 +317,10 @@ int fr_svc_identify(struct fr_service *s, const struct fr_svc_identify_req *r, s
     if (nids) {
         subj = fr_calloc(nids, sizeof *subj);
         if (!subj) { rc = -FR_E_NOMEM; goto out; }
-        if ((rc = fr_store_subject_get_many(s->store, r->client_id, ids, nids, subj)) < 0) goto out;
+        for (size_t at = 0; at < nids; at += FR_STORE_LIST_MAX) {     /* the store takes 1000 at a time */
+            size_t m = nids - at < FR_STORE_LIST_MAX ? nids - at : FR_STORE_LIST_MAX;
+            if ((rc = fr_store_subject_get_many(s->store, r->client_id, ids + at, m, subj + at)) < 0) goto out;
+        }
     }
     json_t *faces = json_array();
     for (int i = 0; i < an.n; i++) {
