@@ -100,3 +100,25 @@ for f in "$fx"/*; do
 done
 rm -f "$cp_/empty.jpg"
 chmod 644 "$fx"/* "$cp_"/*
+# exif6.png, exif8.webp: the PNG and lossless WebP patterns with an EXIF
+# orientation (a PNG eXIf chunk after IHDR; the WebP in the extended VP8X
+# format with an EXIF chunk)
+python3 - "$fx" <<'PY'
+import struct, sys, zlib
+fx = sys.argv[1]
+def tiff(o):
+    return b"MM\0*" + struct.pack(">IH", 8, 1) + struct.pack(">HHIHH", 0x0112, 3, 1, o, 0) + struct.pack(">I", 0)
+png = open(fx + "/rgb.png", "rb").read()
+end = 8 + 8 + struct.unpack(">I", png[8:12])[0] + 4
+d = tiff(6)
+chunk = struct.pack(">I", len(d)) + b"eXIf" + d + struct.pack(">I", zlib.crc32(b"eXIf" + d) & 0xffffffff)
+open(fx + "/exif6.png", "wb").write(png[:end] + chunk + png[end:])
+webp = open(fx + "/lossless.webp", "rb").read()
+b0, b1, b2, b3 = webp[21:25]
+w = 1 + (((b1 & 0x3F) << 8) | b0)
+h = 1 + (((b3 & 0xF) << 10) | (b2 << 2) | ((b1 & 0xC0) >> 6))
+vp8x = b"VP8X" + struct.pack("<I", 10) + bytes([8, 0, 0, 0]) + struct.pack("<I", w - 1)[:3] + struct.pack("<I", h - 1)[:3]
+e = tiff(8)
+body = b"WEBP" + vp8x + webp[12:] + b"EXIF" + struct.pack("<I", len(e)) + e + (b"\0" if len(e) % 2 else b"")
+open(fx + "/exif8.webp", "wb").write(b"RIFF" + struct.pack("<I", len(body)) + body)
+PY

@@ -145,10 +145,10 @@ int fr_image_decode(const void *buf, size_t len, const struct fr_image_limits *l
         fr_image_free(out);
         return rc;
     }
-    if (fmt == FR_IMAGE_FORMAT_JPEG) {
-        rc = fr__image_orient(out, fr__exif_jpeg_orientation(d.buf, d.len));
-        if (rc < 0) fr_image_free(out);
-    }
+    int o = fmt == FR_IMAGE_FORMAT_JPEG ? fr__exif_jpeg_orientation(d.buf, d.len)
+          : fmt == FR_IMAGE_FORMAT_PNG  ? fr__exif_png_orientation(d.buf, d.len)
+          : fmt == FR_IMAGE_FORMAT_WEBP ? fr__exif_webp_orientation(d.buf, d.len) : 1;
+    if (o != 1 && (rc = fr__image_orient(out, o)) < 0) fr_image_free(out);
     return rc;
 }
 

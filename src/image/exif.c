@@ -78,3 +78,38 @@ int fr__exif_jpeg_orientation(const uint8_t *buf, size_t len) {
     }
     return 1;
 }
+
+/* PNG: the eXIf chunk holds the TIFF block itself. Chunks are walked by
+ * their lengths up to IEND (the CRCs are libspng's business); anything
+ * malformed is "no orientation". */
+int fr__exif_png_orientation(const uint8_t *buf, size_t len) {
+    size_t pos = 8;
+    while (pos + 12 <= len) {
+        uint32_t n = (uint32_t)buf[pos] << 24 | (uint32_t)buf[pos + 1] << 16 | (uint32_t)buf[pos + 2] << 8 | buf[pos + 3];
+        const uint8_t *type = buf + pos + 4;
+        if (n > len - pos - 12) return 1;
+        if (!memcmp(type, "eXIf", 4)) return fr__exif_tiff_orientation(buf + pos + 8, n);
+        if (!memcmp(type, "IEND", 4)) return 1;
+        pos += 12 + (size_t)n;
+    }
+    return 1;
+}
+
+/* WebP: the extended format's EXIF chunk; some writers put JPEG's
+ * "Exif\0\0" before the TIFF block. Chunks are padded to even sizes. */
+int fr__exif_webp_orientation(const uint8_t *buf, size_t len) {
+    if (len < 12 || memcmp(buf, "RIFF", 4) || memcmp(buf + 8, "WEBP", 4)) return 1;
+    size_t pos = 12;
+    while (pos + 8 <= len) {
+        uint32_t n = (uint32_t)buf[pos + 4] | (uint32_t)buf[pos + 5] << 8 | (uint32_t)buf[pos + 6] << 16 |
+                     (uint32_t)buf[pos + 7] << 24;
+        if (n > len - pos - 8) return 1;
+        const uint8_t *data = buf + pos + 8;
+        if (!memcmp(buf + pos, "EXIF", 4)) {
+            if (n >= 6 && !memcmp(data, "Exif\0\0", 6)) return fr__exif_tiff_orientation(data + 6, n - 6);
+            return fr__exif_tiff_orientation(data, n);
+        }
+        pos += 8 + (size_t)n + (n & 1);
+    }
+    return 1;
+}

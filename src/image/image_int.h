@@ -38,6 +38,9 @@ int fr__dec_tiff(const struct fr__dec *d, struct fr_image *out);
  * tag 0x0112. 1 when absent or unreadable: a bad EXIF block never fails a
  * decode. */
 int fr__exif_jpeg_orientation(const uint8_t *buf, size_t len);
+/* The same from a PNG's eXIf chunk and a WebP's EXIF chunk. */
+int fr__exif_png_orientation(const uint8_t *buf, size_t len);
+int fr__exif_webp_orientation(const uint8_t *buf, size_t len);
 /* The same from a bare TIFF-structured EXIF block ("II*\0..." / "MM\0*..."). */
 int fr__exif_tiff_orientation(const uint8_t *tiff, size_t len);
 

@@ -182,6 +182,19 @@ static void test_exif_orientation(void **state) {
         expect_px(&img, img.w - 5, 4, colour[tr[o]][0], colour[tr[o]][1], colour[tr[o]][2], 24, path);
         fr_image_free(&img);
     }
+    /* PNG eXIf and WebP EXIF chunks (tools/make_image_fixtures.sh): 6 and 8 */
+    static const char *const other[2] = { FX "exif6.png", FX "exif8.webp" };
+    static const int oo[2] = { 6, 8 };
+    for (int i = 0; i < 2; i++) {
+        struct fr_image im;
+        int o = oo[i];
+        assert_int_equal(decode_file(other[i], NULL, &im), 0);
+        assert_int_equal(im.w, 48);
+        assert_int_equal(im.h, 64);
+        expect_px(&im, 4, 4, colour[tl[o]][0], colour[tl[o]][1], colour[tl[o]][2], 2, other[i]);
+        expect_px(&im, im.w - 5, 4, colour[tr[o]][0], colour[tr[o]][1], colour[tr[o]][2], 2, other[i]);
+        fr_image_free(&im);
+    }
     /* a camera file (Silent-Face image_T1): stored 80x60, orientation 6 -> portrait */
     struct fr_image img;
     assert_int_equal(decode_file(FX "antispoof_exif6.jpg", NULL, &img), 0);
