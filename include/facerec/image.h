@@ -156,4 +156,11 @@ FR_API double fr_image_brightness(const struct fr_image *img);
 FR_API void fr_image_to_chw(const struct fr_image *img, const float *mean, const float *scale,
                             int bgr, float *out);
 
+/* fr_image_resize(src, w, h, FR_RESIZE_BILINEAR, ...) followed by
+ * fr_image_to_chw(..., mean, scale, bgr, out), in one pass and without the
+ * intermediate image: the same floats, bit for bit. out holds
+ * channels * h * w floats. The detector input is made this way. */
+FR_API int fr_image_resize_to_chw(const struct fr_image *src, int w, int h, const float *mean,
+                                  const float *scale, int bgr, float *out);
+
 #endif

@@ -156,12 +156,10 @@ enum { EDGE_L = 1, EDGE_T = 2, EDGE_R = 4, EDGE_B = 8, IS_TILE = 16 };
  * that do not touch an inner tile edge (inner: bits of EDGE_*) are appended to L. */
 static int det_pass(struct fr_face_ctx *c, const struct fr_image *src, float x0, float y0, float sw, float sh,
                     float thr, unsigned inner, struct cand_list *L) {
-    struct fr_image small = { 0 };
     int rc;
-    if ((rc = fr_image_resize(src, DET_W, DET_H, FR_RESIZE_BILINEAR, &small)) < 0) return rc;
     static const float mean[3] = { 127.0f, 127.0f, 127.0f }, scale[3] = { 1.0f / 128, 1.0f / 128, 1.0f / 128 };
-    fr_image_to_chw(&small, mean, scale, 0, c->det_in);
-    fr_image_free(&small);
+    /* bilinear resize + CHW floats in one pass, no intermediate image */
+    if ((rc = fr_image_resize_to_chw(src, DET_W, DET_H, mean, scale, 0, c->det_in)) < 0) return rc;
     struct fr_tensor in = { .dtype = FR_DTYPE_FLOAT, .ndim = 4, .dims = { 1, 3, DET_H, DET_W }, .data = c->det_in };
     struct fr_tensor outs[2];
     if ((rc = fr_nn_session_run(c->det, &in, outs)) < 0) return rc;

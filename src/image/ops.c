@@ -14,9 +14,16 @@
  *    (source index, weight) taps built as OpenCV's computeResizeAreaTab
  *    builds it, float accumulation, one cached horizontally resampled row.
  *    The same code takes the bilinear taps of an axis that enlarges.
- *  - Everything is plain C that GCC -O3 vectorises where it matters (the
- *    vertical blends, grey conversion, sums); the work per call is small
- *    (a detector input, a 112x112 face) so no ISA-specific file is needed.
+ *  - The portable code is plain C that GCC -O3 vectorises where it can
+ *    (grey conversion, sums). Bilinear resize and the affine warp also have
+ *    AVX2 kernels (ops_avx2.c), chosen by fr_cpu_isa(), because their byte
+ *    gathers are what the compiler cannot vectorise and they sit on every
+ *    request's path (issue #3: the pipeline within 15 % of its model
+ *    times). The kernels give exactly the portable results; the SIMD
+ *    resize works on per-element tables (a source offset and both weights
+ *    per output byte, and per 8 bytes the source windows to shuffle them
+ *    from). fr_image_resize_to_chw, the detector input, packs each output
+ *    row into floats while it is in cache instead of making an image.
  *  - Coordinates are clamped (resize) or range-checked before any float ->
  *    int conversion (warp), so no matrix and no size reads out of bounds.
  * Rounding to uint8 is half up everywhere. */
@@ -133,7 +140,132 @@ static void lin_vrow(const int32_t *restrict r0, const int32_t *restrict r1, int
         o[i] = (uint8_t)((r0[i] * b0 + r1[i] * b1 + (1 << (2 * LIN_BITS - 1))) >> (2 * LIN_BITS));
 }
 
+/* ---- bilinear resize with the SIMD kernels ---- */
+
+static int use_avx2(void) {
+    return fr_cpu_isa() >= FR_ISA_AVX2;
+}
+
+/* Per-element horizontal tables: for output byte j = x * cn + c, e0[j] is
+ * the byte offset of its left neighbour in the source row (the right one is
+ * cn bytes further) and wt[j] the weights b | a << 16 (b + a = LIN_ONE).
+ * tmp holds 3 * dw ints. */
+static void lin_etab(int sw, int dw, int cn, int32_t *e0, int32_t *wt, int *tmp) {
+    int *x0 = tmp, *x1 = tmp + dw, *xa = tmp + 2 * dw;
+    lin_tab(sw, dw, cn, x0, x1, xa);
+    for (int x = 0; x < dw; x++)
+        for (int c = 0; c < cn; c++) {
+            e0[x * cn + c] = x0[x] + c;
+            wt[x * cn + c] = (LIN_ONE - xa[x]) | (xa[x] << 16);
+        }
+}
+
+/* Where each group of 8 elements finds its bytes (struct fr__lin_grp):
+ * greedily, the 16-byte window at the lowest offset, then one at the lowest
+ * offset the windows so far miss, up to FR__LIN_WIN windows; a group spread
+ * wider (grey shrunk over 4x) is gathered. Upscales and mild reductions
+ * need one window; RGB, whose 8 elements touch at most 3 pixels, never
+ * needs a gather. */
+static void lin_groups(const int32_t *e0, int n, int cn, struct fr__lin_grp *g) {
+    for (int j = 0; j + 8 <= n; j += 8, g++) {
+        const int32_t *e = e0 + j;
+        int win[8];                         /* window of element k */
+        int nw = 0;
+        for (int k = 0; k < 8; k++) win[k] = -1;
+        memset(g->ctl, -1, sizeof g->ctl);
+        for (int k = 0; k < FR__LIN_WIN; k++) g->base[k] = -1;
+        for (;;) {
+            int32_t lo = -1;
+            for (int k = 0; k < 8; k++)
+                if (win[k] < 0 && (lo < 0 || e[k] < lo)) lo = e[k];
+            if (lo < 0) break;              /* all placed */
+            if (nw == FR__LIN_WIN) {
+                g->base[0] = -1;            /* too spread: gather */
+                break;
+            }
+            g->base[nw] = lo;
+            for (int k = 0; k < 8; k++)
+                if (win[k] < 0 && e[k] + cn <= lo + 15) {
+                    win[k] = nw;
+                    g->ctl[nw][4 * k] = (int8_t)(e[k] - lo);
+                    g->ctl[nw][4 * k + 2] = (int8_t)(e[k] + cn - lo);
+                }
+            nw++;
+        }
+    }
+}
+
+/* Grey bytes to floats, as fr_image_to_chw. */
+static void chw_grey_row(const uint8_t *restrict p, size_t n, float m, float s, float *restrict o) {
+    for (size_t i = 0; i < n; i++) o[i] = ((float)p[i] - m) * s;
+}
+
+/* Where the SIMD bilinear resize writes: bytes (u8, interleaved like the
+ * source) or float planes (f32: plane c is (v - mean[c]) * scale[c] of
+ * source channel chan[c], as fr_image_to_chw). */
+struct lin_dst {
+    uint8_t *u8;
+    float *f32;
+    const int *chan;
+    float mean[3];
+    float scale[3];
+};
+
+/* resize_linear's row loop with the AVX2 kernels. The kernel reads whole
+ * 16-byte windows, up to 15 bytes past a row: in place where the image goes
+ * on for 32 bytes more, else from a zero-padded copy of the row (the last
+ * rows). Float output goes through one row of bytes, still in cache, which
+ * makes it equal to resize + to_chw by construction. */
+static int resize_linear_simd(const struct fr_image *src, int dw, int dh, const struct lin_dst *o) {
+    int sw = src->w, sh = src->h, cn = src->channels;
+    size_t n = (size_t)dw * (size_t)cn, sstride = (size_t)sw * (size_t)cn;
+    size_t ngrp = n / 8, n_grp_b = ngrp * sizeof(struct fr__lin_grp);
+    size_t n_i32 = 4 * n + 3 * (size_t)dw + 3 * (size_t)dh;
+    size_t n_u8 = sstride + 32 + n;
+    uint8_t *mem = fr_malloc(n_grp_b + n_i32 * sizeof(int32_t) + n_u8);
+    if (!mem) return fr_err_set(FR_E_NOMEM, "resize tables for %dx%d", dw, dh);
+    struct fr__lin_grp *grp = (struct fr__lin_grp *)(void *)mem;   /* 4-byte fields first */
+    int32_t *e0 = (int32_t *)(void *)(mem + n_grp_b), *wt = e0 + n, *xtmp = wt + n;
+    int *y0 = xtmp + 3 * dw, *y1 = y0 + dh, *ya = y1 + dh;
+    int32_t *buf[2] = { ya + dh, ya + dh + n };
+    uint8_t *row = (uint8_t *)(buf[1] + n), *bytes = row + sstride + 32;
+    memset(row + sstride, 0, 32);
+    lin_etab(sw, dw, cn, e0, wt, xtmp);
+    lin_groups(e0, (int)n, cn, grp);
+    lin_tab(sh, dh, 1, y0, y1, ya);
+    int tag[2] = { -1, -1 };                /* source row held by buf[k] */
+    for (int y = 0; y < dh; y++) {
+        int r[2] = { y0[y], y1[y] }, k[2] = { -1, -1 };
+        for (int i = 0; i < 2; i++) {
+            k[i] = tag[0] == r[i] ? 0 : tag[1] == r[i] ? 1 : -1;
+            if (k[i] >= 0) continue;
+            /* the free slot: not the one holding the other row of this output */
+            int other = tag[0] == r[1 - i] ? 0 : tag[1] == r[1 - i] ? 1 : -1;
+            k[i] = other == 0 ? 1 : 0;
+            const uint8_t *s = src->data + (size_t)r[i] * sstride;
+            if ((size_t)(sh - 1 - r[i]) * sstride < 32) s = memcpy(row, s, sstride);
+            fr__img_lin_hrow_avx2(s, buf[k[i]], (int)n, e0, wt, grp, cn);
+            tag[k[i]] = r[i];
+        }
+        uint8_t *ob = o->u8 ? o->u8 + (size_t)y * n : bytes;
+        fr__img_lin_vrow_u8_avx2(buf[k[0]], buf[k[1]], LIN_ONE - ya[y], ya[y], ob, (int)n);
+        if (o->u8) continue;
+        size_t plane = (size_t)dw * (size_t)dh, at = (size_t)y * (size_t)dw;
+        if (cn == 1)
+            chw_grey_row(bytes, (size_t)dw, o->mean[0], o->scale[0], o->f32 + at);
+        else
+            fr__img_chw_row_avx2(bytes, (size_t)dw, o->chan, o->mean, o->scale, o->f32 + at,
+                                 o->f32 + plane + at, o->f32 + 2 * plane + at);
+    }
+    fr_free(mem);
+    return 0;
+}
+
 static int resize_linear(const struct fr_image *src, struct fr_image *out) {
+    if (use_avx2()) {
+        struct lin_dst o = { .u8 = out->data };
+        return resize_linear_simd(src, out->w, out->h, &o);
+    }
     int sw = src->w, sh = src->h, cn = src->channels, dw = out->w, dh = out->h;
     size_t rowlen = (size_t)dw * (size_t)cn;
     size_t n_int = 3 * (size_t)dw + 3 * (size_t)dh;
@@ -317,53 +449,93 @@ int fr_image_resize(const struct fr_image *src, int w, int h, int method, struct
     return 0;
 }
 
+/* The detector input in one pass: no intermediate image, no second walk
+ * over its bytes. Equal to resize + to_chw by construction on the portable
+ * path, and by the tests on the SIMD one. */
+int fr_image_resize_to_chw(const struct fr_image *src, int w, int h, const float *mean,
+                           const float *scale, int bgr, float *out) {
+    int rc;
+    if ((rc = check_src(src, "resize_to_chw")) < 0) return rc;
+    if ((rc = check_size(w, h, "resize_to_chw")) < 0) return rc;
+    if (!out) return fr_err_set(FR_E_INVALID_ARGUMENT, "resize_to_chw: NULL output");
+    if (w == src->w && h == src->h) {
+        fr_image_to_chw(src, mean, scale, bgr, out);
+        return 0;
+    }
+    if (!use_avx2()) {
+        struct fr_image small = { 0, 0, 0, NULL };
+        if ((rc = fr_image_resize(src, w, h, FR_RESIZE_BILINEAR, &small)) < 0) return rc;
+        fr_image_to_chw(&small, mean, scale, bgr, out);
+        fr_image_free(&small);
+        return 0;
+    }
+    /* output plane c takes source channel c, or 2 - c for B, G, R */
+    static const int rgb[3] = { 0, 1, 2 }, bgr_chan[3] = { 2, 1, 0 };
+    struct lin_dst o = { .f32 = out, .chan = bgr ? bgr_chan : rgb };
+    for (int c = 0; c < src->channels; c++) {
+        o.mean[c] = mean ? mean[c] : 0.0f;
+        o.scale[c] = scale ? scale[c] : 1.0f;
+    }
+    return resize_linear_simd(src, w, h, &o);
+}
+
 /* ---- affine warp ---- */
 
-/* One output row; cn is a constant at each call site (inlined), so the
- * channel loops unroll. */
+/* One output pixel sampled at (sx, sy); cn is a constant at each call site
+ * (inlined), so the channel loops unroll. */
+static inline __attribute__((always_inline)) void
+warp_px(const struct fr_image *src, float sx, float sy, uint8_t *restrict o, const int cn) {
+    const int sw = src->w, sh = src->h;
+    const size_t sstride = (size_t)sw * (size_t)cn;
+    const uint8_t *sd = src->data;
+    /* also false for NaN; checked before any conversion to int */
+    if (!(sx > -1.0f && sx < (float)sw && sy > -1.0f && sy < (float)sh)) {
+        for (int c = 0; c < cn; c++) o[c] = 0;
+        return;
+    }
+    /* floor without a libm call: sx + 1 > 0, so truncation floors it */
+    int x0 = (int)(sx + 1.0f) - 1, y0 = (int)(sy + 1.0f) - 1;
+    float fx = sx - (float)x0, fy = sy - (float)y0;
+    if (x0 >= 0 && y0 >= 0 && x0 < sw - 1 && y0 < sh - 1) {
+        const uint8_t *p = sd + (size_t)y0 * sstride + (size_t)x0 * (size_t)cn;
+        const uint8_t *q = p + sstride;
+        for (int c = 0; c < cn; c++) {
+            float t = (float)p[c] + fx * (float)(p[c + cn] - p[c]);
+            float b = (float)q[c] + fx * (float)(q[c + cn] - q[c]);
+            o[c] = round_u8(t + fy * (b - t));
+        }
+        return;
+    }
+    /* at the border: neighbours outside the image are 0 */
+    /* (x0 can be sw when sx + 1 rounded up, so both ends are checked) */
+    int in_x0 = x0 >= 0 && x0 < sw, in_x1 = x0 + 1 >= 0 && x0 + 1 < sw;
+    const uint8_t *p = y0 >= 0 && y0 < sh ? sd + (size_t)y0 * sstride : NULL;
+    const uint8_t *q = y0 + 1 >= 0 && y0 + 1 < sh ? sd + (size_t)(y0 + 1) * sstride : NULL;
+    size_t i0 = (size_t)x0 * (size_t)cn, i1 = (size_t)(x0 + 1) * (size_t)cn;
+    for (int c = 0; c < cn; c++) {
+        float p00 = p && in_x0 ? (float)p[i0 + (size_t)c] : 0.0f;
+        float p01 = p && in_x1 ? (float)p[i1 + (size_t)c] : 0.0f;
+        float p10 = q && in_x0 ? (float)q[i0 + (size_t)c] : 0.0f;
+        float p11 = q && in_x1 ? (float)q[i1 + (size_t)c] : 0.0f;
+        float t = p00 + fx * (p01 - p00);
+        float b = p10 + fx * (p11 - p10);
+        o[c] = round_u8(t + fy * (b - t));
+    }
+}
+
+void fr__img_warp_px(const struct fr_image *src, float sx, float sy, uint8_t *o) {
+    if (src->channels == 3) warp_px(src, sx, sy, o, 3);
+    else warp_px(src, sx, sy, o, 1);
+}
+
+/* One output row, portable. */
 static inline __attribute__((always_inline)) void
 warp_row(const struct fr_image *src, const float m[6], int y, int w, uint8_t *restrict o,
          const int cn) {
-    const int sw = src->w, sh = src->h;
-    const float fw = (float)sw, fh = (float)sh;
-    const size_t sstride = (size_t)sw * (size_t)cn;
-    const uint8_t *sd = src->data;
     float bx = m[1] * (float)y + m[2], by = m[4] * (float)y + m[5];
     for (int x = 0; x < w; x++, o += cn) {
         float sx = m[0] * (float)x + bx, sy = m[3] * (float)x + by;
-        /* also false for NaN; checked before any conversion to int */
-        if (!(sx > -1.0f && sx < fw && sy > -1.0f && sy < fh)) {
-            for (int c = 0; c < cn; c++) o[c] = 0;
-            continue;
-        }
-        /* floor without a libm call: sx + 1 > 0, so truncation floors it */
-        int x0 = (int)(sx + 1.0f) - 1, y0 = (int)(sy + 1.0f) - 1;
-        float fx = sx - (float)x0, fy = sy - (float)y0;
-        if (x0 >= 0 && y0 >= 0 && x0 < sw - 1 && y0 < sh - 1) {
-            const uint8_t *p = sd + (size_t)y0 * sstride + (size_t)x0 * (size_t)cn;
-            const uint8_t *q = p + sstride;
-            for (int c = 0; c < cn; c++) {
-                float t = (float)p[c] + fx * (float)(p[c + cn] - p[c]);
-                float b = (float)q[c] + fx * (float)(q[c + cn] - q[c]);
-                o[c] = round_u8(t + fy * (b - t));
-            }
-        } else {
-            /* at the border: neighbours outside the image are 0 */
-            /* (x0 can be sw when sx + 1 rounded up, so both ends are checked) */
-            int in_x0 = x0 >= 0 && x0 < sw, in_x1 = x0 + 1 >= 0 && x0 + 1 < sw;
-            const uint8_t *p = y0 >= 0 && y0 < sh ? sd + (size_t)y0 * sstride : NULL;
-            const uint8_t *q = y0 + 1 >= 0 && y0 + 1 < sh ? sd + (size_t)(y0 + 1) * sstride : NULL;
-            size_t i0 = (size_t)x0 * (size_t)cn, i1 = (size_t)(x0 + 1) * (size_t)cn;
-            for (int c = 0; c < cn; c++) {
-                float p00 = p && in_x0 ? (float)p[i0 + (size_t)c] : 0.0f;
-                float p01 = p && in_x1 ? (float)p[i1 + (size_t)c] : 0.0f;
-                float p10 = q && in_x0 ? (float)q[i0 + (size_t)c] : 0.0f;
-                float p11 = q && in_x1 ? (float)q[i1 + (size_t)c] : 0.0f;
-                float t = p00 + fx * (p01 - p00);
-                float b = p10 + fx * (p11 - p10);
-                o[c] = round_u8(t + fy * (b - t));
-            }
-        }
+        warp_px(src, sx, sy, o, cn);
     }
 }
 
@@ -377,8 +549,10 @@ int fr_image_warp_affine(const struct fr_image *src, const float m[6], int w, in
     struct fr_image r = { 0, 0, 0, NULL };
     if ((rc = image_alloc(&r, w, h, src->channels)) < 0) return rc;
     size_t rowlen = (size_t)w * (size_t)src->channels;
+    int simd = use_avx2();
     for (int y = 0; y < h; y++) {
-        if (src->channels == 3) warp_row(src, m, y, w, r.data + (size_t)y * rowlen, 3);
+        if (simd) fr__img_warp_row_avx2(src, m, y, w, r.data + (size_t)y * rowlen);
+        else if (src->channels == 3) warp_row(src, m, y, w, r.data + (size_t)y * rowlen, 3);
         else warp_row(src, m, y, w, r.data + (size_t)y * rowlen, 1);
     }
     *out = r;
@@ -493,8 +667,7 @@ void fr_image_to_chw(const struct fr_image *img, const float *mean, const float 
     size_t n = (size_t)img->w * (size_t)img->h;
     const uint8_t *p = img->data;
     if (img->channels == 1) {
-        float m = mean ? mean[0] : 0.0f, s = scale ? scale[0] : 1.0f;
-        for (size_t i = 0; i < n; i++) out[i] = ((float)p[i] - m) * s;
+        chw_grey_row(p, n, mean ? mean[0] : 0.0f, scale ? scale[0] : 1.0f, out);
         return;
     }
     float m[3], s[3];
@@ -503,6 +676,11 @@ void fr_image_to_chw(const struct fr_image *img, const float *mean, const float 
         s[c] = scale ? scale[c] : 1.0f;
     }
     /* output plane c takes source channel c, or 2 - c for B, G, R */
+    static const int rgb[3] = { 0, 1, 2 }, bgr_chan[3] = { 2, 1, 0 };
+    if (use_avx2()) {
+        fr__img_chw_row_avx2(p, n, bgr ? bgr_chan : rgb, m, s, out, out + n, out + 2 * n);
+        return;
+    }
     int c0 = bgr ? 2 : 0, c2 = bgr ? 0 : 2;
     float *restrict o0 = out, *restrict o1 = out + n, *restrict o2 = out + 2 * n;
     for (size_t i = 0; i < n; i++) {

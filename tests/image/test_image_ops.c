@@ -9,7 +9,13 @@
  *  - crop clamping, grey of pure colours, Laplacian variance, brightness,
  *    CHW packing in RGB and BGR;
  *  - argument errors, and allocation N failing for N = 1, 2, ...: NOMEM or
- *    success, never a leak. */
+ *    success, never a leak, on the portable and the SIMD paths;
+ *  - every ISA (fr_cpu_set_isa REF / AVX2 / AVX512) against the portable
+ *    code, byte for byte and float for float: bilinear resize of random
+ *    images of many sizes (1x1, odd widths, up and down, 250x250 and
+ *    1126x661 -> 320x240), resize_to_chw against resize + to_chw, and affine
+ *    warps with rotation, scale and borders outside the image; and the
+ *    per-ISA timings (medians) of the pipeline's pixel steps. */
 #include "harness.h"
 
 #include "facerec/image.h"
@@ -478,6 +484,260 @@ static void test_to_chw(void **state) {
     fr_image_free(&img);
 }
 
+/* ---- every ISA against the portable code ---- */
+
+static const int isas[] = { FR_ISA_AVX2, FR_ISA_AVX512 };
+
+/* resize sizes: source w, h -> output w, h */
+static const int rs_sizes[][4] = {
+    { 1, 1, 1, 2 },      { 1, 1, 9, 5 },      { 2, 1, 17, 3 },     { 3, 2, 1, 1 },
+    { 5, 300, 9, 17 },   { 7, 3, 33, 35 },    { 13, 7, 64, 64 },   { 31, 17, 8, 9 },
+    { 40, 30, 97, 61 },  { 97, 61, 40, 30 },  { 101, 99, 64, 64 }, { 200, 150, 64, 64 },
+    { 250, 250, 320, 240 }, { 1126, 661, 320, 240 }, { 320, 240, 321, 239 }, { 9, 1, 3, 7 },
+};
+
+static void resize_isa_case(const struct fr_image *src, int w, int h, int method, int isa0) {
+    struct fr_image ref, got;
+    fr_cpu_set_isa(FR_ISA_REF);
+    assert_int_equal(fr_image_resize(src, w, h, method, &ref), 0);
+    for (size_t k = 0; k < sizeof isas / sizeof *isas; k++) {
+        fr_cpu_set_isa(isas[k]);
+        assert_int_equal(fr_image_resize(src, w, h, method, &got), 0);
+        if (memcmp(ref.data, got.data, (size_t)w * (size_t)h * (size_t)src->channels))
+            fail_msg("resize %dx%dx%d -> %dx%d (method %d) differs on %s", src->w, src->h,
+                     src->channels, w, h, method, fr_isa_name(fr_cpu_isa()));
+        fr_image_free(&got);
+    }
+    fr_image_free(&ref);
+    fr_cpu_set_isa(isa0);
+}
+
+static void test_isa_resize_equal(void **state) {
+    (void)state;
+    int isa0 = fr_cpu_isa();
+    size_t before = fr_mem_used();
+    for (size_t i = 0; i < sizeof rs_sizes / sizeof *rs_sizes; i++)
+        for (int cn = 1; cn <= 3; cn += 2) {
+            struct fr_image src;
+            make(&src, rs_sizes[i][0], rs_sizes[i][1], cn);
+            fill_random(&src);
+            resize_isa_case(&src, rs_sizes[i][2], rs_sizes[i][3], FR_RESIZE_BILINEAR, isa0);
+            /* AREA takes the bilinear code when both axes enlarge */
+            resize_isa_case(&src, rs_sizes[i][2], rs_sizes[i][3], FR_RESIZE_AREA, isa0);
+            /* extremes: all 0 and all 255 */
+            memset(src.data, 255, (size_t)src.w * (size_t)src.h * (size_t)cn);
+            resize_isa_case(&src, rs_sizes[i][2], rs_sizes[i][3], FR_RESIZE_BILINEAR, isa0);
+            fr_image_free(&src);
+        }
+    /* random sizes */
+    for (int t = 0; t < 60; t++) {
+        struct fr_image src;
+        int cn = t & 1 ? 3 : 1;
+        make(&src, 1 + rnd8() % 90, 1 + rnd8() % 90, cn);
+        fill_random(&src);
+        resize_isa_case(&src, 1 + rnd8() % 130, 1 + rnd8() % 130, FR_RESIZE_BILINEAR, isa0);
+        fr_image_free(&src);
+    }
+    assert_int_equal(fr_mem_used(), before);
+}
+
+static void test_isa_resize_to_chw_equal(void **state) {
+    (void)state;
+    int isa0 = fr_cpu_isa();
+    size_t before = fr_mem_used();
+    static const float mean[3] = { 127.0f, 117.5f, 104.0f };
+    static const float scale[3] = { 1.0f / 128, 0.017f, 1.0f / 3 };
+    for (size_t i = 0; i < sizeof rs_sizes / sizeof *rs_sizes; i++)
+        for (int cn = 1; cn <= 3; cn += 2)
+            for (int variant = 0; variant < 3; variant++) {
+                int w = rs_sizes[i][2], h = rs_sizes[i][3], bgr = variant == 1;
+                const float *mp = variant == 2 ? NULL : mean, *sp = variant == 2 ? NULL : scale;
+                size_t n = (size_t)w * (size_t)h * (size_t)cn;
+                struct fr_image src, small;
+                make(&src, rs_sizes[i][0], rs_sizes[i][1], cn);
+                fill_random(&src);
+                /* room for the output and for the same-size case below */
+                size_t nmax = (size_t)src.w * (size_t)src.h * (size_t)cn;
+                if (nmax < n) nmax = n;
+                float *ref = fr_malloc(nmax * sizeof *ref), *got = fr_malloc(nmax * sizeof *got);
+                assert_non_null(ref);
+                assert_non_null(got);
+                fr_cpu_set_isa(FR_ISA_REF);
+                assert_int_equal(fr_image_resize(&src, w, h, FR_RESIZE_BILINEAR, &small), 0);
+                fr_image_to_chw(&small, mp, sp, bgr, ref);
+                fr_image_free(&small);
+                for (int k = -1; k < (int)(sizeof isas / sizeof *isas); k++) {
+                    fr_cpu_set_isa(k < 0 ? FR_ISA_REF : isas[k]);
+                    memset(got, 0xff, n * sizeof *got);
+                    assert_int_equal(fr_image_resize_to_chw(&src, w, h, mp, sp, bgr, got), 0);
+                    if (memcmp(ref, got, n * sizeof *got))
+                        fail_msg("resize_to_chw %dx%dx%d -> %dx%d (variant %d) differs on %s",
+                                 src.w, src.h, cn, w, h, variant, fr_isa_name(fr_cpu_isa()));
+                }
+                /* the same size is a plain to_chw */
+                fr_cpu_set_isa(isa0);
+                assert_int_equal(fr_image_resize_to_chw(&src, src.w, src.h, mp, sp, bgr, got), 0);
+                fr_image_to_chw(&src, mp, sp, bgr, ref);
+                size_t same = (size_t)src.w * (size_t)src.h * (size_t)cn;
+                assert_memory_equal(ref, got, same * sizeof *got);
+                fr_free(ref);
+                fr_free(got);
+                fr_image_free(&src);
+            }
+    fr_cpu_set_isa(isa0);
+    struct fr_image src;
+    make(&src, 4, 4, 3);
+    float buf[48];
+    const int E = -FR_E_INVALID_ARGUMENT;
+    assert_int_equal(fr_image_resize_to_chw(NULL, 2, 2, NULL, NULL, 0, buf), E);
+    assert_int_equal(fr_image_resize_to_chw(&src, 2, 2, NULL, NULL, 0, NULL), E);
+    assert_int_equal(fr_image_resize_to_chw(&src, 0, 2, NULL, NULL, 0, buf), E);
+    assert_int_equal(fr_image_resize_to_chw(&src, 2, 32769, NULL, NULL, 0, buf), E);
+    fr_image_free(&src);
+    assert_int_equal(fr_mem_used(), before);
+}
+
+/* A similarity transform output -> source: scale s (source px per output px),
+ * angle a, output centre (cx, cy) mapped to source point (tx, ty). */
+static void similarity(float s, float a, float cx, float cy, float tx, float ty, float m[6]) {
+    m[0] = s * cosf(a);
+    m[1] = -s * sinf(a);
+    m[3] = s * sinf(a);
+    m[4] = s * cosf(a);
+    m[2] = tx - (m[0] * cx + m[1] * cy);
+    m[5] = ty - (m[3] * cx + m[4] * cy);
+}
+
+static void warp_isa_case(const struct fr_image *src, const float m[6], int w, int h, int isa0) {
+    struct fr_image ref, got;
+    fr_cpu_set_isa(FR_ISA_REF);
+    assert_int_equal(fr_image_warp_affine(src, m, w, h, &ref), 0);
+    for (size_t k = 0; k < sizeof isas / sizeof *isas; k++) {
+        fr_cpu_set_isa(isas[k]);
+        assert_int_equal(fr_image_warp_affine(src, m, w, h, &got), 0);
+        if (memcmp(ref.data, got.data, (size_t)w * (size_t)h * (size_t)src->channels))
+            fail_msg("warp of %dx%dx%d to %dx%d by [%g %g %g; %g %g %g] differs on %s", src->w,
+                     src->h, src->channels, w, h, (double)m[0], (double)m[1], (double)m[2],
+                     (double)m[3], (double)m[4], (double)m[5], fr_isa_name(fr_cpu_isa()));
+        fr_image_free(&got);
+    }
+    fr_image_free(&ref);
+    fr_cpu_set_isa(isa0);
+}
+
+static void test_isa_warp_equal(void **state) {
+    (void)state;
+    int isa0 = fr_cpu_isa();
+    size_t before = fr_mem_used();
+    static const int src_sizes[][2] = { { 1, 1 }, { 2, 2 }, { 3, 5 }, { 17, 9 }, { 64, 64 },
+                                        { 250, 250 }, { 251, 187 } };
+    static const int out_sizes[][2] = { { 112, 112 }, { 1, 1 }, { 7, 3 }, { 9, 13 }, { 33, 17 } };
+    for (size_t i = 0; i < sizeof src_sizes / sizeof *src_sizes; i++)
+        for (int cn = 1; cn <= 3; cn += 2) {
+            struct fr_image src;
+            make(&src, src_sizes[i][0], src_sizes[i][1], cn);
+            fill_random(&src);
+            float sw = (float)src.w, sh = (float)src.h;
+            for (size_t o = 0; o < sizeof out_sizes / sizeof *out_sizes; o++) {
+                int w = out_sizes[o][0], h = out_sizes[o][1];
+                float cx = (float)(w - 1) / 2, cy = (float)(h - 1) / 2, m[6];
+                for (int t = 0; t < 12; t++) {
+                    /* scales from 0.2 to 3 source px per output px, any angle,
+                     * centres inside, near the edges and outside the image */
+                    float s = 0.2f + (float)(rnd8() % 100) * 0.028f;
+                    float a = (float)(rnd8() % 64) * 0.1f;
+                    float tx = ((float)(rnd8() % 160) - 30.0f) / 100.0f * sw;
+                    float ty = ((float)(rnd8() % 160) - 30.0f) / 100.0f * sh;
+                    similarity(s, a, cx, cy, tx, ty, m);
+                    warp_isa_case(&src, m, w, h, isa0);
+                }
+                /* identity, exact half pixels, a face-like alignment */
+                similarity(1, 0, 0, 0, 0, 0, m);
+                warp_isa_case(&src, m, w, h, isa0);
+                similarity(1, 0, 0, 0, 0.5f, 0.5f, m);
+                warp_isa_case(&src, m, w, h, isa0);
+                similarity(sw / 112 * 0.6f, 0.2f, cx, cy, sw / 2, sh / 2, m);
+                warp_isa_case(&src, m, w, h, isa0);
+            }
+            /* NaN and huge coefficients: all black */
+            const float nan_m[6] = { NAN, 0, 0, 0, 1, 0 };
+            const float huge[6] = { 1e30f, 0, 0, 0, 1e30f, -1e30f };
+            warp_isa_case(&src, nan_m, 17, 5, isa0);
+            warp_isa_case(&src, huge, 17, 5, isa0);
+            fr_image_free(&src);
+        }
+    assert_int_equal(fr_mem_used(), before);
+}
+
+/* ---- timings of the pipeline's pixel steps, per ISA (medians) ---- */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+enum { TIME_REPS = 101 };
+
+static double median(double *t, int n) {
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return t[n / 2];
+}
+
+/* The steps of issue #3's measurement on a 250x250 portrait, each timed as
+ * the median of TIME_REPS runs, once per ISA. */
+static void test_isa_timing(void **state) {
+    (void)state;
+    int isa0 = fr_cpu_isa();
+    struct fr_image src, small, crop, lm, grey, al;
+    make(&src, 250, 250, 3);
+    fill_random(&src);
+    float *chw = fr_malloc((size_t)3 * 320 * 240 * sizeof *chw);
+    assert_non_null(chw);
+    static const float mean[3] = { 127, 127, 127 };
+    static const float scale[3] = { 1.0f / 128, 1.0f / 128, 1.0f / 128 };
+    float m[6];
+    similarity(1.1f, 0.15f, 55.5f, 55.5f, 125, 120, m);
+    static const int order[] = { FR_ISA_REF, FR_ISA_AVX2, FR_ISA_AVX512 };
+    for (size_t k = 0; k < 3; k++) {
+        fr_cpu_set_isa(order[k]);
+        if (fr_cpu_isa() != order[k]) continue;   /* not on this CPU */
+        double t[5][TIME_REPS];
+        for (int r = 0; r < TIME_REPS; r++) {
+            double t0 = fr_time_ms();
+            assert_int_equal(fr_image_resize(&src, 320, 240, FR_RESIZE_BILINEAR, &small), 0);
+            double t1 = fr_time_ms();
+            fr_image_to_chw(&small, mean, scale, 0, chw);
+            double t2 = fr_time_ms();
+            assert_int_equal(fr_image_resize_to_chw(&src, 320, 240, mean, scale, 0, chw), 0);
+            double t3 = fr_time_ms();
+            assert_int_equal(fr_image_warp_affine(&src, m, 112, 112, &al), 0);
+            double t4 = fr_time_ms();
+            assert_int_equal(fr_image_crop(&src, 60, 50, 190, 200, &crop), 0);
+            assert_int_equal(fr_image_resize(&crop, 64, 64, FR_RESIZE_BILINEAR, &lm), 0);
+            assert_int_equal(fr_image_to_grey(&lm, &grey), 0);
+            double t5 = fr_time_ms();
+            t[0][r] = t1 - t0;
+            t[1][r] = t2 - t1;
+            t[2][r] = t3 - t2;
+            t[3][r] = t4 - t3;
+            t[4][r] = t5 - t4;
+            fr_image_free(&small);
+            fr_image_free(&al);
+            fr_image_free(&crop);
+            fr_image_free(&lm);
+            fr_image_free(&grey);
+        }
+        printf("%-6s resize 250x250->320x240 %.3f ms, to_chw %.3f ms, resize_to_chw %.3f ms, "
+               "warp 112x112 %.3f ms, crop+resize 64x64+grey %.3f ms (medians of %d)\n",
+               fr_isa_name(order[k]), median(t[0], TIME_REPS), median(t[1], TIME_REPS),
+               median(t[2], TIME_REPS), median(t[3], TIME_REPS), median(t[4], TIME_REPS),
+               TIME_REPS);
+    }
+    fr_cpu_set_isa(isa0);
+    fr_free(chw);
+    fr_image_free(&src);
+}
+
 /* ---- errors ---- */
 
 static void test_argument_errors(void **state) {
@@ -543,6 +803,11 @@ static int run_op(int op, const struct fr_image *src, struct fr_image *out) {
         double v = fr_image_laplacian_var(src);
         return v < 0 ? -FR_E_NOMEM : 0;
     }
+    case 8: {
+        static float chw[3 * 13 * 11];
+        memset(out, 0, sizeof *out);
+        return fr_image_resize_to_chw(src, 13, 11, NULL, NULL, 1, chw);
+    }
     default: return -FR_E_INTERNAL_ERROR;
     }
 }
@@ -553,12 +818,15 @@ static void test_alloc_failure(void **state) {
     make(&src, 31, 27, 3);
     fill_random(&src);
     size_t before = fr_mem_used();
-    for (int op = 0; op < 8; op++) {
+    int isa0 = fr_cpu_isa();
+    for (int op = 0; op < 18; op++) {
+        /* each op on the portable and on the machine's own path */
+        fr_cpu_set_isa(op < 9 ? FR_ISA_REF : isa0);
         int ok = 0;
         for (long n = 1; n < 50 && !ok; n++) {
             struct fr_image out;
             fr_alloc_fail_after(n);
-            int rc = run_op(op, &src, &out);
+            int rc = run_op(op % 9, &src, &out);
             fr_alloc_fail_after(0);
             assert_true(rc == 0 || rc == -FR_E_NOMEM);
             if (rc == 0) ok = 1;
@@ -568,6 +836,7 @@ static void test_alloc_failure(void **state) {
         }
         assert_true(ok);
     }
+    fr_cpu_set_isa(isa0);
     fr_image_free(&src);
 }
 
@@ -587,6 +856,10 @@ int main(void) {
         cmocka_unit_test(test_laplacian_var),
         cmocka_unit_test(test_brightness),
         cmocka_unit_test(test_to_chw),
+        cmocka_unit_test(test_isa_resize_equal),
+        cmocka_unit_test(test_isa_resize_to_chw_equal),
+        cmocka_unit_test(test_isa_warp_equal),
+        cmocka_unit_test(test_isa_timing),
         cmocka_unit_test(test_argument_errors),
         cmocka_unit_test(test_alloc_failure),
     };
