@@ -31,6 +31,7 @@
  *   liveness_threshold     FACEREC_LIVENESS_THRESHOLD    0.5            [0, 1]
  *   require_liveness       FACEREC_REQUIRE_LIVENESS      false          true/false/1/0/yes/no/on/off
  *   store_photos           FACEREC_STORE_PHOTOS          false          (same)
+ *   photo_retention_days   FACEREC_PHOTO_RETENTION_DAYS  0 (forever)    [0, 36500]: stored photos older are deleted
  *   default_rate_per_hour  FACEREC_DEFAULT_RATE_PER_HOUR 0 (unlimited)  [0, 1000000000]
  *   default_rate_per_day   FACEREC_DEFAULT_RATE_PER_DAY  0 (unlimited)  [0, 1000000000]
  *   log_level              FACEREC_LOG_LEVEL             info           debug, info, warn, error
@@ -65,6 +66,7 @@ struct fr_config {
     double liveness_threshold;
     bool require_liveness;
     bool store_photos;
+    int photo_retention_days;               /* 0: keep stored photos */
     int64_t default_rate_per_hour;          /* 0: unlimited */
     int64_t default_rate_per_day;           /* 0: unlimited */
     int log_level;                          /* enum fr_log_level */

@@ -57,6 +57,7 @@ static const struct key keys[] = {
     { "liveness_threshold",    K_F64,    FIELD(liveness_threshold),    0, 1,     "0.5" },
     { "require_liveness",      K_BOOL,   FIELD(require_liveness),      0, 0,     "false" },
     { "store_photos",          K_BOOL,   FIELD(store_photos),          0, 0,     "false" },
+    { "photo_retention_days",  K_INT,    FIELD(photo_retention_days),  0, 36500, "0" },
     { "default_rate_per_hour", K_I64,    FIELD(default_rate_per_hour), 0, 1e9,   "0" },
     { "default_rate_per_day",  K_I64,    FIELD(default_rate_per_day),  0, 1e9,   "0" },
     { "log_level",             K_LEVEL,  FIELD(log_level),             0, 0,     "info" },

@@ -96,6 +96,17 @@ static int bootstrap(fr_store *st, const struct fr_config *cfg, char hash[FR_KEY
     return 0;
 }
 
+/* Retention: stored enrolment photos older than the configured days go
+ * (the faces and embeddings stay). */
+static void purge_photos(fr_store *st, int days) {
+    int64_t n = 0;
+    if (days <= 0) return;
+    if (fr_store_face_image_purge(st, fr_store_now_ms() - (int64_t)days * 86400000, &n) < 0)
+        fr_log(FR_LOG_WARN, "photo retention: %s", fr_err_detail());
+    else if (n > 0)
+        fr_log(FR_LOG_INFO, "photo retention: %lld stored photos older than %d days deleted", (long long)n, days);
+}
+
 int cmd_serve(int argc, char **argv) {
     struct fr_config cfg;
     char *rest[64];
@@ -140,6 +151,7 @@ int cmd_serve(int argc, char **argv) {
         return fr_cli_err(rc, "listen");
     }
     api.http = http;
+    purge_photos(svc->store, cfg.photo_retention_days);
     fr_log(FR_LOG_INFO, "listening on http://%s:%d (%d workers, data %s, models %s)", host, fr_http_port(http),
            sc.threads, cfg.data_dir, svc->models ? "loaded" : "NOT loaded");
     int sig = 0;
@@ -149,6 +161,7 @@ int cmd_serve(int argc, char **argv) {
         if (sig == SIGTERM || sig == SIGINT) break;
         fr_api_flush_usage(&api);
         fr_ratelimit_sweep(api.rl, fr_store_now_ms());
+        purge_photos(svc->store, cfg.photo_retention_days);
     }
     fr_log(FR_LOG_INFO, "signal %d: stopping (finishing requests in flight)", sig);
     fr_http_stop(http, 30000);

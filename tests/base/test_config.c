@@ -12,7 +12,7 @@ static const char *const env_keys[] = {
     "FACEREC_LISTEN",           "FACEREC_DATA_DIR",         "FACEREC_MODELS_DIR",
     "FACEREC_ADMIN_TOKEN",      "FACEREC_MAX_UPLOAD_BYTES", "FACEREC_MAX_PIXELS",
     "FACEREC_THREADS",          "FACEREC_MATCH_THRESHOLD",  "FACEREC_QUALITY_THRESHOLD",
-    "FACEREC_LIVENESS_THRESHOLD", "FACEREC_REQUIRE_LIVENESS", "FACEREC_STORE_PHOTOS",
+    "FACEREC_LIVENESS_THRESHOLD", "FACEREC_REQUIRE_LIVENESS", "FACEREC_STORE_PHOTOS", "FACEREC_PHOTO_RETENTION_DAYS",
     "FACEREC_DEFAULT_RATE_PER_HOUR", "FACEREC_DEFAULT_RATE_PER_DAY", "FACEREC_LOG_LEVEL",
     "FACEREC_MAX_FACES",        "FACEREC_TOP_K",
 };
@@ -60,6 +60,7 @@ static const char *defaults_text =
     "liveness_threshold = 0.5\n"
     "require_liveness = false\n"
     "store_photos = false\n"
+    "photo_retention_days = 0\n"
     "default_rate_per_hour = 0\n"
     "default_rate_per_day = 0\n"
     "log_level = info\n"
