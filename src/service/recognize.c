@@ -180,7 +180,7 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
     char req_hash[65], idpath[32];
     json_t *data = NULL;
     char *text = NULL;
-    int rc, in_tx = 0;
+    int rc, in_tx = 0, locked = 0;
     *data_out = NULL;
     *status_out = 201;
     snprintf(idpath, sizeof idpath, "%lld", (long long)r->subject_id);
@@ -224,12 +224,18 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
         .bbox = { b[0], b[1], b[2] - b[0], b[3] - b[1] }, .image_sha256 = img_hash,
         .image = s->cfg.store_photos ? r->photo.buf : NULL, .image_len = s->cfg.store_photos ? r->photo.len : 0
     };
-    /* the face, the idempotency record and the audit row: all or nothing */
+    /* the face, the idempotency record and the audit row: all or nothing;
+     * write_mu keeps a concurrent delete from slipping between the commit
+     * and the index add */
+    pthread_mutex_lock(&s->write_mu);
+    locked = 1;
     if ((rc = fr_store_tx_begin(s->store)) < 0) goto out;
     in_tx = 1;
     if (r->idempotency_key && fr_store_idem_get(s->store, r->client_id, r->idempotency_key, &prev) == 0) {
         fr_store_tx_rollback(s->store);
         in_tx = 0;
+        pthread_mutex_unlock(&s->write_mu);
+        locked = 0;
         goto replay;
     }
     int64_t face_id;
@@ -255,6 +261,8 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
      * start (the index digest differs from the database's). */
     if (fr_index_set_add(s->index, r->client_id, s->model_id, face_id, r->subject_id, f->f.emb) < 0)
         fr_log(FR_LOG_ERROR, "index: face %lld stored but not indexed: %s", (long long)face_id, fr_err_detail());
+    pthread_mutex_unlock(&s->write_mu);
+    locked = 0;
     *data_out = data;
     data = NULL;
     goto out;
@@ -268,6 +276,7 @@ replay:
     }
 out:
     if (in_tx) fr_store_tx_rollback(s->store);
+    if (locked) pthread_mutex_unlock(&s->write_mu);
     fr_store_idem_free(&prev);
     fr_store_subject_free(&subj);
     analysis_free(&an);

@@ -211,6 +211,7 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     s->started_ms = fr_time_ms();
     s->pool_max = cfg->threads > 0 ? cfg->threads : 1;
     pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_mutex_init(&s->write_mu, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
     if ((rc = fr_store_open_sqlite(&s->store, cfg->data_dir)) < 0) goto fail;
     if ((rc = fr_index_set_new(FR_FACE_EMB_DIM, &s->index)) < 0) goto fail;
@@ -255,6 +256,7 @@ void fr_service_close(struct fr_service *s) {
     fr_face_extra_free(s->extra);
     fr_face_attr_free(s->attr);
     pthread_mutex_destroy(&s->pool_mu);
+    pthread_mutex_destroy(&s->write_mu);
     pthread_cond_destroy(&s->pool_cv);
     fr_free(s);
 }
@@ -264,23 +266,27 @@ void fr_service_close(struct fr_service *s) {
 int fr_svc_subject_delete(struct fr_service *s, int64_t client_id, int64_t subject_id) {
     int64_t *ids = NULL;
     size_t n = 0;
+    pthread_mutex_lock(&s->write_mu);
     int rc = fr_store_subject_delete(s->store, client_id, subject_id, &ids, &n);
-    if (rc < 0) return rc;
-    for (size_t i = 0; i < n && s->model_id; i++) fr_index_set_remove(s->index, client_id, s->model_id, ids[i]);
+    for (size_t i = 0; rc == 0 && i < n && s->model_id; i++) fr_index_set_remove(s->index, client_id, s->model_id, ids[i]);
+    pthread_mutex_unlock(&s->write_mu);
     fr_free(ids);
-    return 0;
+    return rc;
 }
 
 int fr_svc_face_delete(struct fr_service *s, int64_t client_id, int64_t face_id) {
+    pthread_mutex_lock(&s->write_mu);
     int rc = fr_store_face_delete(s->store, client_id, face_id, NULL);
+    if (rc == 0 && s->model_id) fr_index_set_remove(s->index, client_id, s->model_id, face_id);
+    pthread_mutex_unlock(&s->write_mu);
     if (rc < 0) return rc == -FR_E_NOT_FOUND ? fr_err_set(FR_E_NOT_FOUND, "face %lld not found", (long long)face_id) : rc;
-    if (s->model_id) fr_index_set_remove(s->index, client_id, s->model_id, face_id);
     return 0;
 }
 
 int fr_svc_client_delete(struct fr_service *s, int64_t client_id) {
+    pthread_mutex_lock(&s->write_mu);
     int rc = fr_store_client_delete(s->store, client_id);
-    if (rc < 0) return rc;
-    fr_index_set_drop_client(s->index, client_id);
-    return 0;
+    if (rc == 0) fr_index_set_drop_client(s->index, client_id);
+    pthread_mutex_unlock(&s->write_mu);
+    return rc;
 }

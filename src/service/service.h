@@ -63,6 +63,7 @@ struct fr_service {
     char models_missing[64];                /* the model that failed to load ("fr_detect") */
     char attr_error[256];
     const char *model_id;
+    pthread_mutex_t write_mu;               /* a store change and its index change, as one step */
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
     struct fr_svc_ctx *pool;                /* free contexts */
