@@ -251,6 +251,16 @@ FR_API int fr_store_face_list(fr_store *st, int64_t client_id, int64_t subject_i
 /* The stored photo; -FR_E_NOT_FOUND when the face is absent or has none. */
 FR_API int fr_store_face_image_get(fr_store *st, int64_t client_id, int64_t id,
                                    uint8_t **buf_out, size_t *len_out);
+/* Faces with a stored photo whose embedding was made by another model than
+ * model_id (to re-embed after a model change), by id after after_id, at most
+ * limit (1..1000). *rows_out is fr_free'd by the caller. */
+struct fr_store_face_key {
+    int64_t client_id;
+    int64_t id;
+    int64_t subject_id;
+};
+FR_API int fr_store_face_stale(fr_store *st, const char *model_id, int64_t after_id, int limit,
+                               struct fr_store_face_key **rows_out, size_t *n_out);
 /* Retention: drop stored photos of faces created before before_ms. */
 FR_API int fr_store_face_image_purge(fr_store *st, int64_t before_ms, int64_t *n_out);
 /* -FR_E_NOT_FOUND when absent or foreign. *subject_out (may be NULL) gets its subject. */

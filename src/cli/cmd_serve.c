@@ -269,3 +269,32 @@ int cmd_backup(int argc, char **argv) {
     printf("database copied to %s\n", rest[0]);
     return FR_EXIT_OK;
 }
+
+/* facerec reembed: after a model change, the faces whose photos were kept
+ * (FACEREC_STORE_PHOTOS) are embedded again by the current model. Run it
+ * with the service stopped (or restart the service after it: its index is
+ * then rebuilt from the database). */
+int cmd_reembed(int argc, char **argv) {
+    struct fr_config cfg;
+    char *rest[64];
+    int n_rest;
+    if (argc > 60 || load_config(argc, argv, 1, &cfg, rest, &n_rest) < 0) return FR_EXIT_ERROR;
+    if (n_rest) {
+        fprintf(stderr, "usage: facerec reembed [--config FILE]\n");
+        return FR_EXIT_USAGE;
+    }
+    struct fr_svc_config sc;
+    svc_config(&cfg, &sc);
+    struct fr_service *svc = NULL;
+    int rc = fr_service_open(&sc, &svc);
+    if (rc < 0) return fr_cli_err(rc, "cannot open the data directory");
+    struct fr_svc_reembed_stats st;
+    char model[FR_FACE_MODEL_ID_LEN + 1] = "";
+    rc = fr_svc_reembed(svc, &st);
+    if (svc->model_id) snprintf(model, sizeof model, "%s", svc->model_id);
+    fr_service_close(svc);
+    if (rc < 0) return fr_cli_err(rc, "reembed");
+    printf("re-embedded %lld faces with model %s; %lld kept on their old model (no face found)\n",
+           (long long)st.reembedded, model, (long long)st.failed);
+    return st.failed ? FR_EXIT_FAIL : FR_EXIT_OK;
+}

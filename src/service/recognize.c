@@ -455,3 +455,70 @@ int fr_svc_embeddings(struct fr_service *s, struct fr_svc_photo p, const char *s
     analysis_free(&an);
     return *data_out ? 0 : -FR_E_NOMEM;
 }
+
+/* ---- re-embedding after a model change ---- */
+
+int fr_svc_reembed(struct fr_service *s, struct fr_svc_reembed_stats *st) {
+    memset(st, 0, sizeof *st);
+    if (!s->model_id) return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "%s", s->models_error);
+    int64_t after = 0;
+    for (;;) {
+        struct fr_store_face_key *keys = NULL;
+        size_t n = 0;
+        int rc = fr_store_face_stale(s->store, s->model_id, after, 100, &keys, &n);
+        if (rc < 0) return rc;
+        if (n == 0) {
+            fr_free(keys);
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const struct fr_store_face_key *k = &keys[i];
+            uint8_t *photo = NULL;
+            size_t len = 0;
+            struct analysis an = { 0 };
+            struct fr_svc_timing t = { 0 };
+            struct fr_svc_opts o = { 1, 0, 0, 1, 1 };
+            after = k->id;
+            if (fr_store_face_image_get(s->store, k->client_id, k->id, &photo, &len) < 0 ||
+                analyze(s, (struct fr_svc_photo){ photo, len }, &o, 1, &t, &an) < 0 || an.n == 0) {
+                fr_log(FR_LOG_WARN, "re-embed: face %lld kept on its old model (%s)", (long long)k->id,
+                       an.n == 0 && !fr_err_detail()[0] ? "no face found" : fr_err_detail());
+                st->failed++;
+                fr_free(photo);
+                analysis_free(&an);
+                continue;
+            }
+            const struct svc_face *f = &an.faces[0];
+            char img_hash[65];
+            sha256_hex(photo, len, NULL, img_hash);
+            const float *b = f->f.box;
+            struct fr_store_face_new nf = {
+                .client_id = k->client_id, .subject_id = k->subject_id, .embedding = f->f.emb,
+                .dim = FR_FACE_EMB_DIM, .model_id = s->model_id, .quality = f->q.score, .liveness = -1.0f,
+                .bbox = { b[0], b[1], b[2] - b[0], b[3] - b[1] }, .image_sha256 = img_hash, .image = photo,
+                .image_len = len
+            };
+            int64_t id = 0;
+            char target[32], details[96];
+            snprintf(target, sizeof target, "face:%lld", (long long)k->id);
+            pthread_mutex_lock(&s->write_mu);
+            rc = fr_store_tx_begin(s->store);
+            if (rc == 0) rc = fr_store_face_add(s->store, &nf, &id);
+            if (rc == 0) rc = fr_store_face_delete(s->store, k->client_id, k->id, NULL);
+            if (rc == 0) {
+                snprintf(details, sizeof details, "{\"new_face_id\":%lld,\"model_id\":\"%s\"}", (long long)id,
+                         s->model_id);
+                rc = fr_store_audit_append(s->store, "admin:cli", "face.reembed", target, NULL, details, NULL);
+            }
+            if (rc == 0) rc = fr_store_tx_commit(s->store);
+            else fr_store_tx_rollback(s->store);
+            if (rc == 0) fr_index_set_add(s->index, k->client_id, s->model_id, id, k->subject_id, f->f.emb);
+            pthread_mutex_unlock(&s->write_mu);
+            fr_free(photo);
+            analysis_free(&an);
+            if (rc < 0) return rc;
+            st->reembedded++;
+        }
+        fr_free(keys);
+    }
+}

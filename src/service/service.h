@@ -129,6 +129,13 @@ FR_API int fr_svc_detect(struct fr_service *s, struct fr_svc_photo p, int livene
 FR_API int fr_svc_embeddings(struct fr_service *s, struct fr_svc_photo p, const char *submission_id,
                              struct fr_svc_timing *t, json_t **data_out, json_t **details_out);
 
+/* After a model change: every face with a stored photo whose embedding came
+ * from another model is embedded again by the current one (largest face of
+ * the photo) and replaces the old row (same subject; one transaction each,
+ * audited). A photo that no longer gives a face keeps its old row. */
+struct fr_svc_reembed_stats { int64_t reembedded, failed; };
+FR_API int fr_svc_reembed(struct fr_service *s, struct fr_svc_reembed_stats *st);
+
 /* Deleting data keeps the index in step with the store. */
 FR_API int fr_svc_subject_delete(struct fr_service *s, int64_t client_id, int64_t subject_id);
 FR_API int fr_svc_face_delete(struct fr_service *s, int64_t client_id, int64_t face_id);

@@ -377,6 +377,16 @@ int fr_store_face_image_get(fr_store *st, int64_t client_id, int64_t id, uint8_t
     return st->ops->face_image_get(st, client_id, id, buf_out, len_out);
 }
 
+int fr_store_face_stale(fr_store *st, const char *model_id, int64_t after_id, int limit,
+                        struct fr_store_face_key **rows_out, size_t *n_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!model_id || !rows_out || !n_out) return bad("model_id, rows_out and n_out are required");
+    if (limit < 1 || limit > FR_STORE_LIST_MAX) return bad("limit must be 1..1000");
+    return st->ops->face_stale(st, model_id, after_id, limit, rows_out, n_out);
+}
+
 int fr_store_face_image_purge(fr_store *st, int64_t before_ms, int64_t *n_out) {
     if (n_out) *n_out = 0;
     TRY(need_store(st));

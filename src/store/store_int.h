@@ -54,6 +54,8 @@ struct fr_store_ops {
     int (*face_image_get)(fr_store *st, int64_t client_id, int64_t id, uint8_t **buf_out,
                           size_t *len_out);
     int (*face_image_purge)(fr_store *st, int64_t before_ms, int64_t *n_out);
+    int (*face_stale)(fr_store *st, const char *model_id, int64_t after_id, int limit,
+                      struct fr_store_face_key **rows_out, size_t *n_out);
     int (*face_delete)(fr_store *st, int64_t client_id, int64_t id, int64_t *subject_out);
     int (*face_count)(fr_store *st, int64_t client_id, int64_t *n_out);
     int (*faces_foreach)(fr_store *st, const char *model_id, fr_store_face_fn fn, void *ctx);

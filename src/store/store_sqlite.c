@@ -79,6 +79,8 @@
                        "ORDER BY id") \
     X(FACE_IMAGE,      "SELECT image FROM faces WHERE client_id = ? AND id = ?") \
     X(FACE_IMAGE_PURGE,"UPDATE faces SET image = NULL WHERE image IS NOT NULL AND created_at < ?") \
+    X(FACE_STALE,      "SELECT client_id, id, subject_id FROM faces WHERE image IS NOT NULL AND model_id <> ? " \
+                       "AND id > ? ORDER BY id LIMIT ?") \
     X(FACE_DELETE,     "DELETE FROM faces WHERE client_id = ? AND id = ? RETURNING subject_id") \
     X(FACE_COUNT_ALL,  "SELECT count(*) FROM faces") \
     X(FACE_COUNT,      "SELECT count(*) FROM faces WHERE client_id = ?") \
@@ -1083,6 +1085,39 @@ static int write_many(struct sq *s, enum q id, int64_t arg, int64_t *n_out, cons
     return rc;
 }
 
+static int sq_face_stale(fr_store *st, const char *model_id, int64_t after_id, int limit,
+                         struct fr_store_face_key **rows_out, size_t *n_out) {
+    struct sq *s = SQ(st);
+    struct fr_store_face_key *rows = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *q = NULL;
+    int r = SQLITE_DONE;
+    lock(s);
+    int rc = prep(s, Q_FACE_STALE, &q);
+    if (rc == 0) {
+        sqlite3_bind_text(q, 1, model_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, after_id);
+        sqlite3_bind_int(q, 3, limit);
+    }
+    while (rc == 0 && (r = sqlite3_step(q)) == SQLITE_ROW) {
+        if ((rc = grow((void **)&rows, &cap, n, sizeof *rows)) < 0) break;
+        rows[n].client_id = sqlite3_column_int64(q, 0);
+        rows[n].id = sqlite3_column_int64(q, 1);
+        rows[n].subject_id = sqlite3_column_int64(q, 2);
+        n++;
+    }
+    if (rc == 0 && r != SQLITE_DONE) rc = sq_err(s, r, "listing faces to re-embed");
+    if (q) done(q);
+    unlock(s);
+    if (rc < 0) {
+        fr_free(rows);
+        return rc;
+    }
+    *rows_out = rows;
+    *n_out = n;
+    return 0;
+}
+
 static int sq_face_image_purge(fr_store *st, int64_t before_ms, int64_t *n_out) {
     return write_many(SQ(st), Q_FACE_IMAGE_PURGE, before_ms, n_out, "purging photos");
 }
@@ -1386,6 +1421,7 @@ static const struct fr_store_ops sq_ops = {
     .face_list = sq_face_list,
     .face_image_get = sq_face_image_get,
     .face_image_purge = sq_face_image_purge,
+    .face_stale = sq_face_stale,
     .face_delete = sq_face_delete,
     .face_count = sq_face_count,
     .faces_foreach = sq_faces_foreach,
