@@ -26,7 +26,7 @@
 
 _Static_assert(sizeof(unsigned long) >= sizeof(size_t), "TurboJPEG takes the length as unsigned long");
 
-int fr__dec_jpeg(const struct fr__dec *d, struct fr_image *out) {
+int fr__dec_jpeg(struct fr__dec *d, struct fr_image *out) {
     memset(out, 0, sizeof *out);
     uint8_t *cmyk = NULL;
     int rc = 0;
@@ -38,6 +38,18 @@ int fr__dec_jpeg(const struct fr__dec *d, struct fr_image *out) {
         goto out;
     }
     if ((rc = fr__image_check_size(d, "JPEG", w, h)) < 0) goto out;
+    d->full_w = w;
+    d->full_h = h;
+    /* the smallest DCT scale that keeps the shorter side >= min_short */
+    for (int denom = 8; d->min_short > 0 && denom > 1; denom /= 2) {
+        tjscalingfactor sf = { 1, denom };
+        int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf);
+        if ((sw < sh ? sw : sh) >= d->min_short) {
+            w = sw;
+            h = sh;
+            break;
+        }
+    }
     if ((rc = fr__image_alloc_rgb(out, w, h)) < 0) goto out;
     const int flags = TJFLAG_LIMITSCANS;
     int r;

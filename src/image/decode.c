@@ -118,8 +118,8 @@ int fr__image_orient(struct fr_image *img, int o) {
     return 0;
 }
 
-int fr_image_decode(const void *buf, size_t len, const struct fr_image_limits *lim,
-                    struct fr_image *out) {
+static int decode(const void *buf, size_t len, const struct fr_image_limits *lim, int min_short,
+                  struct fr_image *out, int *full_w, int *full_h) {
     memset(out, 0, sizeof *out);
     size_t max_bytes = lim && lim->max_bytes ? lim->max_bytes : FR_IMAGE_DEFAULT_MAX_BYTES;
     int64_t max_pixels = lim && lim->max_pixels > 0 ? lim->max_pixels : FR_IMAGE_DEFAULT_MAX_PIXELS;
@@ -127,7 +127,7 @@ int fr_image_decode(const void *buf, size_t len, const struct fr_image_limits *l
     if (len > max_bytes)
         return fr_err_set(FR_E_FILE_TOO_LARGE, "the file is %zu bytes, more than the limit of %zu",
                           len, max_bytes);
-    struct fr__dec d = { buf, len, max_pixels };
+    struct fr__dec d = { buf, len, max_pixels, min_short, 0, 0 };
     int fmt = fr_image_format_sniff(buf, len);
     int rc;
     switch (fmt) {
@@ -149,6 +149,25 @@ int fr_image_decode(const void *buf, size_t len, const struct fr_image_limits *l
           : fmt == FR_IMAGE_FORMAT_PNG  ? fr__exif_png_orientation(d.buf, d.len)
           : fmt == FR_IMAGE_FORMAT_WEBP ? fr__exif_webp_orientation(d.buf, d.len) : 1;
     if (o != 1 && (rc = fr__image_orient(out, o)) < 0) fr_image_free(out);
+    if (rc == 0 && full_w) {
+        int fw = d.full_w ? d.full_w : out->w, fh = d.full_h ? d.full_h : out->h;
+        if (d.full_w && o >= 5) { int t = fw; fw = fh; fh = t; }
+        *full_w = fw;
+        *full_h = fh;
+    }
+    return rc;
+}
+
+int fr_image_decode(const void *buf, size_t len, const struct fr_image_limits *lim, struct fr_image *out) {
+    return decode(buf, len, lim, 0, out, NULL, NULL);
+}
+
+int fr_image_decode_reduced(const void *buf, size_t len, const struct fr_image_limits *lim, int min_short_side,
+                            struct fr_image *out, int *full_w, int *full_h) {
+    int fw = 0, fh = 0;
+    int rc = decode(buf, len, lim, min_short_side > 0 ? min_short_side : 0, out, &fw, &fh);
+    if (full_w) *full_w = rc == 0 ? fw : 0;
+    if (full_h) *full_h = rc == 0 ? fh : 0;
     return rc;
 }
 

@@ -6,11 +6,15 @@
 
 #include "facerec/image.h"
 
-/* One decode call: the input and the pixel limit. */
+/* One decode call: the input and the pixel limit; a decoder that can decode
+ * smaller (JPEG) may do so while the shorter side stays >= min_short (0: full
+ * size), and reports the stored full size in full_w, full_h. */
 struct fr__dec {
     const uint8_t *buf;
     size_t len;
     int64_t max_pixels;
+    int min_short;
+    int full_w, full_h;
 };
 
 /* 0 when w x h is a sane size within d->max_pixels; else -FR_E_FILE_TOO_LARGE
@@ -28,7 +32,7 @@ void fr__rgba_flatten(uint8_t *dst, const uint8_t *src, size_t n);
 
 /* The decoders: the format is already known from the magic bytes. Each leaves
  * *out zeroed on failure. */
-int fr__dec_jpeg(const struct fr__dec *d, struct fr_image *out);
+int fr__dec_jpeg(struct fr__dec *d, struct fr_image *out);
 int fr__dec_png(const struct fr__dec *d, struct fr_image *out);
 int fr__dec_webp(const struct fr__dec *d, struct fr_image *out);
 int fr__dec_gif(const struct fr__dec *d, struct fr_image *out);

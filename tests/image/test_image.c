@@ -18,6 +18,7 @@
 #include "facerec/image.h"
 
 #include <dirent.h>
+#include <turbojpeg.h>
 #include <sys/stat.h>
 
 #define FX "tests/fixtures/images/"
@@ -201,6 +202,68 @@ static void test_exif_orientation(void **state) {
     assert_int_equal(img.w, 60);
     assert_int_equal(img.h, 80);
     fr_image_free(&img);
+}
+
+/* A large JPEG decoded at a reduced DCT scale: the right size, the full size
+ * reported (upright), the same picture; other formats and small JPEGs at
+ * full size. */
+static void test_decode_reduced(void **state) {
+    (void)state;
+    const int W = 2000, H = 1500;
+    uint8_t *rgb = malloc((size_t)W * H * 3);
+    assert_non_null(rgb);
+    for (int y = 0; y < H; y++)                 /* smooth: a horizontal and a vertical ramp */
+        for (int x = 0; x < W; x++) {
+            uint8_t *p = rgb + ((size_t)y * W + x) * 3;
+            p[0] = (uint8_t)(x * 255 / (W - 1));
+            p[1] = (uint8_t)(y * 255 / (H - 1));
+            p[2] = 128;
+        }
+    tjhandle tj = tjInitCompress();
+    unsigned char *jpg = NULL;
+    unsigned long jlen = 0;
+    assert_int_equal(tjCompress2(tj, rgb, W, 0, H, TJPF_RGB, &jpg, &jlen, TJSAMP_420, 90, 0), 0);
+    struct { int min_short, w, h; } cases[] = {
+        { 0, 2000, 1500 }, { 1500, 2000, 1500 }, { 1000, 2000, 1500 }, { 750, 1000, 750 },
+        { 400, 1000, 750 }, { 375, 500, 375 }, { 100, 250, 188 }, { 1, 250, 188 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fr_image img;
+        int fw = 0, fh = 0;
+        assert_int_equal(fr_image_decode_reduced(jpg, jlen, NULL, cases[i].min_short, &img, &fw, &fh), 0);
+        assert_int_equal(img.w, cases[i].w);
+        assert_int_equal(img.h, cases[i].h);
+        assert_int_equal(fw, W);
+        assert_int_equal(fh, H);
+        /* the same picture: the ramps at a few points, within JPEG's error */
+        for (int k = 1; k < 4; k++) {
+            int x = img.w * k / 4, y = img.h * k / 4;
+            const uint8_t *p = img.data + ((size_t)y * img.w + x) * 3;
+            int ex = (int)((double)x / img.w * 255), ey = (int)((double)y / img.h * 255);
+            assert_true(abs(p[0] - ex) <= 6 && abs(p[1] - ey) <= 6 && abs(p[2] - 128) <= 6);
+        }
+        fr_image_free(&img);
+    }
+    tjFree(jpg);
+    tjDestroy(tj);
+    free(rgb);
+    /* a small JPEG and a PNG: full size, and the full size reported */
+    static const char *const small[2] = { FX "exif6.jpg", FX "rgb.png" };
+    static const int sw[2] = { 48, 64 }, sh[2] = { 64, 48 };
+    for (int i = 0; i < 2; i++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(fr_file_read(small[i], 1 << 20, &buf, &len), 0);
+        struct fr_image img;
+        int fw = 0, fh = 0;
+        assert_int_equal(fr_image_decode_reduced(buf, len, NULL, 100, &img, &fw, &fh), 0);
+        assert_int_equal(img.w, sw[i]);
+        assert_int_equal(img.h, sh[i]);
+        assert_int_equal(fw, sw[i]);
+        assert_int_equal(fh, sh[i]);
+        fr_image_free(&img);
+        fr_free(buf);
+    }
 }
 
 static void test_decode_by_content(void **state) {
@@ -468,6 +531,7 @@ int main(void) {
         cmocka_unit_test(test_jpeg_variants),
         cmocka_unit_test(test_alpha_flattened_onto_white),
         cmocka_unit_test(test_exif_orientation),
+        cmocka_unit_test(test_decode_reduced),
         cmocka_unit_test(test_decode_by_content),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_bombs_refused_from_the_header),
