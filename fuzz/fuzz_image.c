@@ -43,6 +43,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     }
     fr_image_free(&img);
+    /* the reduced-scale path (JPEG DCT scaling): never larger than the full
+     * size it reports, never empty, the same verdict as the full decode */
+    int fw = 0, fh = 0;
+    int rc2 = fr_image_decode_reduced(data, size, &lim, 16, &img, &fw, &fh);
+    if ((rc2 == 0) != (rc == 0) && rc2 != -FR_E_NOMEM && rc != -FR_E_NOMEM) {
+        fprintf(stderr, "fuzz_image: full decode %d, reduced decode %d\n", rc, rc2);
+        abort();
+    }
+    if (rc2 == 0 && (img.w <= 0 || img.h <= 0 || img.w > fw || img.h > fh || !img.data)) {
+        fprintf(stderr, "fuzz_image: reduced %dx%d of %dx%d\n", img.w, img.h, fw, fh);
+        abort();
+    }
+    fr_image_free(&img);
     if (fr_mem_used() != used0) {
         fprintf(stderr, "fuzz_image: decoder leaked %zu bytes (%s)\n", fr_mem_used() - used0, fr_err_detail());
         abort();
