@@ -85,6 +85,8 @@ FR_API _Noreturn void fr_abort(const char *file, int line, const char *fmt, ...)
 enum fr_log_level { FR_LOG_DEBUG, FR_LOG_INFO, FR_LOG_WARN, FR_LOG_ERROR };
 FR_API void fr_log_set_level(int level);
 FR_API void fr_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "2026-11-23T04:58:12.345Z": the UTC time of a log line. */
+FR_API void fr_log_timestamp(char out[32]);
 /* The inside of a JSON string (no quotes) for s, written to f. */
 FR_API void fr_json_escape(FILE *f, const char *s);
 

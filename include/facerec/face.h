@@ -164,6 +164,11 @@ struct fr_face_quality {
  * then the pose model does not run (2 ms less) and pose counts as frontal. */
 FR_API int fr_face_quality(struct fr_face_extra_ctx *c, const struct fr_image *img, const struct fr_face *f,
                            const struct fr_face_quality_opts *o, struct fr_face_quality *q);
+/* The same, measuring sharpness and brightness on aligned (the face's
+ * fr_face_align crop, when the caller has it already; NULL: made here). */
+FR_API int fr_face_quality_aligned(struct fr_face_extra_ctx *c, const struct fr_image *img, const struct fr_face *f,
+                                   const struct fr_image *aligned, const struct fr_face_quality_opts *o,
+                                   struct fr_face_quality *q);
 /* "LOW_SHARPNESS", ... for one FR_Q_* bit; "UNKNOWN" otherwise. */
 FR_API const char *fr_face_quality_reason_name(unsigned bit);
 

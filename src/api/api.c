@@ -138,17 +138,13 @@ static void json_str(FILE *f, const char *s) {
 }
 
 static void log_request(struct fr_api_call *c, int status, double ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
     char when[32];
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    fr_log_timestamp(when);
     char path[256];
     snprintf(path, sizeof path, "%s", c->req->path ? c->req->path : "");
     flockfile(stderr);
-    fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"request_id\":\"%s\",\"client\":", when,
-            ts.tv_nsec / 1000000, status >= 500 ? "error" : "info", c->request_id);
+    fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"request_id\":\"%s\",\"client\":", when,
+            status >= 500 ? "error" : "info", c->request_id);
     if (c->client_id) fprintf(stderr, "%lld", (long long)c->client_id);
     else fputs("null", stderr);
     fputs(",\"method\":", stderr);

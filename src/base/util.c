@@ -22,6 +22,21 @@ void fr_json_escape(FILE *f, const char *s) {
     }
 }
 
+void fr_log_timestamp(char out[32]) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 24, "%Y-%m-%dT%H:%M:%S", &tm);
+    unsigned ms = (unsigned)(ts.tv_nsec / 1000000) % 1000u;
+    out[n] = '.';
+    out[n + 1] = (char)('0' + ms / 100);
+    out[n + 2] = (char)('0' + ms / 10 % 10);
+    out[n + 3] = (char)('0' + ms % 10);
+    out[n + 4] = 'Z';
+    out[n + 5] = 0;
+}
+
 void fr_log(int level, const char *fmt, ...) {
     static const char *names[] = { "debug", "info", "warn", "error" };
     char msg[1024];
@@ -30,15 +45,11 @@ void fr_log(int level, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
     char when[32];
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    fr_log_timestamp(when);
     flockfile(stderr);
-    fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", when,
-            ts.tv_nsec / 1000000, names[level < 0 ? 0 : level > 3 ? 3 : level]);
+    fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", when,
+            names[level < 0 ? 0 : level > 3 ? 3 : level]);
     fr_json_escape(stderr, msg);
     fputs("\"}\n", stderr);
     funlockfile(stderr);

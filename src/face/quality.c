@@ -202,6 +202,12 @@ static float clamp01(double v) { return (float)(v < 0 ? 0 : v > 1 ? 1 : v); }
 
 int fr_face_quality(struct fr_face_extra_ctx *c, const struct fr_image *img, const struct fr_face *f,
                     const struct fr_face_quality_opts *o, struct fr_face_quality *q) {
+    return fr_face_quality_aligned(c, img, f, NULL, o, q);
+}
+
+int fr_face_quality_aligned(struct fr_face_extra_ctx *c, const struct fr_image *img, const struct fr_face *f,
+                            const struct fr_image *aligned, const struct fr_face_quality_opts *o,
+                            struct fr_face_quality *q) {
     if (!img || !img->data || !f || !q) return fr_err_set(FR_E_INVALID_ARGUMENT, "quality: bad arguments");
     if (!f->has_landmarks) return fr_err_set(FR_E_INVALID_ARGUMENT, "quality: face has no landmarks");
     struct fr_face_quality_opts d = { 0 };
@@ -217,9 +223,10 @@ int fr_face_quality(struct fr_face_extra_ctx *c, const struct fr_image *img, con
 
     memset(q, 0, sizeof *q);
     struct fr_image al = { 0 };
-    int rc = fr_face_align(img, f->lm5, &al);
+    int rc = aligned ? 0 : fr_face_align(img, f->lm5, &al);
     if (rc < 0) return rc;
-    double sharp = fr_image_laplacian_var(&al), bright = fr_image_brightness(&al);
+    const struct fr_image *a = aligned ? aligned : &al;
+    double sharp = fr_image_laplacian_var(a), bright = fr_image_brightness(a);
     fr_image_free(&al);
     if (sharp < 0 || bright < 0) return fr_err_set(FR_E_IMAGE_PROCESSING_FAILED, "quality: %s", fr_err_detail());
     float ypr[3] = { 0.0f, 0.0f, 0.0f };

@@ -201,6 +201,9 @@ typedef struct fr_route_params fr_route_params;
 int fr_route_match(const fr_route *table, size_t n, const char *method, const char *path,
                    fr_route_params *params /* OUT */);
 
+/* The value of a hexadecimal digit, -1 for any other byte (percent-decoding). */
+int fr_http_hex_value(int c);
+
 /* The value of path parameter name, or NULL. */
 const char *fr_route_param(const fr_route_params *params, const char *name);
 

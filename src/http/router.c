@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-static int hex_val(int c) {
+int fr_http_hex_value(int c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -33,8 +33,8 @@ static int pct_decode(const char *s, const char *e, char *out, size_t cap, int p
     while (s < e) {
         int c = (unsigned char)*s++;
         if (c == '%') {
-            int hi = e - s >= 2 ? hex_val((unsigned char)s[0]) : -1;
-            int lo = hi >= 0 ? hex_val((unsigned char)s[1]) : -1;
+            int hi = e - s >= 2 ? fr_http_hex_value((unsigned char)s[0]) : -1;
+            int lo = hi >= 0 ? fr_http_hex_value((unsigned char)s[1]) : -1;
             if (lo < 0) return PCT_BROKEN;
             c = hi * 16 + lo;
             s += 2;

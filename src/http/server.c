@@ -8,6 +8,8 @@
  * instead of reading on. */
 #include "http/server.h"
 
+#include "http/http.h"
+
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -166,17 +168,14 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
  * %2F stay encoded: a NUL would cut the path short ("/subjects/5%00/faces"
  * read as "/subjects/5") and an encoded '/' would add a segment; left as
  * they are, the router refuses them as a bad parameter. */
-static int hexval(char ch) {
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-}
-
 static size_t on_unescape(void *cls, struct MHD_Connection *c, char *s) {
     char *w = s;
     (void)cls;
     (void)c;
     for (const char *r = s; *r; ) {
         int hi, lo;
-        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi || lo) && !(hi == 2 && lo == 15)) {
+        if (r[0] == '%' && (hi = fr_http_hex_value((unsigned char)r[1])) >= 0 &&
+            (lo = fr_http_hex_value((unsigned char)r[2])) >= 0 && (hi || lo) && !(hi == 2 && lo == 15)) {
             *w++ = (char)(hi * 16 + lo);
             r += 3;
         } else {

@@ -86,15 +86,17 @@ static int analyze(struct fr_service *s, struct fr_svc_photo p, const struct fr_
         if ((rc = fr_face_landmarks(c->face, &img, &sf->f)) < 0) goto out;
         double b = fr_time_ms();
         t->landmarks += b - a;
+        struct fr_image al = { 0 };
         if (o->embed) {
-            struct fr_image al = { 0 };
             if ((rc = fr_face_align(&img, sf->f.lm5, &al)) == 0) rc = fr_face_embed_aligned(c->face, &al, sf->f.emb);
-            fr_image_free(&al);
-            if (rc < 0) goto out;
+            if (rc < 0) { fr_image_free(&al); goto out; }
             sf->f.has_emb = 1;
             t->embed += fr_time_ms() - b;
         }
-        if (o->quality && (rc = fr_face_quality(pose ? c->extra : NULL, &img, &sf->f, &qo, &sf->q)) < 0) goto out;
+        if (o->quality)   /* on the embedding's own alignment when there is one */
+            rc = fr_face_quality_aligned(pose ? c->extra : NULL, &img, &sf->f, al.data ? &al : NULL, &qo, &sf->q);
+        fr_image_free(&al);
+        if (rc < 0) goto out;
         if (o->liveness) {
             if ((rc = fr_face_liveness(c->extra, &img, &sf->f, &sf->live)) < 0) goto out;
             sf->has_live = 1;
