@@ -68,6 +68,13 @@ enum fr_face_select {
 /* detect → landmarks → align → embed for the selected faces. */
 FR_API int fr_face_analyze(struct fr_face_ctx *c, const struct fr_image *img, const struct fr_face_detect_opts *o,
                            int select, struct fr_face **faces_out, int *n_out);
+/* The index, among n >= 1 faces of a w×h image, of the one that select
+ * (FR_FACE_LARGEST or FR_FACE_CENTRAL) keeps: the largest box, or the box
+ * whose centre is nearest the image centre; the first on a tie, 0 for
+ * FR_FACE_ALL. fr_face_analyze and the service's enrolment use this one rule. */
+FR_API int fr_face_select_one(const struct fr_face *faces, int n, int w, int h, int select);
+/* "all", "largest", "central" (the API's spelling); NULL for another value. */
+FR_API const char *fr_face_select_name(int select);
 FR_API float fr_face_similarity_score(const float a[FR_FACE_EMB_DIM], const float b[FR_FACE_EMB_DIM]);
 
 /* Intersection over union of two x1,y1,x2,y2 boxes. */

@@ -36,6 +36,19 @@ int fr_api_identify(struct fr_api_call *c, json_t **data, json_t **details) {
     return rc;
 }
 
+/* The name under which the body carries a photo (multipart field, or JSON
+ * base64 field), NULL when it does not; nothing is decoded. The body has
+ * been parsed by an fr_api_param_* call before. */
+static const char *photo_given(const struct fr_api_call *c, const char *field, const char *b64_field) {
+    if (c->mp) {
+        const fr_part *p = fr_multipart_get(c->mp, field);
+        return p && p->len ? field : NULL;
+    }
+    json_t *v = c->json ? json_object_get(c->json, b64_field) : NULL;
+    if (!v || json_is_null(v) || (json_is_string(v) && !json_string_length(v))) return NULL;
+    return b64_field;
+}
+
 int fr_api_verify(struct fr_api_call *c, json_t **data, json_t **details) {
     struct fr_svc_verify_req r = { 0 };
     double thr;
@@ -45,10 +58,28 @@ int fr_api_verify(struct fr_api_call *c, json_t **data, json_t **details) {
     r.client_id = c->client_id;
     r.threshold = (float)thr;
     r.subject_id = sid;
+    /* two forms, never mixed: photo (or photo_a) + subject_id, or photo_a + photo_b */
+    const char *one = photo_given(c, "photo", "image_base64"), *pa = photo_given(c, "photo_a", "image_a_base64"),
+               *pb = photo_given(c, "photo_b", "image_b_base64");
+    const char *clash = NULL, *why = NULL;
+    if (sid > 0 && pb) {
+        clash = pb;
+        why = "belongs to the two-photo form; with subject_id send one photo";
+    } else if (sid > 0 && one && pa) {
+        clash = pa;
+        why = "repeats the photo; with subject_id send one photo";
+    } else if (sid <= 0 && one && (pa || pb)) {
+        clash = one;
+        why = "goes with subject_id; the two-photo form takes photo_a and photo_b";
+    }
+    if (clash) {
+        *details = json_pack("{s:s}", "field", clash);
+        return fr_err_set(FR_E_VALIDATION_ERROR, "'%s' %s", clash, why);
+    }
     if (sid > 0) {
         /* one photo: "photo" (or "photo_a") */
         if ((rc = fr_api_photo(c, "photo", "image_base64", 0, &r.a, 0)) < 0) return rc;
-        if (!r.a.buf && (rc = fr_api_photo(c, "photo_a", "image_a_base64", 0, &r.a, 1)) < 0) return rc;
+        if (!r.a.buf && (rc = fr_api_photo(c, "photo_a", "image_a_base64", 1, &r.a, 1)) < 0) return rc;
     } else {
         if ((rc = fr_api_photo(c, "photo_a", "image_a_base64", 0, &r.a, 1)) < 0 ||
             (rc = fr_api_photo(c, "photo_b", "image_b_base64", 1, &r.b, 1)) < 0)

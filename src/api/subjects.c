@@ -134,6 +134,25 @@ int fr_api_face_create(struct fr_api_call *c, json_t **data, json_t **details) {
     }
     if ((rc = fr_api_photo(c, "photo", "image_base64", 0, &r.photo, 1)) < 0) return rc;
     if ((rc = fr_api_param_bool(c, "liveness", 0, &r.liveness)) < 0) return rc;
+    /* select=largest|central: enrol that face of a photo with several; absent
+     * (or empty): the photo must hold exactly one */
+    char sel[32];
+    int present;
+    r.select = FR_FACE_ALL;
+    if ((rc = fr_api_param_string(c, "select", sizeof sel - 1, sel, sizeof sel, &present)) < 0) {
+        *details = json_pack("{s:s}", "field", "select");
+        return rc;
+    }
+    if (present && sel[0]) {
+        static const int choices[] = { FR_FACE_LARGEST, FR_FACE_CENTRAL };
+        r.select = -1;
+        for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
+            if (!strcmp(sel, fr_face_select_name(choices[i]))) r.select = choices[i];
+        if (r.select < 0) {
+            *details = json_pack("{s:s}", "field", "select");
+            return fr_err_set(FR_E_VALIDATION_ERROR, "select must be largest or central");
+        }
+    }
     return fr_svc_enroll(c->api->svc, &r, &c->t, data, details, &c->status);
 }
 

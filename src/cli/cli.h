@@ -13,6 +13,8 @@ enum fr_exit {
 #define CMD(name, fn, help) int fn(int argc, char **argv);
 #include "cmds.def"
 #undef CMD
+/* eval openset | eval impostors (cmd_openset.c), reached through cmd_eval */
+int cmd_eval_openset(int argc, char **argv);
 
 /* "--key value" / "--key=value" option parsing helper: returns the value of
  * option `key` at argv[*i] (advancing *i), or NULL when argv[*i] is not it. */

@@ -407,26 +407,40 @@ float fr_face_similarity_score(const float a[FR_FACE_EMB_DIM], const float b[FR_
     return s;
 }
 
+int fr_face_select_one(const struct fr_face *faces, int n, int w, int h, int select) {
+    if (select == FR_FACE_ALL) return 0;
+    int best = 0;
+    float best_v = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        float v;
+        if (select == FR_FACE_CENTRAL) {
+            float cx = (faces[i].box[0] + faces[i].box[2]) / 2 - (float)w / 2;
+            float cy = (faces[i].box[1] + faces[i].box[3]) / 2 - (float)h / 2;
+            v = -(cx * cx + cy * cy);
+        } else {
+            v = (faces[i].box[2] - faces[i].box[0]) * (faces[i].box[3] - faces[i].box[1]);
+        }
+        if (v > best_v) { best_v = v; best = i; }
+    }
+    return best;
+}
+
+const char *fr_face_select_name(int select) {
+    switch (select) {
+    case FR_FACE_ALL: return "all";
+    case FR_FACE_LARGEST: return "largest";
+    case FR_FACE_CENTRAL: return "central";
+    default: return NULL;
+    }
+}
+
 int fr_face_analyze(struct fr_face_ctx *c, const struct fr_image *img, const struct fr_face_detect_opts *o,
                     int select, struct fr_face **faces_out, int *n_out) {
     struct fr_face *faces;
     int n, rc = fr_face_detect(c, img, o, &faces, &n);
     if (rc < 0) return rc;
     if (select != FR_FACE_ALL && n > 1) {
-        int best = 0;
-        float best_v = -INFINITY;
-        for (int i = 0; i < n; i++) {
-            float v;
-            if (select == FR_FACE_CENTRAL) {
-                float cx = (faces[i].box[0] + faces[i].box[2]) / 2 - (float)img->w / 2;
-                float cy = (faces[i].box[1] + faces[i].box[3]) / 2 - (float)img->h / 2;
-                v = -(cx * cx + cy * cy);
-            } else {
-                v = (faces[i].box[2] - faces[i].box[0]) * (faces[i].box[3] - faces[i].box[1]);
-            }
-            if (v > best_v) { best_v = v; best = i; }
-        }
-        faces[0] = faces[best];
+        faces[0] = faces[fr_face_select_one(faces, n, img->w, img->h, select)];
         n = 1;
     }
     for (int i = 0; i < n; i++) {

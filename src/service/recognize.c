@@ -43,11 +43,14 @@ static int cmp_area(const void *x, const void *y) {
     return aa > bb ? -1 : aa < bb;
 }
 
-/* decode → detect → (largest first, up to max_faces) landmarks → align →
- * embed, quality, liveness, attributes as asked. pose: run the pose model
- * for quality (enrolment, detect); identify and embeddings skip it. */
-static int analyze(struct fr_service *s, struct fr_svc_photo p, const struct fr_svc_opts *o, int pose,
-                   struct fr_svc_timing *t, struct analysis *out) {
+/* decode → detect → (largest first, up to max_faces; or, with select
+ * FR_FACE_LARGEST / FR_FACE_CENTRAL, only the face fr_face_select_one picks
+ * among all detected) landmarks → align → embed, quality, liveness,
+ * attributes as asked. out->n_detected counts every detected face. pose: run
+ * the pose model for quality (enrolment, detect); identify and embeddings
+ * skip it. */
+static int analyze_select(struct fr_service *s, struct fr_svc_photo p, const struct fr_svc_opts *o, int pose,
+                          int select, struct fr_svc_timing *t, struct analysis *out) {
     struct fr_svc_ctx *c = NULL;
     struct fr_image img = { 0 };
     struct fr_face *faces = NULL;
@@ -75,6 +78,10 @@ static int analyze(struct fr_service *s, struct fr_svc_photo p, const struct fr_
     out->n_detected = n;
     out->w = full_w;
     out->h = full_h;
+    if (select != FR_FACE_ALL && n > 1) {     /* boxes and img are both in decoded pixels here */
+        faces[0] = faces[fr_face_select_one(faces, n, img.w, img.h, select)];
+        n = 1;
+    }
     if (n > 1) qsort(faces, (size_t)n, sizeof *faces, cmp_area);
     if (o->max_faces > 0 && n > o->max_faces) n = o->max_faces;
     out->faces = fr_calloc((size_t)n + 1, sizeof *out->faces);
@@ -119,6 +126,11 @@ out:
     fr_free(faces);
     if (rc < 0) analysis_free(out);
     return rc;
+}
+
+static int analyze(struct fr_service *s, struct fr_svc_photo p, const struct fr_svc_opts *o, int pose,
+                   struct fr_svc_timing *t, struct analysis *out) {
+    return analyze_select(s, p, o, pose, FR_FACE_ALL, t, out);
 }
 
 /* ---- JSON pieces ---- */
@@ -198,13 +210,18 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
     struct analysis an = { 0 };
     struct fr_store_subject subj = { 0 };
     struct fr_store_idem prev = { 0 };
-    char req_hash[65], idpath[32];
+    char req_hash[65], idpath[48];
     json_t *data = NULL;
     char *text = NULL;
     int rc, in_tx = 0, locked = 0;
     *data_out = NULL;
     *status_out = 201;
-    snprintf(idpath, sizeof idpath, "%lld", (long long)r->subject_id);
+    /* the request: photo, subject, and select when not the default (so keys
+     * stored before select existed still match their retries) */
+    const char *sel = fr_face_select_name(r->select);
+    if (!sel) return fr_err_set(FR_E_INVALID_ARGUMENT, "unknown face selection %d", r->select);
+    if (r->select == FR_FACE_ALL) snprintf(idpath, sizeof idpath, "%lld", (long long)r->subject_id);
+    else snprintf(idpath, sizeof idpath, "%lld;select=%s", (long long)r->subject_id, sel);
     sha256_hex(r->photo.buf ? (const void *)r->photo.buf : "", r->photo.len, idpath, req_hash);
     /* a retry: the first answer, without running the models again */
     if (r->idempotency_key) {
@@ -214,14 +231,17 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
     }
     if ((rc = fr_store_subject_get(s->store, r->client_id, r->subject_id, &subj)) < 0) goto out;
     int live = r->liveness || s->cfg.require_liveness;
+    /* max_faces 0: with select, the pick is made among every detected face */
     struct fr_svc_opts o = { 0, live, 0, 1, 1 };
-    if ((rc = analyze(s, r->photo, &o, 1, t, &an)) < 0) goto out;
+    if ((rc = analyze_select(s, r->photo, &o, 1, r->select, t, &an)) < 0) goto out;
     if (an.n == 0) { rc = no_face(NULL, NULL); goto out; }
     if (an.n > 1) {
         *details_out = json_pack("{s:i}", "faces", an.n);
-        rc = fr_err_set(FR_E_MULTIPLE_FACES_DETECTED, "%d faces in the photo; enrolment needs exactly one", an.n);
+        rc = fr_err_set(FR_E_MULTIPLE_FACES_DETECTED,
+                        "%d faces in the photo; enrolment needs exactly one (or select=largest|central)", an.n);
         goto out;
     }
+    /* the quality and liveness gates below judge the selected face only */
     struct svc_face *f = &an.faces[0];
     if (f->q.reasons || f->q.score < s->cfg.quality_threshold) {
         json_t *q = quality_json(&f->q);
@@ -261,10 +281,11 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
     }
     int64_t face_id;
     if ((rc = fr_store_face_add(s->store, &nf, &face_id)) < 0) goto out;
-    data = json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:I}", "face_id", (json_int_t)face_id, "subject_id",
+    data = json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:I,s:i,s:s}", "face_id", (json_int_t)face_id, "subject_id",
                      (json_int_t)r->subject_id, "box", box_json(b), "quality", quality_json(&f->q), "liveness",
                      liveness_json(f, s->cfg.liveness_threshold), "model_id", s->model_id, "created_at",
-                     (json_int_t)fr_store_now_ms());
+                     (json_int_t)fr_store_now_ms(), "faces_detected", an.n_detected, "selected",
+                     an.n_detected == 1 ? "only" : sel);
     text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     if (!text) { rc = -FR_E_NOMEM; goto out; }
     if (r->idempotency_key &&
@@ -394,11 +415,15 @@ int fr_svc_verify(struct fr_service *s, const struct fr_svc_verify_req *r, struc
     int rc;
     *data_out = NULL;
     float thr = r->threshold >= 0 ? r->threshold : s->cfg.match_threshold;
+    /* two photos: the largest face of each (the 1:1 form). A photo against a
+     * subject: every face of the photo, largest first up to max_faces (the
+     * subject may stand beside a larger face), the best one reported. */
     struct fr_svc_opts o = { 1, 0, 0, 1, 0 };
-    if (!r->b.buf) {       /* photo against a subject's faces */
+    if (!r->b.buf) {
         struct fr_store_subject subj = { 0 };
         if ((rc = fr_store_subject_get(s->store, r->client_id, r->subject_id, &subj)) < 0) return rc;
         fr_store_subject_free(&subj);
+        o.max_faces = s->cfg.max_faces;
     }
     if ((rc = analyze(s, r->a, &o, 0, t, &a)) < 0) goto out;
     if (a.n == 0) { rc = no_face(r->b.buf ? "photo_a" : "photo", details_out); goto out; }
@@ -407,15 +432,22 @@ int fr_svc_verify(struct fr_service *s, const struct fr_svc_verify_req *r, struc
         if ((rc = analyze(s, r->b, &o, 0, t, &b)) < 0) goto out;
         if (b.n == 0) { rc = no_face("photo_b", details_out); goto out; }
         sim = fr_face_similarity_score(a.faces[0].f.emb, b.faces[0].f.emb);
-        *data_out = json_pack("{s:f,s:f,s:b,s:o,s:o}", "similarity", r4(sim), "threshold", r4(thr), "match",
-                              sim >= (double)thr, "box_a", box_json(a.faces[0].f.box), "box_b", box_json(b.faces[0].f.box));
+        *data_out = json_pack("{s:f,s:f,s:b,s:o,s:o,s:i,s:i}", "similarity", r4(sim), "threshold", r4(thr), "match",
+                              sim >= (double)thr, "box_a", box_json(a.faces[0].f.box), "box_b",
+                              box_json(b.faces[0].f.box), "faces_detected_a", a.n_detected, "faces_detected_b",
+                              b.n_detected);
     } else {
         if ((rc = fr_store_face_list(s->store, r->client_id, r->subject_id, &rows, &n)) < 0) goto out;
-        int used = 0;
+        int used = 0, best = 0;
         for (size_t i = 0; i < n; i++) {
             if (rows[i].dim != FR_FACE_EMB_DIM || strcmp(rows[i].model_id, s->model_id)) continue;
-            double v = fr_face_similarity_score(a.faces[0].f.emb, rows[i].embedding);
-            if (v > sim) sim = v;
+            for (int k = 0; k < a.n; k++) {
+                double v = fr_face_similarity_score(a.faces[k].f.emb, rows[i].embedding);
+                if (v > sim) {
+                    sim = v;
+                    best = k;
+                }
+            }
             used++;
         }
         if (!used) {
@@ -423,9 +455,9 @@ int fr_svc_verify(struct fr_service *s, const struct fr_svc_verify_req *r, struc
             rc = fr_err_set(FR_E_VALIDATION_ERROR, "subject %lld has no enrolled faces", (long long)r->subject_id);
             goto out;
         }
-        *data_out = json_pack("{s:f,s:f,s:b,s:I,s:i,s:o}", "similarity", r4(sim), "threshold", r4(thr), "match",
+        *data_out = json_pack("{s:f,s:f,s:b,s:I,s:i,s:o,s:i}", "similarity", r4(sim), "threshold", r4(thr), "match",
                               sim >= (double)thr, "subject_id", (json_int_t)r->subject_id, "faces_compared", used,
-                              "box", box_json(a.faces[0].f.box));
+                              "box", box_json(a.faces[best].f.box), "faces_detected", a.n_detected);
     }
     if (!*data_out) rc = -FR_E_NOMEM;
 out:

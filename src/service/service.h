@@ -100,6 +100,9 @@ struct fr_svc_enroll_req {
     int64_t client_id, subject_id;
     struct fr_svc_photo photo;
     int liveness;
+    int select;                     /* FR_FACE_ALL: the photo must hold exactly one face (else
+                                       MULTIPLE_FACES_DETECTED); FR_FACE_LARGEST / FR_FACE_CENTRAL:
+                                       enrol that face of several. Part of the idempotency hash. */
     const char *idempotency_key;    /* may be NULL */
     const char *request_id;
 };
@@ -117,7 +120,8 @@ FR_API int fr_svc_identify(struct fr_service *s, const struct fr_svc_identify_re
 
 struct fr_svc_verify_req {
     int64_t client_id;
-    struct fr_svc_photo a, b;       /* b.buf NULL: compare a with subject_id's faces */
+    struct fr_svc_photo a, b;       /* b.buf NULL: compare every face of a (up to max_faces) with
+                                       subject_id's faces; else the largest face of a with b's */
     int64_t subject_id;
     float threshold;
 };

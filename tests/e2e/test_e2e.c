@@ -1435,6 +1435,284 @@ static void test_verify(void **state) {
     e2e_resp_free(&r);
 }
 
+/* ---- a photo with several faces: verify against a subject, enrol with select ---- */
+
+/* Obama (left, the smaller box, nearer the centre) and Biden (right, the
+ * larger box): face_recognition's examples/two_people.jpg at half size. */
+#define F_OB_BIDEN "tests/fixtures/e2e/obama_biden.jpg"
+
+/* The boxes of F_OB_BIDEN as /detect reports them: the largest one, and the
+ * one whose centre is nearest the image centre (they differ in this photo). */
+static void group_boxes(const struct client *c, double largest[4], double central[4]) {
+    struct e2e_resp r;
+    post_photo(g_srv.port, &r, "/api/v1/detect", c->hdr, "photo", F_OB_BIDEN, NULL);
+    EXPECT_OK(r);
+    json_t *faces = jget(r.json, "data.faces");
+    assert_int_equal(json_array_size(faces), 2);
+    double w = json_number_value(jget(r.json, "data.width")), h = json_number_value(jget(r.json, "data.height"));
+    double best_area = -1, best_d = INFINITY;
+    size_t i;
+    json_t *f;
+    json_array_foreach(faces, i, f) {
+        double b[4];
+        for (int k = 0; k < 4; k++) b[k] = json_number_value(json_array_get(json_object_get(f, "box"), (size_t)k));
+        double area = (b[2] - b[0]) * (b[3] - b[1]);
+        double dx = (b[0] + b[2]) / 2 - w / 2, dy = (b[1] + b[3]) / 2 - h / 2, d = dx * dx + dy * dy;
+        if (area > best_area) { best_area = area; memcpy(largest, b, sizeof b); }
+        if (d < best_d) { best_d = d; memcpy(central, b, sizeof b); }
+    }
+    e2e_resp_free(&r);
+    assert_true(fabs(largest[0] - central[0]) > 10);     /* the fixture tells the two rules apart */
+}
+
+/* 1 when the JSON box at path is b within a pixel. */
+static int box_is(json_t *j, const char *path, const double b[4]) {
+    json_t *a = jget(j, path);
+    if (json_array_size(a) != 4) return 0;
+    for (int k = 0; k < 4; k++)
+        if (fabs(json_number_value(json_array_get(a, (size_t)k)) - b[k]) > 1.0) return 0;
+    return 1;
+}
+
+/* A JSON body of base64 photos and extra members: name, file, ..., NULL, then "members" text. */
+static void json_photos(struct e2e_buf *body, const char *members, ...) {
+    va_list ap;
+    va_start(ap, members);
+    e2e_buf_printf(body, "{");
+    int first = 1;
+    for (const char *k; (k = va_arg(ap, const char *));) {
+        struct blob f = load(va_arg(ap, const char *));
+        char *b64 = e2e_base64(f.p, f.n);
+        e2e_buf_printf(body, "%s\"%s\":\"%s\"", first ? "" : ",", k, b64);
+        first = 0;
+        fr_free(b64);
+        fr_free(f.p);
+    }
+    va_end(ap);
+    e2e_buf_printf(body, "%s%s}", members && *members && !first ? "," : "", members ? members : "");
+}
+
+/* A 201 enrolment that saw faces faces and took, by rule selected, the face
+ * at box (NULL: any). */
+static void expect_taken(const struct e2e_resp *r, int faces, const char *selected, const double *box) {
+    EXPECT_STATUS(*r, 201);
+    assert_int_equal(json_integer_value(jget(r->json, "data.faces_detected")), faces);
+    assert_string_equal(jstr(r->json, "data.selected"), selected);
+    if (box) assert_true(box_is(r->json, "data.box", box));
+}
+
+/* A 422 VALIDATION_ERROR whose details.field is field (checked hard). */
+#define EXPECT_422_FIELD(r, field) do { EXPECT_ERR(r, 422, "VALIDATION_ERROR"); \
+    assert_string_equal(jstr((r).json, "details.field"), (field)); } while (0)
+
+static void test_verify_group_photo(void **state) {
+    (void)state;
+    SKIP_WITHOUT_MODELS();
+    struct client c;
+    new_client(&c, "verify-group", 0);
+    double largest[4], central[4];
+    group_boxes(&c, largest, central);
+    char obama[64], fid[64];
+    new_subject(&c, "Obama", obama, sizeof obama);
+    enrol(&c, obama, F_OBAMA, fid, sizeof fid);
+    struct e2e_resp r;
+
+    /* multipart: every face of the photo is compared; Obama's (not the largest) wins */
+    post_photo(g_srv.port, &r, "/api/v1/verify", c.hdr, "photo", F_OB_BIDEN, "subject_id", obama, NULL);
+    EXPECT_OK(r);
+    printf("verify subject against a two-person photo: similarity %.4f\n",
+           json_number_value(jget(r.json, "data.similarity")));
+    assert_true(json_is_true(jget(r.json, "data.match")));
+    assert_int_equal(json_integer_value(jget(r.json, "data.faces_detected")), 2);
+    assert_true(box_is(r.json, "data.box", central));
+    assert_false(box_is(r.json, "data.box", largest));
+    e2e_resp_free(&r);
+
+    /* JSON: the same answer */
+    struct e2e_buf body = {0};
+    char members[96];
+    snprintf(members, sizeof members, "\"subject_id\":%s", obama);
+    json_photos(&body, members, "image_base64", F_OB_BIDEN, NULL);
+    req_raw(g_srv.port, &r, "POST", "/api/v1/verify", c.hdr, "application/json", body.p, body.len);
+    EXPECT_OK(r);
+    assert_true(json_is_true(jget(r.json, "data.match")));
+    assert_int_equal(json_integer_value(jget(r.json, "data.faces_detected")), 2);
+    assert_true(box_is(r.json, "data.box", central));
+    e2e_resp_free(&r);
+    e2e_buf_free(&body);
+
+    /* a one-face photo says so */
+    post_photo(g_srv.port, &r, "/api/v1/verify", c.hdr, "photo", F_OBAMA, "subject_id", obama, NULL);
+    EXPECT_OK(r);
+    assert_true(json_is_true(jget(r.json, "data.match")));
+    assert_int_equal(json_integer_value(jget(r.json, "data.faces_detected")), 1);
+    e2e_resp_free(&r);
+
+    /* someone else's subject: none of the two faces matches */
+    char aaron[64];
+    new_subject(&c, "Aaron", aaron, sizeof aaron);
+    enrol(&c, aaron, F_AARON1, fid, sizeof fid);
+    post_photo(g_srv.port, &r, "/api/v1/verify", c.hdr, "photo", F_OB_BIDEN, "subject_id", aaron, NULL);
+    EXPECT_OK(r);
+    assert_true(json_is_false(jget(r.json, "data.match")));
+    assert_int_equal(json_integer_value(jget(r.json, "data.faces_detected")), 2);
+    e2e_resp_free(&r);
+
+    /* two photos stay 1:1 on the largest face of each (docs/API.md), with the counts */
+    verify2(&c, F_OB_BIDEN, F_OBAMA, &r);
+    EXPECT_OK(r);
+    assert_true(json_is_false(jget(r.json, "data.match")));       /* Biden's face against Obama */
+    assert_true(box_is(r.json, "data.box_a", largest));
+    assert_int_equal(json_integer_value(jget(r.json, "data.faces_detected_a")), 2);
+    assert_int_equal(json_integer_value(jget(r.json, "data.faces_detected_b")), 1);
+    e2e_resp_free(&r);
+}
+
+static void test_verify_mixed_forms(void **state) {
+    (void)state;
+    struct client c;
+    new_client(&c, "verify-mixed", 0);
+    /* the photos sent (multipart names; JSON sends image<suffix>_base64), with
+     * subject_id or without, and the field the 422 must name */
+    static const struct {
+        const char *photos[3];
+        int subject;
+        const char *field;
+    } cases[] = {
+        { { "photo", "photo_b", NULL }, 1, "photo_b" },
+        { { "photo_a", "photo_b", NULL }, 1, "photo_b" },
+        { { "photo", "photo_a", NULL }, 1, "photo_a" },
+        { { "photo", "photo_a", "photo_b" }, 0, "photo" },
+        { { "photo", "photo_b", NULL }, 0, "photo" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct e2e_resp r;
+        struct e2e_buf mp = {0}, js = {0};
+        char b64name[32];
+        e2e_buf_printf(&js, "{\"threshold\":0.5%s", cases[i].subject ? ",\"subject_id\":1" : "");
+        for (int k = 0; k < 3 && cases[i].photos[k]; k++) {
+            e2e_mp_file(&mp, cases[i].photos[k], "p.jpg", "image/jpeg", "x", 1);
+            snprintf(b64name, sizeof b64name, "image%s_base64", cases[i].photos[k] + 5);
+            e2e_buf_printf(&js, ",\"%s\":\"eA==\"", b64name);
+        }
+        if (cases[i].subject) e2e_mp_text(&mp, "subject_id", "1");
+        e2e_mp_end(&mp);
+        e2e_buf_printf(&js, "}");
+        req_raw(g_srv.port, &r, "POST", "/api/v1/verify", c.hdr, E2E_MP_CTYPE, mp.p, mp.len);
+        EXPECT_422_FIELD(r, cases[i].field);
+        e2e_resp_free(&r);
+        req_raw(g_srv.port, &r, "POST", "/api/v1/verify", c.hdr, "application/json", js.p, js.len);
+        snprintf(b64name, sizeof b64name, "image%s_base64", cases[i].field + 5);
+        EXPECT_422_FIELD(r, b64name);
+        e2e_resp_free(&r);
+        e2e_buf_free(&mp);
+        e2e_buf_free(&js);
+    }
+    /* subject_id in the query, photos in the body: one request, still mixed */
+    struct e2e_resp r;
+    req(&r, "POST", "/api/v1/verify?subject_id=1", c.hdr, "{\"image_a_base64\":\"eA==\",\"image_b_base64\":\"eA==\"}");
+    EXPECT_422_FIELD(r, "image_b_base64");
+    e2e_resp_free(&r);
+}
+
+static void test_faces_select(void **state) {
+    (void)state;
+    SKIP_WITHOUT_MODELS();
+    struct client c;
+    new_client(&c, "faces-select", 0);
+    double largest[4], central[4];
+    group_boxes(&c, largest, central);
+    char biden[64], obama[64], path[160];
+    new_subject(&c, "Biden", biden, sizeof biden);
+    new_subject(&c, "Obama", obama, sizeof obama);
+    struct e2e_resp r;
+
+    /* the strict default: exactly one face */
+    snprintf(path, sizeof path, "/api/v1/subjects/%s/faces", biden);
+    post_photo(g_srv.port, &r, path, c.hdr, "photo", F_OB_BIDEN, NULL);
+    EXPECT_ERR(r, 400, "MULTIPLE_FACES_DETECTED");
+    assert_int_equal(json_integer_value(jget(r.json, "details.faces")), 2);
+    e2e_resp_free(&r);
+    /* an unknown select names the field, multipart and JSON */
+    post_photo(g_srv.port, &r, path, c.hdr, "photo", F_OB_BIDEN, "select", "biggest", NULL);
+    EXPECT_422_FIELD(r, "select");
+    e2e_resp_free(&r);
+    struct e2e_buf body = {0};
+    json_photos(&body, "\"select\":\"all\"", "image_base64", F_OB_BIDEN, NULL);
+    req_raw(g_srv.port, &r, "POST", path, c.hdr, "application/json", body.p, body.len);
+    EXPECT_422_FIELD(r, "select");
+    e2e_resp_free(&r);
+    e2e_buf_free(&body);
+    json_photos(&body, "\"select\":{\"x\":1}", "image_base64", F_OB_BIDEN, NULL);
+    req_raw(g_srv.port, &r, "POST", path, c.hdr, "application/json", body.p, body.len);
+    EXPECT_422_FIELD(r, "select");
+    e2e_resp_free(&r);
+    e2e_buf_free(&body);
+
+    /* select=largest (multipart field): Biden's box */
+    post_photo(g_srv.port, &r, path, c.hdr, "photo", F_OB_BIDEN, "select", "largest", NULL);
+    expect_taken(&r, 2, "largest", largest);
+    EXPECT_OK(r);
+    e2e_resp_free(&r);
+
+    /* select=central (query parameter, JSON body): Obama's box */
+    snprintf(path, sizeof path, "/api/v1/subjects/%s/faces?select=central", obama);
+    json_photos(&body, NULL, "image_base64", F_OB_BIDEN, NULL);
+    req_raw(g_srv.port, &r, "POST", path, c.hdr, "application/json", body.p, body.len);
+    expect_taken(&r, 2, "central", central);
+    e2e_resp_free(&r);
+    e2e_buf_free(&body);
+
+    /* the faces taken are the right people: Obama's portrait matches the subject
+     * enrolled by select=central, not the one enrolled by select=largest */
+    post_photo(g_srv.port, &r, "/api/v1/verify", c.hdr, "photo", F_OBAMA, "subject_id", obama, NULL);
+    EXPECT_OK(r);
+    assert_true(json_is_true(jget(r.json, "data.match")));
+    e2e_resp_free(&r);
+    post_photo(g_srv.port, &r, "/api/v1/verify", c.hdr, "photo", F_OBAMA, "subject_id", biden, NULL);
+    EXPECT_OK(r);
+    assert_true(json_is_false(jget(r.json, "data.match")));
+    e2e_resp_free(&r);
+
+    /* one face with select: "only"; without: "only" too */
+    snprintf(path, sizeof path, "/api/v1/subjects/%s/faces", obama);
+    post_photo(g_srv.port, &r, path, c.hdr, "photo", F_OBAMA, "select", "largest", NULL);
+    expect_taken(&r, 1, "only", NULL);
+    e2e_resp_free(&r);
+    post_photo(g_srv.port, &r, path, c.hdr, "photo", F_OBAMA, NULL);
+    expect_taken(&r, 1, "only", NULL);
+    e2e_resp_free(&r);
+
+    /* the quality gate judges the selected face: a blurred single face still fails with select */
+    post_photo(g_srv.port, &r, path, c.hdr, "photo", F_BLUR, "select", "central", NULL);
+    EXPECT_ERR(r, 400, "LOW_QUALITY_FACE");
+    e2e_resp_free(&r);
+
+    /* the selection is part of the Idempotency-Key's request */
+    char hdr[768], first[64], again[64];
+    snprintf(path, sizeof path, "/api/v1/subjects/%s/faces", biden);
+    snprintf(hdr, sizeof hdr, "%sIdempotency-Key: select-%d-1\r\n", c.hdr, getpid());
+    for (int k = 0; k < 2; k++) {       /* the first time, and its replay */
+        post_photo(g_srv.port, &r, path, hdr, "photo", F_OB_BIDEN, "select", "largest", NULL);
+        expect_taken(&r, 2, "largest", largest);
+        idstr(jget(r.json, "data.face_id"), k ? again : first, sizeof first);
+        e2e_resp_free(&r);
+    }
+    assert_string_equal(first, again);
+    post_photo(g_srv.port, &r, path, hdr, "photo", F_OB_BIDEN, "select", "central", NULL);
+    EXPECT_ERR(r, 409, "VALIDATION_ERROR");
+    assert_string_equal(jstr(r.json, "details.field"), "Idempotency-Key");
+    e2e_resp_free(&r);
+    post_photo(g_srv.port, &r, path, hdr, "photo", F_OB_BIDEN, NULL);
+    EXPECT_ERR(r, 409, "VALIDATION_ERROR");
+    e2e_resp_free(&r);
+    /* Biden: the strict failure, the replays and the refusals added nothing */
+    req(&r, "GET", path, c.hdr, NULL);
+    EXPECT_OK(r);
+    assert_int_equal(json_array_size(list_items(jget(r.json, "data"))), 2);
+    e2e_resp_free(&r);
+}
+
 /* ---- detect and embeddings ------------------------------------------------ */
 
 static void test_detect(void **state) {
@@ -2527,6 +2805,9 @@ int main(void) {
         cmocka_unit_test_setup(test_identify, ensure_server),
         cmocka_unit_test_setup(test_identify_empty_gallery, ensure_server),
         cmocka_unit_test_setup(test_verify, ensure_server),
+        cmocka_unit_test_setup(test_verify_group_photo, ensure_server),
+        cmocka_unit_test_setup(test_verify_mixed_forms, ensure_server),
+        cmocka_unit_test_setup(test_faces_select, ensure_server),
         cmocka_unit_test_setup(test_detect, ensure_server),
         cmocka_unit_test_setup(test_embeddings, ensure_server),
         cmocka_unit_test_setup(test_tenant_isolation, ensure_server),
