@@ -26,7 +26,11 @@
  *   max_upload_bytes       FACEREC_MAX_UPLOAD_BYTES      10485760       [1024, 1073741824]
  *   max_pixels             FACEREC_MAX_PIXELS            50000000       [1, 1000000000]
  *   threads                FACEREC_THREADS               0 (= cores)    [0, 256]
- *   match_threshold        FACEREC_MATCH_THRESHOLD       0.28           [-1, 1] (cosine similarity)
+ *   match_threshold        FACEREC_MATCH_THRESHOLD       0.28           [-1, 1] (cosine similarity): verify (1:1),
+ *                                                                       and the floor of identify's threshold
+ *   identify_fpir          FACEREC_IDENTIFY_FPIR         0.01           [1e-6, 0.5]: identify's target false-positive
+ *                                                                       identification rate (docs/ACCURACY.md)
+ *   identify_margin        FACEREC_IDENTIFY_MARGIN       0.03           [0, 1]: two subjects closer than this: ambiguous
  *   quality_threshold      FACEREC_QUALITY_THRESHOLD     0.3            [0, 1]
  *   liveness_threshold     FACEREC_LIVENESS_THRESHOLD    0.5            [0, 1]
  *   require_liveness       FACEREC_REQUIRE_LIVENESS      false          true/false/1/0/yes/no/on/off
@@ -62,6 +66,8 @@ struct fr_config {
     int64_t max_pixels;
     int threads;                            /* 0: one per core (fr_config_threads) */
     double match_threshold;
+    double identify_fpir;
+    double identify_margin;
     double quality_threshold;
     double liveness_threshold;
     bool require_liveness;

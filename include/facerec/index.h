@@ -148,6 +148,15 @@ FR_API int fr_index_set_drop_client(fr_index_set *set, int64_t client);
 FR_API size_t fr_index_set_size(fr_index_set *set, int64_t client);
 FR_API size_t fr_index_set_total(fr_index_set *set);
 FR_API int fr_index_set_digest(fr_index_set *set, int64_t client, const char *model, uint8_t out[32]);
+/* Rows of one collection (0 when it does not exist). */
+FR_API size_t fr_index_set_count(fr_index_set *set, int64_t client, const char *model);
+/* A uniform random sample of min(rows, max_rows) rows of one collection
+ * (seeded: the same seed and rows give the same sample): their vectors
+ * (n × dim) and labels, fr_free'd by the caller; *n_out = 0 and NULLs when
+ * the collection is empty or absent. For the open-set self-calibration,
+ * which needs the collection's own impostor scores (include/facerec/openset.h). */
+FR_API int fr_index_set_sample(fr_index_set *set, int64_t client, const char *model, size_t max_rows, uint64_t seed,
+                               float **vecs_out, int64_t **labels_out, size_t *n_out);
 /* Calls fn for each collection, in (client, model) order, with the set read
  * locked: fn must not call back into the set, and model is valid during the
  * call only. */

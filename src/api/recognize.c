@@ -20,14 +20,17 @@ static void observe_quality(json_t *data) {
 int fr_api_identify(struct fr_api_call *c, json_t **data, json_t **details) {
     struct fr_svc_identify_req r = { 0 };
     int64_t k, mf;
-    double thr;
+    double thr, fpir;
     int rc = fr_api_photo(c, "photo", "image_base64", 0, &r.photo, 1);
     if (rc < 0 || (rc = fr_api_param_int(c, "top_k", c->api->svc->cfg.top_k, 1, 100, &k)) < 0 ||
         (rc = fr_api_param_int(c, "max_faces", c->api->svc->cfg.max_faces, 1, 100, &mf)) < 0 ||
         (rc = fr_api_param_float(c, "threshold", -1, 0, 1, &thr)) < 0 ||
+        (rc = fr_api_param_float(c, "fpir", 0, 1e-6, 0.5, &fpir)) < 0 ||
+        (rc = fr_api_param_bool(c, "allow_low_quality", 0, &r.allow_low_quality)) < 0 ||
         (rc = fr_api_param_bool(c, "liveness", 0, &r.liveness)) < 0)
         return rc;
     r.client_id = c->client_id;
+    r.fpir = fpir;
     r.top_k = (int)k;
     r.max_faces = (int)mf;
     r.threshold = (float)thr;

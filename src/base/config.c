@@ -53,6 +53,8 @@ static const struct key keys[] = {
     { "max_pixels",            K_I64,    FIELD(max_pixels),            1, 1e9,   "50000000" },
     { "threads",               K_INT,    FIELD(threads),               0, 256,   "0" },
     { "match_threshold",       K_F64,    FIELD(match_threshold),       -1, 1,    "0.28" },
+    { "identify_fpir",         K_F64,    FIELD(identify_fpir),         1e-6, 0.5, "0.01" },
+    { "identify_margin",       K_F64,    FIELD(identify_margin),       0, 1,     "0.03" },
     { "quality_threshold",     K_F64,    FIELD(quality_threshold),     0, 1,     "0.3" },
     { "liveness_threshold",    K_F64,    FIELD(liveness_threshold),    0, 1,     "0.5" },
     { "require_liveness",      K_BOOL,   FIELD(require_liveness),      0, 0,     "false" },

@@ -49,6 +49,8 @@ static void svc_config(const struct fr_config *c, struct fr_svc_config *s) {
     s->max_pixels = c->max_pixels;
     s->threads = fr_config_threads(c);
     s->match_threshold = (float)c->match_threshold;
+    s->identify_fpir = c->identify_fpir;
+    s->identify_margin = (float)c->identify_margin;
     s->quality_threshold = (float)c->quality_threshold;
     s->liveness_threshold = (float)c->liveness_threshold;
     s->require_liveness = c->require_liveness;

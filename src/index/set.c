@@ -188,7 +188,7 @@ void fr_index_set_free(fr_index_set *s) {
 
 int fr_index_set_add(fr_index_set *s, int64_t client, const char *model, int64_t id, int64_t label,
                      const float *vec) {
-    struct entry *e;
+    struct entry *e = NULL;
     int rc = s ? acquire(s, client, model, true, &e) : fr_err_set(FR_E_INVALID_ARGUMENT, "index set: NULL set");
     if (rc < 0) return rc;
     pthread_rwlock_wrlock(&e->lock);
@@ -199,7 +199,7 @@ int fr_index_set_add(fr_index_set *s, int64_t client, const char *model, int64_t
 }
 
 int fr_index_set_remove(fr_index_set *s, int64_t client, const char *model, int64_t id) {
-    struct entry *e;
+    struct entry *e = NULL;
     int rc = s ? acquire(s, client, model, false, &e) : fr_err_set(FR_E_INVALID_ARGUMENT, "index set: NULL set");
     if (rc < 0) return rc;
     pthread_rwlock_wrlock(&e->lock);
@@ -211,7 +211,7 @@ int fr_index_set_remove(fr_index_set *s, int64_t client, const char *model, int6
 
 int fr_index_set_search(fr_index_set *s, int64_t client, const char *model, const float *queries, int nq, int k,
                         float min_score, unsigned flags, struct fr_hit *hits, int *nhits) {
-    struct entry *e;
+    struct entry *e = NULL;
     int rc = s ? acquire(s, client, model, false, &e) : fr_err_set(FR_E_INVALID_ARGUMENT, "index set: NULL set");
     if (rc == -FR_E_NOT_FOUND)   /* no collection yet: an empty one (the arguments still checked) */
         return fr_index_search(s->empty, queries, nq, k, min_score, flags, hits, nhits);
@@ -289,7 +289,7 @@ void fr_index_set_foreach(fr_index_set *s, fr_index_set_fn fn, void *arg) {
 }
 
 int fr_index_set_digest(fr_index_set *s, int64_t client, const char *model, uint8_t out[32]) {
-    struct entry *e;
+    struct entry *e = NULL;
     int rc = s && out ? acquire(s, client, model, false, &e)
                       : fr_err_set(FR_E_INVALID_ARGUMENT, "index set digest: NULL argument");
     if (rc == -FR_E_NOT_FOUND) {   /* no collection: the digest of no rows */
@@ -412,4 +412,56 @@ int fr_index_set_load_all(fr_index_set *s, const char *dir) {
     }
     closedir(d);
     return first ? fr_err_set(-first, "%s", detail) : 0;
+}
+
+size_t fr_index_set_count(fr_index_set *s, int64_t client, const char *model) {
+    struct entry *e = NULL;
+    if (!s || acquire(s, client, model, false, &e) < 0) return 0;
+    size_t n = entry_size(e);
+    pthread_rwlock_unlock(&s->lock);
+    return n;
+}
+
+/* Selection sampling (Knuth's Algorithm S): one pass over the rows, each
+ * taken with probability needed / left, so exactly min(n, max_rows) rows
+ * come out, every subset equally likely, in storage order. */
+int fr_index_set_sample(fr_index_set *s, int64_t client, const char *model, size_t max_rows, uint64_t seed,
+                        float **vecs_out, int64_t **labels_out, size_t *n_out) {
+    if (!s || !vecs_out || !labels_out || !n_out) return fr_err_set(FR_E_INVALID_ARGUMENT, "index set sample: NULL argument");
+    *vecs_out = NULL;
+    *labels_out = NULL;
+    *n_out = 0;
+    struct entry *e = NULL;
+    int rc = acquire(s, client, model, false, &e);
+    if (rc == -FR_E_NOT_FOUND) return 0;
+    if (rc < 0) return rc;
+    pthread_rwlock_rdlock(&e->lock);
+    size_t n = fr_index_size(e->ix), want = n < max_rows ? n : max_rows, got = 0;
+    int dim = s->dim;
+    float *v = want ? fr_malloc(sizeof *v * want * (size_t)dim) : NULL;
+    int64_t *l = want ? fr_malloc(sizeof *l * want) : NULL;
+    if (want && (!v || !l)) rc = -FR_E_NOMEM;
+    uint64_t x = seed ? seed : 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; rc == 0 && i < n && got < want; i++) {
+        x ^= x << 13;   /* xorshift64 */
+        x ^= x >> 7;
+        x ^= x << 17;
+        if ((double)(x >> 11) * 0x1.0p-53 * (double)(n - i) >= (double)(want - got)) continue;
+        int64_t id;
+        const float *vec;
+        e->ix->ops->row(e->ix, i, &id, &l[got], &vec);
+        memcpy(v + got * (size_t)dim, vec, sizeof *v * (size_t)dim);
+        got++;
+    }
+    pthread_rwlock_unlock(&e->lock);
+    pthread_rwlock_unlock(&s->lock);
+    if (rc < 0) {
+        fr_free(v);
+        fr_free(l);
+        return rc;
+    }
+    *vecs_out = v;
+    *labels_out = l;
+    *n_out = got;
+    return 0;
 }

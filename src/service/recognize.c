@@ -341,26 +341,30 @@ int fr_svc_identify(struct fr_service *s, const struct fr_svc_identify_req *r, s
     int rc;
     (void)details_out;
     *data_out = NULL;
-    float thr = r->threshold >= 0 ? r->threshold : s->cfg.match_threshold;
     int k = r->top_k > 0 ? r->top_k : s->cfg.top_k;
+    int ks = k < 2 ? 2 : k;     /* the runner-up subject is needed for the ambiguity rule */
+    /* quality as detect and enrolment measure it: with the pose model */
     struct fr_svc_opts o = { r->max_faces > 0 ? r->max_faces : s->cfg.max_faces, r->liveness, 0, 1, 1 };
-    if ((rc = analyze(s, r->photo, &o, 0, t, &an)) < 0) goto out;
+    if ((rc = analyze(s, r->photo, &o, 1, t, &an)) < 0) goto out;
     if (an.n == 0) { rc = no_face(NULL, NULL); goto out; }
-    hits = fr_malloc(sizeof *hits * (size_t)(an.n * k));
+    struct fr_svc_rule rule;
+    fr__svc_threshold(s, r->client_id, r->threshold, r->fpir, &rule);
+    const float thr = rule.threshold;
+    hits = fr_malloc(sizeof *hits * (size_t)(an.n * ks));
     nhits = fr_malloc(sizeof *nhits * (size_t)an.n);
     q = fr_malloc(sizeof *q * (size_t)an.n * FR_FACE_EMB_DIM);
-    ids = fr_malloc(sizeof *ids * (size_t)(an.n * k));
+    ids = fr_malloc(sizeof *ids * (size_t)(an.n * ks));
     if (!hits || !nhits || !q || !ids) { rc = -FR_E_NOMEM; goto out; }
     for (int i = 0; i < an.n; i++) memcpy(q + (size_t)i * FR_FACE_EMB_DIM, an.faces[i].f.emb, sizeof(float) * FR_FACE_EMB_DIM);
     double t0 = fr_time_ms();
-    if ((rc = fr_index_set_search(s->index, r->client_id, s->model_id, q, an.n, k, -INFINITY, FR_INDEX_PER_LABEL,
+    if ((rc = fr_index_set_search(s->index, r->client_id, s->model_id, q, an.n, ks, -INFINITY, FR_INDEX_PER_LABEL,
                                   hits, nhits)) < 0)
         goto out;
     t->search += fr_time_ms() - t0;
     /* names of every candidate subject, one store call */
     for (int i = 0; i < an.n; i++)
         for (int j = 0; j < nhits[i]; j++) {
-            int64_t l = hits[i * k + j].label;
+            int64_t l = hits[i * ks + j].label;
             size_t m = 0;
             while (m < nids && ids[m] != l) m++;
             if (m == nids) ids[nids++] = l;
@@ -375,25 +379,47 @@ int fr_svc_identify(struct fr_service *s, const struct fr_svc_identify_req *r, s
     }
     json_t *faces = json_array();
     for (int i = 0; i < an.n; i++) {
-        json_t *cands = json_array();
+        json_t *cands = json_array(), *match = NULL;
+        float best = -INFINITY, second = -INFINITY;
+        int n_valid = 0;
         for (int j = 0; j < nhits[i]; j++) {
-            const struct fr_hit *h = &hits[i * k + j];
+            const struct fr_hit *h = &hits[i * ks + j];
             size_t m = 0;
             while (m < nids && ids[m] != h->label) m++;
             if (m == nids || subj[m].id == 0) continue;     /* deleted meanwhile */
-            json_array_append_new(cands, json_pack("{s:I,s:s?,s:s,s:f}", "subject_id", (json_int_t)h->label,
-                                                   "external_id", subj[m].external_id, "name", subj[m].name,
-                                                   "similarity", r4(h->score)));
+            if (n_valid == 0) best = h->score;
+            else if (n_valid == 1) second = h->score;
+            if (n_valid++ >= k) continue;
+            json_t *c = json_pack("{s:I,s:s?,s:s,s:f,s:b}", "subject_id", (json_int_t)h->label, "external_id",
+                                  subj[m].external_id, "name", subj[m].name, "similarity", r4(h->score), "passes",
+                                  h->score >= thr);
+            if (n_valid == 1) match = json_incref(c);
+            json_array_append_new(cands, c);
         }
-        double best = json_array_size(cands) ? json_real_value(json_object_get(json_array_get(cands, 0), "similarity")) : -1;
         struct svc_face *f = &an.faces[i];
-        json_array_append_new(faces, json_pack("{s:o,s:f,s:o,s:o,s:o,s:s}", "box", box_json(f->f.box), "score",
+        int d = fr_openset_decide(best, second, thr, rule.margin, f->q.reasons, !r->allow_low_quality);
+        if (d != FR_DECISION_MATCH) {
+            json_decref(match);
+            match = json_null();
+        }
+        json_array_append_new(faces, json_pack("{s:o,s:f,s:o,s:o,s:o,s:s,s:o}", "box", box_json(f->f.box), "score",
                                                r4(f->f.score), "quality", quality_json(&f->q), "liveness",
                                                liveness_json(f, s->cfg.liveness_threshold), "candidates", cands,
-                                               "decision", best >= (double)thr ? "match" : "unknown"));
+                                               "decision", fr_decision_name(d), "match", match));
     }
-    *data_out = json_pack("{s:o,s:f,s:s,s:i}", "faces", faces, "threshold", r4(thr), "model_id", s->model_id,
-                          "faces_detected", an.n_detected);
+    json_t *jr = json_pack("{s:f,s:s,s:f,s:I,s:f,s:b}", "threshold", r4(thr), "threshold_source", rule.source, "fpir",
+                           rule.fpir, "gallery_size", (json_int_t)rule.gallery_size, "margin", r4(rule.margin),
+                           "quality_gate", !r->allow_low_quality);
+    if (jr && rule.calibration) {
+        json_object_set_new(jr, "calibration", json_string(rule.calibration));
+        if (rule.predicted_fpir >= 0) json_object_set_new(jr, "predicted_fpir", json_real(round(rule.predicted_fpir * 1e6) / 1e6));
+        if (!strcmp(rule.calibration, "collection")) {
+            json_object_set_new(jr, "calibration_pairs", json_integer((json_int_t)rule.pairs));
+            json_object_set_new(jr, "calibration_shift", json_real(r4(rule.shift)));
+        }
+    }
+    *data_out = json_pack("{s:o,s:f,s:o,s:s,s:i}", "faces", faces, "threshold", r4(thr), "decision_rule", jr,
+                          "model_id", s->model_id, "faces_detected", an.n_detected);
     if (!*data_out) rc = -FR_E_NOMEM;
 out:
     if (subj) fr_store_subjects_free(subj, nids);

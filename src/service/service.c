@@ -228,6 +228,7 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
         goto fail;
     }
     s->index_ok = 1;
+    if ((rc = fr__svc_calib_start(s)) < 0) goto fail;
     fr_log(FR_LOG_INFO, "index: %zu faces, %d collections rebuilt from the database, %.0f ms",
            fr_index_set_total(s->index), rebuilt, fr_time_ms() - t0);
     *out = s;
@@ -239,6 +240,7 @@ fail:
 
 void fr_service_close(struct fr_service *s) {
     if (!s) return;
+    fr__svc_calib_stop(s);
     if (s->index && s->index_ok) {
         char dir[4096];
         index_dir(s, dir, sizeof dir);

@@ -35,7 +35,9 @@ struct fr_svc_config {
     size_t max_upload_bytes;
     int64_t max_pixels;
     int threads;                    /* worker contexts */
-    float match_threshold;          /* cosine; identify and verify */
+    float match_threshold;          /* cosine; verify, and the floor of identify's threshold */
+    double identify_fpir;           /* identify: target FPIR (0: FR_OPENSET_DEFAULT_FPIR) */
+    float identify_margin;          /* identify: ambiguity margin (< 0: none) */
     float quality_threshold;        /* enrolment: minimum quality score */
     float liveness_threshold;
     int require_liveness;           /* enrolment always checks liveness */
@@ -51,6 +53,8 @@ struct fr_svc_ctx {
     struct fr_face_attr_ctx *attr;
     struct fr_svc_ctx *next;
 };
+
+struct fr_svc_calib;
 
 struct fr_service {
     struct fr_svc_config cfg;
@@ -69,6 +73,7 @@ struct fr_service {
     struct fr_svc_ctx *pool;                /* free contexts */
     int pool_made, pool_max;
     int index_ok;
+    struct fr_svc_calib *calib;             /* identify thresholds per collection (calib.c) */
     double started_ms;
 };
 
@@ -113,7 +118,10 @@ struct fr_svc_identify_req {
     int64_t client_id;
     struct fr_svc_photo photo;
     int top_k, max_faces, liveness;
-    float threshold;                /* < 0: the configured one */
+    float threshold;                /* >= 0: this threshold; < 0: the one the target FPIR gives for the
+                                       collection's size (include/facerec/openset.h) */
+    double fpir;                    /* > 0: this target FPIR instead of the configured one */
+    int allow_low_quality;          /* decide faces with a quality reason too (else "low_quality") */
 };
 FR_API int fr_svc_identify(struct fr_service *s, const struct fr_svc_identify_req *r, struct fr_svc_timing *t,
                            json_t **data_out, json_t **details_out);

@@ -1970,8 +1970,10 @@ static void test_concurrent(void **state) {
             e2e_http(g_srv.port, "POST", k < IDENT ? "/api/v1/identify" : path, c.hdr, E2E_MP_CTYPE,
                      body.p, body.len, &r);
             if (k < IDENT) {
+                /* the parallel subjects get this very photo: once two hold it, the
+                 * decision is "ambiguous" (two subjects within the margin), by design */
                 const char *d = jstr(r.json, "data.faces.0.decision");
-                bad += r.status != 200 || !d || strcmp(d, "match") != 0 ||
+                bad += r.status != 200 || !d || (strcmp(d, "match") != 0 && strcmp(d, "ambiguous") != 0) ||
                        !identify_has(r.json, sid);
             } else {
                 bad += r.status < 200 || r.status > 299;
@@ -2381,7 +2383,8 @@ static void test_crash_safety(void **state) {
     req_raw(s.port, &r, "POST", "/api/v1/identify", c.hdr, E2E_MP_CTYPE, b.p, b.len);
     e2e_buf_free(&b);
     EXPECT_OK(r);
-    assert_string_equal(jstr(r.json, "data.faces.0.decision"), "match");
+    /* every subject holds the same face: the open-set rule calls that ambiguous */
+    assert_string_equal(jstr(r.json, "data.faces.0.decision"), n_ack > 1 ? "ambiguous" : "match");
     for (int i = 0; i < n_ack; i++) {
         if (!identify_has(r.json, acked_sid[i])) {
             dump(&r, "identify after restart");
