@@ -484,6 +484,7 @@ static const double FPIRS[3] = { 0.1, 0.01, 0.001 };
 
 struct opts {
     int k, agg, draws, json;
+    int probes_from;            /* mated probes: images from this index on (default k) */
     double fpir;
     float margin;
     uint64_t seed;
@@ -521,7 +522,7 @@ static int eval_gallery(const struct data *d, const struct ident *ids, const str
         for (int i = 0; i < size; i++) {
             const struct ident *id = &ids[perm[i]];
             mated[perm[i]] = 1;
-            for (int j = o->k; j < id->count; j++) probes[np++] = id->first + j;
+            for (int j = o->probes_from; j < id->count; j++) probes[np++] = id->first + j;
         }
         for (int i = 0; i < pr->n_nonmated; i++) probes[np++] = pr->nonmated[i];
         if ((rc = search(d, ids, perm, size, o->k, probes, np, mated, o->agg, pres)) < 0) break;
@@ -664,7 +665,7 @@ static int details_full(const struct data *d, const struct ident *ids, const str
     }
     for (int i = 0; i < size; i++) {
         mated[pr->gal_ids[i]] = 1;
-        for (int j = o->k; j < ids[pr->gal_ids[i]].count; j++) probes[np++] = ids[pr->gal_ids[i]].first + j;
+        for (int j = o->probes_from; j < ids[pr->gal_ids[i]].count; j++) probes[np++] = ids[pr->gal_ids[i]].first + j;
     }
     for (int i = 0; i < pr->n_nonmated; i++) probes[np++] = pr->nonmated[i];
     int rc = search(d, ids, pr->gal_ids, size, o->k, probes, np, mated, o->agg, pres);
@@ -748,7 +749,8 @@ out:
     return rc;
 }
 
-static int build_protocol(const struct data *d, int half, int k, struct ident **ids_out, struct protocol *pr) {
+static int build_protocol(const struct data *d, int half, int k, int min_images, struct ident **ids_out,
+                          struct protocol *pr) {
     struct ident *ids = calloc((size_t)d->n_ids, sizeof *ids);
     pr->gal_ids = malloc(sizeof(int) * (size_t)d->n_ids);
     pr->nonmated = malloc(sizeof(int) * (size_t)d->n);
@@ -766,8 +768,8 @@ static int build_protocol(const struct data *d, int half, int k, struct ident **
     pr->n_gal_ids = pr->n_nonmated = 0;
     for (int i = 0; i < d->n_ids; i++) {
         if (half != 'x' && half_of(d->names[i]) != half) continue;
-        if (ids[i].count > k) pr->gal_ids[pr->n_gal_ids++] = i;
-        else
+        if (ids[i].count > k && ids[i].count >= min_images) pr->gal_ids[pr->n_gal_ids++] = i;
+        else if (ids[i].count <= k)
             for (int j = 0; j < ids[i].count; j++) pr->nonmated[pr->n_nonmated++] = ids[i].first + j;
     }
     *ids_out = ids;
@@ -816,8 +818,9 @@ static void cpu_model(char *out, size_t n) {
 static int cmd_openset(int argc, char **argv) {
     const char *images = NULL, *embfile = NULL, *save = NULL, *sizes = "100,1000,0";
     struct opts o = { .k = 1, .agg = AGG_MAX, .draws = 10, .fpir = 0.01, .margin = 0.0f, .seed = 42 };
-    int half = 'x', threads = 2;
+    int half = 'x', threads = 2, min_images = 0;
     o.margin = -1;
+    o.probes_from = -1;
     for (int i = 2; i < argc; i++) {
         const char *v;
         if ((v = fr_cli_opt(argc, argv, &i, "--images"))) images = v;
@@ -826,6 +829,8 @@ static int cmd_openset(int argc, char **argv) {
         else if ((v = fr_cli_opt(argc, argv, &i, "--half"))) half = parse_half(v);
         else if ((v = fr_cli_opt(argc, argv, &i, "--gallery-size"))) sizes = v;
         else if ((v = fr_cli_opt(argc, argv, &i, "--gallery-per-id"))) o.k = atoi(v);
+        else if ((v = fr_cli_opt(argc, argv, &i, "--min-images"))) min_images = atoi(v);
+        else if ((v = fr_cli_opt(argc, argv, &i, "--probes-from"))) o.probes_from = atoi(v);
         else if ((v = fr_cli_opt(argc, argv, &i, "--fpir"))) o.fpir = atof(v);
         else if ((v = fr_cli_opt(argc, argv, &i, "--margin"))) o.margin = (float)atof(v);
         else if ((v = fr_cli_opt(argc, argv, &i, "--aggregate"))) o.agg = !strcmp(v, "mean2") ? AGG_MEAN2 : !strcmp(v, "max") ? AGG_MAX : -1;
@@ -839,11 +844,13 @@ static int cmd_openset(int argc, char **argv) {
         !(o.fpir > 0 && o.fpir < 1) || threads < 1 || threads > 64) {
         fprintf(stderr, "usage: facerec eval openset (--images DIR | --embeddings FILE) [--save-embeddings FILE]\n"
                         "         [--half a|b|all] [--gallery-size N[,N...] (0: all)] [--gallery-per-id K]\n"
+                        "         [--min-images M] [--probes-from J]\n"
                         "         [--fpir X] [--margin M] [--aggregate max|mean2] [--draws R] [--seed S]\n"
                         "         [--threads T] [--json]\n");
         return FR_EXIT_USAGE;
     }
     if (o.margin < 0) o.margin = FR_OPENSET_DEFAULT_MARGIN;
+    if (o.probes_from < o.k) o.probes_from = o.k;
     struct data d;
     memset(&d, 0, sizeof d);
     struct ident *ids = NULL;
@@ -852,7 +859,7 @@ static int cmd_openset(int argc, char **argv) {
     int ret = FR_EXIT_ERROR;
     double t0 = fr_time_ms();
     int rc = get_data(&d, images, embfile, save, threads);
-    if (rc == 0) rc = build_protocol(&d, half, o.k, &ids, &pr);
+    if (rc == 0) rc = build_protocol(&d, half, o.k, min_images, &ids, &pr);
     if (rc < 0) { fr_cli_err(rc, "eval openset"); goto out; }
     o.tail = fr_tail_for_model(d.model_id);
     char cpu[256];
