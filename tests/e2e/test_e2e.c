@@ -1354,6 +1354,347 @@ static void test_identify_empty_gallery(void **state) {
     e2e_resp_free(&r);
 }
 
+/* ---- open-set identify: unknown means unknown -------------------------------- */
+
+/* tests/fixtures/openset (tools/make_openset_fixtures.sh, run once): 300 LFW
+ * identities enrolled from their first image, 40 of them probed with their
+ * second (mated probes), 60 LFW identities with one image that are never
+ * enrolled (strangers), and a crowd photo whose faces are all too small.
+ * With the default rule (the threshold from a 1 % FPIR for this gallery
+ * size) a mated probe is a "match" of its own subject, a stranger is not a
+ * match, and a small face is "low_quality" and matches nobody. */
+#define OS_DIR "tests/fixtures/openset"
+enum { OS_GALLERY = 300, OS_MATED = 40, OS_STRANGERS = 60, OS_PROCS = 2 };
+/* Mated probes that must match: at this threshold (~0.445) 257 of 272 cropped
+ * LFW first/second-image pairs of the gallery identities reach it (94.5 %),
+ * so 39 of 40 would fail for most draws of 40. These 40 give 38: two hard
+ * pairs (similarities 0.24 and 0.40), the next lowest is 0.48. */
+#define OS_MIN_HITS 37
+
+struct os_set {
+    char gallery[OS_GALLERY][160];
+    char mated[OS_MATED][160];
+    char strangers[OS_STRANGERS][160];
+    int ng, nm, ns;
+};
+
+/* files.txt: "gallery/NAME_0001.jpg" a line, as the generator wrote it. */
+static void os_read(struct os_set *s) {
+    struct blob b = load(OS_DIR "/files.txt");
+    memset(s, 0, sizeof *s);
+    size_t at = 0;
+    while (at < b.n) {
+        const uint8_t *nl = memchr(b.p + at, '\n', b.n - at);
+        size_t l = nl ? (size_t)(nl - (b.p + at)) : b.n - at;
+        char line[96];
+        assert_true(l < sizeof line);
+        memcpy(line, b.p + at, l);
+        line[l] = '\0';
+        at += l + 1;
+        char *slash = strchr(line, '/');
+        if (!slash) continue;
+        *slash = '\0';
+        const char *name = slash + 1;
+        char(*dst)[160] = NULL;
+        if (!strcmp(line, "gallery") && s->ng < OS_GALLERY) dst = &s->gallery[s->ng++];
+        else if (!strcmp(line, "mated") && s->nm < OS_MATED) dst = &s->mated[s->nm++];
+        else if (!strcmp(line, "strangers") && s->ns < OS_STRANGERS) dst = &s->strangers[s->ns++];
+        assert_non_null(dst);
+        snprintf(*dst, sizeof *dst, "%s/%s/%s", OS_DIR, line, name);
+    }
+    fr_free(b.p);
+    assert_int_equal(s->ng, OS_GALLERY);
+    assert_int_equal(s->nm, OS_MATED);
+    assert_int_equal(s->ns, OS_STRANGERS);
+}
+
+/* The identity of an LFW file: its base name without "_NNNN.jpg". */
+static void os_identity(const char *path, char *out, size_t len) {
+    const char *base = strrchr(path, '/') + 1;
+    size_t l = strlen(base);
+    assert_true(l > 9);
+    snprintf(out, len, "%.*s", (int)(l - 9), base);
+}
+
+/* Shape of one identify answer under the open-set rule: data.threshold is
+ * the rule's; each candidate passes exactly when its similarity reaches the
+ * threshold; a "match" names the first candidate (which passes) and any
+ * other decision has match null; "unknown" has no candidate that passes.
+ * passes_seen and fails_seen count the candidates on either side. */
+static void os_check(json_t *j, int *passes_seen, int *fails_seen) {
+    double thr = json_number_value(jget(j, "data.threshold"));
+    assert_true(json_is_number(jget(j, "data.decision_rule.threshold")));
+    assert_true(fabs(thr - json_number_value(jget(j, "data.decision_rule.threshold"))) < 1e-9);
+    size_t i, k;
+    json_t *f, *c;
+    json_array_foreach(jget(j, "data.faces"), i, f) {
+        const char *d = jstr(f, "decision");
+        assert_non_null(d);
+        assert_true(!strcmp(d, "match") || !strcmp(d, "unknown") || !strcmp(d, "ambiguous") ||
+                    !strcmp(d, "low_quality"));
+        json_t *m = json_object_get(f, "match");
+        assert_non_null(m);                       /* present: an object or null */
+        json_t *cands = json_object_get(f, "candidates");
+        assert_true(json_is_array(cands));
+        json_array_foreach(cands, k, c) {
+            double s = json_number_value(json_object_get(c, "similarity"));
+            json_t *p = json_object_get(c, "passes");
+            assert_true(json_is_boolean(p));
+            /* both are rounded to 4 decimals: no claim within 1e-4 of the threshold */
+            if (s > thr + 1e-4) { assert_true(json_is_true(p)); (*passes_seen)++; }
+            if (s < thr - 1e-4) { assert_true(json_is_false(p)); (*fails_seen)++; }
+        }
+        double best = json_number_value(jget(f, "candidates.0.similarity"));
+        if (!strcmp(d, "match")) {
+            assert_true(json_is_object(m));
+            assert_true(json_is_true(json_object_get(m, "passes")));
+            assert_true(json_equal(json_object_get(m, "subject_id"), jget(f, "candidates.0.subject_id")));
+            assert_true(best >= thr - 1e-4);
+        } else {
+            assert_true(json_is_null(m));
+        }
+        if (!strcmp(d, "unknown") && json_array_size(cands)) assert_true(best <= thr + 1e-4);
+    }
+}
+
+static void test_identify_openset(void **state) {
+    (void)state;
+    SKIP_WITHOUT_MODELS();
+    static struct os_set fx;
+    static char sid[OS_GALLERY][64];
+    static char who[OS_GALLERY][96];
+    os_read(&fx);
+    struct client c;
+    new_client(&c, "openset", 0);
+    double t0 = fr_time_ms();
+
+    /* the gallery: 300 subjects, then their enrolments from OS_PROCS processes */
+    for (int i = 0; i < OS_GALLERY; i++) {
+        os_identity(fx.gallery[i], who[i], sizeof who[i]);
+        new_subject(&c, who[i], sid[i], sizeof sid[i]);
+    }
+    double t_subjects = fr_time_ms();
+    static struct e2e_buf body[OS_GALLERY];
+    for (int i = 0; i < OS_GALLERY; i++) {
+        struct blob img = load(fx.gallery[i]);
+        memset(&body[i], 0, sizeof body[i]);
+        e2e_mp_file(&body[i], "photo", strrchr(fx.gallery[i], '/') + 1, "image/jpeg", img.p, img.n);
+        e2e_mp_end(&body[i]);
+        fr_free(img.p);
+    }
+    pid_t kids[OS_PROCS];
+    fflush(NULL);
+    for (int k = 0; k < OS_PROCS; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] != 0) continue;
+        int bad = 0;
+        for (int i = k; i < OS_GALLERY; i += OS_PROCS) {
+            char path[160];
+            snprintf(path, sizeof path, "/api/v1/subjects/%.64s/faces", sid[i]);
+            struct e2e_resp r;
+            e2e_http(g_srv.port, "POST", path, c.hdr, E2E_MP_CTYPE, body[i].p, body[i].len, &r);
+            if (r.status < 200 || r.status > 299) {
+                fprintf(stderr, "openset: enrolling %s → %d: %.400s\n", fx.gallery[i], r.status,
+                        r.body ? r.body : "(no body)");
+                bad++;
+            }
+            e2e_resp_free(&r);
+        }
+        _exit(bad > 100 ? 100 : bad);
+    }
+    int bad = 0;
+    for (int k = 0; k < OS_PROCS; k++) {
+        int st;
+        waitpid(kids[k], &st, 0);
+        bad += WIFEXITED(st) ? WEXITSTATUS(st) : 1000;
+    }
+    for (int i = 0; i < OS_GALLERY; i++) e2e_buf_free(&body[i]);
+    double t_enrol = fr_time_ms();
+    printf("openset: %d subjects in %.0f ms, %d enrolments (%d processes) in %.0f ms (%.1f ms each), "
+           "%d failed\n", OS_GALLERY, t_subjects - t0, OS_GALLERY, OS_PROCS, t_enrol - t_subjects,
+           (t_enrol - t_subjects) / OS_GALLERY, bad);
+    assert_int_equal(bad, 0);
+
+    /* mated probes: a match of their own subject */
+    int hits = 0, wrong = 0, passes = 0, fails = 0;
+    int mated_dec[4] = {0};          /* match, unknown, ambiguous, low_quality */
+    double thr_min = 1, thr_max = 0, mated_min = 1;
+    const char *dec_names[4] = {"match", "unknown", "ambiguous", "low_quality"};
+    char calibration[32] = "";
+    for (int i = 0; i < OS_MATED; i++) {
+        char id[96];
+        os_identity(fx.mated[i], id, sizeof id);
+        int g = 0;
+        while (g < OS_GALLERY && strcmp(who[g], id) != 0) g++;
+        assert_true(g < OS_GALLERY);     /* every mated probe's identity is enrolled */
+        struct e2e_resp r;
+        identify(&c, fx.mated[i], &r, NULL);
+        EXPECT_OK(r);
+        assert_int_equal(json_array_size(jget(r.json, "data.faces")), 1);
+        os_check(r.json, &passes, &fails);
+        assert_int_equal(json_integer_value(jget(r.json, "data.decision_rule.gallery_size")), OS_GALLERY);
+        assert_string_equal(jstr(r.json, "data.decision_rule.threshold_source"), "fpir");
+        assert_true(fabs(json_number_value(jget(r.json, "data.decision_rule.fpir")) - 0.01) < 1e-9);
+        assert_true(json_is_true(jget(r.json, "data.decision_rule.quality_gate")));
+        double thr = json_number_value(jget(r.json, "data.threshold"));
+        assert_true(thr > 0.35 && thr < 1.0);
+        if (thr < thr_min) thr_min = thr;
+        if (thr > thr_max) thr_max = thr;
+        if (jstr(r.json, "data.decision_rule.calibration"))
+            snprintf(calibration, sizeof calibration, "%s", jstr(r.json, "data.decision_rule.calibration"));
+        const char *d = jstr(r.json, "data.faces.0.decision");
+        for (int k = 0; k < 4; k++) mated_dec[k] += !strcmp(d, dec_names[k]);
+        if (!strcmp(d, "match")) {
+            if (id_equal(jget(r.json, "data.faces.0.match.subject_id"), sid[g])) {
+                hits++;
+            } else {
+                wrong++;
+                fprintf(stderr, "openset: %s matched subject %s (%s), not %s\n", fx.mated[i],
+                        jstr(r.json, "data.faces.0.match.name"), sid[g], id);
+            }
+        } else {
+            fprintf(stderr, "openset: mated %s: %s (best %s %.4f, threshold %.4f)\n", fx.mated[i], d,
+                    jstr(r.json, "data.faces.0.candidates.0.name"),
+                    json_number_value(jget(r.json, "data.faces.0.candidates.0.similarity")), thr);
+        }
+        /* the own subject's similarity, matched or not */
+        size_t k;
+        json_t *cand;
+        json_array_foreach(jget(r.json, "data.faces.0.candidates"), k, cand) {
+            if (id_equal(json_object_get(cand, "subject_id"), sid[g])) {
+                double s = json_number_value(json_object_get(cand, "similarity"));
+                if (s < mated_min) mated_min = s;
+            }
+        }
+        e2e_resp_free(&r);
+    }
+    double t_mated = fr_time_ms();
+
+    /* strangers: never a match (at most 1 of 60 at a 1 % FPIR; 0 expected) */
+    int str_dec[4] = {0};
+    double str_max = -1;
+    char str_max_file[96] = "";
+    for (int i = 0; i < OS_STRANGERS; i++) {
+        struct e2e_resp r;
+        identify(&c, fx.strangers[i], &r, NULL);
+        EXPECT_OK(r);
+        assert_int_equal(json_array_size(jget(r.json, "data.faces")), 1);
+        os_check(r.json, &passes, &fails);
+        assert_int_equal(json_integer_value(jget(r.json, "data.decision_rule.gallery_size")), OS_GALLERY);
+        assert_string_equal(jstr(r.json, "data.decision_rule.threshold_source"), "fpir");
+        double thr = json_number_value(jget(r.json, "data.threshold"));
+        assert_true(thr > 0.35 && thr < 1.0);
+        if (thr < thr_min) thr_min = thr;
+        if (thr > thr_max) thr_max = thr;
+        const char *d = jstr(r.json, "data.faces.0.decision");
+        for (int k = 0; k < 4; k++) str_dec[k] += !strcmp(d, dec_names[k]);
+        double s = json_number_value(jget(r.json, "data.faces.0.candidates.0.similarity"));
+        if (s > str_max) {
+            str_max = s;
+            snprintf(str_max_file, sizeof str_max_file, "%s", strrchr(fx.strangers[i], '/') + 1);
+        }
+        if (!strcmp(d, "match"))
+            fprintf(stderr, "openset: stranger %s matched %s at %.4f (threshold %.4f)\n", fx.strangers[i],
+                    jstr(r.json, "data.faces.0.match.name"), s, thr);
+        e2e_resp_free(&r);
+    }
+    double t_strangers = fr_time_ms();
+
+    /* the same strangers with an explicit low threshold: the rule, not luck */
+    int low_dec[4] = {0};
+    for (int i = 0; i < OS_STRANGERS; i++) {
+        struct e2e_resp r;
+        identify(&c, fx.strangers[i], &r, "threshold", "0.2", NULL);
+        EXPECT_OK(r);
+        os_check(r.json, &passes, &fails);
+        assert_string_equal(jstr(r.json, "data.decision_rule.threshold_source"), "request");
+        assert_true(fabs(json_number_value(jget(r.json, "data.threshold")) - 0.2) < 1e-6);
+        const char *d = jstr(r.json, "data.faces.0.decision");
+        for (int k = 0; k < 4; k++) low_dec[k] += !strcmp(d, dec_names[k]);
+        e2e_resp_free(&r);
+    }
+    double t_low = fr_time_ms();
+
+    /* the crowd: every small face is "low_quality" and matches nobody ... */
+    struct e2e_resp r;
+    identify(&c, OS_DIR "/crowd.jpg", &r, "max_faces", "50", NULL);
+    EXPECT_OK(r);
+    os_check(r.json, &passes, &fails);
+    int small = 0, gated = 0, n_crowd = (int)json_array_size(jget(r.json, "data.faces"));
+    size_t i;
+    json_t *f;
+    json_array_foreach(jget(r.json, "data.faces"), i, f) {
+        size_t k;
+        json_t *reason;
+        int is_small = 0, any = 0;
+        json_array_foreach(jget(f, "quality.reasons"), k, reason) {
+            any = 1;
+            is_small |= json_is_string(reason) && !strcmp(json_string_value(reason), "SMALL_FACE");
+        }
+        if (any) {      /* any quality reason gates the face, SMALL_FACE among them */
+            assert_string_equal(jstr(f, "decision"), "low_quality");
+            assert_true(json_is_null(json_object_get(f, "match")));
+            gated++;
+        }
+        small += is_small;
+    }
+    int faces_detected = (int)json_integer_value(jget(r.json, "data.faces_detected"));
+    e2e_resp_free(&r);
+    /* ... unless the request allows low quality: then they are decided */
+    identify(&c, OS_DIR "/crowd.jpg", &r, "max_faces", "50", "allow_low_quality", "true", NULL);
+    EXPECT_OK(r);
+    os_check(r.json, &passes, &fails);
+    assert_true(json_is_false(jget(r.json, "data.decision_rule.quality_gate")));
+    assert_int_equal(json_array_size(jget(r.json, "data.faces")), n_crowd);
+    int crowd_dec[4] = {0}, small2 = 0;
+    json_array_foreach(jget(r.json, "data.faces"), i, f) {
+        size_t k;
+        json_t *reason;
+        int is_small = 0;
+        json_array_foreach(jget(f, "quality.reasons"), k, reason)
+            is_small |= json_is_string(reason) && !strcmp(json_string_value(reason), "SMALL_FACE");
+        const char *d = jstr(f, "decision");
+        for (int k2 = 0; k2 < 4; k2++) crowd_dec[k2] += !strcmp(d, dec_names[k2]);
+        if (is_small) {
+            small2++;
+            assert_string_not_equal(d, "low_quality");
+        }
+    }
+    e2e_resp_free(&r);
+    double t_end = fr_time_ms();
+
+    printf("openset: threshold %.4f..%.4f (fpir 1%%, gallery %d, calibration %s)\n", thr_min, thr_max,
+           OS_GALLERY, calibration[0] ? calibration : "?");
+    printf("openset: mated %d/%d matched to their own subject, %d to a wrong one "
+           "(match/unknown/ambiguous/low_quality %d/%d/%d/%d; lowest own similarity %.4f) in %.0f ms\n",
+           hits, OS_MATED, wrong, mated_dec[0], mated_dec[1], mated_dec[2], mated_dec[3], mated_min,
+           t_mated - t_enrol);
+    printf("openset: strangers matched %d/%d (unknown %d, ambiguous %d, low_quality %d); highest stranger "
+           "similarity %.4f (%s) vs threshold %.4f, in %.0f ms\n",
+           str_dec[0], OS_STRANGERS, str_dec[1], str_dec[2], str_dec[3], str_max, str_max_file, thr_min,
+           t_strangers - t_mated);
+    printf("openset: strangers at threshold=0.2 (request): match %d, ambiguous %d, unknown %d of %d\n",
+           low_dec[0], low_dec[2], low_dec[1], OS_STRANGERS);
+    printf("openset: crowd: %d faces reported (%d detected), %d SMALL_FACE, %d gated low_quality; with "
+           "allow_low_quality: match/unknown/ambiguous %d/%d/%d\n",
+           n_crowd, faces_detected, small, gated, crowd_dec[0], crowd_dec[1], crowd_dec[2]);
+    printf("openset: candidates checked: %d passing, %d not; whole test %.1f s (identify %.0f ms each)\n",
+           passes, fails, (t_end - t0) / 1000,
+           (t_low - t_enrol) / (OS_MATED + 2 * OS_STRANGERS));
+
+    assert_int_equal(wrong, 0);                 /* a match of the wrong subject: never */
+    assert_true(hits >= OS_MIN_HITS);
+    assert_true(str_dec[0] <= 1);               /* 1 % FPIR: 0.6 expected of 60, 0 seen */
+    /* at 0.2 every stranger's best candidate passes, and most are a match
+     * (the rest ambiguous: two subjects within the margin) */
+    assert_true(low_dec[1] <= 3);
+    assert_true(low_dec[0] >= OS_STRANGERS / 2);
+    assert_true(small >= 10);
+    assert_int_equal(small2, small);
+    assert_true(passes > 0 && fails > 0);
+}
+
 /* ---- verify -------------------------------------------------------------- */
 
 static void verify2(const struct client *c, const char *a, const char *b, struct e2e_resp *r) {
@@ -2807,6 +3148,7 @@ int main(void) {
         cmocka_unit_test_setup(test_faces_delete, ensure_server),
         cmocka_unit_test_setup(test_identify, ensure_server),
         cmocka_unit_test_setup(test_identify_empty_gallery, ensure_server),
+        cmocka_unit_test_setup(test_identify_openset, ensure_server),
         cmocka_unit_test_setup(test_verify, ensure_server),
         cmocka_unit_test_setup(test_verify_group_photo, ensure_server),
         cmocka_unit_test_setup(test_verify_mixed_forms, ensure_server),
