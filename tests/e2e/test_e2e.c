@@ -1457,6 +1457,38 @@ static void os_check(json_t *j, int *passes_seen, int *fails_seen) {
     }
 }
 
+/* One quality everywhere: identify measures a face's quality as detect does
+ * (with the pose model), so the same photo gets the same score and reasons
+ * (before the open-set issue, obama2.jpg gave detect 0.898, identify 0.971). */
+static void test_identify_quality_same_as_detect(void **state) {
+    (void)state;
+    SKIP_WITHOUT_MODELS();
+    struct client c;
+    new_client(&c, "quality-same", 0);
+    static const char *const photos[] = { F_OBAMA, F_AARON3, F_TWO };
+    for (size_t i = 0; i < sizeof photos / sizeof photos[0]; i++) {
+        struct e2e_resp d, r;
+        post_photo(g_srv.port, &d, "/api/v1/detect", c.hdr, "photo", photos[i], NULL);
+        EXPECT_OK(d);
+        post_photo(g_srv.port, &r, "/api/v1/identify", c.hdr, "photo", photos[i], NULL);
+        EXPECT_OK(r);
+        size_t n = json_array_size(jget(d.json, "data.faces"));
+        assert_true(n >= 1);
+        assert_int_equal(json_array_size(jget(r.json, "data.faces")), n);
+        for (size_t k = 0; k < n; k++) {
+            char p[64];
+            snprintf(p, sizeof p, "data.faces.%zu.quality", k);
+            json_t *qd = jget(d.json, p), *qi = jget(r.json, p);
+            printf("%s face %zu: detect quality %.4f, identify %.4f\n", photos[i], k,
+                   json_number_value(json_object_get(qd, "score")), json_number_value(json_object_get(qi, "score")));
+            assert_true(json_equal(qd, qi));      /* score, measurements, pose and reasons */
+            assert_non_null(json_object_get(qi, "yaw"));
+        }
+        e2e_resp_free(&d);
+        e2e_resp_free(&r);
+    }
+}
+
 static void test_identify_openset(void **state) {
     (void)state;
     SKIP_WITHOUT_MODELS();
@@ -3148,6 +3180,7 @@ int main(void) {
         cmocka_unit_test_setup(test_faces_delete, ensure_server),
         cmocka_unit_test_setup(test_identify, ensure_server),
         cmocka_unit_test_setup(test_identify_empty_gallery, ensure_server),
+        cmocka_unit_test_setup(test_identify_quality_same_as_detect, ensure_server),
         cmocka_unit_test_setup(test_identify_openset, ensure_server),
         cmocka_unit_test_setup(test_verify, ensure_server),
         cmocka_unit_test_setup(test_verify_group_photo, ensure_server),
