@@ -103,6 +103,7 @@ struct fr_metrics_std {
     struct fr_metric *gallery_faces;     /* gauge     facerec_gallery_faces{client} */
     struct fr_metric *embedding_quality; /* histogram facerec_embedding_quality (unit ladder) */
     struct fr_metric *open_connections;  /* gauge     facerec_open_connections */
+    struct fr_metric *identify_decisions; /* counter  facerec_identify_decisions_total{decision} */
 };
 FR_API int fr_metrics_std_get(const struct fr_metrics_std **out /* OUT */);
 

@@ -14,6 +14,8 @@ static void observe_quality(json_t *data) {
     json_array_foreach(json_object_get(data, "faces"), i, f) {
         json_t *q = json_object_get(json_object_get(f, "quality"), "score");
         if (json_is_number(q)) fr_metric_observe(m->embedding_quality, json_number_value(q));
+        const char *d = json_string_value(json_object_get(f, "decision"));
+        if (d) fr_metric_inc(m->identify_decisions, d);
     }
 }
 

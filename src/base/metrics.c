@@ -765,7 +765,10 @@ static int std_register(struct fr_metrics_std *s) {
                             FR_METRIC_HISTOGRAM, NULL, fr_metric_buckets_unit, FR_METRIC_BUCKETS_UNIT_N,
                             &s->embedding_quality)) < 0 ||
         (rc = fr_metric_new("facerec_open_connections", "HTTP connections currently open.", FR_METRIC_GAUGE, NULL,
-                            NULL, 0, &s->open_connections)) < 0)
+                            NULL, 0, &s->open_connections)) < 0 ||
+        (rc = fr_metric_new("facerec_identify_decisions_total",
+                            "Faces searched by identify, by decision (match, unknown, ambiguous, low_quality).",
+                            FR_METRIC_COUNTER, "decision", NULL, 0, &s->identify_decisions)) < 0)
         return rc;
     return 0;
 }

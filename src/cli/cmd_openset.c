@@ -168,13 +168,8 @@ static int embed_image(struct fr_face_ctx *c, struct fr_face_extra_ctx *xc, cons
     if ((rc = fr_face_detect(c, &img, NULL, &faces, &n)) < 0) goto out;
     struct fr_face f;
     memset(&f, 0, sizeof f);
-    if (n > 0) {   /* nearest the centre, as FR_FACE_CENTRAL and the service's select=central */
-        float best = INFINITY;
-        for (int i = 0; i < n; i++) {
-            float cx = (faces[i].box[0] + faces[i].box[2]) / 2 - (float)img.w / 2;
-            float cy = (faces[i].box[1] + faces[i].box[3]) / 2 - (float)img.h / 2;
-            if (cx * cx + cy * cy < best) { best = cx * cx + cy * cy; f = faces[i]; }
-        }
+    if (n > 0) {   /* nearest the centre: the service's select=central */
+        f = faces[fr_face_select_one(faces, n, img.w, img.h, FR_FACE_CENTRAL)];
         im->status = 0;
     } else {
         f.box[0] = 0.2f * (float)img.w;

@@ -56,6 +56,8 @@ static const char *defaults_text =
     "max_pixels = 50000000\n"
     "threads = 0\n"
     "match_threshold = 0.28\n"
+    "identify_fpir = 0.01\n"
+    "identify_margin = 0.03\n"
     "quality_threshold = 0.3\n"
     "liveness_threshold = 0.5\n"
     "require_liveness = false\n"
@@ -79,6 +81,8 @@ static void test_defaults(void **state) {
     assert_int_equal(c.max_pixels, 50000000);
     assert_int_equal(c.threads, 0);
     assert_true(c.match_threshold == 0.28);
+    assert_true(c.identify_fpir == 0.01);
+    assert_true(c.identify_margin == 0.03);
     assert_true(c.quality_threshold == 0.3);
     assert_true(c.liveness_threshold == 0.5);
     assert_false(c.require_liveness);
