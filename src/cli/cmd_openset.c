@@ -781,17 +781,6 @@ static void data_free(struct data *d) {
     fr_face_extra_free(d->x);
 }
 
-static int get_data(struct data *d, const char *images, const char *embfile, const char *save, int threads) {
-    int rc;
-    if (embfile) {
-        rc = load_embeddings(d, embfile);
-    } else {
-        rc = scan_images(d, images);
-        if (rc == 0) rc = embed_all(d, images, threads);
-    }
-    if (rc == 0 && save) rc = save_embeddings(d, save);
-    return rc;
-}
 
 static int parse_half(const char *v) {
     return !strcmp(v, "a") ? 'a' : !strcmp(v, "b") ? 'b' : !strcmp(v, "all") ? 'x' : 0;
@@ -810,19 +799,50 @@ static void cpu_model(char *out, size_t n) {
     if (f) fclose(f);
 }
 
+/* Where the embeddings come from: the options both subcommands take. */
+struct source {
+    const char *images, *embfile, *save;
+    int half, threads;
+};
+
+/* Consumes argv[*i] when it is --images, --embeddings, --save-embeddings,
+ * --half or --threads: 1, else 0. */
+static int source_opt(int argc, char **argv, int *i, struct source *src) {
+    const char *v;
+    if ((v = fr_cli_opt(argc, argv, i, "--images"))) src->images = v;
+    else if ((v = fr_cli_opt(argc, argv, i, "--embeddings"))) src->embfile = v;
+    else if ((v = fr_cli_opt(argc, argv, i, "--save-embeddings"))) src->save = v;
+    else if ((v = fr_cli_opt(argc, argv, i, "--half"))) src->half = parse_half(v);
+    else if ((v = fr_cli_opt(argc, argv, i, "--threads"))) src->threads = atoi(v);
+    else return 0;
+    return 1;
+}
+
+static int source_ok(const struct source *src) {
+    return !src->images != !src->embfile && src->half && src->threads >= 1 && src->threads <= 64;
+}
+
+static int get_data(struct data *d, const struct source *src) {
+    int rc;
+    if (src->embfile) {
+        rc = load_embeddings(d, src->embfile);
+    } else {
+        rc = scan_images(d, src->images);
+        if (rc == 0) rc = embed_all(d, src->images, src->threads);
+    }
+    if (rc == 0 && src->save) rc = save_embeddings(d, src->save);
+    return rc;
+}
+
 static int cmd_openset(int argc, char **argv) {
-    const char *images = NULL, *embfile = NULL, *save = NULL, *sizes = "100,1000,0";
-    struct opts o = { .k = 1, .agg = AGG_MAX, .draws = 10, .fpir = 0.01, .margin = 0.0f, .seed = 42 };
-    int half = 'x', threads = 2, min_images = 0;
-    o.margin = -1;
-    o.probes_from = -1;
+    const char *sizes = "100,1000,0";
+    struct source src = { .half = 'x', .threads = 2 };
+    struct opts o = { .k = 1, .agg = AGG_MAX, .draws = 10, .fpir = 0.01, .margin = -1, .seed = 42, .probes_from = -1 };
+    int min_images = 0;
     for (int i = 2; i < argc; i++) {
         const char *v;
-        if ((v = fr_cli_opt(argc, argv, &i, "--images"))) images = v;
-        else if ((v = fr_cli_opt(argc, argv, &i, "--embeddings"))) embfile = v;
-        else if ((v = fr_cli_opt(argc, argv, &i, "--save-embeddings"))) save = v;
-        else if ((v = fr_cli_opt(argc, argv, &i, "--half"))) half = parse_half(v);
-        else if ((v = fr_cli_opt(argc, argv, &i, "--gallery-size"))) sizes = v;
+        if (source_opt(argc, argv, &i, &src)) continue;
+        if ((v = fr_cli_opt(argc, argv, &i, "--gallery-size"))) sizes = v;
         else if ((v = fr_cli_opt(argc, argv, &i, "--gallery-per-id"))) o.k = atoi(v);
         else if ((v = fr_cli_opt(argc, argv, &i, "--min-images"))) min_images = atoi(v);
         else if ((v = fr_cli_opt(argc, argv, &i, "--probes-from"))) o.probes_from = atoi(v);
@@ -831,12 +851,11 @@ static int cmd_openset(int argc, char **argv) {
         else if ((v = fr_cli_opt(argc, argv, &i, "--aggregate"))) o.agg = !strcmp(v, "mean2") ? AGG_MEAN2 : !strcmp(v, "max") ? AGG_MAX : -1;
         else if ((v = fr_cli_opt(argc, argv, &i, "--draws"))) o.draws = atoi(v);
         else if ((v = fr_cli_opt(argc, argv, &i, "--seed"))) o.seed = (uint64_t)strtoull(v, NULL, 10);
-        else if ((v = fr_cli_opt(argc, argv, &i, "--threads"))) threads = atoi(v);
         else if (!strcmp(argv[i], "--json")) o.json = 1;
         else { fprintf(stderr, "facerec eval openset: bad option %s\n", argv[i]); return FR_EXIT_USAGE; }
     }
-    if ((!images == !embfile) || !half || o.k < 1 || o.k > 20 || o.agg < 0 || o.draws < 1 || o.draws > 1000 ||
-        !(o.fpir > 0 && o.fpir < 1) || threads < 1 || threads > 64) {
+    if (!source_ok(&src) || o.k < 1 || o.k > 20 || o.agg < 0 || o.draws < 1 || o.draws > 1000 ||
+        !(o.fpir > 0 && o.fpir < 1)) {
         fprintf(stderr, "usage: facerec eval openset (--images DIR | --embeddings FILE) [--save-embeddings FILE]\n"
                         "         [--half a|b|all] [--gallery-size N[,N...] (0: all)] [--gallery-per-id K]\n"
                         "         [--min-images M] [--probes-from J]\n"
@@ -853,7 +872,8 @@ static int cmd_openset(int argc, char **argv) {
     memset(&pr, 0, sizeof pr);
     int ret = FR_EXIT_ERROR;
     double t0 = fr_time_ms();
-    int rc = get_data(&d, images, embfile, save, threads);
+    const int half = src.half;
+    int rc = get_data(&d, &src);
     if (rc == 0) rc = build_protocol(&d, half, o.k, min_images, &ids, &pr);
     if (rc < 0) { fr_cli_err(rc, "eval openset"); goto out; }
     o.tail = fr_tail_for_model(d.model_id);
@@ -924,25 +944,22 @@ static int write_tail(const struct fr_tail *t, const char *file, const char *why
 }
 
 static int cmd_impostors(int argc, char **argv) {
-    const char *images = NULL, *embfile = NULL, *save = NULL, *out = NULL;
-    int half = 'a', threads = 2;
+    const char *out = NULL;
+    struct source src = { .half = 'a', .threads = 2 };
     for (int i = 2; i < argc; i++) {
         const char *v;
-        if ((v = fr_cli_opt(argc, argv, &i, "--images"))) images = v;
-        else if ((v = fr_cli_opt(argc, argv, &i, "--embeddings"))) embfile = v;
-        else if ((v = fr_cli_opt(argc, argv, &i, "--save-embeddings"))) save = v;
-        else if ((v = fr_cli_opt(argc, argv, &i, "--half"))) half = parse_half(v);
-        else if ((v = fr_cli_opt(argc, argv, &i, "--out"))) out = v;
-        else if ((v = fr_cli_opt(argc, argv, &i, "--threads"))) threads = atoi(v);
+        if (source_opt(argc, argv, &i, &src)) continue;
+        if ((v = fr_cli_opt(argc, argv, &i, "--out"))) out = v;
         else { fprintf(stderr, "facerec eval impostors: bad option %s\n", argv[i]); return FR_EXIT_USAGE; }
     }
-    if ((!images == !embfile) || !half || threads < 1 || threads > 64) {
+    if (!source_ok(&src)) {
         fprintf(stderr, "usage: facerec eval impostors (--images DIR | --embeddings FILE) [--half a|b|all] [--out FILE]\n");
         return FR_EXIT_USAGE;
     }
     struct data d;
     memset(&d, 0, sizeof d);
-    int ret = FR_EXIT_ERROR, rc = get_data(&d, images, embfile, save, threads);
+    const int half = src.half;
+    int ret = FR_EXIT_ERROR, rc = get_data(&d, &src);
     float *vec = NULL, *sc = NULL, *copy = NULL;
     int64_t *lab = NULL;
     size_t n = 0, ns = 0;
@@ -981,8 +998,13 @@ static int cmd_impostors(int argc, char **argv) {
     }
     if (out) {
         char why[512];
-        snprintf(why, sizeof why, "Measured on %zu cross-identity scores of %zu images (%s embeddings, half %s of %s).", ns, n,
-                 d.source, half == 'x' ? "all" : half == 'a' ? "a" : "b", images ? images : embfile);
+        /* no path: the file is committed, and the folder's name (LFW's, say) is in its basename */
+        const char *from = src.images ? src.images : src.embfile, *base = strrchr(from, '/');
+        int n_ids = 0;
+        for (size_t i = 0; i < n; i++) n_ids += i == 0 || lab[i] != lab[i - 1];   /* images are sorted by identity */
+        snprintf(why, sizeof why, "Measured on %zu cross-identity scores of %zu images of %d identities (%s embeddings, "
+                 "half %s of %s).", ns, n, n_ids, d.source, half == 'x' ? "all" : half == 'a' ? "a" : "b",
+                 base && base[1] ? base + 1 : from);
         if ((rc = write_tail(&t, out, why)) < 0) { fr_cli_err(rc, "eval impostors"); goto out; }
         printf("\nwrote %s\n", out);
     }
