@@ -802,6 +802,7 @@ static void cpu_model(char *out, size_t n) {
 /* Where the embeddings come from: the options both subcommands take. */
 struct source {
     const char *images, *embfile, *save;
+    const char *subset;             /* a file of identity names (one per line) to keep; NULL: all */
     int half, threads;
 };
 
@@ -814,12 +815,49 @@ static int source_opt(int argc, char **argv, int *i, struct source *src) {
     else if ((v = fr_cli_opt(argc, argv, i, "--save-embeddings"))) src->save = v;
     else if ((v = fr_cli_opt(argc, argv, i, "--half"))) src->half = parse_half(v);
     else if ((v = fr_cli_opt(argc, argv, i, "--threads"))) src->threads = atoi(v);
+    else if ((v = fr_cli_opt(argc, argv, i, "--subset"))) src->subset = v;
     else return 0;
     return 1;
 }
 
 static int source_ok(const struct source *src) {
     return !src->images != !src->embfile && src->half && src->threads >= 1 && src->threads <= 64;
+}
+
+/* Keeps the images of the identities named in file (one name per line):
+ * a population of its own (one gender, one age band) for the
+ * self-calibration's check. Identity indices are kept; dropped identities
+ * simply have no images left. */
+static int keep_subset(struct data *d, const char *file) {
+    FILE *f = fopen(file, "r");
+    if (!f) return fr_err_set(FR_E_IO, "cannot open %s", file);
+    char *keep = calloc((size_t)d->n_ids, 1), line[1024];
+    if (!keep) {
+        fclose(f);
+        return -FR_E_NOMEM;
+    }
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        char *key = line;
+        char **hit = line[0] ? bsearch(&key, d->names, (size_t)d->n_ids, sizeof *d->names, cmp_str) : NULL;
+        if (hit) keep[hit - d->names] = 1;
+    }
+    fclose(f);
+    int m = 0;
+    for (int i = 0; i < d->n; i++) {
+        if (!keep[d->im[i].id]) {
+            free(d->im[i].rel);
+            continue;
+        }
+        if (m != i) {
+            d->im[m] = d->im[i];
+            memmove(d->emb + (size_t)m * DIM, d->emb + (size_t)i * DIM, sizeof(float) * DIM);
+        }
+        m++;
+    }
+    d->n = m;
+    free(keep);
+    return m ? 0 : fr_err_set(FR_E_INVALID_ARGUMENT, "%s: no identity of the data is named", file);
 }
 
 static int get_data(struct data *d, const struct source *src) {
@@ -831,6 +869,7 @@ static int get_data(struct data *d, const struct source *src) {
         if (rc == 0) rc = embed_all(d, src->images, src->threads);
     }
     if (rc == 0 && src->save) rc = save_embeddings(d, src->save);
+    if (rc == 0 && src->subset) rc = keep_subset(d, src->subset);
     return rc;
 }
 
@@ -858,7 +897,7 @@ static int cmd_openset(int argc, char **argv) {
         !(o.fpir > 0 && o.fpir < 1)) {
         fprintf(stderr, "usage: facerec eval openset (--images DIR | --embeddings FILE) [--save-embeddings FILE]\n"
                         "         [--half a|b|all] [--gallery-size N[,N...] (0: all)] [--gallery-per-id K]\n"
-                        "         [--min-images M] [--probes-from J]\n"
+                        "         [--min-images M] [--probes-from J] [--subset NAMES_FILE]\n"
                         "         [--fpir X] [--margin M] [--aggregate max|mean2] [--draws R] [--seed S]\n"
                         "         [--threads T] [--json]\n");
         return FR_EXIT_USAGE;
