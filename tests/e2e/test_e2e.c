@@ -1548,6 +1548,36 @@ static void test_identify_openset(void **state) {
            (t_enrol - t_subjects) / OS_GALLERY, bad);
     assert_int_equal(bad, 0);
 
+    /* the gallery calibrates itself in the background: the first search
+     * queues it; within a few seconds the rule says "collection", measured on
+     * every pair of the 300 subjects' faces, and LFW's people shift LFW's
+     * tail by little */
+    {
+        int polls = 0;
+        for (; polls < 200; polls++) {
+            struct e2e_resp r;
+            identify(&c, fx.strangers[0], &r, NULL);
+            EXPECT_OK(r);
+            const char *cal = jstr(r.json, "data.decision_rule.calibration");
+            assert_non_null(cal);
+            int done = !strcmp(cal, "collection");
+            if (done) {
+                assert_int_equal(json_integer_value(jget(r.json, "data.decision_rule.calibration_pairs")),
+                                 OS_GALLERY * (OS_GALLERY - 1) / 2);
+                double shift = json_number_value(jget(r.json, "data.decision_rule.calibration_shift"));
+                printf("openset: self-calibrated after %d searches: shift %+.4f, predicted FPIR %.4f\n", polls + 1,
+                       shift, json_number_value(jget(r.json, "data.decision_rule.predicted_fpir")));
+                assert_true(fabs(shift) < 0.05);
+            } else {
+                assert_string_equal(cal, "model");
+            }
+            e2e_resp_free(&r);
+            if (done) break;
+            usleep(50000);
+        }
+        assert_true(polls < 200);
+    }
+
     /* mated probes: a match of their own subject */
     int hits = 0, wrong = 0, passes = 0, fails = 0;
     int mated_dec[4] = {0};          /* match, unknown, ambiguous, low_quality */
