@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/wait.h>
 
 /* Where the nine face models are (make models puts them in ./models). */
 static inline const char *fr_test_models_dir(void) {
@@ -28,6 +29,27 @@ static inline const char *fr_test_model_path(const char *name, char *buf, size_t
     }
     fclose(f);
     return buf;
+}
+
+/* splitmix64: the tests' deterministic random numbers. */
+static inline uint64_t fr_test_rng(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Runs "BIN ARGS" with stderr joined to stdout, keeps up to out_len - 1
+ * bytes of the output, and returns the exit status (-1 if it did not exit). */
+static inline int fr_test_run(const char *bin, const char *args, char *out, size_t out_len) {
+    char cmd[3072];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, out_len - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #endif

@@ -20,23 +20,9 @@
 
 static char bin[512], tmpdir[256], embfile[300];
 
-static int run(const char *args, char *out, size_t out_len) {
-    char cmd[3072];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, out_len - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int run(const char *args, char *out, size_t out_len) { return fr_test_run(bin, args, out, out_len); }
 
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(uint64_t *s) { return fr_test_rng(s); }
 
 static void rand_unit(uint64_t *s, float *v) {
     double n = 0;

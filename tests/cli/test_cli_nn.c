@@ -13,16 +13,7 @@
 
 static char bin[512], tmpdir[256];
 
-static int run(const char *args, char *out, size_t out_len) {
-    char cmd[3072];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, out_len - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int run(const char *args, char *out, size_t out_len) { return fr_test_run(bin, args, out, out_len); }
 
 static int setup(void **state) {
     (void)state;
