@@ -49,11 +49,15 @@ function npyBytes(data, dims) {
   return Buffer.concat([head, Buffer.from(hdr, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
 }
 
-async function makeSession(ort, file, threads) {
-  return ort.InferenceSession.create(file, {
+// daz: ONNX Runtime's own session.set_denormal_as_zero (flush-to-zero and
+// denormals-are-zero on its threads), the mode facerec always runs in.
+async function makeSession(ort, file, threads, daz) {
+  const o = {
     intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
     graphOptimizationLevel: 'all', logSeverityLevel: 3,
-  });
+  };
+  if (daz) o.extra = { session: { set_denormal_as_zero: '1' } };
+  return ort.InferenceSession.create(file, o);
 }
 
 function makeFeeds(ort, sess, file, meta) {

@@ -63,6 +63,9 @@ static void wait_while(atomic_int *v, int above) {
 static void *worker_main(void *arg) {
     struct worker *w = arg;
     struct fr_pool *p = w->pool;
+    /* the pool's threads only run the engine's work: denormals off for good
+     * (include/facerec/base.h, fr_fp_flush_denormals) */
+    (void)fr_fp_flush_denormals();
     unsigned seen = atomic_load(&p->gen);
     for (;;) {
         unsigned g;

@@ -1,4 +1,4 @@
-/* Logging, time, CPU features, whole-file I/O. */
+/* Logging, time, CPU features, floating-point mode, whole-file I/O. */
 #include "facerec/base.h"
 
 #include <errno.h>
@@ -8,8 +8,30 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define FR_MXCSR_FTZ_DAZ 0x8040u    /* bit 15 flush-to-zero, bit 6 denormals-are-zero */
+#endif
 
 static int log_level = FR_LOG_INFO;
+
+unsigned fr_fp_flush_denormals(void) {
+#ifdef FR_MXCSR_FTZ_DAZ
+    unsigned old = _mm_getcsr();
+    if ((old & FR_MXCSR_FTZ_DAZ) != FR_MXCSR_FTZ_DAZ) _mm_setcsr(old | FR_MXCSR_FTZ_DAZ);
+    return old;
+#else
+    return 0;
+#endif
+}
+
+void fr_fp_restore(unsigned state) {
+#ifdef FR_MXCSR_FTZ_DAZ
+    if (_mm_getcsr() != state) _mm_setcsr(state);
+#else
+    (void)state;
+#endif
+}
 
 void fr_log_set_level(int level) { log_level = level; }
 

@@ -448,7 +448,18 @@ static bool same_shape(const struct fr_tensor *a, const struct fr_tensor *b) {
     return true;
 }
 
+static int session_run(struct fr_nn_session *s, const struct fr_tensor *inputs, struct fr_tensor *outputs);
+
+/* The caller's thread computes with denormals flushed for the run, and gets
+ * its own floating-point mode back after it. */
 int fr_nn_session_run(struct fr_nn_session *s, const struct fr_tensor *inputs, struct fr_tensor *outputs) {
+    unsigned fp = fr_fp_flush_denormals();
+    int rc = session_run(s, inputs, outputs);
+    fr_fp_restore(fp);
+    return rc;
+}
+
+static int session_run(struct fr_nn_session *s, const struct fr_tensor *inputs, struct fr_tensor *outputs) {
     const struct fr_nn_model *m = s->m;
     for (int i = 0; i < m->n_inputs; i++) {
         const struct fr_nn_value *v = &m->values[m->inputs[i]];

@@ -8,6 +8,8 @@
 #include "nn_int.h"
 #include "onnx.pb-c.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 
 /* ---- wire-format walk ---- */
@@ -127,6 +129,22 @@ int fr__nn_tensor_check(const struct fr_tensor *t, const struct fr_nn_limits *li
 }
 
 /* TensorProto → fr_tensor with fr_malloc_aligned data. */
+/* Subnormal float weights become 0: with denormals-are-zero the kernels read
+ * them as 0 anyway, and folded or packed copies made at load (BN folding,
+ * weight packing) would otherwise carry them into slow arithmetic. Counted
+ * in the log at debug level. */
+static void flush_denormals(struct fr_tensor *t) {
+    if (t->dtype != FR_DTYPE_FLOAT || !t->data) return;
+    float *f = t->data;
+    int64_t n = fr_tensor_numel(t), flushed = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (f[i] != 0.0f && fabsf(f[i]) < FLT_MIN) {
+            f[i] = copysignf(0.0f, f[i]);
+            flushed++;
+        }
+    if (flushed) fr_log(FR_LOG_DEBUG, "onnx: %lld subnormal weights set to 0", (long long)flushed);
+}
+
 static int tensor_from_proto(const Onnx__TensorProto *tp, const struct fr_nn_limits *lim, struct fr_tensor *t) {
     memset(t, 0, sizeof *t);
     if (tp->n_dims > FR_NN_MAX_DIMS)
@@ -385,6 +403,7 @@ static int build_graph(struct fr_nn_model *m, const Onnx__ModelProto *mp, const 
         if ((rc = add_named(m, &map, tp->name ? tp->name : "", &idx)) < 0) goto out;
         struct fr_nn_value *v = &m->values[idx];
         if ((rc = tensor_from_proto(tp, lim, &v->t)) < 0) goto out;
+        flush_denormals(&v->t);
         v->is_const = true;
         m->n_params += fr_tensor_numel(&v->t);
     }

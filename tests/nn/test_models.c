@@ -171,8 +171,39 @@ static void test_wrong_input(void **state) {
     unload(&l);
 }
 
+/* A run computes with denormals flushed and hands the caller's thread back
+ * its own floating-point mode, whatever that was, even when the run fails. */
+static void test_fp_mode_restored(void **state) {
+    (void)state;
+    struct loaded l;
+    if (load("fr_landmark", &l) < 0) skip();
+    struct fr_nn_session *s;
+    struct fr_tensor out[4];
+    assert_int_equal(fr_nn_session_new(l.m, 2, &s), 0);
+    unsigned base = fr_fp_flush_denormals();
+    fr_fp_restore(base);
+    static const unsigned modes[] = { 0x1f80u, 0x1f80u | 0x8040u, 0x1f80u | 0x8000u };   /* default, FTZ+DAZ, FTZ */
+    for (int i = 0; i < 3; i++) {
+        fr_fp_restore(modes[i]);
+        assert_int_equal(fr_nn_session_run(s, l.in, out), 0);
+        unsigned now = fr_fp_flush_denormals();
+        fr_fp_restore(now);
+        assert_int_equal(now, modes[i]);
+        struct fr_tensor bad = l.in[0];
+        bad.dims[2] = 1;
+        assert_int_equal(fr_nn_session_run(s, &bad, out), -FR_E_INVALID_ARGUMENT);
+        now = fr_fp_flush_denormals();
+        fr_fp_restore(now);
+        assert_int_equal(now, modes[i]);
+    }
+    fr_fp_restore(base);
+    fr_nn_session_free(s);
+    unload(&l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fp_mode_restored),
         cmocka_unit_test(test_parity_best_isa),
         cmocka_unit_test(test_parity_two_threads),
         cmocka_unit_test(test_parity_avx2),
