@@ -33,6 +33,7 @@
     X(SPOOF_DETECTED,            400, "liveness_error",           "the face did not pass the liveness check") \
     X(SUBJECT_NOT_FOUND,         404, "not_found_error",          "subject not found") \
     X(SESSION_ALREADY_EXISTS,    409, "conflict_error",           "session already exists") \
+    X(CONFLICT,                  409, "conflict_error",           "the value is already taken") \
     X(SESSION_NOT_FOUND,         404, "not_found_error",          "session not found") \
     X(ALL_CAMERAS_FAILED,        502, "camera_error",             "all cameras failed") \
     X(RATE_LIMITED,              429, "rate_limit_error",         "rate limit exceeded") \
@@ -56,9 +57,21 @@ FR_API const char *fr_err_type(int err);   /* "face_detection_error" */
 FR_API int fr_err_http_status(int err);
 
 /* Detail of the last error on this thread ("" if none): a human sentence that
- * says what failed, e.g. "node 12 (Conv): kernel 3x3 larger than padded input". */
+ * says what failed, e.g. "node 12 (Conv): kernel 3x3 larger than padded input".
+ * It is for people (and logs): never read meaning out of it. What a program
+ * needs to act on travels as data: the code, and at most one structured
+ * detail, a key and its value ("field" and the request field at fault,
+ * "model" and the model file at fault), which the API puts in "details".
+ *
+ * fr_err_set(FR_E_x, ...) takes the positive code and returns -FR_E_x, so
+ * `return fr_err_set(FR_E_NOT_FOUND, "subject %lld", id);` reads as what it
+ * does; it clears the structured detail. fr_err_set_at sets both. */
 FR_API const char *fr_err_detail(void);
 FR_API int fr_err_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+FR_API int fr_err_set_at(int err, const char *key, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+FR_API const char *fr_err_key(void);       /* "" when the last error has no structured detail */
+FR_API const char *fr_err_value(void);
 FR_API void fr_err_clear(void);
 
 /* Allocation: all memory goes through these, so it is counted and a test can

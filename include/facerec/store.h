@@ -45,9 +45,10 @@
  * fr_store_<rows>_free(rows, n). Free helpers accept NULL. A failed call
  * leaves its outputs zeroed. Every call is thread-safe.
  *
- * Errors: -FR_E_INVALID_ARGUMENT for bad arguments and for uniqueness
- * conflicts (the detail says "external_id exists" / "key prefix exists" /
- * "idempotency key exists": the API maps those to 409), -FR_E_NOT_FOUND,
+ * Errors: -FR_E_INVALID_ARGUMENT for bad arguments; -FR_E_CONFLICT for a
+ * uniqueness conflict, with the field as the error's structured detail
+ * (fr_err_key() "field", fr_err_value() "external_id" / "key_prefix" /
+ * "Idempotency-Key"; the API answers 409 with details.field), -FR_E_NOT_FOUND,
  * -FR_E_SUBJECT_NOT_FOUND, -FR_E_NOMEM, -FR_E_IO (disk, corruption),
  * -FR_E_SERVICE_UNAVAILABLE (database busy beyond the timeout),
  * -FR_E_INTERNAL_ERROR. fr_err_detail() carries the database's own message. */
@@ -332,7 +333,7 @@ struct fr_store_idem {
 /* -FR_E_NOT_FOUND when the key is new for this client. */
 FR_API int fr_store_idem_get(fr_store *st, int64_t client_id, const char *key,
                              struct fr_store_idem *out);
-/* -FR_E_INVALID_ARGUMENT ("idempotency key exists") when it is not new. */
+/* -FR_E_CONFLICT (field "Idempotency-Key") when it is not new. */
 FR_API int fr_store_idem_put(fr_store *st, int64_t client_id, const char *key,
                              const char *request_hash, int status, const char *response);
 /* Forget keys created before before_ms. */

@@ -20,7 +20,7 @@ int fr_api_client_create(struct fr_api_call *c, json_t **data, json_t **details)
     int rc = fr_api_json_body(c, &body);
     if (rc < 0) return rc;
     if ((rc = fr_json_get_string(body, "name", 1, FR_STORE_NAME_MAX, &name)) < 0) return rc;
-    if (!*name) return fr_err_set(FR_E_VALIDATION_ERROR, "field 'name' must not be empty");
+    if (!*name) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "name", "field 'name' must not be empty");
     if ((rc = fr_json_get_int(body, "rate_limit_per_hour", 0, 0, INT64_C(1) << 40, &ph)) < 0) return rc;
     if (!json_object_get(body, "rate_limit_per_hour")) ph = c->api->default_rate_hour;
     if ((rc = fr_json_get_int(body, "rate_limit_per_day", 0, 0, INT64_C(1) << 40, &pd)) < 0) return rc;
@@ -88,7 +88,7 @@ int fr_api_client_patch(struct fr_api_call *c, json_t **data, json_t **details) 
     const char *name = NULL;
     int dis = -1;
     if ((rc = fr_json_get_string(body, "name", 0, FR_STORE_NAME_MAX, &name)) < 0) return rc;
-    if (name && !*name) return fr_err_set(FR_E_VALIDATION_ERROR, "field 'name' must not be empty");
+    if (name && !*name) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "name", "field 'name' must not be empty");
     u.name = name;
     if (json_object_get(body, "rate_limit_per_hour") &&
         (rc = fr_json_get_int(body, "rate_limit_per_hour", 1, 0, INT64_C(1) << 40, &u.rate_limit_per_hour)) < 0)

@@ -159,15 +159,12 @@ static void log_request(struct fr_api_call *c, int status, double ms) {
 /* ---- errors ---- */
 
 /* The HTTP status and code of an error. Internal codes that a client cannot
- * act on become the documented ones. */
-static void map_error(int rc, const char *detail, int *status, int *code) {
+ * act on become the documented ones; the table gives the status. */
+static void map_error(int rc, int *status, int *code) {
     int e = rc < 0 ? -rc : rc;
     *code = e;
     switch (e) {
-    case FR_E_INVALID_ARGUMENT:
-        *code = FR_E_VALIDATION_ERROR;
-        *status = strstr(detail, "exists") ? 409 : 422;
-        return;
+    case FR_E_INVALID_ARGUMENT: *code = FR_E_VALIDATION_ERROR; break;
     case FR_E_LIMIT_EXCEEDED: *code = FR_E_FILE_TOO_LARGE; break;
     case FR_E_IO: *code = FR_E_INTERNAL_ERROR; break;
     case FR_E_NOMEM:
@@ -178,24 +175,6 @@ static void map_error(int rc, const char *detail, int *status, int *code) {
         if (e <= 0 || e >= FR_E_COUNT) *code = FR_E_INTERNAL_ERROR;
     }
     *status = fr_err_http_status(*code);
-}
-
-/* Messages go to clients: keep file-system paths out of them (a token that
- * starts with '/' and is not one of our routes keeps only its last part). */
-static void scrub(char *msg) {
-    static const char *const ours[] = { "/api/", "/health", "/status", "/metrics", "/openapi" };
-    for (char *p = msg; *p; p++) {
-        if (*p != '/' || (p != msg && p[-1] != ' ' && p[-1] != '\'' && p[-1] != '(' && p[-1] != '"')) continue;
-        int route = 0;
-        for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) route |= !strncmp(p, ours[i], strlen(ours[i]));
-        if (route) continue;
-        char *e = p, *last = p;
-        while (*e && *e != ' ' && *e != '\'' && *e != ')' && *e != ':' && *e != ',' && *e != '"') {
-            if (*e == '/') last = e + 1;
-            e++;
-        }
-        memmove(p, last, strlen(last) + 1);
-    }
 }
 
 static void render(struct fr_api_call *c, struct fr_http_resp *resp, int status, json_t *body) {
@@ -220,29 +199,25 @@ static void render(struct fr_api_call *c, struct fr_http_resp *resp, int status,
     fr_json_free(text);
 }
 
+/* Messages hold no file-system paths by construction (the layers below
+ * keep paths for the log); the structured detail of the error (its field,
+ * its model) goes into "details" as data. */
 static void render_error(struct fr_api_call *c, struct fr_http_resp *resp, int rc, json_t *details) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", fr_err_detail()[0] ? fr_err_detail() : fr_strerror(rc));
     int status, code;
-    map_error(rc, msg, &status, &code);
+    map_error(rc, &status, &code);
     if (code == FR_E_INTERNAL_ERROR) {
         fr_log(FR_LOG_ERROR, "request %s: %s", c->request_id, msg);
         snprintf(msg, sizeof msg, "internal error (request %s)", c->request_id);
     }
-    scrub(msg);
-    if (code == FR_E_VALIDATION_ERROR) {
-        if (c->bad_body && status == 422) status = 400;
-        if (!details) details = json_object();
-        const char *q = strstr(msg, "field '");
-        if (!q) q = strstr(msg, "parameter '");
-        if (q && !json_object_get(details, "field")) {
-            q = strchr(q, '\'') + 1;
-            const char *e = strchr(q, '\'');
-            if (e && e - q < 128) json_object_set_new(details, "field", json_stringn(q, (size_t)(e - q)));
-        }
-    }
+    if (code == FR_E_VALIDATION_ERROR && c->bad_body && status == 422) status = 400;
+    if (!details) details = json_object();
+    const char *key = fr_err_key();
+    if (key[0] && code != FR_E_INTERNAL_ERROR && !json_object_get(details, key))
+        json_object_set_new(details, key, json_string(fr_err_value()));
     json_t *body = json_pack("{s:b,s:s,s:s,s:s,s:o}", "success", 0, "code", fr_err_name(code), "error_type",
-                             fr_err_type(code), "message", msg, "details", details ? details : json_object());
+                             fr_err_type(code), "message", msg, "details", details);
     render(c, resp, status, body);
 }
 
@@ -429,7 +404,7 @@ static int ensure_body(struct fr_api_call *c) {
             fr_free(c->mp);
             c->mp = NULL;
             c->bad_body = 1;
-            return fr_err_set(rc, "%s", fr_err_detail());
+            return rc;
         }
         return 0;
     }
@@ -471,7 +446,7 @@ static int param_text(struct fr_api_call *c, const char *name, char *buf, size_t
         else if (json_is_integer(v)) snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
         else if (json_is_real(v)) snprintf(buf, cap, "%.17g", json_real_value(v));
         else if (json_is_boolean(v)) snprintf(buf, cap, "%s", json_is_true(v) ? "true" : "false");
-        else return fr_err_set(FR_E_VALIDATION_ERROR, "field '%s' must be a scalar", name);
+        else return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%s' must be a scalar", name);
         *present = 1;
         return 0;
     }
@@ -499,7 +474,7 @@ int fr_api_param_float(struct fr_api_call *c, const char *name, double def, doub
     char *end;
     double v = strtod(buf, &end);
     if (*end || !isfinite(v) || v < min || v > max)
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%s' must be a number in [%g, %g]", name, min, max);
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%s' must be a number in [%g, %g]", name, min, max);
     *out = v;
     return 0;
 }
@@ -512,7 +487,7 @@ int fr_api_param_bool(struct fr_api_call *c, const char *name, int def, int *out
     if (!present || !buf[0]) return 0;
     if (!strcmp(buf, "true") || !strcmp(buf, "1")) *out = 1;
     else if (!strcmp(buf, "false") || !strcmp(buf, "0")) *out = 0;
-    else return fr_err_set(FR_E_VALIDATION_ERROR, "field '%s' must be true or false", name);
+    else return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%s' must be true or false", name);
     return 0;
 }
 
@@ -520,7 +495,7 @@ int fr_api_param_string(struct fr_api_call *c, const char *name, size_t max_len,
     int rc = param_text(c, name, buf, cap, present);
     if (rc < 0) return rc;
     if (*present && strlen(buf) > max_len)
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%s' is longer than %zu bytes", name, max_len);
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%s' is longer than %zu bytes", name, max_len);
     return 0;
 }
 
@@ -551,7 +526,7 @@ int fr_api_photo(struct fr_api_call *c, const char *field, const char *b64_field
         out->len = c->req->body_len;
     }
     if (!out->buf && required)
-        return fr_err_set(FR_E_PHOTO_FILE_REQUIRED, "a photo is required: multipart field '%s' or JSON field '%s'",
+        return fr_err_set_at(FR_E_PHOTO_FILE_REQUIRED, "field", field, "a photo is required: multipart field '%s' or JSON field '%s'",
                           field, b64_field);
     return 0;
 }

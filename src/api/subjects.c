@@ -24,7 +24,7 @@ static int subject_fields(json_t *body, int create, const char **name, const cha
     int rc;
     *meta = NULL;
     if ((rc = fr_json_get_string(body, "name", create, FR_STORE_NAME_MAX, name)) < 0) return rc;
-    if (*name && !**name) return fr_err_set(FR_E_VALIDATION_ERROR, "field 'name' must not be empty");
+    if (*name && !**name) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "name", "field 'name' must not be empty");
     if ((rc = fr_json_get_string(body, "external_id", 0, FR_STORE_NAME_MAX, ext)) < 0) return rc;
     if ((rc = fr_json_get_object(body, "metadata", 0, FR_JSON_MAX_METADATA, &m)) < 0) return rc;
     if (m) {

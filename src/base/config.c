@@ -309,7 +309,7 @@ static int load_file(struct fr_config *cfg, const char *path) {
     if (rc < 0) {
         char detail[512];
         snprintf(detail, sizeof detail, "%s", fr_err_detail());
-        return fr_err_set(rc, "config file: %s", detail);
+        return fr_err_set(-rc, "config file: %s", detail);
     }
     int seen[N_KEYS] = { 0 };
     if (memchr(buf, 0, len)) rc = fr_err_set(FR_E_INVALID_ARGUMENT, "%s: not a text file (NUL byte)", path);

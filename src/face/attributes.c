@@ -67,7 +67,7 @@ static const char *const ssr_names[9] = {
 
 static int map_ssr(struct fr_nn_model *m, const char *name, int idx[9]) {
     int n = fr_nn_model_n_outputs(m);
-    if (n != 9) return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "model %s: %d outputs, expected 9", name, n);
+    if (n != 9) return fr_err_set_at(FR_E_SERVICE_UNAVAILABLE, "model", name, "model %s: %d outputs, expected 9", name, n);
     for (int k = 0; k < 9; k++) {
         idx[k] = k;
         for (int i = 0; i < n; i++) {

@@ -8,7 +8,7 @@ int fr__face_model_load(const char *dir, const char *name, struct fr_nn_model **
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.onnx", dir, name);
     int rc = fr_nn_model_load(path, NULL, out);
-    if (rc < 0) return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "model %s: %s", name, fr_err_detail());
+    if (rc < 0) return fr_err_set_at(FR_E_SERVICE_UNAVAILABLE, "model", name, "model %s: %s", name, fr_err_detail());
     return 0;
 }
 

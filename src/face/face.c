@@ -52,7 +52,7 @@ static int feature_model_id(const char *dir, char id[FR_FACE_MODEL_ID_LEN + 1]) 
     if (rc < 0) return rc;
     int ok = EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
     fr_free(buf);
-    if (!ok || mdlen < FR_FACE_MODEL_ID_LEN / 2) return fr_err_set(-FR_E_INTERNAL_ERROR, "SHA-256 of %s failed", path);
+    if (!ok || mdlen < FR_FACE_MODEL_ID_LEN / 2) return fr_err_set(FR_E_INTERNAL_ERROR, "SHA-256 of %s failed", path);
     for (int i = 0; i < FR_FACE_MODEL_ID_LEN / 2; i++) snprintf(id + 2 * i, 3, "%02x", md[i]);
     return 0;
 }

@@ -53,7 +53,7 @@ int fr_face_extra_load(const char *dir, struct fr_face_extra **out) {
     int n = fr_nn_model_n_outputs(m->pose);
     if (n != 3) {
         fr_face_extra_free(m);
-        return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "model fr_pose: %d outputs, expected 3", n);
+        return fr_err_set_at(FR_E_SERVICE_UNAVAILABLE, "model", "fr_pose", "model fr_pose: %d outputs, expected 3", n);
     }
     /* the package reads yaw from "output", pitch from "617", roll from "618";
      * fall back to graph order when the names differ */

@@ -88,7 +88,7 @@ static json_t *field_get(json_t *obj, const char *field, int required, int *rc) 
     json_t *v = json_is_object(obj) ? json_object_get(obj, field) : NULL;
     *rc = 0;
     if (json_is_null(v)) v = NULL;
-    if (!v && required) *rc = fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is required", field);
+    if (!v && required) *rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' is required", field);
     return v;
 }
 
@@ -96,9 +96,9 @@ int fr_json_get_string(json_t *obj, const char *field, int required, size_t max_
     int rc;
     json_t *v = field_get(obj, field, required, &rc);
     if (!v) return rc;
-    if (!json_is_string(v)) return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' must be a string", field);
+    if (!json_is_string(v)) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' must be a string", field);
     if (json_string_length(v) > max_len)
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' must be at most %zu bytes", field, max_len);
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' must be at most %zu bytes", field, max_len);
     *out = json_string_value(v);
     return 0;
 }
@@ -123,7 +123,7 @@ int fr_json_get_int(json_t *obj, const char *field, int required, int64_t min, i
     if (!v) return rc;
     int64_t x;
     if (!as_int64(v, &x) || x < min || x > max)
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' must be an integer in [%lld, %lld]", field,
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' must be an integer in [%lld, %lld]", field,
                           (long long)min, (long long)max);
     *out = x;
     return 0;
@@ -135,7 +135,7 @@ int fr_json_get_number(json_t *obj, const char *field, int required, double min,
     if (!v) return rc;
     double x = json_is_number(v) ? json_number_value(v) : 0.0;
     if (!json_is_number(v) || !(x >= min && x <= max))
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' must be a number in [%g, %g]", field, min, max);
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' must be a number in [%g, %g]", field, min, max);
     *out = x;
     return 0;
 }
@@ -145,7 +145,7 @@ int fr_json_get_bool(json_t *obj, const char *field, int required, int *out) {
     json_t *v = field_get(obj, field, required, &rc);
     if (!v) return rc;
     if (!json_is_boolean(v))
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' must be true or false", field);
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' must be true or false", field);
     *out = json_is_true(v);
     return 0;
 }
@@ -154,10 +154,10 @@ int fr_json_get_object(json_t *obj, const char *field, int required, size_t max_
     int rc;
     json_t *v = field_get(obj, field, required, &rc);
     if (!v) return rc;
-    if (!json_is_object(v)) return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' must be an object", field);
+    if (!json_is_object(v)) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' must be an object", field);
     /* json_dumpb with no buffer only measures: nothing is allocated */
     if (max_bytes && json_dumpb(v, NULL, 0, JSON_COMPACT) > max_bytes)
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' must be at most %zu bytes as JSON", field,
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' must be at most %zu bytes as JSON", field,
                           max_bytes);
     *out = v;
     return 0;
@@ -185,7 +185,7 @@ int fr_query_get_int(const char *value, const char *field, int64_t def, int64_t 
     else if (ok && neg && mag <= (uint64_t)INT64_MAX + 1) x = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
     else ok = 0;
     if (!ok || x < min || x > max)
-        return fr_err_set(FR_E_VALIDATION_ERROR, "query parameter '%.64s' must be an integer in [%lld, %lld]",
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "query parameter '%.64s' must be an integer in [%lld, %lld]",
                           field, (long long)min, (long long)max);
     *out = x;
     return 0;
@@ -231,13 +231,13 @@ static int b64_scan(const char *s, size_t len, const char *field, size_t *n_char
         if (k == 1 && pad == 0) n++;
         else if (k == 3 && pad < 2) pad++;
         else if (k != 2)
-            return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is not valid base64 (%s at offset %zu)",
+            return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' is not valid base64 (%s at offset %zu)",
                               field, k == 0 ? "invalid character" : "data after padding", i);
     }
     /* padding is optional, and may be partial, but never more than the length needs */
     if (n % 4 == 1 || pad > (4 - n % 4) % 4)
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is not valid base64 (truncated)", field);
-    if (n == 0) return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is empty", field);
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' is not valid base64 (truncated)", field);
+    if (n == 0) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' is empty", field);
     *n_chars = n;
     return 0;
 }
@@ -263,7 +263,7 @@ static int b64_decode(const char *s, size_t len, size_t n_chars, uint8_t *out, c
             for (; c % 4; pad++) chunk[c++] = '=';
         int r = EVP_DecodeBlock(out + total, chunk, (int)c);
         if (r < 0 || (size_t)r != c / 4 * 3)
-            return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is not valid base64", field);
+            return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' is not valid base64", field);
         total += c / 4 * 3 - pad;
     }
     return (int)total;
@@ -275,7 +275,7 @@ static int base64_field(const char *field, const char *s, size_t len, uint8_t **
     *out_len = 0;
     if (!s) len = 0;
     if (skip_data_url(&s, &len) < 0)
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is not valid base64 (a data: URL without ;base64)",
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' is not valid base64 (a data: URL without ;base64)",
                           field);
     pthread_once(&b64_table_once, b64_table_init);
     size_t n_chars = 0;
@@ -283,15 +283,15 @@ static int base64_field(const char *field, const char *s, size_t len, uint8_t **
     if (rc < 0) return rc;
     size_t n_out = n_chars / 4 * 3 + (n_chars % 4 ? n_chars % 4 - 1 : 0);
     if (n_out > max_out)
-        return fr_err_set(FR_E_FILE_TOO_LARGE, "field '%.64s' decodes to %zu bytes, more than %zu", field, n_out,
+        return fr_err_set_at(FR_E_FILE_TOO_LARGE, "field", field, "field '%.64s' decodes to %zu bytes, more than %zu", field, n_out,
                           max_out);
     if (n_out > (size_t)INT32_MAX / 2)    /* EVP_Decode* counts in int */
-        return fr_err_set(FR_E_FILE_TOO_LARGE, "field '%.64s' is too large to decode", field);
+        return fr_err_set_at(FR_E_FILE_TOO_LARGE, "field", field, "field '%.64s' is too large to decode", field);
     uint8_t *buf = fr_malloc(n_out + 3);   /* + the zero bytes of the padding */
     if (!buf) return fr_err_set(FR_E_NOMEM, "base64: out of memory for %zu bytes", n_out);
     rc = b64_decode(s, len, n_chars, buf, field);
     if (rc >= 0 && (size_t)rc != n_out)
-        rc = fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is not valid base64", field);
+        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' is not valid base64", field);
     if (rc < 0) {
         fr_free(buf);
         return rc;
@@ -312,6 +312,6 @@ int fr_json_get_base64(json_t *obj, const char *field, int required, size_t max_
     int rc;
     json_t *v = field_get(obj, field, required, &rc);
     if (!v) return rc;
-    if (!json_is_string(v)) return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' must be a string", field);
+    if (!json_is_string(v)) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%.64s' must be a string", field);
     return base64_field(field, json_string_value(v), json_string_length(v), out, out_len, max_out);
 }

@@ -342,14 +342,14 @@ static int utf8_valid(const uint8_t *s, size_t n) {
 
 int fr_multipart_text(const fr_multipart *mp, const char *name, int required, char *buf, size_t cap) {
     const fr_part *p = fr_multipart_get(mp, name);
-    if (!p) return required ? fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is required", name) : 0;
+    if (!p) return required ? fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%.64s' is required", name) : 0;
     if (cap == 0 || p->len >= cap)
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' must be at most %zu bytes", name,
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%.64s' must be at most %zu bytes", name,
                           cap ? cap - 1 : 0);
     if (memchr(p->data, '\0', p->len))
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' must not contain NUL bytes", name);
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%.64s' must not contain NUL bytes", name);
     if (!utf8_valid(p->data, p->len))
-        return fr_err_set(FR_E_VALIDATION_ERROR, "field '%.64s' is not valid UTF-8", name);
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%.64s' is not valid UTF-8", name);
     if (p->len) memcpy(buf, p->data, p->len);
     buf[p->len] = '\0';
     return 0;

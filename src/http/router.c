@@ -70,13 +70,13 @@ static int pattern_walk(const char *a, const char *b, const char *pend, fr_route
                 rp->name[nl] = '\0';
                 int rc = pct_decode(b, be, rp->value, sizeof rp->value, 0, 1);
                 if (rc == PCT_LONG)
-                    return fr_err_set(FR_E_VALIDATION_ERROR, "path parameter '%s' longer than %d bytes", rp->name,
+                    return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", rp->name, "path parameter '%s' longer than %d bytes", rp->name,
                                       FR_ROUTE_PARAM_MAX);
                 if (rc == PCT_BROKEN)
-                    return fr_err_set(FR_E_VALIDATION_ERROR, "path parameter '%s' has a broken %%-escape",
+                    return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", rp->name, "path parameter '%s' has a broken %%-escape",
                                       rp->name);
                 if (rc < 0 || strcmp(rp->value, ".") == 0 || strcmp(rp->value, "..") == 0)
-                    return fr_err_set(FR_E_VALIDATION_ERROR,
+                    return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", rp->name,
                                       "path parameter '%s' must not contain '/' or control characters, "
                                       "nor be '.' or '..'", rp->name);
             }
@@ -207,15 +207,15 @@ int fr_query_param(const char *query, const char *name, char *buf, size_t len) {
         if ((size_t)(ke - p) == nl && memcmp(p, name, nl) == 0) {
             int rc = len ? pct_decode(eq ? eq + 1 : amp, amp, buf, len, 1, 0) : PCT_LONG;
             if (rc == PCT_LONG)
-                return fr_err_set(FR_E_VALIDATION_ERROR, "query parameter '%.64s' longer than %zu bytes", name,
+                return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "query parameter '%.64s' longer than %zu bytes", name,
                                   len ? len - 1 : 0);
             if (rc == PCT_BROKEN)
-                return fr_err_set(FR_E_VALIDATION_ERROR, "query parameter '%.64s' has a broken %%-escape", name);
+                return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "query parameter '%.64s' has a broken %%-escape", name);
             if (rc < 0)
-                return fr_err_set(FR_E_VALIDATION_ERROR, "query parameter '%.64s' contains a NUL byte", name);
+                return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "query parameter '%.64s' contains a NUL byte", name);
             return 0;
         }
         p = *amp ? amp + 1 : amp;
     }
-    return fr_err_set(FR_E_NOT_FOUND, "query parameter '%.64s' absent", name);
+    return fr_err_set_at(FR_E_NOT_FOUND, "field", name, "query parameter '%.64s' absent", name);
 }

@@ -310,8 +310,8 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
     goto out;
 replay:
     if (strcmp(prev.request_hash ? prev.request_hash : "", req_hash)) {
-        *details_out = json_pack("{s:s}", "field", "Idempotency-Key");
-        rc = fr_err_set(FR_E_INVALID_ARGUMENT, "Idempotency-Key was used before with a different request: exists");
+        rc = fr_err_set_at(FR_E_CONFLICT, "field", "Idempotency-Key",
+                           "Idempotency-Key was used before with a different request");
     } else {
         *status_out = prev.status;
         rc = enroll_reply(prev.response, data_out);

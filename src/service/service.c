@@ -75,8 +75,8 @@ static void load_models(struct fr_service *s) {
     if (rc < 0) {
         /* the log gets the whole story (paths included); clients get the model's name */
         fr_log(FR_LOG_ERROR, "models: %s (recognition routes answer 503)", fr_err_detail());
-        if (sscanf(fr_err_detail(), "model %63[A-Za-z0-9_]", s->models_missing) != 1)
-            snprintf(s->models_missing, sizeof s->models_missing, "face models");
+        snprintf(s->models_missing, sizeof s->models_missing, "%s",
+                 !strcmp(fr_err_key(), "model") ? fr_err_value() : "face models");
         snprintf(s->models_error, sizeof s->models_error, "model %s is missing or invalid (see the server log)",
                  s->models_missing);
         fr_face_models_free(s->models);

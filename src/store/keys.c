@@ -27,9 +27,9 @@ int fr_key_generate(const char *tag, char key_out[FR_KEY_LEN + 1]) {
     unsigned char raw[KEY_RAND_BYTES];
     unsigned char b64[KEY_B64_LEN + 2];   /* EVP_EncodeBlock: 44 chars + NUL */
     key_out[0] = 0;
-    if (!tag_ok(tag)) return fr_err_set(-FR_E_INVALID_ARGUMENT, "key tag must be 3 lowercase letters");
+    if (!tag_ok(tag)) return fr_err_set(FR_E_INVALID_ARGUMENT, "key tag must be 3 lowercase letters");
     if (RAND_bytes(raw, sizeof raw) != 1)
-        return fr_err_set(-FR_E_INTERNAL_ERROR, "RAND_bytes failed: no randomness for a key");
+        return fr_err_set(FR_E_INTERNAL_ERROR, "RAND_bytes failed: no randomness for a key");
     EVP_EncodeBlock(b64, raw, sizeof raw);
     for (int i = 0; i < KEY_B64_LEN; i++) {   /* base64 -> base64url */
         if (b64[i] == '+') b64[i] = '-';
@@ -55,9 +55,9 @@ int fr_key_hash(const char *key, char hash_out[FR_KEY_HASH_LEN + 1]) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     hash_out[0] = 0;
-    if (!key) return fr_err_set(-FR_E_INVALID_ARGUMENT, "key is NULL");
+    if (!key) return fr_err_set(FR_E_INVALID_ARGUMENT, "key is NULL");
     if (EVP_Digest(key, strlen(key), md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
-        return fr_err_set(-FR_E_INTERNAL_ERROR, "SHA-256 failed");
+        return fr_err_set(FR_E_INTERNAL_ERROR, "SHA-256 failed");
     for (unsigned int i = 0; i < md_len; i++) {
         hash_out[2 * i] = hex[md[i] >> 4];
         hash_out[2 * i + 1] = hex[md[i] & 15];

@@ -11,26 +11,26 @@
 /* ---- argument checks -------------------------------------------------------- */
 
 static int bad(const char *what) {
-    return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s", what);
+    return fr_err_set(FR_E_INVALID_ARGUMENT, "%s", what);
 }
 
 /* A required string: present, non-empty, at most max bytes. */
 static int need_str(const char *s, const char *what, size_t max) {
-    if (!s || !s[0]) return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s is required", what);
+    if (!s || !s[0]) return fr_err_set(FR_E_INVALID_ARGUMENT, "%s is required", what);
     if (strlen(s) > max)
-        return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s is longer than %zu bytes", what, max);
+        return fr_err_set(FR_E_INVALID_ARGUMENT, "%s is longer than %zu bytes", what, max);
     return 0;
 }
 
 /* An optional string: NULL is fine; otherwise at most max bytes. */
 static int opt_str(const char *s, const char *what, size_t max) {
     if (s && strlen(s) > max)
-        return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s is longer than %zu bytes", what, max);
+        return fr_err_set(FR_E_INVALID_ARGUMENT, "%s is longer than %zu bytes", what, max);
     return 0;
 }
 
 static int need_id(int64_t id, const char *what) {
-    if (id <= 0) return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s must be a positive id", what);
+    if (id <= 0) return fr_err_set(FR_E_INVALID_ARGUMENT, "%s must be a positive id", what);
     return 0;
 }
 
@@ -40,7 +40,7 @@ static int need_store(const fr_store *st) {
 
 static int need_limit(int limit) {
     if (limit < 1 || limit > FR_STORE_LIST_MAX)
-        return fr_err_set(-FR_E_INVALID_ARGUMENT, "limit must be between 1 and %d",
+        return fr_err_set(FR_E_INVALID_ARGUMENT, "limit must be between 1 and %d",
                           FR_STORE_LIST_MAX);
     return 0;
 }
@@ -54,7 +54,7 @@ static int need_day(const char *d, const char *what) {
     }
     return 0;
 no:
-    return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s must be YYYY-MM-DD", what);
+    return fr_err_set(FR_E_INVALID_ARGUMENT, "%s must be YYYY-MM-DD", what);
 }
 
 #define TRY(x) do { int rc_ = (x); if (rc_ < 0) return rc_; } while (0)
@@ -82,7 +82,7 @@ int fr_store_schema_version(fr_store *st, int *version_out) {
 int fr_store_check(fr_store *st) {
     TRY(need_store(st));
     if (!st->ops->check)
-        return fr_err_set(-FR_E_INTERNAL_ERROR, "the %s store has no check", st->ops->name);
+        return fr_err_set(FR_E_INTERNAL_ERROR, "the %s store has no check", st->ops->name);
     return st->ops->check(st);
 }
 
@@ -90,7 +90,7 @@ int fr_store_backup(fr_store *st, const char *path) {
     TRY(need_store(st));
     TRY(need_str(path, "backup path", 4096));
     if (!st->ops->backup)
-        return fr_err_set(-FR_E_INTERNAL_ERROR, "the %s store has no backup", st->ops->name);
+        return fr_err_set(FR_E_INTERNAL_ERROR, "the %s store has no backup", st->ops->name);
     return st->ops->backup(st, path);
 }
 
@@ -235,7 +235,7 @@ int fr_store_subject_get(fr_store *st, int64_t client_id, int64_t id,
     TRY(need_store(st));
     if (!out) return bad("out is NULL");
     TRY(need_id(client_id, "client id"));
-    if (id <= 0) return fr_err_set(-FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
+    if (id <= 0) return fr_err_set(FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
     return st->ops->subject_get(st, client_id, id, out);
 }
 
@@ -271,7 +271,7 @@ int fr_store_subject_update(fr_store *st, int64_t client_id, int64_t id,
     if (u->name) TRY(need_str(u->name, "subject name", FR_STORE_NAME_MAX));
     TRY(opt_str(u->external_id, "external_id", FR_STORE_NAME_MAX));
     TRY(opt_str(u->metadata, "metadata", FR_STORE_METADATA_MAX));
-    if (id <= 0) return fr_err_set(-FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
+    if (id <= 0) return fr_err_set(FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
     return st->ops->subject_update(st, client_id, id, u);
 }
 
@@ -282,7 +282,7 @@ int fr_store_subject_delete(fr_store *st, int64_t client_id, int64_t id,
     TRY(need_store(st));
     TRY(need_id(client_id, "client id"));
     if (face_ids_out && !n_out) return bad("n_out is required with face_ids_out");
-    if (id <= 0) return fr_err_set(-FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
+    if (id <= 0) return fr_err_set(FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
     return st->ops->subject_delete(st, client_id, id, face_ids_out, n_out);
 }
 
@@ -314,7 +314,7 @@ static int check_face_new(const struct fr_store_face_new *f) {
     if (!f) return bad("face is NULL");
     TRY(need_id(f->client_id, "client id"));
     if (!f->embedding || f->dim < 1 || f->dim > FR_STORE_EMB_DIM_MAX)
-        return fr_err_set(-FR_E_INVALID_ARGUMENT, "embedding must have 1 to %d floats",
+        return fr_err_set(FR_E_INVALID_ARGUMENT, "embedding must have 1 to %d floats",
                           FR_STORE_EMB_DIM_MAX);
     for (int32_t i = 0; i < f->dim; i++) {
         if (!isfinite(f->embedding[i])) return bad("embedding has a value that is not finite");
@@ -334,7 +334,7 @@ int fr_store_face_add(fr_store *st, const struct fr_store_face_new *f, int64_t *
     TRY(need_store(st));
     TRY(check_face_new(f));
     if (f->subject_id <= 0)
-        return fr_err_set(-FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)f->subject_id);
+        return fr_err_set(FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)f->subject_id);
     int64_t id = 0;
     int rc = st->ops->face_add(st, f, &id);
     if (rc == 0 && id_out) *id_out = id;
@@ -342,7 +342,7 @@ int fr_store_face_add(fr_store *st, const struct fr_store_face_new *f, int64_t *
 }
 
 static int face_not_found(int64_t id) {
-    return fr_err_set(-FR_E_NOT_FOUND, "face %lld not found", (long long)id);
+    return fr_err_set(FR_E_NOT_FOUND, "face %lld not found", (long long)id);
 }
 
 int fr_store_face_get(fr_store *st, int64_t client_id, int64_t id, struct fr_store_face *out) {
@@ -362,7 +362,7 @@ int fr_store_face_list(fr_store *st, int64_t client_id, int64_t subject_id,
     if (!rows_out || !n_out) return bad("rows_out and n_out are required");
     TRY(need_id(client_id, "client id"));
     if (subject_id <= 0)
-        return fr_err_set(-FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)subject_id);
+        return fr_err_set(FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)subject_id);
     return st->ops->face_list(st, client_id, subject_id, rows_out, n_out);
 }
 

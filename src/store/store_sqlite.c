@@ -16,7 +16,7 @@
  *
  * Errors: SQLite's codes become fr_err codes in sq_err(); the detail keeps
  * SQLite's message. Uniqueness and foreign-key failures are mapped by each
- * call to the words the API needs ("external_id exists", subject not found). */
+ * call to the words the API needs ("external_id", subject not found). */
 #include "store/store_int.h"
 #include "store/sqlite_int.h"
 
@@ -155,16 +155,18 @@ static int sq_err(struct sq *s, int r, const char *what) {
     const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(r);
     if (code == FR_E_IO || code == FR_E_INTERNAL_ERROR)
         fr_log(FR_LOG_ERROR, "sqlite: %s: %s (code %d)", what, msg, r);
-    return fr_err_set(-code, "database: %s: %s", what, msg);
+    return fr_err_set(code, "database: %s: %s", what, msg);
 }
 
 /* A failed step of a write: uniqueness and foreign-key failures are the
  * caller's business and get its words; everything else goes to sq_err. */
+/* on_unique names the field whose value is taken: a uniqueness violation is
+ * -FR_E_CONFLICT with that field as the error's structured detail. */
 static int write_err(struct sq *s, int r, const char *what, const char *on_unique, int fk_code,
                      const char *on_fk) {
     if (on_unique && (r == SQLITE_CONSTRAINT_UNIQUE || r == SQLITE_CONSTRAINT_PRIMARYKEY))
-        return fr_err_set(-FR_E_INVALID_ARGUMENT, "%s", on_unique);
-    if (on_fk && r == SQLITE_CONSTRAINT_FOREIGNKEY) return fr_err_set(-fk_code, "%s", on_fk);
+        return fr_err_set_at(FR_E_CONFLICT, "field", on_unique, "%s is already taken", on_unique);
+    if (on_fk && r == SQLITE_CONSTRAINT_FOREIGNKEY) return fr_err_set(fk_code, "%s", on_fk);
     return sq_err(s, r, what);
 }
 
@@ -253,7 +255,7 @@ static int user_tx_end(struct sq *s, int rc) {
     lock(s);
     if (s->user_tx == 0) {
         unlock(s);
-        return fr_err_set(-FR_E_INVALID_ARGUMENT, "no transaction is open on this thread");
+        return fr_err_set(FR_E_INVALID_ARGUMENT, "no transaction is open on this thread");
     }
     s->user_tx--;
     rc = tx_close(s, rc);
@@ -275,9 +277,9 @@ static int col_str(sqlite3_stmt *q, int i, char **out) {
     *out = NULL;
     if (sqlite3_column_type(q, i) == SQLITE_NULL) return 0;   /* before a conversion */
     const unsigned char *t = sqlite3_column_text(q, i);
-    if (!t) return fr_err_set(-FR_E_NOMEM, "out of memory reading a row");
+    if (!t) return fr_err_set(FR_E_NOMEM, "out of memory reading a row");
     *out = fr_strndup((const char *)t, (size_t)sqlite3_column_bytes(q, i));
-    return *out ? 0 : fr_err_set(-FR_E_NOMEM, "out of memory copying a row");
+    return *out ? 0 : fr_err_set(FR_E_NOMEM, "out of memory copying a row");
 }
 
 /* Make room for one more row in a growing array of rows of size elem. */
@@ -285,7 +287,7 @@ static int grow(void **rows, size_t *cap, size_t n, size_t elem) {
     if (n < *cap) return 0;
     size_t nc = *cap ? *cap * 2 : 16;
     void *p = fr_realloc(*rows, nc * elem);
-    if (!p) return fr_err_set(-FR_E_NOMEM, "out of memory growing a list of %zu rows", n);
+    if (!p) return fr_err_set(FR_E_NOMEM, "out of memory growing a list of %zu rows", n);
     memset((char *)p + *cap * elem, 0, (nc - *cap) * elem);
     *rows = p;
     *cap = nc;
@@ -308,13 +310,13 @@ static int one_int(struct sq *s, sqlite3_stmt *q, int64_t *out, const char *what
 static int make_dir(const char *dir) {
     char *p = fr_strdup(dir);
     int rc = 0;
-    if (!p) return fr_err_set(-FR_E_NOMEM, "out of memory");
+    if (!p) return fr_err_set(FR_E_NOMEM, "out of memory");
     for (char *c = p + 1; ; c++) {
         if (*c != '/' && *c) continue;
         char saved = *c;
         *c = 0;
         if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-            rc = fr_err_set(-FR_E_IO, "cannot create data directory %s: %s", p, strerror(errno));
+            rc = fr_err_set(FR_E_IO, "cannot create data directory %s: %s", p, strerror(errno));
             break;
         }
         *c = saved;
@@ -367,7 +369,7 @@ static int migrate(struct sq *s) {
     if ((rc = prep(s, Q_VERSION, &q)) < 0 || (rc = one_int(s, q, &v, "reading the schema version")) < 0)
         goto out;
     if (v > fr__sqlite_n_migrations) {
-        rc = fr_err_set(-FR_E_IO, "database schema version %lld is newer than this facerec (%d)",
+        rc = fr_err_set(FR_E_IO, "database schema version %lld is newer than this facerec (%d)",
                         (long long)v, fr__sqlite_n_migrations);
         goto out;
     }
@@ -400,13 +402,13 @@ static int open_db(struct sq *s, const char *dir) {
     char *path = fr_malloc(len);
     struct stat sb;
     int rc;
-    if (!path) return fr_err_set(-FR_E_NOMEM, "out of memory");
+    if (!path) return fr_err_set(FR_E_NOMEM, "out of memory");
     snprintf(path, len, "%s/%s", dir, DB_FILE);
     int created = stat(path, &sb) < 0;
     int r = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                           SQLITE_OPEN_NOMUTEX, NULL);
     if (r != SQLITE_OK) {
-        rc = fr_err_set(-FR_E_IO, "cannot open %s: %s", path,
+        rc = fr_err_set(FR_E_IO, "cannot open %s: %s", path,
                         s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(r));
     } else {
         /* the -wal and -shm files take the database file's mode */
@@ -421,11 +423,11 @@ int fr_store_open_sqlite(fr_store **out, const char *dir) {
     struct sq *s = NULL;
     pthread_mutexattr_t ma;
     int rc;
-    if (!out) return fr_err_set(-FR_E_INVALID_ARGUMENT, "out is NULL");
+    if (!out) return fr_err_set(FR_E_INVALID_ARGUMENT, "out is NULL");
     *out = NULL;
-    if (!dir || !dir[0]) return fr_err_set(-FR_E_INVALID_ARGUMENT, "data directory is required");
+    if (!dir || !dir[0]) return fr_err_set(FR_E_INVALID_ARGUMENT, "data directory is required");
     if ((rc = make_dir(dir)) < 0) return rc;
-    if (!(s = fr_calloc(1, sizeof *s))) return fr_err_set(-FR_E_NOMEM, "out of memory");
+    if (!(s = fr_calloc(1, sizeof *s))) return fr_err_set(FR_E_NOMEM, "out of memory");
     s->base.ops = &sq_ops;
     pthread_mutexattr_init(&ma);
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
@@ -472,7 +474,7 @@ static int run_check(struct sq *s, const char *sql, int want_ok) {
     if (r == SQLITE_ROW) {
         const char *t = (const char *)sqlite3_column_text(q, 0);
         if (!want_ok || !t || strcmp(t, "ok") != 0)
-            rc = fr_err_set(-FR_E_IO, "database check failed (%s): %s", sql, t ? t : "?");
+            rc = fr_err_set(FR_E_IO, "database check failed (%s): %s", sql, t ? t : "?");
     } else if (r != SQLITE_DONE) {
         rc = sq_err(s, r, sql);
     }
@@ -494,10 +496,10 @@ static int sq_backup(fr_store *st, const char *path) {
     sqlite3_stmt *q = NULL;
     int rc = 0;
     struct stat sb;
-    if (stat(path, &sb) == 0) return fr_err_set(-FR_E_INVALID_ARGUMENT, "backup file %s exists", path);
+    if (stat(path, &sb) == 0) return fr_err_set(FR_E_INVALID_ARGUMENT, "backup file %s exists", path);
     lock(s);
     if (s->tx_depth) {
-        rc = fr_err_set(-FR_E_INVALID_ARGUMENT, "cannot back up inside a transaction");
+        rc = fr_err_set(FR_E_INVALID_ARGUMENT, "cannot back up inside a transaction");
     } else {
         /* VACUUM INTO writes a consistent, compacted copy and refuses an existing file. */
         int r = sqlite3_prepare_v2(s->db, "VACUUM INTO ?", -1, &q, NULL);
@@ -543,7 +545,7 @@ static int sq_client_create(fr_store *st, const char *name, const char *key_pref
         sqlite3_bind_int64(q, 6, fr_store_now_ms());
         int r = sqlite3_step(q);
         if (r == SQLITE_DONE) *id_out = sqlite3_last_insert_rowid(s->db);
-        else rc = write_err(s, r, "creating a client", "key prefix exists", 0, NULL);
+        else rc = write_err(s, r, "creating a client", "key_prefix", 0, NULL);
         done(q);
     }
     unlock(s);
@@ -561,7 +563,7 @@ static int client_one(struct sq *s, enum q id, int64_t key_id, const char *key_s
         else sqlite3_bind_int64(q, 1, key_id);
         int r = sqlite3_step(q);
         if (r == SQLITE_ROW) rc = read_client(q, out);
-        else if (r == SQLITE_DONE) rc = fr_err_set(-FR_E_NOT_FOUND, "client not found");
+        else if (r == SQLITE_DONE) rc = fr_err_set(FR_E_NOT_FOUND, "client not found");
         else rc = sq_err(s, r, "reading a client");
         done(q);
     }
@@ -607,7 +609,7 @@ static int write_one(struct sq *s, sqlite3_stmt *q, const char *what, const char
     int r = sqlite3_step(q);
     int rc = 0;
     if (r != SQLITE_DONE) rc = write_err(s, r, what, on_unique, 0, NULL);
-    else if (sqlite3_changes(s->db) == 0) rc = fr_err_set(-not_found_code, "%s", not_found);
+    else if (sqlite3_changes(s->db) == 0) rc = fr_err_set(not_found_code, "%s", not_found);
     done(q);
     return rc;
 }
@@ -638,7 +640,7 @@ static int sq_client_set_key(fr_store *st, int64_t id, const char *prefix, const
         sqlite3_bind_text(q, 1, prefix, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, hash, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 3, id);
-        rc = write_one(s, q, "setting a client key", "key prefix exists", FR_E_NOT_FOUND,
+        rc = write_one(s, q, "setting a client key", "key_prefix", FR_E_NOT_FOUND,
                        "client not found");
     }
     unlock(s);
@@ -668,7 +670,7 @@ static int sq_admin_get(fr_store *st, const char *key, char **v_out) {
         sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
         int r = sqlite3_step(q);
         if (r == SQLITE_ROW) rc = col_str(q, 0, v_out);
-        else if (r == SQLITE_DONE) rc = fr_err_set(-FR_E_NOT_FOUND, "setting %s is not set", key);
+        else if (r == SQLITE_DONE) rc = fr_err_set(FR_E_NOT_FOUND, "setting %s is not set", key);
         else rc = sq_err(s, r, "reading a setting");
         done(q);
     }
@@ -695,7 +697,7 @@ static int sq_admin_set(fr_store *st, const char *key, const char *value) {
 /* ---- subjects --------------------------------------------------------------------- */
 
 static int subject_missing(int64_t id) {
-    return fr_err_set(-FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
+    return fr_err_set(FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
 }
 
 static int read_subject(sqlite3_stmt *q, struct fr_store_subject *o) {
@@ -727,7 +729,7 @@ static int sq_subject_create(fr_store *st, int64_t client_id, const char *name,
         sqlite3_bind_int64(q, 5, fr_store_now_ms());
         int r = sqlite3_step(q);
         if (r == SQLITE_DONE) *id_out = sqlite3_last_insert_rowid(s->db);
-        else rc = write_err(s, r, "creating a subject", "external_id exists", FR_E_NOT_FOUND,
+        else rc = write_err(s, r, "creating a subject", "external_id", FR_E_NOT_FOUND,
                             "client not found");
         done(q);
     }
@@ -827,7 +829,7 @@ static int sq_subject_update(fr_store *st, int64_t client_id, int64_t id,
         sqlite3_bind_int64(q, 4, fr_store_now_ms());
         sqlite3_bind_int64(q, 5, client_id);
         sqlite3_bind_int64(q, 6, id);
-        rc = write_one(s, q, "updating a subject", "external_id exists", FR_E_SUBJECT_NOT_FOUND,
+        rc = write_one(s, q, "updating a subject", "external_id", FR_E_SUBJECT_NOT_FOUND,
                        "subject not found");
     }
     unlock(s);
@@ -910,7 +912,7 @@ static int sq_subject_count(fr_store *st, int64_t client_id, int64_t *n_out) {
 /* ---- faces ------------------------------------------------------------------------- */
 
 static int face_missing(int64_t id) {
-    return fr_err_set(-FR_E_NOT_FOUND, "face %lld not found", (long long)id);
+    return fr_err_set(FR_E_NOT_FOUND, "face %lld not found", (long long)id);
 }
 
 /* A blob column as dim floats; rejects a length that is no whole float. */
@@ -920,8 +922,8 @@ static int col_embedding(sqlite3_stmt *q, int i, float **out, int32_t *dim) {
     *out = NULL;
     *dim = 0;
     if (!b || bytes <= 0 || bytes % (int)sizeof(float) != 0)
-        return fr_err_set(-FR_E_IO, "database: stored embedding has %d bytes", bytes);
-    if (!(*out = fr_malloc((size_t)bytes))) return fr_err_set(-FR_E_NOMEM, "out of memory");
+        return fr_err_set(FR_E_IO, "database: stored embedding has %d bytes", bytes);
+    if (!(*out = fr_malloc((size_t)bytes))) return fr_err_set(FR_E_NOMEM, "out of memory");
     memcpy(*out, b, (size_t)bytes);
     *dim = bytes / (int)sizeof(float);
     return 0;
@@ -1055,11 +1057,11 @@ static int sq_face_image_get(fr_store *st, int64_t client_id, int64_t id, uint8_
         if (r == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
             const void *b = sqlite3_column_blob(q, 0);
             size_t len = (size_t)sqlite3_column_bytes(q, 0);
-            if (!(*buf_out = fr_malloc(len))) rc = fr_err_set(-FR_E_NOMEM, "out of memory");
+            if (!(*buf_out = fr_malloc(len))) rc = fr_err_set(FR_E_NOMEM, "out of memory");
             else if (len) memcpy(*buf_out, b, len);
             if (rc == 0) *len_out = len;
         } else if (r == SQLITE_ROW || r == SQLITE_DONE) {
-            rc = fr_err_set(-FR_E_NOT_FOUND, "face %lld has no stored photo", (long long)id);
+            rc = fr_err_set(FR_E_NOT_FOUND, "face %lld has no stored photo", (long long)id);
         } else {
             rc = sq_err(s, r, "reading a photo");
         }
@@ -1165,13 +1167,13 @@ static int sq_faces_foreach(fr_store *st, const char *model_id, fr_store_face_fn
         const void *b = sqlite3_column_blob(q, 3);
         int bytes = sqlite3_column_bytes(q, 3);
         if (!b || bytes <= 0 || bytes % (int)sizeof(float) != 0) {
-            rc = fr_err_set(-FR_E_IO, "database: face %lld has a %d-byte embedding", (long long)f.id, bytes);
+            rc = fr_err_set(FR_E_IO, "database: face %lld has a %d-byte embedding", (long long)f.id, bytes);
             break;
         }
         if ((size_t)bytes > buf_bytes) {
             float *nb = fr_realloc(buf, (size_t)bytes);
             if (!nb) {
-                rc = fr_err_set(-FR_E_NOMEM, "out of memory");
+                rc = fr_err_set(FR_E_NOMEM, "out of memory");
                 break;
             }
             buf = nb;
@@ -1353,7 +1355,7 @@ static int sq_idem_get(fr_store *st, int64_t client_id, const char *key, struct 
             if ((rc = col_str(q, 0, &out->request_hash)) < 0 || (rc = col_str(q, 2, &out->response)) < 0)
                 fr_store_idem_free(out);
         } else if (r == SQLITE_DONE) {
-            rc = fr_err_set(-FR_E_NOT_FOUND, "idempotency key not seen");
+            rc = fr_err_set(FR_E_NOT_FOUND, "idempotency key not seen");
         } else {
             rc = sq_err(s, r, "reading an idempotency key");
         }
@@ -1378,7 +1380,7 @@ static int sq_idem_put(fr_store *st, int64_t client_id, const char *key, const c
         sqlite3_bind_int64(q, 6, fr_store_now_ms());
         int r = sqlite3_step(q);
         if (r != SQLITE_DONE)
-            rc = write_err(s, r, "storing an idempotency key", "idempotency key exists",
+            rc = write_err(s, r, "storing an idempotency key", "Idempotency-Key",
                            FR_E_NOT_FOUND, "client not found");
         done(q);
     }

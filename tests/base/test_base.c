@@ -111,6 +111,28 @@ static void test_isa(void **state) {
     assert_string_equal(fr_isa_name(FR_ISA_REF), "ref");
 }
 
+/* Errors carry their meaning as data: the code, and one structured detail
+ * that a later plain error clears. */
+static void test_err_structured(void **state) {
+    (void)state;
+    assert_int_equal(fr_err_set_at(FR_E_CONFLICT, "field", "external_id", "external_id %s is taken", "emp-1"),
+                     -FR_E_CONFLICT);
+    assert_string_equal(fr_err_key(), "field");
+    assert_string_equal(fr_err_value(), "external_id");
+    assert_string_equal(fr_err_detail(), "external_id emp-1 is taken");
+    assert_int_equal(fr_err_http_status(FR_E_CONFLICT), 409);
+    assert_string_equal(fr_err_name(FR_E_CONFLICT), "CONFLICT");
+    /* wrapping the detail in a new message keeps the text, not the key */
+    assert_int_equal(fr_err_set(FR_E_IO, "wrapped: %s", fr_err_detail()), -FR_E_IO);
+    assert_string_equal(fr_err_detail(), "wrapped: external_id emp-1 is taken");
+    assert_string_equal(fr_err_key(), "");
+    assert_string_equal(fr_err_value(), "");
+    fr_err_set_at(FR_E_SERVICE_UNAVAILABLE, "model", "fr_pose", "x");
+    fr_err_clear();
+    assert_string_equal(fr_err_key(), "");
+    assert_string_equal(fr_err_detail(), "");
+}
+
 /* Flush-to-zero and denormals-are-zero on, then back. */
 static void test_fp_denormals(void **state) {
     (void)state;
@@ -139,6 +161,7 @@ int main(void) {
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_isa),
         cmocka_unit_test(test_fp_denormals),
+        cmocka_unit_test(test_err_structured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

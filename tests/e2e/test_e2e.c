@@ -753,14 +753,15 @@ static void test_subjects_crud(void **state) {
 
     /* duplicate external_id → 409, on create and on patch */
     req(&r, "POST", "/api/v1/subjects", c.hdr, "{\"name\":\"Other\",\"external_id\":\"emp-1\"}");
-    EXPECT_ERR(r, 409, "VALIDATION_ERROR");
+    EXPECT_ERR(r, 409, "CONFLICT");
+    assert_string_equal(jstr(r.json, "details.field"), "external_id");   /* as data, not read from the message */
     e2e_resp_free(&r);
     char id2[64];
     new_subject(&c, "Second", id2, sizeof id2);
     char path2[160];
     snprintf(path2, sizeof path2, "/api/v1/subjects/%s", id2);
     req(&r, "PATCH", path2, c.hdr, "{\"external_id\":\"emp-1\"}");
-    EXPECT_ERR(r, 409, "VALIDATION_ERROR");
+    EXPECT_ERR(r, 409, "CONFLICT");
     e2e_resp_free(&r);
     /* another client may use the same external_id */
     struct client other;
@@ -2103,11 +2104,11 @@ static void test_faces_select(void **state) {
     }
     assert_string_equal(first, again);
     post_photo(g_srv.port, &r, path, hdr, "photo", F_OB_BIDEN, "select", "central", NULL);
-    EXPECT_ERR(r, 409, "VALIDATION_ERROR");
+    EXPECT_ERR(r, 409, "CONFLICT");
     assert_string_equal(jstr(r.json, "details.field"), "Idempotency-Key");
     e2e_resp_free(&r);
     post_photo(g_srv.port, &r, path, hdr, "photo", F_OB_BIDEN, NULL);
-    EXPECT_ERR(r, 409, "VALIDATION_ERROR");
+    EXPECT_ERR(r, 409, "CONFLICT");
     e2e_resp_free(&r);
     /* Biden: the strict failure, the replays and the refusals added nothing */
     req(&r, "GET", path, c.hdr, NULL);
@@ -2419,6 +2420,11 @@ static void test_routing_errors(void **state) {
     e2e_resp_free(&r);
     req(&r, "GET", "/definitely/not/here", NULL, NULL);
     EXPECT_ERR(r, 404, "NOT_FOUND");
+    e2e_resp_free(&r);
+    /* the message names the path as sent (no path-scrubbing of messages) */
+    req(&r, "GET", "/API/V1/SUBJECTS", c.hdr, NULL);
+    EXPECT_ERR(r, 404, "NOT_FOUND");
+    assert_non_null(strstr(jstr(r.json, "message"), "/API/V1/SUBJECTS"));
     e2e_resp_free(&r);
     req(&r, "PUT", "/api/v1/subjects", c.hdr, "{}");
     EXPECT_ERR(r, 405, "VALIDATION_ERROR");

@@ -222,10 +222,10 @@ static void test_clients(void **state) {
     assert_true(b > a);
     /* the key prefix is unique: the service retries with a new key */
     int64_t x = 99;
-    assert_int_equal(fr_store_client_create(f->st, "dup", "frk_aaaaaaaa", "h3", 0, 0, &x),
-                     -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_client_create(f->st, "dup", "frk_aaaaaaaa", "h3", 0, 0, &x), -FR_E_CONFLICT);
     assert_int_equal(x, 0);
-    assert_non_null(strstr(fr_err_detail(), "key prefix exists"));
+    assert_string_equal(fr_err_key(), "field");
+    assert_string_equal(fr_err_value(), "key_prefix");
 
     assert_int_equal(fr_store_client_get(f->st, a, &c), 0);
     assert_int_equal(c.id, a);
@@ -273,7 +273,7 @@ static void test_clients(void **state) {
     assert_string_equal(c.name, "acme 2");
     assert_int_equal(c.disabled, 0);
     fr_store_client_free(&c);
-    assert_int_equal(fr_store_client_set_key(f->st, a, "frk_bbbbbbbb", "h9"), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_client_set_key(f->st, a, "frk_bbbbbbbb", "h9"), -FR_E_CONFLICT);
     assert_int_equal(fr_store_client_set_key(f->st, 9999, "frk_dddddddd", "h9"), -FR_E_NOT_FOUND);
 
     struct fr_store_client *rows = NULL;
@@ -326,8 +326,9 @@ static void test_subjects(void **state) {
     assert_true(mk_subject(f->st, a, "Cy", NULL) > 0);
     assert_true(mk_subject(f->st, a, "Di", "") > 0);
     /* external_id unique per client, not across clients */
-    assert_int_equal(fr_store_subject_create(f->st, a, "Eve", "emp-1", NULL, &x), -FR_E_INVALID_ARGUMENT);
-    assert_non_null(strstr(fr_err_detail(), "external_id exists"));
+    assert_int_equal(fr_store_subject_create(f->st, a, "Eve", "emp-1", NULL, &x), -FR_E_CONFLICT);
+    assert_string_equal(fr_err_key(), "field");
+    assert_string_equal(fr_err_value(), "external_id");
     assert_int_equal(x, 0);
     assert_int_equal(fr_store_subject_create(f->st, b, "Ada B", "emp-1", NULL, &sb), 0);
     /* a client that does not exist */
@@ -366,8 +367,8 @@ static void test_subjects(void **state) {
     fr_store_subject_free(&s);
     u = (struct fr_store_subject_update){ .external_id = "emp-2" };
     assert_int_equal(fr_store_subject_update(f->st, a, s2, &u), 0);
-    assert_int_equal(fr_store_subject_update(f->st, a, s1, &u), -FR_E_INVALID_ARGUMENT);
-    assert_non_null(strstr(fr_err_detail(), "external_id exists"));
+    assert_int_equal(fr_store_subject_update(f->st, a, s1, &u), -FR_E_CONFLICT);
+    assert_string_equal(fr_err_value(), "external_id");
     assert_int_equal(fr_store_subject_update(f->st, a, 9999, &u), -FR_E_SUBJECT_NOT_FOUND);
     u = (struct fr_store_subject_update){ .name = "" };
     assert_int_equal(fr_store_subject_update(f->st, a, s1, &u), -FR_E_INVALID_ARGUMENT);
@@ -840,8 +841,8 @@ static void test_idempotency(void **state) {
     assert_string_equal(r.response, "{\"face_id\":7}");
     assert_true(r.created_at > 0);
     fr_store_idem_free(&r);
-    assert_int_equal(fr_store_idem_put(f->st, a, "key-1", "other", 201, "{}"), -FR_E_INVALID_ARGUMENT);
-    assert_non_null(strstr(fr_err_detail(), "idempotency key exists"));
+    assert_int_equal(fr_store_idem_put(f->st, a, "key-1", "other", 201, "{}"), -FR_E_CONFLICT);
+    assert_string_equal(fr_err_value(), "Idempotency-Key");
     assert_int_equal(fr_store_idem_put(f->st, a, "key-2", "h", 99, "{}"), -FR_E_INVALID_ARGUMENT);
     assert_int_equal(fr_store_idem_put(f->st, 9999, "key-2", "h", 200, "{}"), -FR_E_NOT_FOUND);
     int64_t n = 0;
@@ -902,7 +903,7 @@ static void test_transactions(void **state) {
     /* the same key again: the idempotency row refuses, nothing is half-written */
     int64_t before = 0;
     assert_int_equal(fr_store_face_count(f->st, a, &before), 0);
-    assert_int_equal(enroll_tx(f->st, a, s, "k1", 1, &face), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(enroll_tx(f->st, a, s, "k1", 1, &face), -FR_E_CONFLICT);
     assert_int_equal(fr_store_face_count(f->st, a, &n), 0);
     assert_int_equal(n, before);
 
@@ -910,7 +911,7 @@ static void test_transactions(void **state) {
     assert_int_equal(fr_store_tx_begin(f->st), 0);
     int64_t s2 = mk_subject(f->st, a, "s2", NULL);
     int64_t x;
-    assert_int_equal(fr_store_subject_create(f->st, a, "dup", "ext", NULL, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_subject_create(f->st, a, "dup", "ext", NULL, &x), -FR_E_CONFLICT);
     assert_int_equal(fr_store_tx_commit(f->st), 0);
     struct fr_store_subject sub;
     assert_int_equal(fr_store_subject_get(f->st, a, s2, &sub), 0);
