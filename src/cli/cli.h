@@ -19,6 +19,9 @@ int cmd_eval_openset(int argc, char **argv);
 /* "--key value" / "--key=value" option parsing helper: returns the value of
  * option `key` at argv[*i] (advancing *i), or NULL when argv[*i] is not it. */
 const char *fr_cli_opt(int argc, char **argv, int *i, const char *key);
-int fr_cli_err(int rc, const char *what);   /* prints "facerec: what: detail", returns FR_EXIT_ERROR */
+int fr_cli_err(int rc, const char *what);
+/* The models folder of every command: FACEREC_MODELS_DIR (the server's
+ * setting of the same name), else ./models. */
+const char *fr_cli_models_dir(void);   /* prints "facerec: what: detail", returns FR_EXIT_ERROR */
 
 #endif

@@ -145,8 +145,7 @@ static int bench_pipeline(int argc, char **argv) {
         fprintf(stderr, "usage: facerec bench pipeline IMAGE... [--iters K]\n");
         return FR_EXIT_USAGE;
     }
-    const char *md = getenv("FACEREC_MODELS");
-    md = md && md[0] ? md : "models";
+    const char *md = fr_cli_models_dir();
     struct img_buf imgs[256];
     for (int i = 0; i < n; i++) {
         int rc = fr_file_read(paths[i], (size_t)64 << 20, &imgs[i].buf, &imgs[i].len);

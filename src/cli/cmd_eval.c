@@ -182,9 +182,9 @@ int cmd_eval(int argc, char **argv) {
     struct eval e;
     memset(&e, 0, sizeof e);
     double t0 = fr_time_ms();
-    const char *md = getenv("FACEREC_MODELS");
+    const char *md = fr_cli_models_dir();
     int rc = parse_pairs(&e, pairs, dir);
-    if (rc == 0) rc = fr_face_models_load(md && md[0] ? md : "models", &e.m);
+    if (rc == 0) rc = fr_face_models_load(md, &e.m);
     if (rc < 0) { fr_cli_err(rc, "eval lfw"); goto out; }
     e.emb = calloc((size_t)e.n_paths, sizeof *e.emb);
     e.status = calloc((size_t)e.n_paths, sizeof *e.status);

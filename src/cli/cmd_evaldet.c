@@ -160,10 +160,10 @@ int cmd_evaldet(int argc, char **argv) {
         fprintf(stderr, "usage: facerec eval-detect --dlib DIR [--no-tiling] [--tile-threshold T] [PHOTOS...]\n");
         return FR_EXIT_USAGE;
     }
-    const char *md = getenv("FACEREC_MODELS");
+    const char *md = fr_cli_models_dir();
     struct fr_face_models *m = NULL;
     struct fr_face_ctx *c = NULL;
-    int rc = fr_face_models_load(md && md[0] ? md : "models", &m);
+    int rc = fr_face_models_load(md, &m);
     if (rc == 0) rc = fr_face_ctx_new(m, &c);
     if (rc < 0) {
         fr_face_models_free(m);

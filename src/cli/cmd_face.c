@@ -17,10 +17,7 @@
  * `facerec eval lfw` (0.2816; docs/ACCURACY.md has the FAR/FRR table). */
 #define FR_VERIFY_THRESHOLD 0.28f
 
-static const char *models_dir(void) {
-    const char *d = getenv("FACEREC_MODELS");
-    return d && d[0] ? d : "models";
-}
+static const char *models_dir(void) { return fr_cli_models_dir(); }
 
 static void json_err(int json, int rc, const char *what) {
     if (json)

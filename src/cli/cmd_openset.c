@@ -215,8 +215,7 @@ static void *embed_worker(void *arg) {
 }
 
 static int embed_all(struct data *d, const char *dir, int threads) {
-    const char *md = getenv("FACEREC_MODELS");
-    md = md && md[0] ? md : "models";
+    const char *md = fr_cli_models_dir();
     int rc = fr_face_models_load(md, &d->m);
     if (rc == 0) rc = fr_face_extra_load(md, &d->x);
     if (rc < 0) return rc;

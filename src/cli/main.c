@@ -4,6 +4,7 @@
 #include "facerec/base.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -27,6 +28,11 @@ const char *fr_cli_opt(int argc, char **argv, int *i, const char *key) {
         return NULL;
     }
     return argv[++*i];
+}
+
+const char *fr_cli_models_dir(void) {
+    const char *d = getenv("FACEREC_MODELS_DIR");
+    return d && d[0] ? d : "models";
 }
 
 int fr_cli_err(int rc, const char *what) {
