@@ -141,6 +141,10 @@ FR_API int fr_image_warp_affine(const struct fr_image *src, const float m[6], in
 FR_API int fr_image_crop(const struct fr_image *src, int x0, int y0, int x1, int y1,
                          struct fr_image *out);
 
+/* src inside a border: out is (w + 2·px) x (h + 2·py), src at (px, py), the
+ * border filled with value in every channel. */
+FR_API int fr_image_pad(const struct fr_image *src, int px, int py, uint8_t value, struct fr_image *out);
+
 /* RGB -> grey (channels 1) with ITU-R BT.601 weights, as OpenCV
  * COLOR_RGB2GRAY: Y = (R*4899 + G*9617 + B*1868 + 8192) >> 14. A grey input
  * is copied. */

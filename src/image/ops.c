@@ -586,6 +586,22 @@ int fr_image_crop(const struct fr_image *src, int x0, int y0, int x1, int y1,
     return 0;
 }
 
+int fr_image_pad(const struct fr_image *src, int px, int py, uint8_t value, struct fr_image *out) {
+    int rc;
+    if ((rc = check_out(src, out, "pad")) < 0) return rc;
+    if ((rc = check_src(src, "pad")) < 0) return rc;
+    if (px < 0 || py < 0 || px > 65536 || py > 65536)
+        return fr_err_set(FR_E_INVALID_ARGUMENT, "pad: border %d x %d out of range", px, py);
+    struct fr_image r = { 0, 0, 0, NULL };
+    if ((rc = image_alloc(&r, src->w + 2 * px, src->h + 2 * py, src->channels)) < 0) return rc;
+    size_t cn = (size_t)src->channels, len = (size_t)src->w * cn;
+    memset(r.data, value, (size_t)r.w * (size_t)r.h * cn);
+    for (int y = 0; y < src->h; y++)
+        memcpy(r.data + ((size_t)(y + py) * (size_t)r.w + (size_t)px) * cn, src->data + (size_t)y * len, len);
+    *out = r;
+    return 0;
+}
+
 static void grey_row(const uint8_t *restrict s, uint8_t *restrict d, size_t n) {
     for (size_t i = 0; i < n; i++)
         d[i] = (uint8_t)((s[3 * i] * 4899u + s[3 * i + 1] * 9617u + s[3 * i + 2] * 1868u + 8192u) >>

@@ -49,6 +49,39 @@ static int cmp_area(const void *x, const void *y) {
  * attributes as asked. out->n_detected counts every detected face. pose: run
  * the pose model for quality (enrolment, detect); identify and embeddings
  * skip it. */
+/* A face that fills the whole frame (a pre-cropped export whose head touches
+ * the borders: openface's 96x96 crops, face-api.js's 150x150 ones) leaves
+ * the detector no context, and it finds nothing. When a pass over a photo of
+ * at most SVC_PAD_MAX_SIDE px finds no face, the photo is searched again
+ * inside a grey border a quarter of its longer side wide; *img becomes the
+ * padded image and *pad its border, for the caller to map results back. */
+#define SVC_PAD_MAX_SIDE 1024
+
+static int detect_padded(struct fr_face_ctx *fc, struct fr_image *img, struct fr_face **faces, int *n, int *pad) {
+    int side = img->w > img->h ? img->w : img->h;
+    *pad = 0;
+    if (side > SVC_PAD_MAX_SIDE) return 0;
+    int px = side / 4 > 8 ? side / 4 : 8;
+    struct fr_image padded = { 0 };
+    struct fr_face *f = NULL;
+    int nf = 0, rc = fr_image_pad(img, px, px, 128, &padded);
+    if (rc == 0) rc = fr_face_detect(fc, &padded, NULL, &f, &nf);
+    if (rc < 0 || nf == 0) {
+        fr_image_free(&padded);
+        fr_free(f);
+        return rc < 0 ? rc : 0;
+    }
+    fr_image_free(img);
+    *img = padded;
+    fr_free(*faces);
+    *faces = f;
+    *n = nf;
+    *pad = px;
+    return 0;
+}
+
+static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
 static int analyze_select(struct fr_service *s, struct fr_svc_photo p, const struct fr_svc_opts *o, int pose,
                           int select, struct fr_svc_timing *t, struct analysis *out) {
     struct fr_svc_ctx *c = NULL;
@@ -73,6 +106,9 @@ static int analyze_select(struct fr_service *s, struct fr_svc_photo p, const str
     struct fr_face_quality_opts qo = { 0 };
     qo.min_eye_dist_px = FR_Q_DEFAULT_MIN_EYE_DIST / sm;
     if ((rc = fr_face_detect(c->face, &img, NULL, &faces, &n)) < 0) goto out;
+    const int dec_w = img.w, dec_h = img.h;
+    int pad = 0;
+    if (n == 0 && (rc = detect_padded(c->face, &img, &faces, &n, &pad)) < 0) goto out;
     double t2 = fr_time_ms();
     t->detect += t2 - t1;
     out->n_detected = n;
@@ -111,6 +147,12 @@ static int analyze_select(struct fr_service *s, struct fr_svc_photo p, const str
         if (o->attributes) {
             if ((rc = fr_face_attributes(c->attr, &img, &sf->f, &sf->a)) < 0) goto out;
             sf->has_attr = 1;
+        }
+        if (pad) {   /* back from the padded image; the box stays inside the photo */
+            for (int k = 0; k < 4; k++)
+                sf->f.box[k] = clampf(sf->f.box[k] - (float)pad, 0.0f, (float)(k % 2 ? dec_h : dec_w));
+            for (int k = 0; k < 10; k++) sf->f.lm5[k] -= (float)pad;
+            for (int k = 0; k < 136; k++) sf->f.lm68[k] -= (float)pad;
         }
         if (sx != 1.0f || sy != 1.0f) {
             for (int k = 0; k < 4; k++) sf->f.box[k] *= k % 2 ? sy : sx;

@@ -77,6 +77,9 @@ static int g_soft_misses;         /* details-shape mismatches, reported by test_
 #define F_LIVE   "tests/fixtures/faces/antispoof_T1.jpg"
 #define F_NOFACE "tests/fixtures/images/baseline.jpg"
 #define F_TWO    "tests/fixtures/e2e/two_faces.jpg"
+#define F_CROP96 "tests/fixtures/e2e/precropped_carell.png"    /* openface's aligned 96x96 crop */
+#define F_LEO1   "tests/fixtures/e2e/leonard1.png"             /* face-api.js: one person, 150x150 */
+#define F_LEO5   "tests/fixtures/e2e/precropped_leonard5.png"  /* the same person, head touching the borders */
 #define F_NOTIMG "tests/fixtures/images/random.bin"
 #define F_BLUR   "tests/fixtures/e2e/blurred_face.jpg"     /* Aaron_0001, blurred: LOW_SHARPNESS */
 
@@ -1488,6 +1491,46 @@ static void test_identify_quality_same_as_detect(void **state) {
         e2e_resp_free(&d);
         e2e_resp_free(&r);
     }
+}
+
+/* Pre-cropped faces (the head touches the frame): found by the search in a
+ * padded copy, with boxes in the photo's own pixels, enrolled and
+ * recognised like any other. */
+static void test_precropped_faces(void **state) {
+    (void)state;
+    SKIP_WITHOUT_MODELS();
+    struct client c;
+    new_client(&c, "precropped", 0);
+    static const char *const crops[] = { F_CROP96, F_LEO5 };
+    static const int sides[] = { 96, 150 };
+    for (int i = 0; i < 2; i++) {
+        struct e2e_resp r;
+        post_photo(g_srv.port, &r, "/api/v1/detect", c.hdr, "photo", crops[i], NULL);
+        EXPECT_OK(r);
+        assert_int_equal(json_array_size(jget(r.json, "data.faces")), 1);
+        for (int k = 0; k < 4; k++) {
+            char p[48];
+            snprintf(p, sizeof p, "data.faces.0.box.%d", k);
+            double v = json_number_value(jget(r.json, p));
+            assert_true(v >= 0 && v <= sides[i]);
+        }
+        e2e_resp_free(&r);
+    }
+    char sid[64], fid[64];
+    new_subject(&c, "Leonard", sid, sizeof sid);
+    enrol(&c, sid, F_LEO1, fid, sizeof fid);
+    struct e2e_resp r;
+    post_photo(g_srv.port, &r, "/api/v1/identify", c.hdr, "photo", F_LEO5, NULL);
+    EXPECT_OK(r);
+    printf("pre-cropped: %s %.4f (threshold %.4f)\n", jstr(r.json, "data.faces.0.decision"),
+           json_number_value(jget(r.json, "data.faces.0.candidates.0.similarity")),
+           json_number_value(jget(r.json, "data.threshold")));
+    assert_string_equal(jstr(r.json, "data.faces.0.decision"), "match");
+    assert_true(id_equal(jget(r.json, "data.faces.0.match.subject_id"), sid));
+    e2e_resp_free(&r);
+    /* and enrolled from the tight crop itself */
+    new_subject(&c, "Carell", sid, sizeof sid);
+    enrol(&c, sid, F_CROP96, fid, sizeof fid);
 }
 
 static void test_identify_openset(void **state) {
@@ -3217,6 +3260,7 @@ int main(void) {
         cmocka_unit_test_setup(test_identify, ensure_server),
         cmocka_unit_test_setup(test_identify_empty_gallery, ensure_server),
         cmocka_unit_test_setup(test_identify_quality_same_as_detect, ensure_server),
+        cmocka_unit_test_setup(test_precropped_faces, ensure_server),
         cmocka_unit_test_setup(test_identify_openset, ensure_server),
         cmocka_unit_test_setup(test_verify, ensure_server),
         cmocka_unit_test_setup(test_verify_group_photo, ensure_server),
