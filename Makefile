@@ -38,7 +38,8 @@ PROTO := /usr/include/onnx/onnx.proto
 GEN_C := $(BUILD)/gen/onnx.pb-c.c
 
 LIB_SRC := $(wildcard src/base/*.c src/image/*.c src/face/*.c src/nn/*.c src/nn/ops/*.c src/nn/kern/*.c \
-                     src/index/*.c src/store/*.c src/http/*.c src/service/*.c src/api/*.c)
+                     src/index/*.c src/store/*.c src/http/*.c src/service/*.c src/api/*.c \
+                     src/jobs/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

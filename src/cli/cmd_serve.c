@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "facerec/config.h"
+#include "facerec/jobs.h"
 #include "facerec/metrics.h"
 
 #include <errno.h>
@@ -98,15 +99,58 @@ static int bootstrap(fr_store *st, const struct fr_config *cfg, char hash[FR_KEY
     return 0;
 }
 
+/* ---- housekeeping, run by src/jobs ---- */
+
+struct housekeeping {
+    struct fr_api *api;
+    fr_store *store;
+    int photo_days;
+};
+
+#define IDEM_KEEP_MS (24.0 * 3600 * 1000)   /* an Idempotency-Key is honoured for a day */
+
+static void job_usage_flush(void *arg) { fr_api_flush_usage(((struct housekeeping *)arg)->api); }
+
+static void job_ratelimit_sweep(void *arg) {
+    fr_ratelimit_sweep(((struct housekeeping *)arg)->api->rl, fr_store_now_ms());
+}
+
 /* Retention: stored enrolment photos older than the configured days go
  * (the faces and embeddings stay). */
-static void purge_photos(fr_store *st, int days) {
+static void job_photo_retention(void *arg) {
+    const struct housekeeping *h = arg;
     int64_t n = 0;
-    if (days <= 0) return;
-    if (fr_store_face_image_purge(st, fr_store_now_ms() - (int64_t)days * 86400000, &n) < 0)
+    if (fr_store_face_image_purge(h->store, fr_store_now_ms() - (int64_t)h->photo_days * 86400000, &n) < 0)
         fr_log(FR_LOG_WARN, "photo retention: %s", fr_err_detail());
     else if (n > 0)
-        fr_log(FR_LOG_INFO, "photo retention: %lld stored photos older than %d days deleted", (long long)n, days);
+        fr_log(FR_LOG_INFO, "photo retention: %lld stored photos older than %d days deleted", (long long)n,
+               h->photo_days);
+}
+
+/* Idempotency keys older than a day: the table would otherwise grow forever. */
+static void job_idem_purge(void *arg) {
+    const struct housekeeping *h = arg;
+    int64_t n = 0;
+    if (fr_store_idem_purge(h->store, fr_store_now_ms() - (int64_t)IDEM_KEEP_MS, &n) < 0)
+        fr_log(FR_LOG_WARN, "idempotency purge: %s", fr_err_detail());
+    else if (n > 0)
+        fr_log(FR_LOG_INFO, "idempotency purge: %lld keys older than a day deleted", (long long)n);
+}
+
+static int start_jobs(struct housekeeping *h, struct fr_jobs **out) {
+    struct fr_jobs *j;
+    int rc = fr_jobs_start(1, &j);
+    if (rc < 0) return rc;
+    if ((rc = fr_jobs_every(j, "usage flush", 5000, 5000, job_usage_flush, h)) == 0 &&
+        (rc = fr_jobs_every(j, "rate-limit sweep", 30000, 30000, job_ratelimit_sweep, h)) == 0 &&
+        (rc = fr_jobs_every(j, "idempotency purge", 600000, 0, job_idem_purge, h)) == 0 && h->photo_days > 0)
+        rc = fr_jobs_every(j, "photo retention", 30000, 0, job_photo_retention, h);
+    if (rc < 0) {
+        fr_jobs_stop(j);
+        return rc;
+    }
+    *out = j;
+    return 0;
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -153,20 +197,21 @@ int cmd_serve(int argc, char **argv) {
         return fr_cli_err(rc, "listen");
     }
     api.http = http;
-    purge_photos(svc->store, cfg.photo_retention_days);
+    struct housekeeping hk = { &api, svc->store, cfg.photo_retention_days };
+    struct fr_jobs *jobs = NULL;
+    if ((rc = start_jobs(&hk, &jobs)) < 0) {
+        fr_http_stop(http, 0);
+        fr_api_fini(&api);
+        fr_service_close(svc);
+        return fr_cli_err(rc, "background jobs");
+    }
     fr_log(FR_LOG_INFO, "listening on http://%s:%d (%d workers, data %s, models %s)", host, fr_http_port(http),
            sc.threads, cfg.data_dir, svc->models ? "loaded" : "NOT loaded");
     int sig = 0;
-    for (;;) {
-        struct timespec ts = { 30, 0 };
-        sig = sigtimedwait(&set, NULL, &ts);
-        if (sig == SIGTERM || sig == SIGINT) break;
-        fr_api_flush_usage(&api);
-        fr_ratelimit_sweep(api.rl, fr_store_now_ms());
-        purge_photos(svc->store, cfg.photo_retention_days);
-    }
+    while (sigwait(&set, &sig) != 0 || (sig != SIGTERM && sig != SIGINT)) continue;
     fr_log(FR_LOG_INFO, "signal %d: stopping (finishing requests in flight)", sig);
     fr_http_stop(http, 30000);
+    fr_jobs_stop(jobs);     /* after the last request, before what the jobs use goes */
     api.http = NULL;
     fr_api_fini(&api);
     fr_service_close(svc);
