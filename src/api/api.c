@@ -274,6 +274,30 @@ static void observe(struct fr_api_call *c, int status, double ms) {
         if (v[i] > 0) fr_metric_observe(m->stage_duration, v[i] / 1000.0, stages[i]);
 }
 
+void fr_api_early(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp) {
+    struct fr_api_call c;
+    memset(&c, 0, sizeof c);
+    c.api = ctx;
+    c.req = req;
+    fr_err_clear();
+    int idx = fr_route_match(route_table, fr_api_n_routes, req->method, req->path, &c.params);
+    if (idx < 0) return;                       /* 404 / 405: the normal path answers (bodies are small) */
+    const struct fr_api_route *r = &fr_api_routes[idx];
+    struct fr_store_client cl = { 0 };
+    int rc = 0;
+    if (r->r.auth == FR_ROUTE_AUTH_ADMIN) rc = auth_admin(&c);
+    else if (r->r.auth == FR_ROUTE_AUTH_CLIENT) rc = auth_client(&c, &cl);
+    fr_store_client_free(&cl);
+    if (rc != -FR_E_UNAUTHORIZED) return;      /* let in, or a store failure: the normal path decides */
+    request_id(&c);
+    c.operation = r->operation;
+    render_error(&c, resp, rc, NULL);
+    fr_http_resp_header(resp, "X-Request-Id", "%s", c.request_id);
+    double ms = fr_time_ms() - req->t_start;
+    observe(&c, resp->status, ms);
+    log_request(&c, resp->status, ms);
+}
+
 void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp) {
     struct fr_api_call c;
     memset(&c, 0, sizeof c);
@@ -335,6 +359,11 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
     if (req->too_large) {
         rc = fr_err_set(FR_E_FILE_TOO_LARGE, "the request body is over the %zu-byte limit",
                         c.api->svc->cfg.max_upload_bytes);
+        goto fail;
+    }
+    if (req->overloaded) {   /* the server's cap on bodies held at once: come back shortly */
+        fr_http_resp_header(resp, "Retry-After", "1");
+        rc = fr_err_set(FR_E_SERVICE_UNAVAILABLE, "too many uploads in progress; retry shortly");
         goto fail;
     }
     rc = r->fn(&c, &data, &details);

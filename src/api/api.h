@@ -51,6 +51,9 @@ FR_API int fr_api_init(struct fr_api *a, struct fr_service *svc, const char *adm
 FR_API void fr_api_fini(struct fr_api *a);
 /* The server's handler (struct fr_http_opts.handler, ctx = struct fr_api *). */
 FR_API void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp);
+/* The early handler (struct fr_http_opts.early): the credentials of a
+ * request whose body is still to come; a 401 goes out before it is read. */
+FR_API void fr_api_early(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp);
 /* Write buffered usage counts to the store (also done every few seconds). */
 FR_API void fr_api_flush_usage(struct fr_api *a);
 

@@ -189,7 +189,9 @@ int cmd_serve(int argc, char **argv) {
         return fr_cli_err(rc, "api");
     }
     const char *host = strcmp(cfg.listen_host, "localhost") ? cfg.listen_host : "127.0.0.1";
-    struct fr_http_opts ho = { host, cfg.listen_port, sc.threads, (size_t)cfg.max_upload_bytes, fr_api_handle, &api };
+    struct fr_http_opts ho = { .host = host, .port = cfg.listen_port, .threads = sc.threads,
+                               .max_body = (size_t)cfg.max_upload_bytes, .handler = fr_api_handle,
+                               .early = fr_api_early, .ctx = &api };
     struct fr_http_server *http = NULL;
     if ((rc = fr_http_start(&ho, &http)) < 0) {
         fr_api_fini(&api);

@@ -27,6 +27,7 @@ struct fr_http_server {
     int port;
     atomic_int in_flight;
     atomic_int open_conns;
+    atomic_size_t buffered;     /* bytes held by all requests' body buffers */
 };
 
 struct conn_req {
@@ -66,27 +67,33 @@ void fr_http_resp_header(struct fr_http_resp *r, const char *name, const char *f
 
 static void free_body(void *p) { fr_free(p); }
 
+/* Sends resp (taking its body); close: the body was not read, so the
+ * connection cannot carry another request. */
+static enum MHD_Result queue(struct MHD_Connection *c, struct fr_http_resp *resp, int close) {
+    if (resp->status < 100 || resp->status > 599) resp->status = 500;
+    struct MHD_Response *r = resp->body
+        ? MHD_create_response_from_buffer_with_free_callback(resp->len, resp->body, free_body)
+        : MHD_create_response_from_buffer(0, (void *)(uintptr_t)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        fr_free(resp->body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            resp->content_type ? resp->content_type : "application/json");
+    for (int i = 0; i < resp->n_headers; i++) MHD_add_response_header(r, resp->name[i], resp->value[i]);
+    if (close) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 static enum MHD_Result respond(struct fr_http_server *s, struct MHD_Connection *c, struct conn_req *q) {
     struct fr_http_resp resp;
     memset(&resp, 0, sizeof resp);
     q->req.body = q->buf;
     q->req.body_len = q->len;
     s->o.handler(s->o.ctx, &q->req, &resp);
-    if (resp.status < 100 || resp.status > 599) resp.status = 500;
-    struct MHD_Response *r = resp.body
-        ? MHD_create_response_from_buffer_with_free_callback(resp.len, resp.body, free_body)
-        : MHD_create_response_from_buffer(0, (void *)(uintptr_t)"", MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        fr_free(resp.body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            resp.content_type ? resp.content_type : "application/json");
-    for (int i = 0; i < resp.n_headers; i++) MHD_add_response_header(r, resp.name[i], resp.value[i]);
-    if (q->req.too_large) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ok = MHD_queue_response(c, (unsigned)resp.status, r);
-    MHD_destroy_response(r);
-    return ok;
+    return queue(c, &resp, q->req.too_large || q->req.overloaded);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -114,14 +121,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             q->req.too_large = 1;
             return respond(s, c, q);
         }
+        /* a body is coming: the early handler may answer before any of it is read */
+        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        if (s->o.early && (q->req.content_length > 0 || te)) {
+            struct fr_http_resp early;
+            memset(&early, 0, sizeof early);
+            s->o.early(s->o.ctx, &q->req, &early);
+            if (early.status) {
+                q->req.rejected = 1;
+                return queue(c, &early, 1);
+            }
+        }
         return MHD_YES;
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (q->req.too_large) return MHD_YES;           /* undeclared length: discard the rest */
+        if (q->req.too_large || q->req.overloaded || q->req.rejected) return MHD_YES;   /* discard the rest */
         if (q->len + n > s->o.max_body) {
             q->req.too_large = 1;
+            atomic_fetch_sub(&s->buffered, q->cap);
             fr_free(q->buf);
             q->buf = NULL;
             q->len = q->cap = 0;
@@ -131,8 +150,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             size_t cap = q->cap ? q->cap : 16384;
             while (cap < q->len + n + 1) cap *= 2;
             if (cap > s->o.max_body + 1) cap = s->o.max_body + 1;
+            size_t limit = s->o.max_buffered ? s->o.max_buffered : 8 * s->o.max_body;
+            size_t was = atomic_fetch_add(&s->buffered, cap - q->cap);
+            if (was + (cap - q->cap) > limit) {       /* over the global cap: drop this body, answer 503 */
+                atomic_fetch_sub(&s->buffered, cap);
+                q->req.overloaded = 1;
+                fr_free(q->buf);
+                q->buf = NULL;
+                q->len = q->cap = 0;
+                return MHD_YES;
+            }
             uint8_t *b = fr_realloc(q->buf, cap);
-            if (!b) return MHD_NO;
+            if (!b) {
+                atomic_fetch_sub(&s->buffered, cap - q->cap);
+                return MHD_NO;
+            }
             q->buf = b;
             q->cap = cap;
         }
@@ -141,6 +173,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         q->buf[q->len] = 0;
         return MHD_YES;
     }
+    if (q->req.rejected) return MHD_YES;            /* answered already */
     return respond(s, c, q);
 }
 
@@ -150,6 +183,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     (void)c;
     (void)toe;
     if (!q) return;
+    atomic_fetch_sub(&s->buffered, q->cap);
     fr_free(q->buf);
     fr_free(q);
     *con_cls = NULL;

@@ -6,6 +6,14 @@
  * larger than max_body is not read: the handler is called with too_large set
  * and its response goes out at once, after which the connection is closed.
  *
+ * Before a body is read, the early handler (when set) sees the headers: a
+ * response it fills (status != 0) goes out at once, no "100 Continue" is
+ * sent and the body is not read (the connection closes after it). The API
+ * answers 401 there, so an unauthenticated client cannot make the server
+ * hold its upload. And all requests together hold at most max_buffered
+ * bytes of bodies: a body that would pass it is dropped as it arrives and
+ * the handler is called with overloaded set (the API answers 503).
+ *
  * Workers: a thread pool of `threads` event loops (epoll); a handler runs on
  * the loop's thread, so a slow handler holds one loop - size the pool to the
  * cores, as the handlers are CPU-bound (inference). fr_http_stop stops
@@ -26,6 +34,8 @@ struct fr_http_req {
     const uint8_t *body;        /* NUL-terminated copy (body[body_len] == 0), may be NULL */
     size_t body_len;
     int too_large;              /* body over the limit: not read */
+    int overloaded;             /* the bodies of all requests reached max_buffered: this one was dropped */
+    int rejected;               /* answered by the early handler, body not read */
     int64_t content_length;     /* as declared, -1 when absent */
     double t_start;             /* fr_time_ms() at arrival */
 };
@@ -47,7 +57,9 @@ struct fr_http_opts {
     int port;                   /* 0: any free port (see fr_http_port) */
     int threads;                /* event loops, >= 1 */
     size_t max_body;            /* bytes */
+    size_t max_buffered;        /* bytes of all bodies held at once; 0: 8 x max_body */
     fr_http_handler handler;
+    fr_http_handler early;      /* may be NULL: called with the headers of a request that has a body */
     void *ctx;
 };
 
