@@ -309,6 +309,16 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
     struct fr_store_client cl = { 0 };
     json_t *data = NULL, *details = NULL;
     int rc;
+    if (req->bad_framing) {    /* RFC 9112 6.3: refused and closed, never guessed at */
+        c.operation = "bad_request";
+        c.bad_body = 1;
+        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", req->bad_framing,
+                           "the body's length is ambiguous (%s): two differing Content-Length headers, "
+                           "Content-Length with Transfer-Encoding, or a coding other than chunked",
+                           req->bad_framing);
+        render_error(&c, resp, rc, NULL);
+        goto done;
+    }
     int idx = fr_route_match(route_table, fr_api_n_routes, req->method, req->path, &c.params);
     if (idx == FR_ROUTE_METHOD_NOT_ALLOWED) {
         fr_http_resp_header(resp, "Allow", "%s", c.params.allow);

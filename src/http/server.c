@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,7 +94,36 @@ static enum MHD_Result respond(struct fr_http_server *s, struct MHD_Connection *
     q->req.body = q->buf;
     q->req.body_len = q->len;
     s->o.handler(s->o.ctx, &q->req, &resp);
-    return queue(c, &resp, q->req.too_large || q->req.overloaded);
+    return queue(c, &resp, q->req.too_large || q->req.overloaded || q->req.bad_framing);
+}
+
+/* Message framing (RFC 9112 section 6.3): a request whose body length is
+ * ambiguous is refused, never guessed at, since a proxy in front may read it
+ * differently (request smuggling). NULL when the framing is sound, else
+ * the header at fault. */
+struct framing { int n_cl, differ, n_te; char cl[32]; const char *te; };
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    struct framing *f = cls;
+    (void)kind;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        if (f->n_cl++ && strcmp(f->cl, value)) f->differ = 1;
+        snprintf(f->cl, sizeof f->cl, "%s", value);
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->n_te++;
+        f->te = value;
+    }
+    return MHD_YES;
+}
+
+static const char *bad_framing(struct MHD_Connection *c) {
+    struct framing f;
+    memset(&f, 0, sizeof f);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    if (f.differ) return "Content-Length";                             /* two different lengths */
+    if (f.n_cl && f.n_te) return "Transfer-Encoding";                  /* a length and a coding */
+    if (f.n_te && (f.n_te > 1 || strcasecmp(f.te, "chunked"))) return "Transfer-Encoding";   /* only chunked */
+    return NULL;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -117,6 +147,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         *con_cls = q;
         atomic_fetch_add(&s->in_flight, 1);
+        if ((q->req.bad_framing = bad_framing(c))) return respond(s, c, q);
         if (q->req.content_length > (int64_t)s->o.max_body) {
             q->req.too_large = 1;
             return respond(s, c, q);
@@ -137,7 +168,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (q->req.too_large || q->req.overloaded || q->req.rejected) return MHD_YES;   /* discard the rest */
+        if (q->req.too_large || q->req.overloaded || q->req.rejected || q->req.bad_framing)
+            return MHD_YES;   /* discard the rest */
         if (q->len + n > s->o.max_body) {
             q->req.too_large = 1;
             atomic_fetch_sub(&s->buffered, q->cap);
@@ -173,7 +205,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         q->buf[q->len] = 0;
         return MHD_YES;
     }
-    if (q->req.rejected) return MHD_YES;            /* answered already */
+    if (q->req.rejected || q->req.bad_framing) return MHD_YES;      /* answered already */
     return respond(s, c, q);
 }
 

@@ -36,6 +36,8 @@ struct fr_http_req {
     int too_large;              /* body over the limit: not read */
     int overloaded;             /* the bodies of all requests reached max_buffered: this one was dropped */
     int rejected;               /* answered by the early handler, body not read */
+    const char *bad_framing;    /* the header that makes the body's length ambiguous (answered 400, closed);
+                                   NULL when sound */
     int64_t content_length;     /* as declared, -1 when absent */
     double t_start;             /* fr_time_ms() at arrival */
 };

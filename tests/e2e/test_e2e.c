@@ -1608,6 +1608,37 @@ static void test_auth_before_body(void **state) {
     assert_true(after - before < 32 * 1024);
 }
 
+/* Strict framing (RFC 9112 6.3): a body whose length is ambiguous is
+ * refused with 400 in the JSON envelope and the connection closed. */
+static void test_strict_framing(void **state) {
+    (void)state;
+    static const struct { const char *headers, *field; } cases[] = {
+        { "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", "Content-Length" },
+        { "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Transfer-Encoding" },
+        { "Transfer-Encoding: gzip\r\n\r\nxx", "Transfer-Encoding" },
+        { "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "Transfer-Encoding" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct e2e_buf req = {0}, raw = {0};
+        e2e_buf_printf(&req, "POST /api/v1/subjects HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n%s",
+                       cases[i].headers);
+        int fd = e2e_connect(g_srv.port), io = 0;
+        assert_true(fd >= 0);
+        assert_int_equal(e2e_exchange(fd, &req, &raw, &io), 0);   /* returns when the server closes */
+        close(fd);
+        struct e2e_resp r = {0};
+        assert_int_equal(e2e_parse_response(&raw, &r), 0);
+        e2e_buf_free(&raw);
+        char conn[64];
+        EXPECT_ERR(r, 400, "VALIDATION_ERROR");
+        assert_string_equal(jstr(r.json, "details.field"), cases[i].field);
+        assert_non_null(e2e_header(&r, "Connection", conn, sizeof conn));
+        assert_string_equal(conn, "close");
+        e2e_resp_free(&r);
+        e2e_buf_free(&req);
+    }
+}
+
 static void test_identify_openset(void **state) {
     (void)state;
     SKIP_WITHOUT_MODELS();
@@ -3381,6 +3412,7 @@ int main(void) {
         cmocka_unit_test_setup(test_identify_quality_same_as_detect, ensure_server),
         cmocka_unit_test_setup(test_precropped_faces, ensure_server),
         cmocka_unit_test_setup(test_auth_before_body, ensure_server),
+        cmocka_unit_test_setup(test_strict_framing, ensure_server),
         cmocka_unit_test_setup(test_identify_openset, ensure_server),
         cmocka_unit_test_setup(test_verify, ensure_server),
         cmocka_unit_test_setup(test_verify_group_photo, ensure_server),
