@@ -35,6 +35,7 @@ struct conn_req {
     struct fr_http_req req;
     uint8_t *buf;
     size_t len, cap;
+    size_t drained;             /* bytes of a refused body read and thrown away */
 };
 
 const char *fr_http_header(const struct fr_http_req *r, const char *name) {
@@ -126,6 +127,12 @@ static const char *bad_framing(struct MHD_Connection *c) {
     return NULL;
 }
 
+/* How much of a refused body is read (and thrown away) before the
+ * connection is cut: the upload limit, at least 1 MiB. */
+static size_t drain_limit(const struct fr_http_server *s) {
+    return s->o.max_body > ((size_t)1 << 20) ? s->o.max_body : (size_t)1 << 20;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
     struct fr_http_server *s = cls;
@@ -168,8 +175,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (q->req.too_large || q->req.overloaded || q->req.rejected || q->req.bad_framing)
-            return MHD_YES;   /* discard the rest */
+        if (q->req.too_large || q->req.overloaded || q->req.rejected || q->req.bad_framing) {
+            /* discard the rest, but only so much: a body that ends within the
+             * drain still gets its 413/503 (libmicrohttpd 0.9.75 cannot answer
+             * in the middle of a body), an endless one is cut off */
+            q->drained += n;
+            return q->drained > drain_limit(s) ? MHD_NO : MHD_YES;
+        }
         if (q->len + n > s->o.max_body) {
             q->req.too_large = 1;
             atomic_fetch_sub(&s->buffered, q->cap);
