@@ -34,30 +34,41 @@ int fr_api_ready(struct fr_api_call *c, json_t **data, json_t **details) {
     return c->raw_json ? 0 : -FR_E_NOMEM;
 }
 
+/* One service of /status, in the shape our users' status components read:
+ * {"service": display name, "status": "success"|"error", "healthy", "details"}. */
+static json_t *service(const char *name, int healthy, json_t *details) {
+    return json_pack("{s:s,s:s,s:b,s:o}", "service", name, "status", healthy ? "success" : "error", "healthy",
+                     healthy, "details", details ? details : json_object());
+}
+
+/* GET /status: {"overall_status": "healthy" | "degraded" | "unhealthy",
+ * "services": {"models", "database", "index", "workers"}, "healthy_count",
+ * "total_count"} inside the success envelope. Unhealthy when the database
+ * is down (nothing works without it), degraded when anything else is. */
 int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
     struct fr_service *s = c->api->svc;
     const char *why = "";
-    (void)data;
     (void)details;
     int models_ok = fr_svc_models_ready(s, &why), db_ok = fr_store_ping(s->store) == 0;
     int64_t nf = 0;
-    fr_store_face_count(s->store, 0, &nf);
-    json_t *deps = json_pack(
-        "{s:{s:s,s:s?,s:s?,s:b},s:{s:s,s:s},s:{s:s,s:I,s:I},s:{s:s,s:i,s:i,s:i}}",
-        "models", "status", models_ok ? "healthy" : "unhealthy", "model_id", s->model_id, "error",
-        models_ok ? NULL : why, "attributes", s->attr != NULL,
-        "database", "status", db_ok ? "healthy" : "unhealthy", "backend", fr_store_backend(s->store),
-        "index", "status", s->index_ok ? "healthy" : "unhealthy", "faces", (json_int_t)fr_index_set_total(s->index),
-        "database_faces", (json_int_t)nf,
-        "workers", "status", "healthy", "threads", s->cfg.threads, "open_connections",
-        c->api->http ? fr_http_open_connections(c->api->http) : 0, "in_flight",
-        c->api->http ? fr_http_in_flight(c->api->http) : 0);
+    if (db_ok) fr_store_face_count(s->store, 0, &nf);
+    json_t *models = service("Face models", models_ok,
+                             json_pack("{s:s?,s:s?,s:s?,s:b}", "model_id", s->model_id, "error", models_ok ? NULL : why,
+                                       "missing", models_ok ? NULL : s->models_missing, "attributes", s->attr != NULL));
+    json_t *db = service("Database", db_ok, json_pack("{s:s,s:I}", "backend", fr_store_backend(s->store), "faces",
+                                                      (json_int_t)nf));
+    json_t *ix = service("Vector index", s->index_ok,
+                         json_pack("{s:s,s:I}", "kind", "exact", "faces", (json_int_t)fr_index_set_total(s->index)));
+    json_t *wk = service("Workers", 1,
+                         json_pack("{s:i,s:i,s:i,s:f}", "threads", s->cfg.threads, "open_connections",
+                                   c->api->http ? fr_http_open_connections(c->api->http) : 0, "in_flight",
+                                   c->api->http ? fr_http_in_flight(c->api->http) : 0, "uptime_seconds",
+                                   (fr_time_ms() - s->started_ms) / 1000.0));
     int healthy = models_ok + db_ok + s->index_ok + 1, total = 4;
-    c->raw_status = 200;
-    c->raw_json = json_pack("{s:s,s:i,s:i,s:f,s:o}", "status", healthy == total ? "healthy" : "degraded", "healthy",
-                            healthy, "total", total, "uptime_seconds", (fr_time_ms() - s->started_ms) / 1000.0,
-                            "dependencies", deps);
-    return c->raw_json ? 0 : -FR_E_NOMEM;
+    const char *overall = !db_ok ? "unhealthy" : healthy == total ? "healthy" : "degraded";
+    *data = json_pack("{s:s,s:{s:o,s:o,s:o,s:o},s:i,s:i}", "overall_status", overall, "services", "models", models,
+                      "database", db, "index", ix, "workers", wk, "healthy_count", healthy, "total_count", total);
+    return *data ? 0 : -FR_E_NOMEM;
 }
 
 static void gallery_gauge(void *arg, int64_t client, const char *model, size_t n_rows) {

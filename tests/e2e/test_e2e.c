@@ -154,19 +154,6 @@ static json_t *list_items(json_t *data) {
     return NULL;
 }
 
-/* The first object member named key at any depth (the /status layout is
- * the server's choice: "dependencies.index" or "index"). */
-static json_t *jfind(json_t *root, const char *key) {
-    const char *k;
-    json_t *v;
-    json_t *hit = json_object_get(root, key);
-    if (hit) return hit;
-    json_object_foreach(root, k, v) {
-        if (json_is_object(v) && (hit = jfind(v, key))) return hit;
-    }
-    return NULL;
-}
-
 /* ---- requests ------------------------------------------------------------- */
 
 struct client {
@@ -390,21 +377,32 @@ static void test_status(void **state) {
     (void)state;
     struct e2e_resp r;
     req(&r, "GET", "/status", NULL, NULL);
-    EXPECT_STATUS(r, 200);
-    assert_non_null(r.json);
-    /* per-dependency JSON: models, database, index sizes, workers; overall status */
-    char *text = json_dumps(r.json, 0);
-    for (const char *k = "models\0database\0index\0workers\0status\0healthy\0total\0"; *k;
-         k += strlen(k) + 1) {
-        if (!strstr(text, k)) {
+    EXPECT_OK(r);
+    /* the users' status contract: envelope, overall_status, services with
+     * service/status/healthy/details, the counts */
+    json_t *sv = jget(r.json, "data.services");
+    assert_true(json_is_object(sv));
+    int healthy = 0, total = 0;
+    for (const char *k = "models\0database\0index\0workers\0"; *k; k += strlen(k) + 1) {
+        json_t *one = json_object_get(sv, k);
+        if (!one) {
             dump(&r, "/status");
-            fail_msg("/status does not mention \"%s\"", k);
+            fail_msg("/status has no service \"%s\"", k);
         }
+        assert_true(json_is_string(json_object_get(one, "service")));
+        const char *st = json_string_value(json_object_get(one, "status"));
+        assert_non_null(st);
+        assert_true(!strcmp(st, "success") || !strcmp(st, "error"));
+        assert_true(json_is_boolean(json_object_get(one, "healthy")));
+        assert_int_equal(json_is_true(json_object_get(one, "healthy")), !strcmp(st, "success"));
+        assert_true(json_is_object(json_object_get(one, "details")));
+        healthy += json_is_true(json_object_get(one, "healthy"));
+        total++;
     }
-    fr_free(text);
-    json_t *index = jfind(r.json, "index");
-    SOFT_CHECK(json_is_integer(jget(index, "faces")), "/status has no index faces count");
-    if (g_models) assert_string_equal(jstr(r.json, "status"), "healthy");
+    assert_int_equal(json_integer_value(jget(r.json, "data.healthy_count")), healthy);
+    assert_int_equal(json_integer_value(jget(r.json, "data.total_count")), total);
+    assert_true(json_is_integer(jget(r.json, "data.services.index.details.faces")));
+    if (g_models) assert_string_equal(jstr(r.json, "data.overall_status"), "healthy");
     e2e_resp_free(&r);
 }
 
@@ -412,7 +410,7 @@ static void test_status(void **state) {
 static long status_index_faces(void) {
     struct e2e_resp r;
     req(&r, "GET", "/status", NULL, NULL);
-    json_t *n = jget(jfind(r.json, "index"), "faces");
+    json_t *n = jget(r.json, "data.services.index.details.faces");
     long v = json_is_integer(n) ? (long)json_integer_value(n) : -1;
     e2e_resp_free(&r);
     return v;
