@@ -41,7 +41,8 @@ LIB_SRC := $(wildcard src/base/*.c src/image/*.c src/face/*.c src/nn/*.c src/nn/
                      src/index/*.c src/store/*.c src/http/*.c src/service/*.c src/api/*.c \
                      src/jobs/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o $(BUILD)/gen/web_assets.o
+WEB_FILES := $(sort $(wildcard web/console/*))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -52,6 +53,14 @@ all: $(BUILD)/facerec $(BUILD)/libfacerec.a
 $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(PROTO)
 	@mkdir -p $(BUILD)/gen
 	protoc-c --proto_path=$(dir $(PROTO)) --c_out=$(BUILD)/gen $(PROTO)
+
+# the console's static files, embedded (tools/embed_web.sh)
+$(BUILD)/gen/web_assets.c: $(WEB_FILES) tools/embed_web.sh
+	@mkdir -p $(BUILD)/gen
+	@sh tools/embed_web.sh $@ $(WEB_FILES)
+
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c src/api/web.h
+	$(CC) $(OPT) $(SANFLAGS) $(CPPFLAGS) -c $< -o $@
 
 # generated code: built without our warning set
 $(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
@@ -136,7 +145,7 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 # The library is built per file (the kernel files need their ISA flags) with
 # coverage instrumentation; libFuzzer's main() comes in at the link.
 FUZZ_FLAGS := -g -O1 -std=c11 -pthread -DFR_FUZZ
-FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/onnx.pb-c.o
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/onnx.pb-c.o build/fuzz/obj/web_assets.o
 fuzz: $(FUZZ_TARGETS)
 build/fuzz/obj/%.o: %.c | $(BUILD)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
@@ -144,6 +153,9 @@ build/fuzz/obj/%.o: %.c | $(BUILD)/gen/onnx.pb-c.h
 	@clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) \
 	    $(if $(findstring _avx512,$<),$(ISA_AVX512),$(if $(findstring _avx2,$<),$(ISA_AVX2))) -MMD -MP -c $< -o $@
 build/fuzz/obj/onnx.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) -c $< -o $@
+build/fuzz/obj/web_assets.o: $(BUILD)/gen/web_assets.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) -c $< -o $@
 build/fuzz/%: fuzz/%.c $(FUZZ_OBJ)

@@ -40,6 +40,8 @@ const struct fr_api_route fr_api_routes[] = {
     { { "POST", "/api/v1/verify", 22, K }, "verify", fr_api_verify, "1:1 verification" },
     { { "POST", "/api/v1/detect", 23, K }, "detect", fr_api_detect, "Faces, landmarks, quality, pose" },
     { { "POST", "/api/v1/embeddings", 24, K }, "embeddings", fr_api_embeddings, "Per face the 512-d embedding" },
+    { { "GET", "/console", 25, N }, "console", fr_api_console, "The console page (also /console/): each service's status" },
+    { { "GET", "/console/{file}", 26, N }, "console", fr_api_console, "The console page's script and style" },
 };
 #undef A
 #undef K
@@ -319,7 +321,9 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
         render_error(&c, resp, rc, NULL);
         goto done;
     }
-    int idx = fr_route_match(route_table, fr_api_n_routes, req->method, req->path, &c.params);
+    /* the console's address with its trailing slash (patterns have none) */
+    const char *path = strcmp(req->path, "/console/") ? req->path : "/console";
+    int idx = fr_route_match(route_table, fr_api_n_routes, req->method, path, &c.params);
     if (idx == FR_ROUTE_METHOD_NOT_ALLOWED) {
         fr_http_resp_header(resp, "Allow", "%s", c.params.allow);
         c.operation = "method_not_allowed";
@@ -384,6 +388,14 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
         resp->len = c.raw_len;
         resp->content_type = c.content_type;
         c.raw = NULL;
+        if (c.static_page) {   /* the console: nothing but its own files, no inline code, no framing */
+            fr_http_resp_header(resp, "Content-Security-Policy",
+                                "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                                "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+            fr_http_resp_header(resp, "X-Content-Type-Options", "nosniff");
+            fr_http_resp_header(resp, "Referrer-Policy", "no-referrer");
+            fr_http_resp_header(resp, "Cache-Control", "no-cache");
+        }
     } else if (c.raw_json) {
         char *text = json_dumps(c.raw_json, JSON_COMPACT | JSON_REAL_PRECISION(9));
         resp->status = c.raw_status ? c.raw_status : 200;

@@ -41,6 +41,7 @@ struct fr_api_call {
     size_t raw_len;
     json_t *raw_json;                       /* a bare JSON body (health, openapi), no envelope */
     int raw_status;
+    int static_page;                        /* raw is a console file: the page's security headers go out */
     int bad_body;                           /* the body did not parse: 400, not 422 */
 };
 
@@ -67,6 +68,8 @@ struct fr_api_route {
 extern const struct fr_api_route fr_api_routes[];
 extern const size_t fr_api_n_routes;
 FR_API json_t *fr_api_openapi(void);
+/* GET /console, /console/, /console/{file}: the embedded console (health.c). */
+int fr_api_console(struct fr_api_call *c, json_t **data, json_t **details);
 
 /* Request helpers for handlers. */
 const char *fr_api_path_param(struct fr_api_call *c, const char *name);

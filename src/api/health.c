@@ -2,6 +2,7 @@
  * OpenAPI document, built from the route table so the two cannot differ. */
 #include "api/api.h"
 
+#include "api/web.h"
 #include "facerec/metrics.h"
 
 #include <stdio.h>
@@ -132,4 +133,25 @@ int fr_api_openapi_route(struct fr_api_call *c, json_t **data, json_t **details)
     (void)details;
     c->raw_json = fr_api_openapi();
     return c->raw_json ? 0 : -FR_E_NOMEM;
+}
+
+/* The console: static files embedded in the binary (web/console/, built in
+ * by tools/embed_web.sh), served with a strict Content-Security-Policy. The
+ * page reads GET /status like any status component. */
+int fr_api_console(struct fr_api_call *c, json_t **data, json_t **details) {
+    (void)data;
+    (void)details;
+    const char *file = fr_api_path_param(c, "file");
+    if (!file || !file[0]) file = "index.html";
+    for (const struct fr_web_asset *a = fr_web_assets; a->name; a++) {
+        if (strcmp(a->name, file)) continue;
+        c->raw = fr_malloc(a->len + 1);
+        if (!c->raw) return -FR_E_NOMEM;
+        memcpy(c->raw, a->data, a->len);
+        c->raw_len = a->len;
+        c->content_type = a->type;
+        c->static_page = 1;
+        return 0;
+    }
+    return fr_err_set(FR_E_NOT_FOUND, "the console has no file %s", file);
 }

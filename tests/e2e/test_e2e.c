@@ -1637,6 +1637,72 @@ static void test_strict_framing(void **state) {
     }
 }
 
+/* The console page in Debian's headless Chromium: the DOM after the
+ * page's script ran shows every service of /status, no CSP violation or
+ * script error is logged, and the page turns red when the models are
+ * missing. Skipped when chromium is not installed (tools/deps.sh installs it). */
+static int console_dom(int port, char *dom, size_t dom_len, char *log, size_t log_len) {
+    char udir[] = "/tmp/fr-chromium-XXXXXX", cmd[1024], logf[64];
+    if (!mkdtemp(udir)) return -1;
+    snprintf(logf, sizeof logf, "%s.log", udir);
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+             "--disable-background-networking --disable-component-update --disable-sync --user-data-dir=%s "
+             "--enable-logging=stderr --v=0 --virtual-time-budget=5000 --dump-dom http://127.0.0.1:%d/console/ 2>%s",
+             udir, port, logf);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(dom, 1, dom_len - 1, p) : 0;
+    dom[n] = 0;
+    int st = p ? pclose(p) : -1;
+    FILE *l = fopen(logf, "r");
+    n = l ? fread(log, 1, log_len - 1, l) : 0;
+    log[n] = 0;
+    if (l) fclose(l);
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", udir, logf);
+    (void)!system(cmd);
+    return st;
+}
+
+static void test_console_page(void **state) {
+    (void)state;
+    if (system("command -v chromium >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "chromium is not installed (tools/deps.sh installs it): skipped\n");
+        skip();
+    }
+    static char dom[1 << 17], log[1 << 17];
+    assert_int_equal(console_dom(g_srv.port, dom, sizeof dom, log, sizeof log), 0);
+    static const char *const services[] = { "models", "database", "index", "workers" };
+    for (int i = 0; i < 4; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "data-service=\"%s\"", services[i]);
+        if (!strstr(dom, want)) fprintf(stderr, "DOM: %.2000s\n", dom);
+        assert_non_null(strstr(dom, want));
+    }
+    if (g_models) {
+        assert_non_null(strstr(dom, "4 of 4 healthy"));
+        assert_non_null(strstr(dom, "data-overall=\"healthy\""));
+        assert_null(strstr(dom, "service bad"));
+    }
+    /* no CSP violation, no script error */
+    assert_null(strstr(log, "Refused to"));
+    assert_null(strstr(log, "Uncaught"));
+    assert_null(strstr(log, "Content Security Policy"));
+    /* the models folder missing: red */
+    static struct e2e_server s;
+    const char *env[] = { "FACEREC_MODELS_DIR=/nonexistent-models", NULL };
+    assert_int_equal(e2e_server_start(&s, NULL, env), 0);
+    assert_int_equal(console_dom(s.port, dom, sizeof dom, log, sizeof log), 0);
+    assert_non_null(strstr(dom, "3 of 4 healthy"));
+    assert_non_null(strstr(dom, "data-overall=\"degraded\""));
+    assert_non_null(strstr(dom, "class=\"service bad\" data-service=\"models\""));
+    assert_non_null(strstr(dom, "Unhealthy: Face models."));
+    assert_null(strstr(log, "Refused to"));
+    assert_null(strstr(log, "Uncaught"));
+    printf("console: DOM shows 4 services; healthy server 4 of 4, without models 3 of 4 and red\n");
+    assert_int_equal(e2e_server_stop(&s), 0);
+    e2e_server_cleanup(&s);
+}
+
 static void test_identify_openset(void **state) {
     (void)state;
     SKIP_WITHOUT_MODELS();
@@ -3463,6 +3529,7 @@ int main(void) {
         cmocka_unit_test_setup(test_precropped_faces, ensure_server),
         cmocka_unit_test_setup(test_auth_before_body, ensure_server),
         cmocka_unit_test_setup(test_strict_framing, ensure_server),
+        cmocka_unit_test_setup(test_console_page, ensure_server),
         cmocka_unit_test_setup(test_identify_openset, ensure_server),
         cmocka_unit_test_setup(test_verify, ensure_server),
         cmocka_unit_test_setup(test_verify_group_photo, ensure_server),
