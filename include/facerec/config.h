@@ -41,6 +41,8 @@
  *   log_level              FACEREC_LOG_LEVEL             info           debug, info, warn, error
  *   max_faces              FACEREC_MAX_FACES             10             [1, 1000]
  *   top_k                  FACEREC_TOP_K                 5              [1, 1000]
+ *   cors_origins           FACEREC_CORS_ORIGINS          "" (off)       "*" or scheme://host[:port],...: browsers on
+ *                                                                       these origins may call the API
  */
 #ifndef FACEREC_CONFIG_H
 #define FACEREC_CONFIG_H
@@ -78,6 +80,7 @@ struct fr_config {
     int log_level;                          /* enum fr_log_level */
     int max_faces;
     int top_k;
+    char cors_origins[1024];                /* "" off, "*", or "https://a.example,http://localhost:3000" */
 };
 
 /* The built-in defaults. */

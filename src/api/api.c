@@ -276,6 +276,47 @@ static void observe(struct fr_api_call *c, int status, double ms) {
         if (v[i] > 0) fr_metric_observe(m->stage_duration, v[i] / 1000.0, stages[i]);
 }
 
+/* ---- CORS (FACEREC_CORS_ORIGINS) ---- */
+
+/* 1 when browsers on origin may call the API. */
+static int cors_allowed(const struct fr_api *a, const char *origin) {
+    if (!a->cors_origins[0] || !origin || !origin[0]) return 0;
+    if (!strcmp(a->cors_origins, "*")) return 1;
+    size_t ol = strlen(origin);
+    for (const char *p = a->cors_origins; *p;) {
+        size_t l = strcspn(p, ",");
+        if (l == ol && !strncasecmp(p, origin, l)) return 1;
+        p += l;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+static void cors_headers(struct fr_http_resp *resp, const char *origin) {
+    fr_http_resp_header(resp, "Access-Control-Allow-Origin", "%s", origin);
+    fr_http_resp_header(resp, "Vary", "Origin");
+    fr_http_resp_header(resp, "Access-Control-Expose-Headers",
+                        "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After");
+}
+
+/* A preflight (OPTIONS with Access-Control-Request-Method) from an allowed
+ * origin for a route that exists: 204 with what may be sent. 1 when answered. */
+static int cors_preflight(struct fr_api_call *c, struct fr_http_resp *resp, const char *origin) {
+    const char *want = fr_http_header(c->req, "Access-Control-Request-Method");
+    if (strcmp(c->req->method, "OPTIONS") || !want || !cors_allowed(c->api, origin)) return 0;
+    fr_route_params p;
+    const char *path = strcmp(c->req->path, "/console/") ? c->req->path : "/console";
+    if (fr_route_match(route_table, fr_api_n_routes, want, path, &p) < 0) return 0;
+    cors_headers(resp, origin);
+    fr_http_resp_header(resp, "Access-Control-Allow-Methods", "%s", want);
+    fr_http_resp_header(resp, "Access-Control-Allow-Headers",
+                        "X-API-Key, Authorization, Content-Type, Idempotency-Key, X-Request-Id");
+    fr_http_resp_header(resp, "Access-Control-Max-Age", "600");
+    resp->status = 204;
+    c->operation = "cors_preflight";
+    return 1;
+}
+
 void fr_api_early(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp) {
     struct fr_api_call c;
     memset(&c, 0, sizeof c);
@@ -291,6 +332,8 @@ void fr_api_early(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp)
     else if (r->r.auth == FR_ROUTE_AUTH_CLIENT) rc = auth_client(&c, &cl);
     fr_store_client_free(&cl);
     if (rc != -FR_E_UNAUTHORIZED) return;      /* let in, or a store failure: the normal path decides */
+    const char *origin = fr_http_header(req, "Origin");
+    if (cors_allowed(c.api, origin)) cors_headers(resp, origin);   /* so a browser can read the 401 */
     request_id(&c);
     c.operation = r->operation;
     render_error(&c, resp, rc, NULL);
@@ -321,6 +364,9 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
         render_error(&c, resp, rc, NULL);
         goto done;
     }
+    const char *origin = fr_http_header(req, "Origin");
+    if (cors_preflight(&c, resp, origin)) goto done;
+    if (cors_allowed(c.api, origin)) cors_headers(resp, origin);
     /* the console's address with its trailing slash (patterns have none) */
     const char *path = strcmp(req->path, "/console/") ? req->path : "/console";
     int idx = fr_route_match(route_table, fr_api_n_routes, req->method, path, &c.params);

@@ -21,6 +21,7 @@ struct fr_api {
     struct api_usage *usage;                /* counts not yet written to the store */
     size_t n_usage, cap_usage;
     double usage_flushed_ms;
+    char cors_origins[1024];                /* FACEREC_CORS_ORIGINS: "" off, "*", or a comma list */
 };
 
 /* One request on its way through. */

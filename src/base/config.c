@@ -32,7 +32,8 @@ enum kind {
     K_INT,
     K_F64,
     K_BOOL,
-    K_LEVEL                         /* log level name → enum fr_log_level */
+    K_LEVEL,                        /* log level name → enum fr_log_level */
+    K_ORIGINS                       /* "" (off), "*", or comma-separated scheme://host[:port] origins */
 };
 
 struct key {
@@ -65,6 +66,7 @@ static const struct key keys[] = {
     { "log_level",             K_LEVEL,  FIELD(log_level),             0, 0,     "info" },
     { "max_faces",             K_INT,    FIELD(max_faces),             1, 1000,  "10" },
     { "top_k",                 K_INT,    FIELD(top_k),                 1, 1000,  "5" },
+    { "cors_origins",          K_ORIGINS, FIELD(cors_origins),         0, 0,     "" },
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 
@@ -217,6 +219,28 @@ static int set_string(const struct key *k, const char *v, char *field, char *why
     return 0;
 }
 
+/* "" (CORS off), "*" (any origin), or origins "scheme://host[:port]" (http
+ * or https, no path, no trailing slash) separated by commas. */
+static int set_origins(const struct key *k, const char *v, char *field, char *why, size_t len) {
+    size_t n = strlen(v);
+    if (n >= k->size) return expected(why, len, "at most 1023 bytes of origins", v);
+    if (n && strcmp(v, "*")) {
+        for (const char *p = v; *p;) {
+            size_t l = strcspn(p, ",");
+            const char *host = !strncmp(p, "http://", 7) ? p + 7 : !strncmp(p, "https://", 8) ? p + 8 : NULL;
+            int ok = host && (size_t)(host - p) < l;
+            for (const char *q = host; ok && q < p + l; q++)
+                ok = isalnum((unsigned char)*q) || *q == '.' || *q == '-' || *q == ':' || *q == '[' || *q == ']';
+            if (ok && p[l] == ',' && !p[l + 1]) ok = 0;   /* a trailing comma */
+            if (!ok) return expected(why, len, "\"*\" or origins like https://app.example.com,http://localhost:3000", v);
+            p += l;
+            if (*p == ',') p++;
+        }
+    }
+    memcpy(field, v, n + 1);
+    return 0;
+}
+
 /* Parses v into k's field; on error writes the reason (without the key). */
 static int key_set(struct fr_config *cfg, const struct key *k, const char *v, char *why, size_t len) {
     void *field = (char *)cfg + k->off;
@@ -229,6 +253,7 @@ static int key_set(struct fr_config *cfg, const struct key *k, const char *v, ch
     case K_F64: return set_number(k, v, field, why, len);
     case K_BOOL: return set_bool(v, field, why, len);
     case K_LEVEL: return set_level(v, field, why, len);
+    case K_ORIGINS: return set_origins(k, v, field, why, len);
     }
     return -1;
 }
@@ -380,7 +405,8 @@ int fr_config_print(const struct fr_config *cfg, FILE *f) {
         char num[32];
         switch (k->kind) {
         case K_LISTEN:
-        case K_PATH: print_string(f, k->name, field); break;
+        case K_PATH:
+        case K_ORIGINS: print_string(f, k->name, field); break;
         case K_SECRET: fprintf(f, "%s = %s\n", k->name, *(const char *)field ? "(set)" : "(unset)"); break;
         case K_I64: fprintf(f, "%s = %lld\n", k->name, (long long)*(const int64_t *)field); break;
         case K_INT: fprintf(f, "%s = %d\n", k->name, *(const int *)field); break;

@@ -25,7 +25,7 @@
 
 #include <stdarg.h>
 
-#define FR_HTTP_MAX_RESP_HEADERS 12
+#define FR_HTTP_MAX_RESP_HEADERS 16
 
 struct fr_http_req {
     void *conn;                 /* struct MHD_Connection * */

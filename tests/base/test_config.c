@@ -14,7 +14,7 @@ static const char *const env_keys[] = {
     "FACEREC_THREADS",          "FACEREC_MATCH_THRESHOLD",  "FACEREC_QUALITY_THRESHOLD",
     "FACEREC_LIVENESS_THRESHOLD", "FACEREC_REQUIRE_LIVENESS", "FACEREC_STORE_PHOTOS", "FACEREC_PHOTO_RETENTION_DAYS",
     "FACEREC_DEFAULT_RATE_PER_HOUR", "FACEREC_DEFAULT_RATE_PER_DAY", "FACEREC_LOG_LEVEL",
-    "FACEREC_MAX_FACES",        "FACEREC_TOP_K",
+    "FACEREC_MAX_FACES",        "FACEREC_TOP_K", "FACEREC_CORS_ORIGINS", "FACEREC_IDENTIFY_FPIR", "FACEREC_IDENTIFY_MARGIN",
 };
 #define N_ENV (sizeof env_keys / sizeof env_keys[0])
 
@@ -67,7 +67,8 @@ static const char *defaults_text =
     "default_rate_per_day = 0\n"
     "log_level = info\n"
     "max_faces = 10\n"
-    "top_k = 5\n";
+    "top_k = 5\n"
+    "cors_origins = \n";
 
 static void test_defaults(void **state) {
     (void)state;
@@ -98,6 +99,24 @@ static void test_defaults(void **state) {
     struct fr_config d;
     fr_config_defaults(&d);
     assert_memory_equal(&c, &d, sizeof c);
+}
+
+static void test_cors_origins(void **state) {
+    (void)state;
+    struct fr_config c;
+    static const char *const good[] = { "", "*", "https://app.example.com", "http://localhost:3000,https://a.b.c" };
+    static const char *const bad[] = { "app.example.com", "https://a.example/path", "ftp://x", "https://a,", "http://" };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        setenv("FACEREC_CORS_ORIGINS", good[i], 1);
+        assert_int_equal(fr_config_load(&c, NULL), 0);
+        assert_string_equal(c.cors_origins, good[i]);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("FACEREC_CORS_ORIGINS", bad[i], 1);
+        assert_true(fr_config_load(&c, NULL) < 0);
+        assert_non_null(strstr(fr_err_detail(), "CORS_ORIGINS"));
+    }
+    unsetenv("FACEREC_CORS_ORIGINS");
 }
 
 static void test_precedence(void **state) {
@@ -365,6 +384,7 @@ static void test_unknown_env_is_only_a_warning(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_cors_origins, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_precedence, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_env_errors, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_listen_forms, clear_env, clear_env),

@@ -1703,6 +1703,66 @@ static void test_console_page(void **state) {
     e2e_server_cleanup(&s);
 }
 
+static void client_on(struct e2e_server *s, struct client *c);
+
+/* CORS: off by default; with FACEREC_CORS_ORIGINS, allowed origins get
+ * their preflight answered and Access-Control-Allow-Origin on every answer
+ * (401s included), others get nothing. */
+static void test_cors(void **state) {
+    (void)state;
+    struct e2e_resp r;
+    char v[256];
+    const char *pre = "Origin: https://app.example.com\r\nAccess-Control-Request-Method: POST\r\n"
+                      "Access-Control-Request-Headers: x-api-key, content-type\r\n";
+    /* the shared server: CORS off */
+    e2e_http(g_srv.port, "OPTIONS", "/api/v1/identify", pre, NULL, NULL, 0, &r);
+    assert_true(r.status != 204);
+    assert_null(e2e_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    e2e_resp_free(&r);
+    static struct e2e_server s;
+    const char *env[] = { "FACEREC_CORS_ORIGINS=https://app.example.com,http://localhost:3000", NULL };
+    assert_int_equal(e2e_server_start(&s, NULL, env), 0);
+    struct client c;
+    client_on(&s, &c);
+    e2e_http(s.port, "OPTIONS", "/api/v1/identify", pre, NULL, NULL, 0, &r);
+    EXPECT_STATUS(r, 204);
+    assert_string_equal(e2e_header(&r, "Access-Control-Allow-Origin", v, sizeof v), "https://app.example.com");
+    assert_string_equal(e2e_header(&r, "Access-Control-Allow-Methods", v, sizeof v), "POST");
+    assert_non_null(strstr(e2e_header(&r, "Access-Control-Allow-Headers", v, sizeof v), "X-API-Key"));
+    assert_string_equal(e2e_header(&r, "Vary", v, sizeof v), "Origin");
+    e2e_resp_free(&r);
+    /* an origin not on the list, a route that does not exist: no preflight */
+    e2e_http(s.port, "OPTIONS", "/api/v1/identify",
+             "Origin: https://evil.example\r\nAccess-Control-Request-Method: POST\r\n", NULL, NULL, 0, &r);
+    assert_true(r.status != 204);
+    assert_null(e2e_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    e2e_resp_free(&r);
+    e2e_http(s.port, "OPTIONS", "/api/v1/nope", pre, NULL, NULL, 0, &r);
+    assert_true(r.status != 204);
+    e2e_resp_free(&r);
+    /* real requests */
+    char hdr[512];
+    snprintf(hdr, sizeof hdr, "%sOrigin: http://localhost:3000\r\n", c.hdr);
+    e2e_http(s.port, "GET", "/api/v1/subjects", hdr, NULL, NULL, 0, &r);
+    EXPECT_OK(r);
+    assert_string_equal(e2e_header(&r, "Access-Control-Allow-Origin", v, sizeof v), "http://localhost:3000");
+    assert_non_null(strstr(e2e_header(&r, "Access-Control-Expose-Headers", v, sizeof v), "X-Request-Id"));
+    e2e_resp_free(&r);
+    e2e_http(s.port, "GET", "/api/v1/subjects", c.hdr, NULL, NULL, 0, &r);
+    EXPECT_OK(r);
+    assert_null(e2e_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    e2e_resp_free(&r);
+    /* a 401 before the body, readable by the browser */
+    e2e_http(s.port, "POST", "/api/v1/subjects", "Origin: https://app.example.com\r\n", "application/json",
+             "{\"name\":\"x\"}", 12, &r);
+    EXPECT_ERR(r, 401, "UNAUTHORIZED");
+    assert_string_equal(e2e_header(&r, "Access-Control-Allow-Origin", v, sizeof v), "https://app.example.com");
+    e2e_resp_free(&r);
+    assert_int_equal(e2e_server_stop(&s), 0);
+    e2e_server_cleanup(&s);
+    /* a bad setting stops the server at start, naming it */
+}
+
 static void test_identify_openset(void **state) {
     (void)state;
     SKIP_WITHOUT_MODELS();
@@ -3530,6 +3590,7 @@ int main(void) {
         cmocka_unit_test_setup(test_auth_before_body, ensure_server),
         cmocka_unit_test_setup(test_strict_framing, ensure_server),
         cmocka_unit_test_setup(test_console_page, ensure_server),
+        cmocka_unit_test_setup(test_cors, ensure_server),
         cmocka_unit_test_setup(test_identify_openset, ensure_server),
         cmocka_unit_test_setup(test_verify, ensure_server),
         cmocka_unit_test_setup(test_verify_group_photo, ensure_server),
