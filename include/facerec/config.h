@@ -23,6 +23,8 @@
  *   data_dir               FACEREC_DATA_DIR              ./data         non-empty path
  *   models_dir             FACEREC_MODELS_DIR            ./models       non-empty path
  *   admin_token            FACEREC_ADMIN_TOKEN           (unset)        16-255 printable chars, no spaces
+ *   metrics_token          FACEREC_METRICS_TOKEN         (unset)        the same: /metrics and the counts of /status
+ *                                                                       then need Authorization: Bearer <it>
  *   max_upload_bytes       FACEREC_MAX_UPLOAD_BYTES      10485760       [1024, 1073741824]
  *   max_pixels             FACEREC_MAX_PIXELS            50000000       [1, 1000000000]
  *   threads                FACEREC_THREADS               0 (= cores)    [0, 256]
@@ -64,6 +66,7 @@ struct fr_config {
     char data_dir[FR_CONFIG_PATH_MAX];
     char models_dir[FR_CONFIG_PATH_MAX];
     char admin_token[256];                  /* "" when unset (the service then makes one) */
+    char metrics_token[256];                /* "" when unset: /metrics and /status's counts are public */
     int64_t max_upload_bytes;
     int64_t max_pixels;
     int threads;                            /* 0: one per core (fr_config_threads) */

@@ -232,6 +232,14 @@ static int auth_admin(struct fr_api_call *c) {
     return 0;
 }
 
+int fr_api_metrics_allowed(struct fr_api_call *c) {
+    if (!c->api->metrics_hash[0]) return 1;
+    const char *h = fr_http_header(c->req, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7)) return 0;
+    return fr_key_verify(h + 7, c->api->metrics_hash) ||
+           (c->api->admin_hash[0] && fr_key_verify(h + 7, c->api->admin_hash));
+}
+
 static int auth_client(struct fr_api_call *c, struct fr_store_client *cl) {
     const char *key = fr_http_header(c->req, "X-API-Key");
     if (!key || !*key) return fr_err_set(FR_E_UNAUTHORIZED, "missing X-API-Key header");

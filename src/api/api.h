@@ -22,6 +22,7 @@ struct fr_api {
     size_t n_usage, cap_usage;
     double usage_flushed_ms;
     char cors_origins[1024];                /* FACEREC_CORS_ORIGINS: "" off, "*", or a comma list */
+    char metrics_hash[65];                  /* FACEREC_METRICS_TOKEN's hash; "" when /metrics is public */
 };
 
 /* One request on its way through. */
@@ -69,6 +70,9 @@ struct fr_api_route {
 extern const struct fr_api_route fr_api_routes[];
 extern const size_t fr_api_n_routes;
 FR_API json_t *fr_api_openapi(void);
+/* 1 when the request may see operational figures: no FACEREC_METRICS_TOKEN
+ * is set, or it came as Authorization: Bearer <token> (or the admin token). */
+int fr_api_metrics_allowed(struct fr_api_call *c);
 /* GET /console, /console/, /console/{file}: the embedded console (health.c). */
 int fr_api_console(struct fr_api_call *c, json_t **data, json_t **details);
 

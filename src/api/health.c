@@ -65,6 +65,11 @@ int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
                                    c->api->http ? fr_http_open_connections(c->api->http) : 0, "in_flight",
                                    c->api->http ? fr_http_in_flight(c->api->http) : 0, "uptime_seconds",
                                    (fr_time_ms() - s->started_ms) / 1000.0));
+    if (!fr_api_metrics_allowed(c)) {   /* FACEREC_METRICS_TOKEN set and not given: states, no counts */
+        json_object_del(json_object_get(db, "details"), "faces");
+        json_object_del(json_object_get(ix, "details"), "faces");
+        json_object_clear(json_object_get(wk, "details"));
+    }
     int healthy = models_ok + db_ok + s->index_ok + 1, total = 4;
     const char *overall = !db_ok ? "unhealthy" : healthy == total ? "healthy" : "degraded";
     *data = json_pack("{s:s,s:{s:o,s:o,s:o,s:o},s:i,s:i}", "overall_status", overall, "services", "models", models,
@@ -84,6 +89,8 @@ int fr_api_metrics(struct fr_api_call *c, json_t **data, json_t **details) {
     const struct fr_metrics_std *m;
     (void)data;
     (void)details;
+    if (!fr_api_metrics_allowed(c))   /* per-client series are the operator's business */
+        return fr_err_set(FR_E_UNAUTHORIZED, "/metrics needs Authorization: Bearer <FACEREC_METRICS_TOKEN>");
     int rc = fr_metrics_std_get(&m);
     if (rc < 0) return rc;
     fr_index_set_foreach(c->api->svc->index, gallery_gauge, (void *)(uintptr_t)m);

@@ -50,6 +50,7 @@ static const struct key keys[] = {
     { "data_dir",              K_PATH,   FIELD(data_dir),              0, 0,     "./data" },
     { "models_dir",            K_PATH,   FIELD(models_dir),            0, 0,     "./models" },
     { "admin_token",           K_SECRET, FIELD(admin_token),           0, 0,     NULL },
+    { "metrics_token",         K_SECRET, FIELD(metrics_token),         0, 0,     NULL },
     { "max_upload_bytes",      K_I64,    FIELD(max_upload_bytes),      1024, 1073741824, "10485760" },
     { "max_pixels",            K_I64,    FIELD(max_pixels),            1, 1e9,   "50000000" },
     { "threads",               K_INT,    FIELD(threads),               0, 256,   "0" },

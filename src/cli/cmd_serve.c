@@ -189,6 +189,11 @@ int cmd_serve(int argc, char **argv) {
         return fr_cli_err(rc, "api");
     }
     snprintf(api.cors_origins, sizeof api.cors_origins, "%s", cfg.cors_origins);
+    if (cfg.metrics_token[0] && (rc = fr_key_hash(cfg.metrics_token, api.metrics_hash)) < 0) {
+        fr_api_fini(&api);
+        fr_service_close(svc);
+        return fr_cli_err(rc, "metrics token");
+    }
     const char *host = strcmp(cfg.listen_host, "localhost") ? cfg.listen_host : "127.0.0.1";
     struct fr_http_opts ho = { .host = host, .port = cfg.listen_port, .threads = sc.threads,
                                .max_body = (size_t)cfg.max_upload_bytes, .handler = fr_api_handle,

@@ -1720,7 +1720,8 @@ static void test_cors(void **state) {
     assert_null(e2e_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
     e2e_resp_free(&r);
     static struct e2e_server s;
-    const char *env[] = { "FACEREC_CORS_ORIGINS=https://app.example.com,http://localhost:3000", NULL };
+    const char *env[] = { "FACEREC_CORS_ORIGINS=https://app.example.com,http://localhost:3000",
+                          "FACEREC_METRICS_TOKEN=metrics-token-0123456789", NULL };
     assert_int_equal(e2e_server_start(&s, NULL, env), 0);
     struct client c;
     client_on(&s, &c);
@@ -1758,9 +1759,26 @@ static void test_cors(void **state) {
     EXPECT_ERR(r, 401, "UNAUTHORIZED");
     assert_string_equal(e2e_header(&r, "Access-Control-Allow-Origin", v, sizeof v), "https://app.example.com");
     e2e_resp_free(&r);
+    /* FACEREC_METRICS_TOKEN (same server): /metrics and /status's counts need it */
+    e2e_http(s.port, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
+    EXPECT_ERR(r, 401, "UNAUTHORIZED");
+    e2e_resp_free(&r);
+    e2e_http(s.port, "GET", "/metrics", "Authorization: Bearer metrics-token-0123456789\r\n", NULL, NULL, 0, &r);
+    EXPECT_STATUS(r, 200);
+    assert_non_null(strstr(r.body, "facerec_requests_total"));
+    e2e_resp_free(&r);
+    e2e_http(s.port, "GET", "/status", NULL, NULL, NULL, 0, &r);
+    EXPECT_OK(r);
+    assert_null(jget(r.json, "data.services.index.details.faces"));
+    assert_null(jget(r.json, "data.services.workers.details.in_flight"));
+    assert_true(json_is_true(jget(r.json, "data.services.index.healthy")));   /* states stay public */
+    e2e_resp_free(&r);
+    e2e_http(s.port, "GET", "/status", "Authorization: Bearer metrics-token-0123456789\r\n", NULL, NULL, 0, &r);
+    EXPECT_OK(r);
+    assert_true(json_is_integer(jget(r.json, "data.services.index.details.faces")));
+    e2e_resp_free(&r);
     assert_int_equal(e2e_server_stop(&s), 0);
     e2e_server_cleanup(&s);
-    /* a bad setting stops the server at start, naming it */
 }
 
 static void test_identify_openset(void **state) {
