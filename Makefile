@@ -115,6 +115,11 @@ $(BUILD)/bench/kern_bench: bench/kern_bench.c $(BUILD)/libfacerec.a
 	@echo "CC $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
 
+$(BUILD)/bench/micro_bench: bench/micro_bench.c $(BUILD)/libfacerec.a
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
+
 # index benchmark (bench/index_bench.sh runs both): ours, and the peer FAISS
 # IndexFlatIP (Debian libfaiss-dev: a static C++ library using OpenMP and BLAS)
 $(BUILD)/bench/index_bench: bench/index_bench.c $(BUILD)/libfacerec.a
@@ -128,10 +133,12 @@ $(BUILD)/bench/faiss_flat: bench/faiss_flat.cc
 	@$(CXX) -O2 -g -std=c++17 -fopenmp $(SANFLAGS) $< -o $@ -lfaiss -lopenblas -llapack
 
 bench: deps
-	@$(MAKE) --no-print-directory models all $(BUILD)/bench/kern_bench
+	@$(MAKE) --no-print-directory models all $(BUILD)/bench/kern_bench $(BUILD)/bench/micro_bench
 	@sh bench/nn_bench.sh $(BUILD)
 	@echo
 	@$(BUILD)/bench/kern_bench
+	@echo
+	@$(BUILD)/bench/micro_bench
 	@echo
 	@sh bench/pipeline_bench.sh $(BUILD)
 	@echo

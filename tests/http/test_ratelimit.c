@@ -334,21 +334,6 @@ static void test_concurrent(void **state) {
     fr_ratelimit_free(rl);
 }
 
-static void test_speed(void **state) {
-    (void)state;
-    struct fr_ratelimit *rl = rl_new(0);
-    enum { N = 2000000 };
-    double t0 = fr_time_ms();
-    for (int i = 0; i < N; i++) fr_ratelimit_check(rl, i % 5000, 1000000, 10000000, T0 + i / 10, NULL);
-    double ms = fr_time_ms() - t0;
-    struct fr_ratelimit_info in;
-    t0 = fr_time_ms();
-    for (int i = 0; i < N; i++) fr_ratelimit_check(rl, i % 5000, 1000000, 10000000, T0 + i / 10, &in);
-    double ms_info = fr_time_ms() - t0;
-    printf("%.0f ns per check, %.0f ns with the header figures (5000 clients, one thread)\n", ms * 1e6 / N,
-           ms_info * 1e6 / N);
-    fr_ratelimit_free(rl);
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -362,7 +347,6 @@ int main(void) {
         cmocka_unit_test(test_forget_and_eviction),
         cmocka_unit_test(test_alloc_failure),
         cmocka_unit_test(test_concurrent),
-        cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

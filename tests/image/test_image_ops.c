@@ -3,9 +3,9 @@
  *  - resize: identity, the INTER_LINEAR coordinate mapping and clamping,
  *    INTER_AREA block means and fractional cells, enlarging with AREA is
  *    BILINEAR, a random-image comparison with a straightforward double
- *    reference, and the timing of 1920x1080 -> 320x240;
+ *    reference;
  *  - warp: identity, translation with black fill, 90-degree rotation,
- *    half-pixel blending with the black border, a 112x112 timing;
+ *    half-pixel blending with the black border;
  *  - crop clamping, grey of pure colours, Laplacian variance, brightness,
  *    CHW packing in RGB and BGR;
  *  - argument errors, and allocation N failing for N = 1, 2, ...: NOMEM or
@@ -14,8 +14,8 @@
  *    code, byte for byte and float for float: bilinear resize of random
  *    images of many sizes (1x1, odd widths, up and down, 250x250 and
  *    1126x661 -> 320x240), resize_to_chw against resize + to_chw, and affine
- *    warps with rotation, scale and borders outside the image; and the
- *    per-ISA timings (medians) of the pipeline's pixel steps. */
+ *    warps with rotation, scale and borders outside the image.
+ * Timings live in bench/micro_bench.c (make bench), not here. */
 #include "harness.h"
 
 #include "facerec/image.h"
@@ -218,24 +218,6 @@ static void test_resize_area(void **state) {
     fr_image_free(&src);
 }
 
-static void test_resize_timing(void **state) {
-    (void)state;
-    struct fr_image src, out;
-    make(&src, 1920, 1080, 3);
-    fill_random(&src);
-    for (int method = 0; method < 2; method++) {
-        double best = 1e9;
-        for (int rep = 0; rep < 20; rep++) {
-            double t0 = fr_time_ms();
-            assert_int_equal(fr_image_resize(&src, 320, 240, method, &out), 0);
-            double t = fr_time_ms() - t0;
-            if (t < best) best = t;
-            fr_image_free(&out);
-        }
-        printf("resize 1920x1080 -> 320x240 %s: %.3f ms\n", method ? "area" : "bilinear", best);
-    }
-    fr_image_free(&src);
-}
 
 /* ---- warp ---- */
 
@@ -326,25 +308,6 @@ static void test_warp_rotate90(void **state) {
     fr_image_free(&src);
 }
 
-static void test_warp_timing(void **state) {
-    (void)state;
-    struct fr_image src, out;
-    make(&src, 640, 480, 3);
-    fill_random(&src);
-    /* a similarity transform like face alignment: scale 0.3, 20 degrees */
-    const float s = 1 / 0.3f, a = 0.35f;
-    const float m[6] = { s * cosf(a), -s * sinf(a), 250, s * sinf(a), s * cosf(a), 150 };
-    double best = 1e9;
-    for (int rep = 0; rep < 50; rep++) {
-        double t0 = fr_time_ms();
-        assert_int_equal(fr_image_warp_affine(&src, m, 112, 112, &out), 0);
-        double t = fr_time_ms() - t0;
-        if (t < best) best = t;
-        fr_image_free(&out);
-    }
-    printf("warp_affine 640x480 -> 112x112 RGB: %.3f ms\n", best);
-    fr_image_free(&src);
-}
 
 /* ---- crop, grey ---- */
 
@@ -669,74 +632,6 @@ static void test_isa_warp_equal(void **state) {
     assert_int_equal(fr_mem_used(), before);
 }
 
-/* ---- timings of the pipeline's pixel steps, per ISA (medians) ---- */
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-enum { TIME_REPS = 101 };
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return t[n / 2];
-}
-
-/* The steps of issue #3's measurement on a 250x250 portrait, each timed as
- * the median of TIME_REPS runs, once per ISA. */
-static void test_isa_timing(void **state) {
-    (void)state;
-    int isa0 = fr_cpu_isa();
-    struct fr_image src, small, crop, lm, grey, al;
-    make(&src, 250, 250, 3);
-    fill_random(&src);
-    float *chw = fr_malloc((size_t)3 * 320 * 240 * sizeof *chw);
-    assert_non_null(chw);
-    static const float mean[3] = { 127, 127, 127 };
-    static const float scale[3] = { 1.0f / 128, 1.0f / 128, 1.0f / 128 };
-    float m[6];
-    similarity(1.1f, 0.15f, 55.5f, 55.5f, 125, 120, m);
-    static const int order[] = { FR_ISA_REF, FR_ISA_AVX2, FR_ISA_AVX512 };
-    for (size_t k = 0; k < 3; k++) {
-        fr_cpu_set_isa(order[k]);
-        if (fr_cpu_isa() != order[k]) continue;   /* not on this CPU */
-        double t[5][TIME_REPS];
-        for (int r = 0; r < TIME_REPS; r++) {
-            double t0 = fr_time_ms();
-            assert_int_equal(fr_image_resize(&src, 320, 240, FR_RESIZE_BILINEAR, &small), 0);
-            double t1 = fr_time_ms();
-            fr_image_to_chw(&small, mean, scale, 0, chw);
-            double t2 = fr_time_ms();
-            assert_int_equal(fr_image_resize_to_chw(&src, 320, 240, mean, scale, 0, chw), 0);
-            double t3 = fr_time_ms();
-            assert_int_equal(fr_image_warp_affine(&src, m, 112, 112, &al), 0);
-            double t4 = fr_time_ms();
-            assert_int_equal(fr_image_crop(&src, 60, 50, 190, 200, &crop), 0);
-            assert_int_equal(fr_image_resize(&crop, 64, 64, FR_RESIZE_BILINEAR, &lm), 0);
-            assert_int_equal(fr_image_to_grey(&lm, &grey), 0);
-            double t5 = fr_time_ms();
-            t[0][r] = t1 - t0;
-            t[1][r] = t2 - t1;
-            t[2][r] = t3 - t2;
-            t[3][r] = t4 - t3;
-            t[4][r] = t5 - t4;
-            fr_image_free(&small);
-            fr_image_free(&al);
-            fr_image_free(&crop);
-            fr_image_free(&lm);
-            fr_image_free(&grey);
-        }
-        printf("%-6s resize 250x250->320x240 %.3f ms, to_chw %.3f ms, resize_to_chw %.3f ms, "
-               "warp 112x112 %.3f ms, crop+resize 64x64+grey %.3f ms (medians of %d)\n",
-               fr_isa_name(order[k]), median(t[0], TIME_REPS), median(t[1], TIME_REPS),
-               median(t[2], TIME_REPS), median(t[3], TIME_REPS), median(t[4], TIME_REPS),
-               TIME_REPS);
-    }
-    fr_cpu_set_isa(isa0);
-    fr_free(chw);
-    fr_image_free(&src);
-}
 
 /* ---- errors ---- */
 
@@ -847,10 +742,8 @@ int main(void) {
         cmocka_unit_test(test_resize_bilinear_shrink),
         cmocka_unit_test(test_resize_bilinear_random),
         cmocka_unit_test(test_resize_area),
-        cmocka_unit_test(test_resize_timing),
         cmocka_unit_test(test_warp_identity_translate),
         cmocka_unit_test(test_warp_rotate90),
-        cmocka_unit_test(test_warp_timing),
         cmocka_unit_test(test_crop),
         cmocka_unit_test(test_grey),
         cmocka_unit_test(test_laplacian_var),
@@ -859,7 +752,6 @@ int main(void) {
         cmocka_unit_test(test_isa_resize_equal),
         cmocka_unit_test(test_isa_resize_to_chw_equal),
         cmocka_unit_test(test_isa_warp_equal),
-        cmocka_unit_test(test_isa_timing),
         cmocka_unit_test(test_argument_errors),
         cmocka_unit_test(test_alloc_failure),
     };
