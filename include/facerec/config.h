@@ -43,6 +43,7 @@
  *   log_level              FACEREC_LOG_LEVEL             info           debug, info, warn, error
  *   max_faces              FACEREC_MAX_FACES             10             [1, 1000]
  *   top_k                  FACEREC_TOP_K                 5              [1, 1000]
+ *   max_connections_per_ip FACEREC_MAX_CONNECTIONS_PER_IP 100          [0, 1000]: 0 = no limit (of 1000 in all)
  *   cors_origins           FACEREC_CORS_ORIGINS          "" (off)       "*" or scheme://host[:port],...: browsers on
  *                                                                       these origins may call the API
  */
@@ -84,6 +85,7 @@ struct fr_config {
     int max_faces;
     int top_k;
     char cors_origins[1024];                /* "" off, "*", or "https://a.example,http://localhost:3000" */
+    int max_connections_per_ip;             /* 0: no limit (behind a proxy that limits them itself) */
 };
 
 /* The built-in defaults. */

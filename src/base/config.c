@@ -68,6 +68,7 @@ static const struct key keys[] = {
     { "max_faces",             K_INT,    FIELD(max_faces),             1, 1000,  "10" },
     { "top_k",                 K_INT,    FIELD(top_k),                 1, 1000,  "5" },
     { "cors_origins",          K_ORIGINS, FIELD(cors_origins),         0, 0,     "" },
+    { "max_connections_per_ip", K_INT,   FIELD(max_connections_per_ip), 0, 1000, "100" },
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 

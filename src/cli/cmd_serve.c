@@ -196,7 +196,8 @@ int cmd_serve(int argc, char **argv) {
     }
     const char *host = strcmp(cfg.listen_host, "localhost") ? cfg.listen_host : "127.0.0.1";
     struct fr_http_opts ho = { .host = host, .port = cfg.listen_port, .threads = sc.threads,
-                               .max_body = (size_t)cfg.max_upload_bytes, .handler = fr_api_handle,
+                               .max_body = (size_t)cfg.max_upload_bytes, .per_ip = cfg.max_connections_per_ip,
+                               .handler = fr_api_handle,
                                .early = fr_api_early, .ctx = &api };
     struct fr_http_server *http = NULL;
     if ((rc = fr_http_start(&ho, &http)) < 0) {

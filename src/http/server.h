@@ -59,6 +59,7 @@ struct fr_http_opts {
     int port;                   /* 0: any free port (see fr_http_port) */
     int threads;                /* event loops, >= 1 */
     size_t max_body;            /* bytes */
+    int per_ip;                 /* connections one address may hold at once; 0: no limit */
     size_t max_buffered;        /* bytes of all bodies held at once; 0: 8 x max_body */
     fr_http_handler handler;
     fr_http_handler early;      /* may be NULL: called with the headers of a request that has a body */

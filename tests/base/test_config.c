@@ -14,7 +14,7 @@ static const char *const env_keys[] = {
     "FACEREC_THREADS",          "FACEREC_MATCH_THRESHOLD",  "FACEREC_QUALITY_THRESHOLD",
     "FACEREC_LIVENESS_THRESHOLD", "FACEREC_REQUIRE_LIVENESS", "FACEREC_STORE_PHOTOS", "FACEREC_PHOTO_RETENTION_DAYS",
     "FACEREC_DEFAULT_RATE_PER_HOUR", "FACEREC_DEFAULT_RATE_PER_DAY", "FACEREC_LOG_LEVEL",
-    "FACEREC_MAX_FACES",        "FACEREC_TOP_K", "FACEREC_CORS_ORIGINS", "FACEREC_METRICS_TOKEN", "FACEREC_IDENTIFY_FPIR", "FACEREC_IDENTIFY_MARGIN",
+    "FACEREC_MAX_FACES",        "FACEREC_TOP_K", "FACEREC_CORS_ORIGINS", "FACEREC_METRICS_TOKEN", "FACEREC_MAX_CONNECTIONS_PER_IP", "FACEREC_IDENTIFY_FPIR", "FACEREC_IDENTIFY_MARGIN",
 };
 #define N_ENV (sizeof env_keys / sizeof env_keys[0])
 
@@ -69,7 +69,8 @@ static const char *defaults_text =
     "log_level = info\n"
     "max_faces = 10\n"
     "top_k = 5\n"
-    "cors_origins = \n";
+    "cors_origins = \n"
+    "max_connections_per_ip = 100\n";
 
 static void test_defaults(void **state) {
     (void)state;

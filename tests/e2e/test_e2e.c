@@ -18,6 +18,7 @@
 #include "harness.h"
 #include "e2e.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 
 static struct e2e_server g_srv;
@@ -1779,6 +1780,60 @@ static void test_cors(void **state) {
     e2e_resp_free(&r);
     assert_int_equal(e2e_server_stop(&s), 0);
     e2e_server_cleanup(&s);
+}
+
+/* Slow clients: one address trickling unfinished requests on many
+ * connections holds at most FACEREC_MAX_CONNECTIONS_PER_IP (100) of them;
+ * everyone else is still served at once. (127.0.0.2 is loopback too.) */
+static int connect_from(const char *src, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, src, &a.sin_addr);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    a.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void test_slow_clients(void **state) {
+    (void)state;
+    enum { N = 150 };
+    int fds[N], open_ = 0, cut = 0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = connect_from("127.0.0.2", g_srv.port);
+        if (fds[i] >= 0) (void)!send(fds[i], "POST /api/v1/subjects HTTP/1.1\r\nHost: x\r\n", 41, MSG_NOSIGNAL);
+    }
+    usleep(300000);
+    for (int i = 0; i < N; i++) {   /* the server closes those over the per-address limit */
+        if (fds[i] < 0) { cut++; continue; }
+        struct pollfd p = {.fd = fds[i], .events = POLLIN};
+        char b[64];
+        if (poll(&p, 1, 0) == 1 && recv(fds[i], b, sizeof b, MSG_DONTWAIT) <= 0) cut++;
+        else open_++;
+    }
+    /* another client is served at once */
+    double t0 = fr_time_ms();
+    struct e2e_resp r;
+    req(&r, "GET", "/health", NULL, NULL);
+    double ms = fr_time_ms() - t0;
+    EXPECT_STATUS(r, 200);
+    e2e_resp_free(&r);
+    printf("slow clients: %d of %d trickling connections held, %d cut; /health meanwhile in %.0f ms\n", open_, N, cut,
+           ms);
+    for (int i = 0; i < N; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    assert_true(open_ <= 100);
+    assert_true(cut >= N - 100);
+    assert_true(ms < 2000);
 }
 
 static void test_identify_openset(void **state) {
@@ -3609,6 +3664,7 @@ int main(void) {
         cmocka_unit_test_setup(test_strict_framing, ensure_server),
         cmocka_unit_test_setup(test_console_page, ensure_server),
         cmocka_unit_test_setup(test_cors, ensure_server),
+        cmocka_unit_test_setup(test_slow_clients, ensure_server),
         cmocka_unit_test_setup(test_identify_openset, ensure_server),
         cmocka_unit_test_setup(test_verify, ensure_server),
         cmocka_unit_test_setup(test_verify_group_photo, ensure_server),
