@@ -608,6 +608,7 @@ int fr_api_photo(struct fr_api_call *c, const char *field, const char *b64_field
                  int required) {
     out->buf = NULL;
     out->len = 0;
+    out->whole_face = 0;
     int rc = ensure_body(c);
     if (rc < 0) return rc;
     if (c->mp) {
@@ -630,6 +631,9 @@ int fr_api_photo(struct fr_api_call *c, const char *field, const char *b64_field
         out->buf = c->req->body;
         out->len = c->req->body_len;
     }
+    int detect = 1;   /* detect_faces=false: the photo is one face (pre-cropped, as CompreFace offers) */
+    if ((rc = fr_api_param_bool(c, "detect_faces", 1, &detect)) < 0) return rc;
+    out->whole_face = !detect;
     if (!out->buf && required)
         return fr_err_set_at(FR_E_PHOTO_FILE_REQUIRED, "field", field, "a photo is required: multipart field '%s' or JSON field '%s'",
                           field, b64_field);

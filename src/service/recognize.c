@@ -105,10 +105,19 @@ static int analyze_select(struct fr_service *s, struct fr_svc_photo p, const str
     const float sx = (float)full_w / (float)img.w, sy = (float)full_h / (float)img.h, sm = 0.5f * (sx + sy);
     struct fr_face_quality_opts qo = { 0 };
     qo.min_eye_dist_px = FR_Q_DEFAULT_MIN_EYE_DIST / sm;
-    if ((rc = fr_face_detect(c->face, &img, NULL, &faces, &n)) < 0) goto out;
     const int dec_w = img.w, dec_h = img.h;
     int pad = 0;
-    if (n == 0 && (rc = detect_padded(c->face, &img, &faces, &n, &pad)) < 0) goto out;
+    if (p.whole_face) {   /* the whole photo is the face: its box, aligned by its own landmarks */
+        faces = fr_calloc(1, sizeof *faces);
+        if (!faces) { rc = -FR_E_NOMEM; goto out; }
+        faces[0].box[2] = (float)img.w;
+        faces[0].box[3] = (float)img.h;
+        faces[0].score = 1.0f;
+        n = 1;
+    } else {
+        if ((rc = fr_face_detect(c->face, &img, NULL, &faces, &n)) < 0) goto out;
+        if (n == 0 && (rc = detect_padded(c->face, &img, &faces, &n, &pad)) < 0) goto out;
+    }
     double t2 = fr_time_ms();
     t->detect += t2 - t1;
     out->n_detected = n;
@@ -601,7 +610,7 @@ int fr_svc_reembed(struct fr_service *s, struct fr_svc_reembed_stats *st) {
             struct fr_svc_opts o = { 1, 0, 0, 1, 1 };
             after = k->id;
             if (fr_store_face_image_get(s->store, k->client_id, k->id, &photo, &len) < 0 ||
-                analyze(s, (struct fr_svc_photo){ photo, len }, &o, 1, &t, &an) < 0 || an.n == 0) {
+                analyze(s, (struct fr_svc_photo){ photo, len, 0 }, &o, 1, &t, &an) < 0 || an.n == 0) {
                 fr_log(FR_LOG_WARN, "re-embed: face %lld kept on its old model (%s)", (long long)k->id,
                        an.n == 0 && !fr_err_detail()[0] ? "no face found" : fr_err_detail());
                 st->failed++;

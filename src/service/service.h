@@ -99,7 +99,12 @@ struct fr_svc_opts {
 /* Operations. Each returns 0 and sets *data_out (a new reference) or
  * -FR_E_x with fr_err_detail(); *details_out may get an object with more
  * (measured values) on failure. *status_out: 200 or 201. */
-struct fr_svc_photo { const uint8_t *buf; size_t len; };
+struct fr_svc_photo {
+    const uint8_t *buf;
+    size_t len;
+    int whole_face;                 /* the photo IS one face (detect_faces=false): no detection, the whole
+                                       image is the face's box, aligned by its landmarks */
+};
 
 struct fr_svc_enroll_req {
     int64_t client_id, subject_id;

@@ -1530,6 +1530,24 @@ static void test_precropped_faces(void **state) {
     /* and enrolled from the tight crop itself */
     new_subject(&c, "Carell", sid, sizeof sid);
     enrol(&c, sid, F_CROP96, fid, sizeof fid);
+    /* detect_faces=false: the photo is taken as one face, no detection */
+    post_photo(g_srv.port, &r, "/api/v1/detect", c.hdr, "photo", F_CROP96, "detect_faces", "false", NULL);
+    EXPECT_OK(r);
+    assert_int_equal(json_array_size(jget(r.json, "data.faces")), 1);
+    assert_true(json_number_value(jget(r.json, "data.faces.0.box.2")) == 96);
+    assert_true(json_number_value(jget(r.json, "data.faces.0.box.3")) == 96);
+    e2e_resp_free(&r);
+    post_photo(g_srv.port, &r, "/api/v1/identify", c.hdr, "photo", F_CROP96, "detect_faces", "false", NULL);
+    EXPECT_OK(r);
+    printf("detect_faces=false: %s %.4f\n", jstr(r.json, "data.faces.0.decision"),
+           json_number_value(jget(r.json, "data.faces.0.candidates.0.similarity")));
+    assert_string_equal(jstr(r.json, "data.faces.0.decision"), "match");
+    assert_true(id_equal(jget(r.json, "data.faces.0.match.subject_id"), sid));
+    e2e_resp_free(&r);
+    post_photo(g_srv.port, &r, "/api/v1/detect", c.hdr, "photo", F_CROP96, "detect_faces", "maybe", NULL);
+    EXPECT_ERR(r, 422, "VALIDATION_ERROR");
+    assert_string_equal(jstr(r.json, "details.field"), "detect_faces");
+    e2e_resp_free(&r);
 }
 
 static long rss_kb(pid_t pid) {
