@@ -132,7 +132,12 @@ int fr_api_client_rotate(struct fr_api_call *c, json_t **data, json_t **details)
     if ((rc = fr_key_hash(key, hash)) < 0) return rc;
     if ((rc = fr_store_client_set_key(c->api->svc->store, id, prefix, hash)) < 0) return rc;
     fr_api_audit(c, "client.rotate_key", "client:%lld", id, NULL);
-    *data = json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "api_key", key, "key_prefix", prefix);
+    /* the whole client, as create answers, with the new key shown once */
+    if ((rc = fr_store_client_get(c->api->svc->store, id, &cl)) < 0) return rc;
+    *data = fr_api_client_json(&cl);
+    fr_store_client_free(&cl);
+    if (!*data) return -FR_E_NOMEM;
+    json_object_set_new(*data, "api_key", json_string(key));
     return 0;
 }
 

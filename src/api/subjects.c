@@ -3,6 +3,7 @@
 #include "api/api.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 static json_t *subject_json(const struct fr_store_subject *s) {
@@ -156,6 +157,8 @@ int fr_api_face_create(struct fr_api_call *c, json_t **data, json_t **details) {
     return fr_svc_enroll(c->api->svc, &r, &c->t, data, details, &c->status);
 }
 
+static double r4(double v) { return round(v * 1e4) / 1e4; }
+
 int fr_api_face_list(struct fr_api_call *c, json_t **data, json_t **details) {
     int64_t id;
     struct fr_store_subject s = { 0 };
@@ -169,12 +172,14 @@ int fr_api_face_list(struct fr_api_call *c, json_t **data, json_t **details) {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
         const float *b = rows[i].bbox;
-        json_array_append_new(a, json_pack("{s:I,s:I,s:[f,f,f,f],s:f,s:o,s:s,s:I}", "face_id", (json_int_t)rows[i].id,
-                                           "subject_id", (json_int_t)id, "box", (double)b[0], (double)b[1],
-                                           (double)(b[0] + b[2]), (double)(b[1] + b[3]), "quality",
-                                           (double)rows[i].quality, "liveness",
-                                           rows[i].liveness >= 0 ? json_real((double)rows[i].liveness) : json_null(),
-                                           "model_id", rows[i].model_id, "created_at", (json_int_t)rows[i].created_at));
+        /* the face's shape of every route: box rounded as enrolment gives it, quality and liveness as
+         * objects (what was stored of them: the score) */
+        json_array_append_new(
+            a, json_pack("{s:I,s:I,s:[f,f,f,f],s:{s:f},s:o,s:s,s:I}", "face_id", (json_int_t)rows[i].id, "subject_id",
+                         (json_int_t)id, "box", r4(b[0]), r4(b[1]), r4(b[0] + b[2]), r4(b[1] + b[3]), "quality",
+                         "score", r4(rows[i].quality), "liveness",
+                         rows[i].liveness >= 0 ? json_pack("{s:f}", "score", r4(rows[i].liveness)) : json_null(),
+                         "model_id", rows[i].model_id, "created_at", (json_int_t)rows[i].created_at));
     }
     fr_store_faces_free(rows, n);
     *data = json_pack("{s:I,s:o}", "subject_id", (json_int_t)id, "faces", a);

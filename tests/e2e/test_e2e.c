@@ -624,6 +624,9 @@ static void test_admin_clients(void **state) {
     const char *nk = jstr(r.json, "data.api_key");
     assert_non_null(nk);
     assert_string_not_equal(nk, c.key);
+    assert_non_null(jstr(r.json, "data.name"));                 /* the whole client, as create gives it */
+    assert_non_null(jget(r.json, "data.rate_limit_per_hour"));
+    assert_non_null(jstr(r.json, "data.key_prefix"));
     struct client c2 = c;
     snprintf(c2.key, sizeof c2.key, "%s", nk);
     snprintf(c2.hdr, sizeof c2.hdr, "X-API-Key: %s\r\n", c2.key);
@@ -1023,6 +1026,10 @@ static void test_faces_enrol(void **state) {
         if (!fid) fid = json_object_get(it, "id");
         hits += id_equal(fid, fid1) + id_equal(fid, fid2) + id_equal(fid, fid3);
         assert_null(json_object_get(it, "embedding"));     /* not a data dump */
+        /* the face shape of every route: quality an object with its score, box rounded */
+        assert_true(json_is_number(jget(it, "quality.score")));
+        double bx = json_number_value(jget(it, "box.0"));
+        assert_true(fabs(bx * 1e4 - round(bx * 1e4)) < 1e-6);
     }
     assert_int_equal(hits, 3);
     e2e_resp_free(&r);
