@@ -468,8 +468,12 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
     goto done;
 fail:
     json_decref(data);
-    if (rc == -FR_E_SERVICE_UNAVAILABLE && !details && c.api->svc->models_missing[0])
-        details = json_pack("{s:[s]}", "missing", c.api->svc->models_missing);
+    if (rc == -FR_E_SERVICE_UNAVAILABLE && !details && c.api->svc->n_missing) {
+        details = json_object();
+        json_t *m = json_array();
+        for (int i = 0; i < c.api->svc->n_missing; i++) json_array_append_new(m, json_string(c.api->svc->missing[i]));
+        json_object_set_new(details, "missing", m);
+    }
     render_error(&c, resp, rc, details);
 done:
     fr_http_resp_header(resp, "X-Request-Id", "%s", c.request_id);

@@ -53,9 +53,13 @@ int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
     int models_ok = fr_svc_models_ready(s, &why), db_ok = fr_store_ping(s->store) == 0;
     int64_t nf = 0;
     if (db_ok) fr_store_face_count(s->store, 0, &nf);
-    json_t *models = service("Face models", models_ok,
-                             json_pack("{s:s?,s:s?,s:s?,s:b}", "model_id", s->model_id, "error", models_ok ? NULL : why,
-                                       "missing", models_ok ? NULL : s->models_missing, "attributes", s->attr != NULL));
+    json_t *miss = json_array();
+    for (int i = 0; i < s->n_missing; i++) json_array_append_new(miss, json_string(s->missing[i]));
+    /* healthy: every model loaded; recognition runs on the core three even when an optional one is missing */
+    json_t *models = service("Face models", models_ok && s->n_missing == 0,
+                             json_pack("{s:s?,s:s?,s:o,s:b,s:b,s:b}", "model_id", s->model_id, "error",
+                                       models_ok ? NULL : why, "missing", miss, "recognition", models_ok, "liveness",
+                                       s->extra != NULL, "attributes", s->attr != NULL));
     json_t *db = service("Database", db_ok, json_pack("{s:s,s:I}", "backend", fr_store_backend(s->store), "faces",
                                                       (json_int_t)nf));
     json_t *ix = service("Vector index", s->index_ok,
@@ -70,7 +74,7 @@ int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
         json_object_del(json_object_get(ix, "details"), "faces");
         json_object_clear(json_object_get(wk, "details"));
     }
-    int healthy = models_ok + db_ok + s->index_ok + 1, total = 4;
+    int healthy = (models_ok && s->n_missing == 0) + db_ok + s->index_ok + 1, total = 4;
     const char *overall = !db_ok ? "unhealthy" : healthy == total ? "healthy" : "degraded";
     *data = json_pack("{s:s,s:{s:o,s:o,s:o,s:o},s:i,s:i}", "overall_status", overall, "services", "models", models,
                       "database", db, "index", ix, "workers", wk, "healthy_count", healthy, "total_count", total);

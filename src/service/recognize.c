@@ -92,7 +92,11 @@ static int analyze_select(struct fr_service *s, struct fr_svc_photo p, const str
     if (!p.buf || !p.len) return fr_err_set(FR_E_PHOTO_FILE_REQUIRED, "the photo is empty");
     if ((rc = fr__svc_ctx_get(s, &c)) < 0) return rc;
     if (o->attributes && !c->attr) {
-        rc = fr_err_set(FR_E_SERVICE_UNAVAILABLE, "attribute models not loaded: %s", s->attr_error);
+        rc = fr_err_set(FR_E_SERVICE_UNAVAILABLE, "attributes unavailable: %s", s->attr_error);
+        goto out;
+    }
+    if (o->liveness && !c->extra) {
+        rc = fr_err_set(FR_E_SERVICE_UNAVAILABLE, "liveness unavailable: %s", s->extra_error);
         goto out;
     }
     double t0 = fr_time_ms();

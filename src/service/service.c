@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+/* Recognition needs the three core models; liveness + pose (extra) and the
+ * attribute models are optional: without them, what needs them answers 503
+ * naming them, and everything else is served (quality then has no pose). */
 int fr_svc_models_ready(const struct fr_service *s, const char **why) {
-    if (s->models && s->extra) return 1;
+    if (s->models) return 1;
     if (why) *why = s->models_error[0] ? s->models_error : "models not loaded";
     return 0;
 }
@@ -24,7 +28,8 @@ static int ctx_new(struct fr_service *s, struct fr_svc_ctx **out) {
     struct fr_svc_ctx *c = fr_calloc(1, sizeof *c);
     int rc;
     if (!c) return -FR_E_NOMEM;
-    if ((rc = fr_face_ctx_new(s->models, &c->face)) < 0 || (rc = fr_face_extra_ctx_new(s->extra, &c->extra)) < 0 ||
+    if ((rc = fr_face_ctx_new(s->models, &c->face)) < 0 ||
+        (s->extra && (rc = fr_face_extra_ctx_new(s->extra, &c->extra)) < 0) ||
         (s->attr && (rc = fr_face_attr_ctx_new(s->attr, &c->attr)) < 0)) {
         ctx_free(c);
         return rc;
@@ -69,26 +74,54 @@ void fr__svc_ctx_put(struct fr_service *s, struct fr_svc_ctx *c) {
     pthread_mutex_unlock(&s->pool_mu);
 }
 
+static void add_missing(struct fr_service *s, const char *name) {
+    for (int i = 0; i < s->n_missing; i++)
+        if (!strcmp(s->missing[i], name)) return;
+    if (s->n_missing < (int)(sizeof s->missing / sizeof s->missing[0]))
+        snprintf(s->missing[s->n_missing++], sizeof s->missing[0], "%s", name);
+}
+
+/* "fr_detect, fr_pose" of the missing models, path-free (the log has the rest). */
+static void missing_text(const struct fr_service *s, char *out, size_t len) {
+    out[0] = 0;
+    for (int i = 0; i < s->n_missing; i++)
+        snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? ", " : "", s->missing[i]);
+}
+
 static void load_models(struct fr_service *s) {
+    static const char *const all[] = { "fr_detect", "fr_landmark", "fr_feature", "fr_liveness", "fr_pose",
+                                       "fr_age", "fr_gender", "fr_expression", "fr_eye" };
+    char path[4200], names[256];
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {   /* every absent file, not only the first */
+        snprintf(path, sizeof path, "%s/%s.onnx", s->cfg.models_dir, all[i]);
+        if (access(path, R_OK) != 0) add_missing(s, all[i]);
+    }
     int rc = fr_face_models_load(s->cfg.models_dir, &s->models);
-    if (rc == 0) rc = fr_face_extra_load(s->cfg.models_dir, &s->extra);
     if (rc < 0) {
-        /* the log gets the whole story (paths included); clients get the model's name */
+        /* the log gets the whole story (paths included); clients get the models' names */
         fr_log(FR_LOG_ERROR, "models: %s (recognition routes answer 503)", fr_err_detail());
-        snprintf(s->models_missing, sizeof s->models_missing, "%s",
-                 !strcmp(fr_err_key(), "model") ? fr_err_value() : "face models");
-        snprintf(s->models_error, sizeof s->models_error, "model %s is missing or invalid (see the server log)",
-                 s->models_missing);
+        add_missing(s, !strcmp(fr_err_key(), "model") ? fr_err_value() : "face models");
+        missing_text(s, names, sizeof names);
+        snprintf(s->models_error, sizeof s->models_error, "model%s %s missing or invalid (see the server log)",
+                 s->n_missing > 1 ? "s" : "", names);
         fr_face_models_free(s->models);
-        fr_face_extra_free(s->extra);
         s->models = NULL;
-        s->extra = NULL;
         return;
     }
     s->model_id = fr_face_model_id(s->models);
+    if (fr_face_extra_load(s->cfg.models_dir, &s->extra) < 0) {   /* optional: liveness, and pose for quality */
+        const char *m = !strcmp(fr_err_key(), "model") ? fr_err_value() : "fr_liveness";
+        fr_log(FR_LOG_WARN, "liveness and head pose unavailable (%s): quality without pose, liveness answers 503",
+               fr_err_detail());
+        add_missing(s, m);
+        snprintf(s->extra_error, sizeof s->extra_error, "model %s is missing or invalid (see the server log)", m);
+        s->extra = NULL;
+    }
     if (fr_face_attr_load(s->cfg.models_dir, &s->attr) < 0) {   /* optional: only attributes=true needs them */
-        snprintf(s->attr_error, sizeof s->attr_error, "%s", fr_err_detail());
-        fr_log(FR_LOG_WARN, "attribute models: %s", s->attr_error);
+        const char *m = !strcmp(fr_err_key(), "model") ? fr_err_value() : "fr_age";
+        fr_log(FR_LOG_WARN, "attribute models: %s", fr_err_detail());
+        add_missing(s, m);
+        snprintf(s->attr_error, sizeof s->attr_error, "model %s is missing or invalid (see the server log)", m);
         s->attr = NULL;
     }
 }

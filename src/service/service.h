@@ -64,8 +64,10 @@ struct fr_service {
     struct fr_face_extra *extra;
     struct fr_face_attr_models *attr;
     char models_error[512];                 /* why recognition is unavailable, "" when it is */
-    char models_missing[64];                /* the model that failed to load ("fr_detect") */
-    char attr_error[256];
+    char missing[9][24];                    /* every model file absent or refused ("fr_detect", ...) */
+    int n_missing;
+    char extra_error[256];                  /* why liveness and head pose are unavailable, "" when they are */
+    char attr_error[256];                   /* the same for the attribute models; both path-free */
     const char *model_id;
     pthread_mutex_t write_mu;               /* a store change and its index change, as one step */
     pthread_mutex_t pool_mu;

@@ -3410,6 +3410,69 @@ static void test_models_missing(void **state) {
     e2e_server_cleanup(&s);
 }
 
+/* An optional model missing (liveness, an attribute model): recognition
+ * goes on; what needs that model answers 503 naming it; /status names
+ * every missing model and says degraded; readiness stays 200. */
+static void test_optional_models_missing(void **state) {
+    (void)state;
+    SKIP_WITHOUT_MODELS();
+    static struct e2e_server s;
+    char dir[] = "/tmp/fr-models-XXXXXX", cwd[1024], src[2048], dst[2048];
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    static const char *const keep[] = { "fr_detect", "fr_landmark", "fr_feature", "fr_pose", "fr_gender",
+                                        "fr_expression", "fr_eye" };   /* no fr_liveness, no fr_age */
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        const char *md = e2e_models_dir();
+        snprintf(src, sizeof src, "%s%s%s/%s.onnx", md[0] == '/' ? "" : cwd, md[0] == '/' ? "" : "/", md, keep[i]);
+        snprintf(dst, sizeof dst, "%s/%s.onnx", dir, keep[i]);
+        assert_int_equal(symlink(src, dst), 0);
+    }
+    char envm[128];
+    snprintf(envm, sizeof envm, "FACEREC_MODELS_DIR=%s", dir);
+    const char *env[] = { envm, NULL };
+    assert_int_equal(e2e_server_start(&s, NULL, env), 0);
+    struct e2e_resp r;
+    req_raw(s.port, &r, "GET", "/health/ready", NULL, NULL, NULL, 0);
+    EXPECT_STATUS(r, 200);
+    e2e_resp_free(&r);
+    req_raw(s.port, &r, "GET", "/status", NULL, NULL, NULL, 0);
+    EXPECT_OK(r);
+    assert_string_equal(jstr(r.json, "data.overall_status"), "degraded");
+    assert_true(json_is_false(jget(r.json, "data.services.models.healthy")));
+    assert_true(json_is_true(jget(r.json, "data.services.models.details.recognition")));
+    char *text = json_dumps(jget(r.json, "data.services.models.details.missing"), 0);
+    printf("optional models missing: %s\n", text);
+    assert_non_null(strstr(text, "fr_liveness"));
+    assert_non_null(strstr(text, "fr_age"));
+    assert_null(strstr(text, "fr_detect"));
+    free(text);
+    e2e_resp_free(&r);
+    struct client c;
+    client_on(&s, &c);
+    post_photo(s.port, &r, "/api/v1/identify", c.hdr, "photo", F_AARON3, NULL);
+    EXPECT_OK(r);                                        /* recognition goes on */
+    assert_null(jget(r.json, "data.faces.0.quality.yaw"));   /* quality without the pose model */
+    e2e_resp_free(&r);
+    post_photo(s.port, &r, "/api/v1/detect", c.hdr, "photo", F_AARON3, "liveness", "true", NULL);
+    EXPECT_ERR(r, 503, "SERVICE_UNAVAILABLE");
+    assert_non_null(strstr(jstr(r.json, "message"), "fr_liveness"));
+    assert_null(strstr(r.body, dir));                    /* no path */
+    assert_non_null(jget(r.json, "details.missing"));
+    e2e_resp_free(&r);
+    post_photo(s.port, &r, "/api/v1/detect", c.hdr, "photo", F_AARON3, "attributes", "true", NULL);
+    EXPECT_ERR(r, 503, "SERVICE_UNAVAILABLE");
+    assert_non_null(strstr(jstr(r.json, "message"), "fr_age"));
+    e2e_resp_free(&r);
+    assert_int_equal(e2e_server_stop(&s), 0);
+    e2e_server_cleanup(&s);
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        snprintf(dst, sizeof dst, "%s/%s.onnx", dir, keep[i]);
+        unlink(dst);
+    }
+    rmdir(dir);
+}
+
 /* The last word of the last line of file holding `marker`, or "" (the key
  * and token that serve prints once on a first start). */
 static void last_word_after(const char *file, const char *marker, char *out, size_t len) {
@@ -3709,6 +3772,7 @@ int main(void) {
         cmocka_unit_test_setup(test_crash_safety, ensure_server),
         cmocka_unit_test_setup(test_graceful_stop, ensure_server),
         cmocka_unit_test_setup(test_models_missing, ensure_server),
+        cmocka_unit_test_setup(test_optional_models_missing, ensure_server),
         cmocka_unit_test_setup(test_first_start, ensure_server),
         cmocka_unit_test_setup(test_config, ensure_server),
         cmocka_unit_test_setup(test_default_rate, ensure_server),
