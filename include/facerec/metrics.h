@@ -94,17 +94,5 @@ FR_API int fr_metrics_render_prefix(const char *prefix, char **out /* OUT */, si
  * tests only: no other thread may touch a metric meanwhile. */
 FR_API void fr_metrics_reset(void);
 
-/* The service's own metrics, registered on first call (thread-safe). */
-struct fr_metrics_std {
-    struct fr_metric *requests_total;    /* counter   facerec_requests_total{operation,status} */
-    struct fr_metric *request_duration;  /* histogram facerec_request_duration_seconds{operation} */
-    struct fr_metric *stage_duration;    /* histogram facerec_stage_duration_seconds{stage}: decode, detect,
-                                            landmarks, embed, search */
-    struct fr_metric *gallery_faces;     /* gauge     facerec_gallery_faces{client} */
-    struct fr_metric *embedding_quality; /* histogram facerec_embedding_quality (unit ladder) */
-    struct fr_metric *open_connections;  /* gauge     facerec_open_connections */
-    struct fr_metric *identify_decisions; /* counter  facerec_identify_decisions_total{decision} */
-};
-FR_API int fr_metrics_std_get(const struct fr_metrics_std **out /* OUT */);
 
 #endif

@@ -52,6 +52,42 @@ static fr_route route_table[sizeof fr_api_routes / sizeof fr_api_routes[0]];
 
 struct api_usage { int64_t client; char day[11]; const char *op; int64_t n; };
 
+/* Registered once per process: a second fr_api_init (tests) reuses them. */
+static int register_metrics(struct fr_api_metrics *m) {
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static struct fr_api_metrics once;
+    static int done;
+    int rc = 0;
+    pthread_mutex_lock(&mu);
+    if (!done) {
+        struct fr_api_metrics *s = &once;
+        if ((rc = fr_metric_new("facerec_requests_total", "Requests answered, by operation and status.",
+                                FR_METRIC_COUNTER, "operation,status", NULL, 0, &s->requests_total)) < 0 ||
+            (rc = fr_metric_new("facerec_request_duration_seconds", "Time from request to response, by operation.",
+                                FR_METRIC_HISTOGRAM, "operation", NULL, 0, &s->request_duration)) < 0 ||
+            (rc = fr_metric_new("facerec_stage_duration_seconds",
+                                "Time spent in each pipeline stage (decode, detect, landmarks, embed, search).",
+                                FR_METRIC_HISTOGRAM, "stage", NULL, 0, &s->stage_duration)) < 0 ||
+            (rc = fr_metric_new("facerec_gallery_faces", "Faces enrolled in each client's gallery.", FR_METRIC_GAUGE,
+                                "client", NULL, 0, &s->gallery_faces)) < 0 ||
+            (rc = fr_metric_new("facerec_embedding_quality", "Quality score of each face embedded, in [0, 1].",
+                                FR_METRIC_HISTOGRAM, NULL, fr_metric_buckets_unit, FR_METRIC_BUCKETS_UNIT_N,
+                                &s->embedding_quality)) < 0 ||
+            (rc = fr_metric_new("facerec_open_connections", "HTTP connections currently open.", FR_METRIC_GAUGE, NULL,
+                                NULL, 0, &s->open_connections)) < 0 ||
+            (rc = fr_metric_new("facerec_identify_decisions_total",
+                                "Faces searched by identify, by decision (match, unknown, ambiguous, low_quality).",
+                                FR_METRIC_COUNTER, "decision", NULL, 0, &s->identify_decisions)) < 0) {
+            pthread_mutex_unlock(&mu);
+            return rc;
+        }
+        done = 1;
+    }
+    *m = once;
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
 int fr_api_init(struct fr_api *a, struct fr_service *svc, const char *admin_hash, int64_t rate_hour, int64_t rate_day) {
     memset(a, 0, sizeof *a);
     a->svc = svc;
@@ -61,8 +97,7 @@ int fr_api_init(struct fr_api *a, struct fr_service *svc, const char *admin_hash
     for (size_t i = 0; i < fr_api_n_routes; i++) route_table[i] = fr_api_routes[i].r;
     pthread_mutex_init(&a->usage_mu, NULL);
     a->usage_flushed_ms = fr_time_ms();
-    const struct fr_metrics_std *m;
-    int rc = fr_metrics_std_get(&m);
+    int rc = register_metrics(&a->m);
     if (rc < 0) return rc;
     return fr_ratelimit_new(0, &a->rl);
 }
@@ -271,8 +306,7 @@ static void call_cleanup(struct fr_api_call *c) {
 }
 
 static void observe(struct fr_api_call *c, int status, double ms) {
-    const struct fr_metrics_std *m;
-    if (fr_metrics_std_get(&m) < 0) return;
+    const struct fr_api_metrics *m = &c->api->m;
     char st[8];
     snprintf(st, sizeof st, "%d", status);
     const char *op = c->operation ? c->operation : "unknown";

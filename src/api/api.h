@@ -11,6 +11,18 @@
 
 #include <stdatomic.h>
 
+/* The request metrics the API records, registered once by fr_api_init: the
+ * per-request path only updates them (no registry lookup, no global lock). */
+struct fr_api_metrics {
+    struct fr_metric *requests_total;     /* counter   facerec_requests_total{operation,status} */
+    struct fr_metric *request_duration;   /* histogram facerec_request_duration_seconds{operation} */
+    struct fr_metric *stage_duration;     /* histogram facerec_stage_duration_seconds{stage} */
+    struct fr_metric *gallery_faces;      /* gauge     facerec_gallery_faces{client} */
+    struct fr_metric *embedding_quality;  /* histogram facerec_embedding_quality */
+    struct fr_metric *open_connections;   /* gauge     facerec_open_connections */
+    struct fr_metric *identify_decisions; /* counter   facerec_identify_decisions_total{decision} */
+};
+
 struct fr_api {
     struct fr_service *svc;
     struct fr_ratelimit *rl;
@@ -23,6 +35,7 @@ struct fr_api {
     double usage_flushed_ms;
     char cors_origins[1024];                /* FACEREC_CORS_ORIGINS: "" off, "*", or a comma list */
     char metrics_hash[65];                  /* FACEREC_METRICS_TOKEN's hash; "" when /metrics is public */
+    struct fr_api_metrics m;
 };
 
 /* One request on its way through. */

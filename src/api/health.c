@@ -82,7 +82,7 @@ int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
 }
 
 static void gallery_gauge(void *arg, int64_t client, const char *model, size_t n_rows) {
-    const struct fr_metrics_std *m = arg;
+    const struct fr_api_metrics *m = arg;
     char id[24];
     (void)model;
     snprintf(id, sizeof id, "%lld", (long long)client);
@@ -90,13 +90,12 @@ static void gallery_gauge(void *arg, int64_t client, const char *model, size_t n
 }
 
 int fr_api_metrics(struct fr_api_call *c, json_t **data, json_t **details) {
-    const struct fr_metrics_std *m;
+    const struct fr_api_metrics *m = &c->api->m;
     (void)data;
     (void)details;
+    int rc;
     if (!fr_api_metrics_allowed(c))   /* per-client series are the operator's business */
         return fr_err_set(FR_E_UNAUTHORIZED, "/metrics needs Authorization: Bearer <FACEREC_METRICS_TOKEN>");
-    int rc = fr_metrics_std_get(&m);
-    if (rc < 0) return rc;
     fr_index_set_foreach(c->api->svc->index, gallery_gauge, (void *)(uintptr_t)m);
     if (c->api->http) fr_metric_set(m->open_connections, fr_http_open_connections(c->api->http));
     if ((rc = fr_metrics_render(&c->raw, &c->raw_len)) < 0) return rc;

@@ -6,9 +6,8 @@
 
 #include <string.h>
 
-static void observe_quality(json_t *data) {
-    const struct fr_metrics_std *m;
-    if (fr_metrics_std_get(&m) < 0) return;
+static void observe_quality(const struct fr_api *api, json_t *data) {
+    const struct fr_api_metrics *m = &api->m;
     size_t i;
     json_t *f;
     json_array_foreach(json_object_get(data, "faces"), i, f) {
@@ -37,7 +36,7 @@ int fr_api_identify(struct fr_api_call *c, json_t **data, json_t **details) {
     r.max_faces = (int)mf;
     r.threshold = (float)thr;
     rc = fr_svc_identify(c->api->svc, &r, &c->t, data, details);
-    if (rc == 0) observe_quality(*data);
+    if (rc == 0) observe_quality(c->api, *data);
     return rc;
 }
 

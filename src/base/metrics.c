@@ -67,7 +67,6 @@ struct fr_metric {
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static void std_forget(void);
 static struct fr_metric **reg;      /* registered metrics, under reg_lock */
 static int reg_n, reg_cap;
 
@@ -384,7 +383,6 @@ void fr_metrics_reset(void) {
     reg = NULL;
     reg_n = reg_cap = 0;
     pthread_mutex_unlock(&reg_lock);
-    std_forget();
 }
 
 /* ---- updates ---- */
@@ -737,47 +735,3 @@ int fr_metrics_render_prefix(const char *prefix, char **out, size_t *len) {
 
 int fr_metrics_render(char **out, size_t *len) { return fr_metrics_render_prefix(NULL, out, len); }
 
-/* ---- the service's own metrics ---- */
-
-static pthread_mutex_t std_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fr_metrics_std std_metrics;
-static bool std_ready;
-
-static void std_forget(void) {
-    pthread_mutex_lock(&std_lock);
-    std_ready = false;
-    memset(&std_metrics, 0, sizeof std_metrics);
-    pthread_mutex_unlock(&std_lock);
-}
-
-static int std_register(struct fr_metrics_std *s) {
-    int rc;
-    if ((rc = fr_metric_new("facerec_requests_total", "Requests answered, by operation and status.",
-                            FR_METRIC_COUNTER, "operation,status", NULL, 0, &s->requests_total)) < 0 ||
-        (rc = fr_metric_new("facerec_request_duration_seconds", "Time from request to response, by operation.",
-                            FR_METRIC_HISTOGRAM, "operation", NULL, 0, &s->request_duration)) < 0 ||
-        (rc = fr_metric_new("facerec_stage_duration_seconds",
-                            "Time spent in each pipeline stage (decode, detect, landmarks, embed, search).",
-                            FR_METRIC_HISTOGRAM, "stage", NULL, 0, &s->stage_duration)) < 0 ||
-        (rc = fr_metric_new("facerec_gallery_faces", "Faces enrolled in each client's gallery.", FR_METRIC_GAUGE,
-                            "client", NULL, 0, &s->gallery_faces)) < 0 ||
-        (rc = fr_metric_new("facerec_embedding_quality", "Quality score of each face embedded, in [0, 1].",
-                            FR_METRIC_HISTOGRAM, NULL, fr_metric_buckets_unit, FR_METRIC_BUCKETS_UNIT_N,
-                            &s->embedding_quality)) < 0 ||
-        (rc = fr_metric_new("facerec_open_connections", "HTTP connections currently open.", FR_METRIC_GAUGE, NULL,
-                            NULL, 0, &s->open_connections)) < 0 ||
-        (rc = fr_metric_new("facerec_identify_decisions_total",
-                            "Faces searched by identify, by decision (match, unknown, ambiguous, low_quality).",
-                            FR_METRIC_COUNTER, "decision", NULL, 0, &s->identify_decisions)) < 0)
-        return rc;
-    return 0;
-}
-
-int fr_metrics_std_get(const struct fr_metrics_std **out) {
-    int rc = 0;
-    pthread_mutex_lock(&std_lock);
-    if (!std_ready && (rc = std_register(&std_metrics)) == 0) std_ready = true;
-    pthread_mutex_unlock(&std_lock);
-    *out = rc == 0 ? &std_metrics : NULL;
-    return rc;
-}

@@ -353,29 +353,6 @@ static void test_process_metrics(void **state) {
     fr_free(text);
 }
 
-static void test_std_metrics(void **state) {
-    (void)state;
-    const struct fr_metrics_std *s, *s2;
-    assert_int_equal(fr_metrics_std_get(&s), 0);
-    assert_int_equal(fr_metrics_std_get(&s2), 0);
-    assert_ptr_equal(s, s2);
-    assert_ptr_equal(s->requests_total, s2->requests_total);
-    fr_metric_inc(s->requests_total, "identify", "200");
-    fr_metric_observe(s->request_duration, 0.02, "identify");
-    fr_metric_observe(s->stage_duration, 0.004, "detect");
-    fr_metric_set(s->gallery_faces, 42, "7");
-    fr_metric_observe(s->embedding_quality, 0.85);
-    fr_metric_inc(s->open_connections);
-    char *text = render("facerec_");
-    printf("%s", text);
-    assert_non_null(strstr(text, "facerec_requests_total{operation=\"identify\",status=\"200\"} 1\n"));
-    assert_non_null(strstr(text, "facerec_request_duration_seconds_bucket{operation=\"identify\",le=\"0.025\"} 1\n"));
-    assert_non_null(strstr(text, "facerec_stage_duration_seconds_bucket{stage=\"detect\",le=\"0.005\"} 1\n"));
-    assert_non_null(strstr(text, "facerec_gallery_faces{client=\"7\"} 42\n"));
-    assert_non_null(strstr(text, "facerec_embedding_quality_bucket{le=\"0.9\"} 1\n"));
-    assert_non_null(strstr(text, "facerec_open_connections 1\n"));
-    fr_free(text);
-}
 
 /* Registration, label sets, updates and a render, with allocation n failing. */
 static int exercise(void) {
@@ -445,7 +422,6 @@ int main(void) {
         cmocka_unit_test_teardown(test_long_label_values, reset),
         cmocka_unit_test_teardown(test_concurrent_exact, reset),
         cmocka_unit_test_teardown(test_process_metrics, reset),
-        cmocka_unit_test_teardown(test_std_metrics, reset),
         cmocka_unit_test_teardown(test_memory_and_failures, reset),
         cmocka_unit_test_teardown(test_speed, reset),
     };
