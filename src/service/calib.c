@@ -4,7 +4,7 @@
  * request's own, else the one the target FPIR gives over the collection's
  * size with the model's impostor tail (include/facerec/openset.h), never
  * below the 1:1 verify threshold. The tail is the shipped one until the
- * collection has been measured: a calibrator thread samples the collection
+ * collection has been measured: a job of src/jobs samples the collection
  * (up to CALIB_ROWS faces), scores every pair of faces of two different
  * subjects, and shifts the shipped tail to match the collection's own
  * impostors (fr_tail_adjust). A collection is measured again when its size
@@ -15,6 +15,8 @@
  * Cost: CALIB_ROWS = 3000 faces give 4.5 M pairs, one 3000 x 3000 x 512
  * sgemm (~0.1 s on one core), at most once per 10 % of growth. */
 #include "service/service_int.h"
+
+#include "facerec/jobs.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -35,9 +37,8 @@ struct calib_entry {
 
 struct fr_svc_calib {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t th;
-    int started, stop;
+    struct fr_jobs *jobs;           /* one worker of src/jobs runs the measurements */
+    int stop;
     struct calib_entry *e;
     size_t n, cap;
     uint64_t seed;
@@ -78,7 +79,10 @@ static int measure(struct fr_service *s, int64_t client, const char *model, uint
     return rc;
 }
 
-static void *calibrator(void *arg) {
+/* A job of src/jobs: measures every queued collection, one at a time, the
+ * lock released while measuring. Several submits are harmless: a job that
+ * finds nothing queued returns. */
+static void calib_job(void *arg) {
     struct fr_service *s = arg;
     struct fr_svc_calib *c = s->calib;
     pthread_mutex_lock(&c->mu);
@@ -86,11 +90,7 @@ static void *calibrator(void *arg) {
         struct calib_entry *job = NULL;
         for (size_t i = 0; i < c->n && !job; i++)
             if (c->e[i].queued) job = &c->e[i];
-        if (c->stop) break;
-        if (!job) {
-            pthread_cond_wait(&c->cv, &c->mu);
-            continue;
-        }
+        if (c->stop || !job) break;
         int64_t client = job->client;
         char model[65];
         snprintf(model, sizeof model, "%s", job->model);
@@ -115,33 +115,24 @@ static void *calibrator(void *arg) {
                (long long)client, e->rows_at, info.pairs, (double)info.shift, fr_time_ms() - t0);
     }
     pthread_mutex_unlock(&c->mu);
-    return NULL;
 }
 
 int fr__svc_calib_start(struct fr_service *s) {
     struct fr_svc_calib *c = fr_calloc(1, sizeof *c);
     if (!c) return -FR_E_NOMEM;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
     s->calib = c;
-    if (pthread_create(&c->th, NULL, calibrator, s) != 0)
-        return fr_err_set(FR_E_INTERNAL_ERROR, "cannot start the calibration thread");
-    c->started = 1;
-    return 0;
+    return fr_jobs_start(1, &c->jobs);
 }
 
 void fr__svc_calib_stop(struct fr_service *s) {
     struct fr_svc_calib *c = s->calib;
     if (!c) return;
-    if (c->started) {
-        pthread_mutex_lock(&c->mu);
-        c->stop = 1;
-        pthread_cond_signal(&c->cv);
-        pthread_mutex_unlock(&c->mu);
-        pthread_join(c->th, NULL);
-    }
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;                    /* queued measurements are dropped, a running one finishes */
+    pthread_mutex_unlock(&c->mu);
+    fr_jobs_stop(c->jobs);
     pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->cv);
     fr_free(c->e);
     fr_free(c);
     s->calib = NULL;
@@ -199,9 +190,8 @@ void fr__svc_threshold(struct fr_service *s, int64_t client, float requested, do
             rule->pairs = e->info.pairs;
         }
         if (e && stale(e, rule->gallery_size)) {
-            e->queued = 1;
             e->rows_at = rule->gallery_size;
-            pthread_cond_signal(&c->cv);
+            e->queued = fr_jobs_submit(c->jobs, "calibration", calib_job, s) == 0;
         }
         pthread_mutex_unlock(&c->mu);
     }
