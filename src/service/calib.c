@@ -21,7 +21,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define CALIB_ROWS   3000
 #define CALIB_PAIRS  ((size_t)5000000)
@@ -136,21 +135,6 @@ void fr__svc_calib_stop(struct fr_service *s) {
     fr_free(c->e);
     fr_free(c);
     s->calib = NULL;
-}
-
-int fr__svc_calib_wait(struct fr_service *s, double timeout_ms) {
-    struct fr_svc_calib *c = s->calib;
-    double end = fr_time_ms() + timeout_ms;
-    for (;;) {
-        int busy = 0;
-        pthread_mutex_lock(&c->mu);
-        for (size_t i = 0; i < c->n; i++) busy |= c->e[i].queued;
-        pthread_mutex_unlock(&c->mu);
-        if (!busy) return 0;
-        if (fr_time_ms() > end) return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "calibration still running");
-        struct timespec ts = { 0, 5000000 };
-        nanosleep(&ts, NULL);
-    }
 }
 
 static int stale(const struct calib_entry *e, size_t rows) {

@@ -30,7 +30,5 @@ struct fr_svc_rule {
 void fr__svc_threshold(struct fr_service *s, int64_t client, float requested, double fpir, struct fr_svc_rule *rule);
 int fr__svc_calib_start(struct fr_service *s);
 void fr__svc_calib_stop(struct fr_service *s);
-/* Waits until no calibration is queued (tests, benchmarks). */
-int fr__svc_calib_wait(struct fr_service *s, double timeout_ms);
 
 #endif
