@@ -318,6 +318,12 @@ static void observe(struct fr_api_call *c, int status, double ms) {
         if (v[i] > 0) fr_metric_observe(m->stage_duration, v[i] / 1000.0, stages[i]);
 }
 
+/* The path routes are matched on: the request's, but the console's address
+ * with its trailing slash is /console (route patterns have none). */
+static const char *route_path(const struct fr_http_req *req) {
+    return strcmp(req->path, "/console/") ? req->path : "/console";
+}
+
 /* ---- CORS (FACEREC_CORS_ORIGINS) ---- */
 
 /* 1 when browsers on origin may call the API. */
@@ -347,7 +353,7 @@ static int cors_preflight(struct fr_api_call *c, struct fr_http_resp *resp, cons
     const char *want = fr_http_header(c->req, "Access-Control-Request-Method");
     if (strcmp(c->req->method, "OPTIONS") || !want || !cors_allowed(c->api, origin)) return 0;
     fr_route_params p;
-    const char *path = strcmp(c->req->path, "/console/") ? c->req->path : "/console";
+    const char *path = route_path(c->req);
     if (fr_route_match(route_table, fr_api_n_routes, want, path, &p) < 0) return 0;
     cors_headers(resp, origin);
     fr_http_resp_header(resp, "Access-Control-Allow-Methods", "%s", want);
@@ -365,7 +371,7 @@ void fr_api_early(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp)
     c.api = ctx;
     c.req = req;
     fr_err_clear();
-    int idx = fr_route_match(route_table, fr_api_n_routes, req->method, req->path, &c.params);
+    int idx = fr_route_match(route_table, fr_api_n_routes, req->method, route_path(req), &c.params);
     if (idx < 0) return;                       /* 404 / 405: the normal path answers (bodies are small) */
     const struct fr_api_route *r = &fr_api_routes[idx];
     struct fr_store_client cl = { 0 };
@@ -409,8 +415,7 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
     const char *origin = fr_http_header(req, "Origin");
     if (cors_preflight(&c, resp, origin)) goto done;
     if (cors_allowed(c.api, origin)) cors_headers(resp, origin);
-    /* the console's address with its trailing slash (patterns have none) */
-    const char *path = strcmp(req->path, "/console/") ? req->path : "/console";
+    const char *path = route_path(req);
     int idx = fr_route_match(route_table, fr_api_n_routes, req->method, path, &c.params);
     if (idx == FR_ROUTE_METHOD_NOT_ALLOWED) {
         fr_http_resp_header(resp, "Allow", "%s", c.params.allow);

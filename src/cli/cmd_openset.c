@@ -361,11 +361,12 @@ static int search(const struct data *d, const struct ident *ids, const int *sel,
                   int np, const char *is_mated_id, int agg, struct probe_res *out) {
     int ng = ns * k;
     float *g = malloc(sizeof(float) * DIM * (size_t)ng), *s = malloc(sizeof(float) * (size_t)ng * 256);
-    float *pq = malloc(sizeof(float) * DIM * 256);
-    if (!g || !s || !pq) {
+    float *pq = malloc(sizeof(float) * DIM * 256), *sub = malloc(sizeof(float) * (size_t)ns);
+    if (!g || !s || !pq || !sub) {
         free(g);
         free(s);
         free(pq);
+        free(sub);
         return -FR_E_NOMEM;
     }
     for (int i = 0; i < ns; i++)
@@ -383,9 +384,9 @@ static int search(const struct data *d, const struct ident *ids, const int *sel,
             r->mated = is_mated_id[im->id];
             r->gated = im->reasons > 0;
             const float *row = s + (size_t)i * ng;
-            /* subject scores */
+            /* subject scores, once: the best two, the own one, and the own one's rank */
             for (int j = 0; j < ns; j++) {
-                float v = subject_score(row + (size_t)j * k, k, agg);
+                float v = sub[j] = subject_score(row + (size_t)j * k, k, agg);
                 int id = sel[j];
                 if (id == im->id) r->genuine = v;
                 if (v > r->s1) { r->s2 = r->s1; r->s1 = v; r->id1 = id; }
@@ -393,10 +394,7 @@ static int search(const struct data *d, const struct ident *ids, const int *sel,
             }
             if (r->mated) {
                 int rank = 1;
-                for (int j = 0; j < ns; j++) {
-                    float v = subject_score(row + (size_t)j * k, k, agg);
-                    if (sel[j] != im->id && v > r->genuine) rank++;
-                }
+                for (int j = 0; j < ns; j++) rank += sel[j] != im->id && sub[j] > r->genuine;
                 r->rank = rank;
             }
         }
@@ -404,6 +402,7 @@ static int search(const struct data *d, const struct ident *ids, const int *sel,
     free(g);
     free(s);
     free(pq);
+    free(sub);
     return 0;
 }
 
