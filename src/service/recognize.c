@@ -43,12 +43,6 @@ static int cmp_area(const void *x, const void *y) {
     return aa > bb ? -1 : aa < bb;
 }
 
-/* decode → detect → (largest first, up to max_faces; or, with select
- * FR_FACE_LARGEST / FR_FACE_CENTRAL, only the face fr_face_select_one picks
- * among all detected) landmarks → align → embed, quality, liveness,
- * attributes as asked. out->n_detected counts every detected face. pose: run
- * the pose model for quality (enrolment, detect); identify and embeddings
- * skip it. */
 /* A face that fills the whole frame (a pre-cropped export whose head touches
  * the borders: openface's 96x96 crops, face-api.js's 150x150 ones) leaves
  * the detector no context, and it finds nothing. When a pass over a photo of
@@ -82,6 +76,13 @@ static int detect_padded(struct fr_face_ctx *fc, struct fr_image *img, struct fr
 
 static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+/* decode → detect (or, for p.whole_face, the whole photo as the face's box)
+ * → (largest first, up to max_faces; or, with select FR_FACE_LARGEST /
+ * FR_FACE_CENTRAL, only the face fr_face_select_one picks among all
+ * detected) landmarks → align → embed, quality, liveness, attributes as
+ * asked. out->n_detected counts every detected face. pose: run the pose
+ * model for quality (enrolment, detect, identify: one quality everywhere);
+ * embeddings and verify skip it. */
 static int analyze_select(struct fr_service *s, struct fr_svc_photo p, const struct fr_svc_opts *o, int pose,
                           int select, struct fr_svc_timing *t, struct analysis *out) {
     struct fr_svc_ctx *c = NULL;
