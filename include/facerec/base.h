@@ -116,6 +116,11 @@ FR_API void fr_fp_restore(unsigned state);
 
 /* Time */
 FR_API double fr_time_ms(void);             /* monotonic milliseconds */
+/* The wall clock, unix milliseconds (UTC): what rows, rate-limit windows
+ * and audit entries are stamped with. */
+FR_API int64_t fr_now_ms(void);
+/* "YYYY-MM-DD" of a unix-ms time, UTC. */
+FR_API void fr_utc_day(int64_t unix_ms, char day_out[11]);
 
 /* CPU features, probed once. FR_ISA env var ("ref", "avx2", "avx512") can
  * lower the choice, e.g. to test the portable kernels on an AVX-512 machine. */

@@ -113,7 +113,7 @@ FR_API int fr_store_client_create(fr_store *st, const char *name, const char *ke
                                   int64_t rate_limit_per_day, int64_t *id_out);
 FR_API int fr_store_client_get(fr_store *st, int64_t id, struct fr_store_client *out);
 /* The client whose key starts with prefix; -FR_E_NOT_FOUND when none. The
- * caller then checks the whole key with fr_key_verify(key, out->key_hash). */
+ * caller then checks the whole key with fr_key_verify(key, out->key_hash) (facerec/keys.h). */
 FR_API int fr_store_client_get_by_prefix(fr_store *st, const char *prefix,
                                          struct fr_store_client *out);
 FR_API int fr_store_client_list(fr_store *st, struct fr_store_client **rows_out, size_t *n_out);
@@ -131,20 +131,6 @@ FR_API void fr_store_clients_free(struct fr_store_client *rows, size_t n);
 #define FR_STORE_ADMIN_TOKEN_HASH "admin_token_hash"
 FR_API int fr_store_admin_get(fr_store *st, const char *key, char **v_out);
 FR_API int fr_store_admin_set(fr_store *st, const char *key, const char *value);
-
-/* ---- API keys (OpenSSL): "frk_" + 43 chars of base64url (32 random bytes) ----
- * Only the prefix and the SHA-256 are stored: a stolen database gives no key.
- * A plain (unsalted, fast) hash is enough because the key is 256 random bits,
- * not a password: there is nothing to guess. */
-#define FR_KEY_LEN        47    /* strlen of a key from fr_key_generate */
-#define FR_KEY_PREFIX_LEN 12    /* what is stored in clear to find the client */
-#define FR_KEY_HASH_LEN   64    /* SHA-256 in hex */
-/* tag: 3 lowercase letters ("frk" for client keys, "fra" for admin tokens). */
-FR_API int fr_key_generate(const char *tag, char key_out[FR_KEY_LEN + 1]);
-FR_API void fr_key_prefix(const char *key, char prefix_out[FR_KEY_PREFIX_LEN + 1]);
-FR_API int fr_key_hash(const char *key, char hash_out[FR_KEY_HASH_LEN + 1]);
-/* 1 when key hashes to hash_hex, compared in constant time; else 0. */
-FR_API int fr_key_verify(const char *key, const char *hash_hex);
 
 /* ---- subjects ------------------------------------------------------------ */
 
@@ -310,9 +296,6 @@ struct fr_store_usage {
     int64_t count;
 };
 
-/* "YYYY-MM-DD" of a unix-ms time, UTC. */
-FR_API void fr_store_day(int64_t unix_ms, char day_out[11]);
-FR_API int64_t fr_store_now_ms(void);
 FR_API int fr_store_usage_add(fr_store *st, int64_t client_id, const char *day,
                               const char *operation, int64_t n);
 /* Rows with day >= from_day (NULL: all), by day then operation. */

@@ -172,7 +172,7 @@ int fr_api_usage(struct fr_api_call *c, json_t **data, json_t **details) {
     if (rc < 0) return rc;
     fr_api_flush_usage(c->api);
     char from[11];
-    fr_store_day(fr_store_now_ms() - (days - 1) * 86400000LL, from);
+    fr_utc_day(fr_now_ms() - (days - 1) * 86400000LL, from);
     if ((rc = fr_store_usage_list(c->api->svc->store, c->client_id, from, &rows, &n)) < 0) return rc;
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)

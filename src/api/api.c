@@ -114,7 +114,7 @@ void fr_api_fini(struct fr_api *a) {
 
 static void usage_count(struct fr_api *a, int64_t client, const char *op) {
     char day[11];
-    fr_store_day(fr_store_now_ms(), day);
+    fr_utc_day(fr_now_ms(), day);
     pthread_mutex_lock(&a->usage_mu);
     size_t i = 0;
     while (i < a->n_usage && !(a->usage[i].client == client && a->usage[i].op == op && !strcmp(a->usage[i].day, day))) i++;
@@ -446,7 +446,7 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
         c.client_id = cl.id;
         struct fr_ratelimit_info info;
         rc = fr_ratelimit_check(c.api->rl, cl.id, cl.rate_limit_per_hour, cl.rate_limit_per_day,
-                                fr_store_now_ms(), &info);
+                                fr_now_ms(), &info);
         if (info.limit > 0) {
             fr_http_resp_header(resp, "X-RateLimit-Limit", "%lld", (long long)info.limit);
             fr_http_resp_header(resp, "X-RateLimit-Remaining", "%lld", (long long)info.remaining);

@@ -8,6 +8,7 @@
 #include "http/ratelimit.h"
 #include "http/server.h"
 #include "service/service.h"
+#include "facerec/keys.h"
 
 #include <stdatomic.h>
 

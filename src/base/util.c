@@ -83,6 +83,19 @@ double fr_time_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+int64_t fr_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void fr_utc_day(int64_t unix_ms, char day_out[11]) {
+    time_t t = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(day_out, 11, "%Y-%m-%d", &tm) != 10)
+        memcpy(day_out, "1970-01-01", 11);
+}
+
 static int isa_chosen = -1;
 
 static int isa_probe(void) {

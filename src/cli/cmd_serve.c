@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "facerec/config.h"
+#include "facerec/keys.h"
 #include "facerec/jobs.h"
 #include "facerec/metrics.h"
 
@@ -112,7 +113,7 @@ struct housekeeping {
 static void job_usage_flush(void *arg) { fr_api_flush_usage(((struct housekeeping *)arg)->api); }
 
 static void job_ratelimit_sweep(void *arg) {
-    fr_ratelimit_sweep(((struct housekeeping *)arg)->api->rl, fr_store_now_ms());
+    fr_ratelimit_sweep(((struct housekeeping *)arg)->api->rl, fr_now_ms());
 }
 
 /* Retention: stored enrolment photos older than the configured days go
@@ -120,7 +121,7 @@ static void job_ratelimit_sweep(void *arg) {
 static void job_photo_retention(void *arg) {
     const struct housekeeping *h = arg;
     int64_t n = 0;
-    if (fr_store_face_image_purge(h->store, fr_store_now_ms() - (int64_t)h->photo_days * 86400000, &n) < 0)
+    if (fr_store_face_image_purge(h->store, fr_now_ms() - (int64_t)h->photo_days * 86400000, &n) < 0)
         fr_log(FR_LOG_WARN, "photo retention: %s", fr_err_detail());
     else if (n > 0)
         fr_log(FR_LOG_INFO, "photo retention: %lld stored photos older than %d days deleted", (long long)n,
@@ -131,7 +132,7 @@ static void job_photo_retention(void *arg) {
 static void job_idem_purge(void *arg) {
     const struct housekeeping *h = arg;
     int64_t n = 0;
-    if (fr_store_idem_purge(h->store, fr_store_now_ms() - (int64_t)IDEM_KEEP_MS, &n) < 0)
+    if (fr_store_idem_purge(h->store, fr_now_ms() - (int64_t)IDEM_KEEP_MS, &n) < 0)
         fr_log(FR_LOG_WARN, "idempotency purge: %s", fr_err_detail());
     else if (n > 0)
         fr_log(FR_LOG_INFO, "idempotency purge: %lld keys older than a day deleted", (long long)n);

@@ -340,7 +340,7 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
     data = json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:I,s:i,s:s}", "face_id", (json_int_t)face_id, "subject_id",
                      (json_int_t)r->subject_id, "box", box_json(b), "quality", quality_json(&f->q), "liveness",
                      liveness_json(f, s->cfg.liveness_threshold), "model_id", s->model_id, "created_at",
-                     (json_int_t)fr_store_now_ms(), "faces_detected", an.n_detected, "selected",
+                     (json_int_t)fr_now_ms(), "faces_detected", an.n_detected, "selected",
                      an.n_detected == 1 ? "only" : sel);
     text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     if (!text) { rc = -FR_E_NOMEM; goto out; }

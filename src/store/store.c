@@ -490,19 +490,6 @@ void fr_store_audits_free(struct fr_store_audit *rows, size_t n) {
 
 /* ---- usage --------------------------------------------------------------------- */
 
-int64_t fr_store_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void fr_store_day(int64_t unix_ms, char day_out[11]) {
-    time_t t = (time_t)(unix_ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(day_out, 11, "%Y-%m-%d", &tm) != 10)
-        memcpy(day_out, "1970-01-01", 11);
-}
-
 int fr_store_usage_add(fr_store *st, int64_t client_id, const char *day, const char *operation,
                        int64_t n) {
     TRY(need_store(st));

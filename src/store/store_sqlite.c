@@ -377,7 +377,7 @@ static int migrate(struct sq *s) {
         char ins[128];
         if ((rc = exec(s, fr__sqlite_migrations[m - 1], 0)) < 0) break;
         snprintf(ins, sizeof ins, "INSERT INTO schema_version VALUES (%d, %lld)", m,
-                 (long long)fr_store_now_ms());
+                 (long long)fr_now_ms());
         rc = exec(s, ins, 0);
         if (rc == 0) fr_log(FR_LOG_INFO, "sqlite: schema migrated to version %d", m);
     }
@@ -542,7 +542,7 @@ static int sq_client_create(fr_store *st, const char *name, const char *key_pref
         sqlite3_bind_text(q, 3, key_hash, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 4, per_hour);
         sqlite3_bind_int64(q, 5, per_day);
-        sqlite3_bind_int64(q, 6, fr_store_now_ms());
+        sqlite3_bind_int64(q, 6, fr_now_ms());
         int r = sqlite3_step(q);
         if (r == SQLITE_DONE) *id_out = sqlite3_last_insert_rowid(s->db);
         else rc = write_err(s, r, "creating a client", "key_prefix", 0, NULL);
@@ -726,7 +726,7 @@ static int sq_subject_create(fr_store *st, int64_t client_id, const char *name,
         sqlite3_bind_text(q, 2, external_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 4, metadata, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 5, fr_store_now_ms());
+        sqlite3_bind_int64(q, 5, fr_now_ms());
         int r = sqlite3_step(q);
         if (r == SQLITE_DONE) *id_out = sqlite3_last_insert_rowid(s->db);
         else rc = write_err(s, r, "creating a subject", "external_id", FR_E_NOT_FOUND,
@@ -826,7 +826,7 @@ static int sq_subject_update(fr_store *st, int64_t client_id, int64_t id,
         sqlite3_bind_text(q, 1, u->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, u->external_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, u->metadata, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, fr_store_now_ms());
+        sqlite3_bind_int64(q, 4, fr_now_ms());
         sqlite3_bind_int64(q, 5, client_id);
         sqlite3_bind_int64(q, 6, id);
         rc = write_one(s, q, "updating a subject", "external_id", FR_E_SUBJECT_NOT_FOUND,
@@ -958,7 +958,7 @@ static void bind_face(sqlite3_stmt *q, const struct fr_store_face_new *f) {
     sqlite3_bind_text(q, 11, f->image_sha256, -1, SQLITE_STATIC);
     /* (sqlite3_bind_blob64 with length 0 and a pointer stores an empty blob) */
     if (f->image) sqlite3_bind_blob64(q, 12, f->image, f->image_len, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 13, fr_store_now_ms());
+    sqlite3_bind_int64(q, 13, fr_now_ms());
 }
 
 static int sq_face_add(fr_store *st, const struct fr_store_face_new *f, int64_t *id_out) {
@@ -1221,7 +1221,7 @@ static int sq_audit_append(fr_store *st, const char *actor, const char *action, 
     lock(s);
     int rc = prep(s, Q_AUDIT_INSERT, &q);
     if (rc == 0) {
-        sqlite3_bind_int64(q, 1, fr_store_now_ms());
+        sqlite3_bind_int64(q, 1, fr_now_ms());
         sqlite3_bind_text(q, 2, actor, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, action, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 4, target, -1, SQLITE_STATIC);
@@ -1377,7 +1377,7 @@ static int sq_idem_put(fr_store *st, int64_t client_id, const char *key, const c
         sqlite3_bind_text(q, 3, request_hash, -1, SQLITE_STATIC);
         sqlite3_bind_int(q, 4, status);
         sqlite3_bind_text(q, 5, response, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 6, fr_store_now_ms());
+        sqlite3_bind_int64(q, 6, fr_now_ms());
         int r = sqlite3_step(q);
         if (r != SQLITE_DONE)
             rc = write_err(s, r, "storing an idempotency key", "Idempotency-Key",

@@ -3,6 +3,7 @@
  * searchable; a photo without a face keeps its old row. */
 #include "harness.h"
 
+#include "facerec/keys.h"
 #include "service/service.h"
 
 #include <stdlib.h>

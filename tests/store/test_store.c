@@ -8,6 +8,7 @@
  * PostgreSQL backend runs it by changing open_store(). */
 #include "harness.h"
 
+#include "facerec/keys.h"
 #include "facerec/store.h"
 
 #include <ftw.h>
@@ -538,7 +539,7 @@ static void test_faces(void **state) {
     int64_t purged = 0;
     assert_int_equal(fr_store_face_image_purge(f->st, 0, &purged), 0);
     assert_int_equal(purged, 0);
-    assert_int_equal(fr_store_face_image_purge(f->st, fr_store_now_ms() + 1000, &purged), 0);
+    assert_int_equal(fr_store_face_image_purge(f->st, fr_now_ms() + 1000, &purged), 0);
     assert_int_equal(purged, 1);
     assert_int_equal(fr_store_face_image_get(f->st, a, f1, &buf, &len), -FR_E_NOT_FOUND);
 
@@ -798,11 +799,11 @@ static void test_usage(void **state) {
     struct fx *f = *state;
     int64_t a = mk_client(f->st, "a");
     char day[11];
-    fr_store_day(0, day);
+    fr_utc_day(0, day);
     assert_string_equal(day, "1970-01-01");
-    fr_store_day(1709251200000LL, day);   /* 2024-03-01T00:00:00Z */
+    fr_utc_day(1709251200000LL, day);   /* 2024-03-01T00:00:00Z */
     assert_string_equal(day, "2024-03-01");
-    fr_store_day(fr_store_now_ms(), day);
+    fr_utc_day(fr_now_ms(), day);
     assert_int_equal(strlen(day), 10);
     assert_int_equal(fr_store_usage_add(f->st, a, "2024-03-01", "identify", 1), 0);
     assert_int_equal(fr_store_usage_add(f->st, a, "2024-03-01", "identify", 2), 0);
@@ -848,7 +849,7 @@ static void test_idempotency(void **state) {
     int64_t n = 0;
     assert_int_equal(fr_store_idem_purge(f->st, 0, &n), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(fr_store_idem_purge(f->st, fr_store_now_ms() + 1000, &n), 0);
+    assert_int_equal(fr_store_idem_purge(f->st, fr_now_ms() + 1000, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(fr_store_idem_get(f->st, a, "key-1", &r), -FR_E_NOT_FOUND);
 }

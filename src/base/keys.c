@@ -3,7 +3,7 @@
  * RAND_bytes (43 characters, no padding, safe in headers and URLs). The
  * service stores its first FR_KEY_PREFIX_LEN characters in clear, to find
  * the client with one indexed lookup, and the SHA-256 of the whole key. */
-#include "facerec/store.h"
+#include "facerec/keys.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
