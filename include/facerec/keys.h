@@ -17,6 +17,8 @@
 FR_API int fr_key_generate(const char *tag, char key_out[FR_KEY_LEN + 1]);
 FR_API void fr_key_prefix(const char *key, char prefix_out[FR_KEY_PREFIX_LEN + 1]);
 FR_API int fr_key_hash(const char *key, char hash_out[FR_KEY_HASH_LEN + 1]);
+/* SHA-256 of a then b (either may be empty), lowercase hex. */
+FR_API int fr_sha256_hex(const void *a, size_t a_len, const void *b, size_t b_len, char out[FR_KEY_HASH_LEN + 1]);
 /* 1 when key hashes to hash_hex, compared in constant time; else 0. */
 FR_API int fr_key_verify(const char *key, const char *hash_hex);
 

@@ -50,8 +50,6 @@ const size_t fr_api_n_routes = sizeof fr_api_routes / sizeof fr_api_routes[0];
 
 static fr_route route_table[sizeof fr_api_routes / sizeof fr_api_routes[0]];
 
-struct api_usage { int64_t client; char day[11]; const char *op; int64_t n; };
-
 /* Registered once per process: a second fr_api_init (tests) reuses them. */
 static int register_metrics(struct fr_api_metrics *m) {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -88,69 +86,16 @@ static int register_metrics(struct fr_api_metrics *m) {
     return 0;
 }
 
-int fr_api_init(struct fr_api *a, struct fr_service *svc, const char *admin_hash, int64_t rate_hour, int64_t rate_day) {
+int fr_api_init(struct fr_api *a, struct fr_service *svc) {
     memset(a, 0, sizeof *a);
     a->svc = svc;
-    snprintf(a->admin_hash, sizeof a->admin_hash, "%s", admin_hash ? admin_hash : "");
-    a->default_rate_hour = rate_hour;
-    a->default_rate_day = rate_day;
     for (size_t i = 0; i < fr_api_n_routes; i++) route_table[i] = fr_api_routes[i].r;
-    pthread_mutex_init(&a->usage_mu, NULL);
-    a->usage_flushed_ms = fr_time_ms();
     int rc = register_metrics(&a->m);
     if (rc < 0) return rc;
     return fr_ratelimit_new(0, &a->rl);
 }
 
-void fr_api_fini(struct fr_api *a) {
-    fr_api_flush_usage(a);
-    fr_ratelimit_free(a->rl);
-    fr_free(a->usage);
-    pthread_mutex_destroy(&a->usage_mu);
-}
-
-/* ---- usage: counted in memory, written every few seconds (an fsync per
- * request would cost more than the request) ---- */
-
-static void usage_count(struct fr_api *a, int64_t client, const char *op) {
-    char day[11];
-    fr_utc_day(fr_now_ms(), day);
-    pthread_mutex_lock(&a->usage_mu);
-    size_t i = 0;
-    while (i < a->n_usage && !(a->usage[i].client == client && a->usage[i].op == op && !strcmp(a->usage[i].day, day))) i++;
-    if (i == a->n_usage) {
-        if (a->n_usage == a->cap_usage) {
-            size_t cap = a->cap_usage ? 2 * a->cap_usage : 32;
-            struct api_usage *u = fr_realloc(a->usage, cap * sizeof *u);
-            if (!u) { pthread_mutex_unlock(&a->usage_mu); return; }
-            a->usage = u;
-            a->cap_usage = cap;
-        }
-        a->usage[i] = (struct api_usage){ client, { 0 }, op, 0 };
-        memcpy(a->usage[i].day, day, sizeof day);
-        a->n_usage++;
-    }
-    a->usage[i].n++;
-    int flush = fr_time_ms() - a->usage_flushed_ms > 5000;
-    pthread_mutex_unlock(&a->usage_mu);
-    if (flush) fr_api_flush_usage(a);
-}
-
-void fr_api_flush_usage(struct fr_api *a) {
-    pthread_mutex_lock(&a->usage_mu);
-    struct api_usage *u = a->usage;
-    size_t n = a->n_usage;
-    a->usage = NULL;
-    a->n_usage = a->cap_usage = 0;
-    a->usage_flushed_ms = fr_time_ms();
-    pthread_mutex_unlock(&a->usage_mu);
-    if (!n) { fr_free(u); return; }
-    if (fr_store_tx_begin(a->svc->store) == 0) {
-        for (size_t i = 0; i < n; i++) fr_store_usage_add(a->svc->store, u[i].client, u[i].day, u[i].op, u[i].n);
-        fr_store_tx_commit(a->svc->store);
-    }
-    fr_free(u);
-}
+void fr_api_fini(struct fr_api *a) { fr_ratelimit_free(a->rl); }
 
 /* ---- request ids, log lines ---- */
 
@@ -260,38 +205,22 @@ static void render_error(struct fr_api_call *c, struct fr_http_resp *resp, int r
 
 /* ---- auth ---- */
 
-static int auth_admin(struct fr_api_call *c) {
+/* The bearer token of Authorization, NULL when there is none. */
+static const char *bearer(struct fr_api_call *c) {
     const char *h = fr_http_header(c->req, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) || !c->api->admin_hash[0] || !fr_key_verify(h + 7, c->api->admin_hash))
-        return fr_err_set(FR_E_UNAUTHORIZED, "admin routes need Authorization: Bearer <admin token>");
-    return 0;
+    return h && !strncasecmp(h, "Bearer ", 7) ? h + 7 : NULL;
 }
+
+static int auth_admin(struct fr_api_call *c) { return fr_svc_auth_admin(c->api->svc, bearer(c)); }
 
 int fr_api_metrics_allowed(struct fr_api_call *c) {
     if (!c->api->metrics_hash[0]) return 1;
-    const char *h = fr_http_header(c->req, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7)) return 0;
-    return fr_key_verify(h + 7, c->api->metrics_hash) ||
-           (c->api->admin_hash[0] && fr_key_verify(h + 7, c->api->admin_hash));
+    const char *t = bearer(c);
+    return t && (fr_key_verify(t, c->api->metrics_hash) || fr_svc_auth_admin(c->api->svc, t) == 0);
 }
 
-static int auth_client(struct fr_api_call *c, struct fr_store_client *cl) {
-    const char *key = fr_http_header(c->req, "X-API-Key");
-    if (!key || !*key) return fr_err_set(FR_E_UNAUTHORIZED, "missing X-API-Key header");
-    char prefix[FR_KEY_PREFIX_LEN + 1];
-    if (strlen(key) != FR_KEY_LEN) return fr_err_set(FR_E_UNAUTHORIZED, "invalid API key");
-    fr_key_prefix(key, prefix);
-    int rc = fr_store_client_get_by_prefix(c->api->svc->store, prefix, cl);
-    if (rc == -FR_E_NOT_FOUND || (rc == 0 && !fr_key_verify(key, cl->key_hash))) {
-        fr_store_client_free(cl);
-        return fr_err_set(FR_E_UNAUTHORIZED, "invalid API key");
-    }
-    if (rc < 0) return rc;
-    if (cl->disabled) {
-        fr_store_client_free(cl);
-        return fr_err_set(FR_E_UNAUTHORIZED, "this client is disabled");
-    }
-    return 0;
+static int auth_client(struct fr_api_call *c, struct fr_svc_client *cl) {
+    return fr_svc_auth_client(c->api->svc, fr_http_header(c->req, "X-API-Key"), cl);
 }
 
 /* ---- dispatch ---- */
@@ -374,11 +303,11 @@ void fr_api_early(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp)
     int idx = fr_route_match(route_table, fr_api_n_routes, req->method, route_path(req), &c.params);
     if (idx < 0) return;                       /* 404 / 405: the normal path answers (bodies are small) */
     const struct fr_api_route *r = &fr_api_routes[idx];
-    struct fr_store_client cl = { 0 };
+    struct fr_svc_client cl = { 0 };
     int rc = 0;
     if (r->r.auth == FR_ROUTE_AUTH_ADMIN) rc = auth_admin(&c);
     else if (r->r.auth == FR_ROUTE_AUTH_CLIENT) rc = auth_client(&c, &cl);
-    fr_store_client_free(&cl);
+    fr_svc_client_free(&cl);
     if (rc != -FR_E_UNAUTHORIZED) return;      /* let in, or a store failure: the normal path decides */
     const char *origin = fr_http_header(req, "Origin");
     if (cors_allowed(c.api, origin)) cors_headers(resp, origin);   /* so a browser can read the 401 */
@@ -399,8 +328,9 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
     c.status = 200;
     request_id(&c);
     fr_err_clear();
-    struct fr_store_client cl = { 0 };
+    struct fr_svc_client cl = { 0 };
     json_t *data = NULL, *details = NULL;
+    c.who.request_id = c.request_id;
     int rc;
     if (req->bad_framing) {    /* RFC 9112 6.3: refused and closed, never guessed at */
         c.operation = "bad_request";
@@ -443,7 +373,7 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
         if ((rc = auth_admin(&c)) < 0) goto fail;
     } else if (r->r.auth == FR_ROUTE_AUTH_CLIENT) {
         if ((rc = auth_client(&c, &cl)) < 0) goto fail;
-        c.client_id = cl.id;
+        c.client_id = c.who.client_id = cl.id;
         struct fr_ratelimit_info info;
         rc = fr_ratelimit_check(c.api->rl, cl.id, cl.rate_limit_per_hour, cl.rate_limit_per_day,
                                 fr_now_ms(), &info);
@@ -461,11 +391,11 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
                             (long long)info.retry_after);
             goto fail;
         }
-        usage_count(c.api, cl.id, r->operation);
+        fr_svc_usage_count(c.api->svc, cl.id, r->operation);
     }
     if (req->too_large) {
         rc = fr_err_set(FR_E_FILE_TOO_LARGE, "the request body is over the %zu-byte limit",
-                        c.api->svc->cfg.max_upload_bytes);
+                        fr_svc_config_of(c.api->svc)->max_upload_bytes);
         goto fail;
     }
     if (req->overloaded) {   /* the server's cap on bodies held at once: come back shortly */
@@ -507,11 +437,14 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
     goto done;
 fail:
     json_decref(data);
-    if (rc == -FR_E_SERVICE_UNAVAILABLE && !details && c.api->svc->n_missing) {
-        details = json_object();
-        json_t *m = json_array();
-        for (int i = 0; i < c.api->svc->n_missing; i++) json_array_append_new(m, json_string(c.api->svc->missing[i]));
-        json_object_set_new(details, "missing", m);
+    if (rc == -FR_E_SERVICE_UNAVAILABLE && !details) {   /* name every model that is missing */
+        struct fr_svc_status st;
+        fr_svc_status(c.api->svc, 0, &st);
+        if (st.n_missing) {
+            json_t *m = json_array();
+            for (int i = 0; i < st.n_missing; i++) json_array_append_new(m, json_string(st.missing[i]));
+            details = json_pack("{s:o}", "missing", m);
+        }
     }
     render_error(&c, resp, rc, details);
 done:
@@ -519,7 +452,7 @@ done:
     double ms = fr_time_ms() - req->t_start;
     observe(&c, resp->status, ms);
     log_request(&c, resp->status, ms);
-    fr_store_client_free(&cl);
+    fr_svc_client_free(&cl);
     call_cleanup(&c);
 }
 
@@ -537,7 +470,7 @@ int fr_api_path_id(struct fr_api_call *c, int64_t *id) {
 }
 
 int fr_api_page(struct fr_api_call *c, int64_t *limit, int64_t *cursor) {
-    int rc = fr_query_get_int(fr_http_query(c->req, "limit"), "limit", 100, 1, FR_STORE_LIST_MAX, limit);
+    int rc = fr_query_get_int(fr_http_query(c->req, "limit"), "limit", 100, 1, FR_SVC_LIST_MAX, limit);
     return rc < 0 ? rc : fr_query_get_int(fr_http_query(c->req, "cursor"), "cursor", 0, 0, INT64_MAX, cursor);
 }
 
@@ -563,7 +496,7 @@ static int ensure_body(struct fr_api_call *c) {
     while (i < c->req->body_len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) i++;
     int says_json = ct && !strncasecmp(ct, "application/json", 16);
     if (says_json || (i < c->req->body_len && b[i] == '{')) {
-        int rc = fr_json_parse_body(c->req->body, c->req->body_len, c->api->svc->cfg.max_upload_bytes, &c->json);
+        int rc = fr_json_parse_body(c->req->body, c->req->body_len, fr_svc_config_of(c->api->svc)->max_upload_bytes, &c->json);
         c->bad_body = rc == -FR_E_VALIDATION_ERROR;
         return rc;
     }
@@ -663,7 +596,7 @@ int fr_api_photo(struct fr_api_call *c, const char *field, const char *b64_field
     } else if (c->json) {
         uint8_t *b = NULL;
         size_t n = 0;
-        rc = fr_json_get_base64(c->json, b64_field, 0, c->api->svc->cfg.max_upload_bytes, &b, &n);
+        rc = fr_json_get_base64(c->json, b64_field, 0, fr_svc_config_of(c->api->svc)->max_upload_bytes, &b, &n);
         if (rc < 0) return rc;
         c->decoded[slot] = b;
         if (b && n) {
@@ -681,16 +614,4 @@ int fr_api_photo(struct fr_api_call *c, const char *field, const char *b64_field
         return fr_err_set_at(FR_E_PHOTO_FILE_REQUIRED, "field", field, "a photo is required: multipart field '%s' or JSON field '%s'",
                           field, b64_field);
     return 0;
-}
-
-void fr_api_audit(struct fr_api_call *c, const char *action, const char *target_fmt, int64_t id, json_t *details) {
-    char actor[32], target[64];
-    if (c->client_id) snprintf(actor, sizeof actor, "client:%lld", (long long)c->client_id);
-    else snprintf(actor, sizeof actor, "admin");
-    snprintf(target, sizeof target, target_fmt, (long long)id);
-    char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
-    if (fr_store_audit_append(c->api->svc->store, actor, action, target, c->request_id, d, NULL) < 0)
-        fr_log(FR_LOG_ERROR, "audit row not written: %s", fr_err_detail());
-    fr_json_free(d);
-    json_decref(details);
 }

@@ -7,8 +7,8 @@
 #include "http/http.h"
 #include "http/ratelimit.h"
 #include "http/server.h"
+#include "api/render.h"
 #include "service/service.h"
-#include "facerec/keys.h"
 
 #include <stdatomic.h>
 
@@ -28,12 +28,6 @@ struct fr_api {
     struct fr_service *svc;
     struct fr_ratelimit *rl;
     struct fr_http_server *http;            /* set after start, for connection counts */
-    char admin_hash[65];
-    int64_t default_rate_hour, default_rate_day;
-    pthread_mutex_t usage_mu;
-    struct api_usage *usage;                /* counts not yet written to the store */
-    size_t n_usage, cap_usage;
-    double usage_flushed_ms;
     char cors_origins[1024];                /* FACEREC_CORS_ORIGINS: "" off, "*", or a comma list */
     char metrics_hash[65];                  /* FACEREC_METRICS_TOKEN's hash; "" when /metrics is public */
     struct fr_api_metrics m;
@@ -46,6 +40,7 @@ struct fr_api_call {
     fr_route_params params;
     char request_id[65];
     int64_t client_id;                      /* 0: admin or public */
+    struct fr_svc_actor who;                /* for the audit rows of the changes it makes */
     const char *operation;
     struct fr_svc_timing t;
     json_t *json;                           /* parsed JSON body, or NULL */
@@ -63,16 +58,13 @@ struct fr_api_call {
 
 typedef int (*fr_api_handler)(struct fr_api_call *c, json_t **data, json_t **details);
 
-FR_API int fr_api_init(struct fr_api *a, struct fr_service *svc, const char *admin_hash, int64_t rate_hour,
-                       int64_t rate_day);
+FR_API int fr_api_init(struct fr_api *a, struct fr_service *svc);
 FR_API void fr_api_fini(struct fr_api *a);
 /* The server's handler (struct fr_http_opts.handler, ctx = struct fr_api *). */
 FR_API void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp);
 /* The early handler (struct fr_http_opts.early): the credentials of a
  * request whose body is still to come; a 401 goes out before it is read. */
 FR_API void fr_api_early(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp);
-/* Write buffered usage counts to the store (also done every few seconds). */
-FR_API void fr_api_flush_usage(struct fr_api *a);
 
 /* The route table (api.c) and the OpenAPI document built from it (health.c). */
 struct fr_api_route {
@@ -105,8 +97,6 @@ int fr_api_photo(struct fr_api_call *c, const char *field, const char *b64_field
                  int required);
 /* The JSON body (must be an object); VALIDATION_ERROR otherwise. */
 int fr_api_json_body(struct fr_api_call *c, json_t **out);
-void fr_api_audit(struct fr_api_call *c, const char *action, const char *target_fmt, int64_t id, json_t *details);
-json_t *fr_api_client_json(const struct fr_store_client *cl);
 
 /* Handlers */
 int fr_api_health(struct fr_api_call *c, json_t **data, json_t **details);

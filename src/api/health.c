@@ -16,19 +16,20 @@ int fr_api_health(struct fr_api_call *c, json_t **data, json_t **details) {
 }
 
 /* What is missing for recognition, as an array of strings. */
-static json_t *missing(struct fr_api_call *c) {
+static json_t *missing(const struct fr_svc_status *st) {
     json_t *m = json_array();
-    const char *why;
-    if (!fr_svc_models_ready(c->api->svc, &why)) json_array_append_new(m, json_sprintf("models: %s", why));
-    if (fr_store_ping(c->api->svc->store) < 0) json_array_append_new(m, json_string("database: not answering"));
-    if (!c->api->svc->index_ok) json_array_append_new(m, json_string("index: not loaded"));
+    if (!st->recognition) json_array_append_new(m, json_sprintf("models: %s", st->models_error));
+    if (!st->database_ok) json_array_append_new(m, json_string("database: not answering"));
+    if (!st->index_ok) json_array_append_new(m, json_string("index: not loaded"));
     return m;
 }
 
 int fr_api_ready(struct fr_api_call *c, json_t **data, json_t **details) {
+    struct fr_svc_status st;
     (void)data;
     (void)details;
-    json_t *m = missing(c);
+    fr_svc_status(c->api->svc, 0, &st);
+    json_t *m = missing(&st);
     int ok = json_array_size(m) == 0;
     c->raw_status = ok ? 200 : 503;
     c->raw_json = json_pack("{s:s,s:o}", "status", ok ? "ready" : "unavailable", "missing", m);
@@ -47,46 +48,44 @@ static json_t *service(const char *name, int healthy, json_t *details) {
  * "total_count"} inside the success envelope. Unhealthy when the database
  * is down (nothing works without it), degraded when anything else is. */
 int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
-    struct fr_service *s = c->api->svc;
-    const char *why = "";
+    struct fr_svc_status st;
     (void)details;
-    int models_ok = fr_svc_models_ready(s, &why), db_ok = fr_store_ping(s->store) == 0;
-    int64_t nf = 0;
-    if (db_ok) fr_store_face_count(s->store, 0, &nf);
+    fr_svc_status(c->api->svc, 1, &st);
     json_t *miss = json_array();
-    for (int i = 0; i < s->n_missing; i++) json_array_append_new(miss, json_string(s->missing[i]));
+    for (int i = 0; i < st.n_missing; i++) json_array_append_new(miss, json_string(st.missing[i]));
     /* healthy: every model loaded; recognition runs on the core three even when an optional one is missing */
-    json_t *models = service("Face models", models_ok && s->n_missing == 0,
-                             json_pack("{s:s?,s:s?,s:o,s:b,s:b,s:b}", "model_id", s->model_id, "error",
-                                       models_ok ? NULL : why, "missing", miss, "recognition", models_ok, "liveness",
-                                       s->extra != NULL, "attributes", s->attr != NULL));
-    json_t *db = service("Database", db_ok, json_pack("{s:s,s:I}", "backend", fr_store_backend(s->store), "faces",
-                                                      (json_int_t)nf));
-    json_t *ix = service("Vector index", s->index_ok,
-                         json_pack("{s:s,s:I}", "kind", "exact", "faces", (json_int_t)fr_index_set_total(s->index)));
+    const int models_ok = st.recognition && st.n_missing == 0;
+    json_t *models = service("Face models", models_ok,
+                             json_pack("{s:s?,s:s?,s:o,s:b,s:b,s:b}", "model_id", st.model_id, "error",
+                                       st.recognition ? NULL : st.models_error, "missing", miss, "recognition",
+                                       st.recognition, "liveness", st.liveness, "attributes", st.attributes));
+    json_t *db = service("Database", st.database_ok,
+                         json_pack("{s:s,s:o}", "backend", st.database_backend, "faces",
+                                   st.faces >= 0 ? json_integer(st.faces) : json_null()));
+    json_t *ix = service("Vector index", st.index_ok,
+                         json_pack("{s:s,s:I}", "kind", st.index_kind, "faces", (json_int_t)st.index_faces));
     json_t *wk = service("Workers", 1,
-                         json_pack("{s:i,s:i,s:i,s:f}", "threads", s->cfg.threads, "open_connections",
+                         json_pack("{s:i,s:i,s:i,s:f}", "threads", st.threads, "open_connections",
                                    c->api->http ? fr_http_open_connections(c->api->http) : 0, "in_flight",
                                    c->api->http ? fr_http_in_flight(c->api->http) : 0, "uptime_seconds",
-                                   (fr_time_ms() - s->started_ms) / 1000.0));
+                                   st.uptime_s));
     if (!fr_api_metrics_allowed(c)) {   /* FACEREC_METRICS_TOKEN set and not given: states, no counts */
         json_object_del(json_object_get(db, "details"), "faces");
         json_object_del(json_object_get(ix, "details"), "faces");
         json_object_clear(json_object_get(wk, "details"));
     }
-    int healthy = (models_ok && s->n_missing == 0) + db_ok + s->index_ok + 1, total = 4;
-    const char *overall = !db_ok ? "unhealthy" : healthy == total ? "healthy" : "degraded";
+    int healthy = models_ok + st.database_ok + st.index_ok + 1, total = 4;
+    const char *overall = !st.database_ok ? "unhealthy" : healthy == total ? "healthy" : "degraded";
     *data = json_pack("{s:s,s:{s:o,s:o,s:o,s:o},s:i,s:i}", "overall_status", overall, "services", "models", models,
                       "database", db, "index", ix, "workers", wk, "healthy_count", healthy, "total_count", total);
     return *data ? 0 : -FR_E_NOMEM;
 }
 
-static void gallery_gauge(void *arg, int64_t client, const char *model, size_t n_rows) {
+static void gallery_gauge(void *arg, int64_t client, size_t faces) {
     const struct fr_api_metrics *m = arg;
     char id[24];
-    (void)model;
     snprintf(id, sizeof id, "%lld", (long long)client);
-    fr_metric_set(m->gallery_faces, (double)n_rows, id);
+    fr_metric_set(m->gallery_faces, (double)faces, id);
 }
 
 int fr_api_metrics(struct fr_api_call *c, json_t **data, json_t **details) {
@@ -96,7 +95,7 @@ int fr_api_metrics(struct fr_api_call *c, json_t **data, json_t **details) {
     int rc;
     if (!fr_api_metrics_allowed(c))   /* per-client series are the operator's business */
         return fr_err_set(FR_E_UNAUTHORIZED, "/metrics needs Authorization: Bearer <FACEREC_METRICS_TOKEN>");
-    fr_index_set_foreach(c->api->svc->index, gallery_gauge, (void *)(uintptr_t)m);
+    fr_svc_galleries(c->api->svc, gallery_gauge, (void *)(uintptr_t)m);
     if (c->api->http) fr_metric_set(m->open_connections, fr_http_open_connections(c->api->http));
     if ((rc = fr_metrics_render(&c->raw, &c->raw_len)) < 0) return rc;
     c->content_type = "text/plain; version=0.0.4; charset=utf-8";

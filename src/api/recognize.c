@@ -3,28 +3,25 @@
 #include "api/api.h"
 
 #include "facerec/metrics.h"
+#include "facerec/openset.h"
 
 #include <string.h>
 
-static void observe_quality(const struct fr_api *api, json_t *data) {
-    const struct fr_api_metrics *m = &api->m;
-    size_t i;
-    json_t *f;
-    json_array_foreach(json_object_get(data, "faces"), i, f) {
-        json_t *q = json_object_get(json_object_get(f, "quality"), "score");
-        if (json_is_number(q)) fr_metric_observe(m->embedding_quality, json_number_value(q));
-        const char *d = json_string_value(json_object_get(f, "decision"));
-        if (d) fr_metric_inc(m->identify_decisions, d);
-    }
+static void observe_faces(const struct fr_api *api, const struct fr_svc_face *f, int decision) {
+    fr_metric_observe(api->m.embedding_quality, f->q.score);
+    if (decision >= 0) fr_metric_inc(api->m.identify_decisions, fr_decision_name(decision));
 }
 
 int fr_api_identify(struct fr_api_call *c, json_t **data, json_t **details) {
+    const struct fr_svc_config *cfg = fr_svc_config_of(c->api->svc);
     struct fr_svc_identify_req r = { 0 };
+    struct fr_svc_identify_result res;
     int64_t k, mf;
     double thr, fpir;
+    (void)details;
     int rc = fr_api_photo(c, "photo", "image_base64", 0, &r.photo, 1);
-    if (rc < 0 || (rc = fr_api_param_int(c, "top_k", c->api->svc->cfg.top_k, 1, 100, &k)) < 0 ||
-        (rc = fr_api_param_int(c, "max_faces", c->api->svc->cfg.max_faces, 1, 100, &mf)) < 0 ||
+    if (rc < 0 || (rc = fr_api_param_int(c, "top_k", cfg->top_k, 1, 100, &k)) < 0 ||
+        (rc = fr_api_param_int(c, "max_faces", cfg->max_faces, 1, 100, &mf)) < 0 ||
         (rc = fr_api_param_float(c, "threshold", -1, 0, 1, &thr)) < 0 ||
         (rc = fr_api_param_float(c, "fpir", 0, 1e-6, 0.5, &fpir)) < 0 ||
         (rc = fr_api_param_bool(c, "allow_low_quality", 0, &r.allow_low_quality)) < 0 ||
@@ -35,9 +32,11 @@ int fr_api_identify(struct fr_api_call *c, json_t **data, json_t **details) {
     r.top_k = (int)k;
     r.max_faces = (int)mf;
     r.threshold = (float)thr;
-    rc = fr_svc_identify(c->api->svc, &r, &c->t, data, details);
-    if (rc == 0) observe_quality(c->api, *data);
-    return rc;
+    if ((rc = fr_svc_identify(c->api->svc, &r, &c->t, &res)) < 0) return rc;
+    for (int i = 0; i < res.n; i++) observe_faces(c->api, &res.faces[i].face, res.faces[i].decision);
+    *data = fr_render_identify(&res, cfg->liveness_threshold);
+    fr_svc_identify_result_free(&res);
+    return *data ? 0 : -FR_E_NOMEM;
 }
 
 /* The name under which the body carries a photo (multipart field, or JSON
@@ -55,6 +54,7 @@ static const char *photo_given(const struct fr_api_call *c, const char *field, c
 
 int fr_api_verify(struct fr_api_call *c, json_t **data, json_t **details) {
     struct fr_svc_verify_req r = { 0 };
+    (void)details;
     double thr;
     int64_t sid;
     int rc = fr_api_param_int(c, "subject_id", 0, 0, INT64_MAX, &sid);
@@ -76,10 +76,7 @@ int fr_api_verify(struct fr_api_call *c, json_t **data, json_t **details) {
         clash = one;
         why = "goes with subject_id; the two-photo form takes photo_a and photo_b";
     }
-    if (clash) {
-        *details = json_pack("{s:s}", "field", clash);
-        return fr_err_set(FR_E_VALIDATION_ERROR, "'%s' %s", clash, why);
-    }
+    if (clash) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", clash, "'%s' %s", clash, why);
     if (sid > 0) {
         /* one photo: "photo" (or "photo_a") */
         if ((rc = fr_api_photo(c, "photo", "image_base64", 0, &r.a, 0)) < 0) return rc;
@@ -89,24 +86,43 @@ int fr_api_verify(struct fr_api_call *c, json_t **data, json_t **details) {
             (rc = fr_api_photo(c, "photo_b", "image_b_base64", 1, &r.b, 1)) < 0)
             return rc;
     }
-    return fr_svc_verify(c->api->svc, &r, &c->t, data, details);
+    struct fr_svc_verify_result res;
+    if ((rc = fr_svc_verify(c->api->svc, &r, &c->t, &res)) < 0) return rc;
+    *data = fr_render_verify(&res);
+    return *data ? 0 : -FR_E_NOMEM;
+}
+
+/* detect and embeddings: the photo, liveness, attributes */
+static int analyze_req(struct fr_api_call *c, struct fr_svc_analyze_req *r) {
+    memset(r, 0, sizeof *r);
+    int rc = fr_api_photo(c, "photo", "image_base64", 0, &r->photo, 1);
+    if (rc < 0 || (rc = fr_api_param_bool(c, "liveness", 0, &r->liveness)) < 0) return rc;
+    return fr_api_param_bool(c, "attributes", 0, &r->attributes);
 }
 
 int fr_api_detect(struct fr_api_call *c, json_t **data, json_t **details) {
-    struct fr_svc_photo p;
-    int live, attr;
-    int rc = fr_api_photo(c, "photo", "image_base64", 0, &p, 1);
-    if (rc < 0 || (rc = fr_api_param_bool(c, "liveness", 0, &live)) < 0 ||
-        (rc = fr_api_param_bool(c, "attributes", 0, &attr)) < 0)
-        return rc;
-    return fr_svc_detect(c->api->svc, p, live, attr, &c->t, data, details);
+    struct fr_svc_analyze_req r;
+    struct fr_svc_faces res;
+    (void)details;
+    int rc = analyze_req(c, &r);
+    if (rc < 0 || (rc = fr_svc_detect(c->api->svc, &r, &c->t, &res)) < 0) return rc;
+    for (int i = 0; i < res.n; i++) observe_faces(c->api, &res.faces[i], -1);
+    *data = fr_render_detect(&res, fr_svc_config_of(c->api->svc)->liveness_threshold, r.liveness, r.attributes);
+    fr_svc_faces_free(&res);
+    return *data ? 0 : -FR_E_NOMEM;
 }
 
 int fr_api_embeddings(struct fr_api_call *c, json_t **data, json_t **details) {
-    struct fr_svc_photo p;
+    struct fr_svc_analyze_req r;
+    struct fr_svc_faces res;
     char sub[129];
     int present;
-    int rc = fr_api_photo(c, "photo", "image_base64", 0, &p, 1);
-    if (rc < 0 || (rc = fr_api_param_string(c, "submission_id", 128, sub, sizeof sub, &present)) < 0) return rc;
-    return fr_svc_embeddings(c->api->svc, p, present ? sub : NULL, &c->t, data, details);
+    (void)details;
+    int rc = analyze_req(c, &r);
+    if (rc < 0 || (rc = fr_api_param_string(c, "submission_id", 128, sub, sizeof sub, &present)) < 0 ||
+        (rc = fr_svc_embeddings(c->api->svc, &r, &c->t, &res)) < 0)
+        return rc;
+    *data = fr_render_embeddings(&res, present ? sub : NULL);
+    fr_svc_faces_free(&res);
+    return *data ? 0 : -FR_E_NOMEM;
 }

@@ -50,20 +50,28 @@ void fr_key_prefix(const char *key, char prefix_out[FR_KEY_PREFIX_LEN + 1]) {
     prefix_out[n] = 0;
 }
 
-int fr_key_hash(const char *key, char hash_out[FR_KEY_HASH_LEN + 1]) {
+int fr_sha256_hex(const void *a, size_t a_len, const void *b, size_t b_len, char out[FR_KEY_HASH_LEN + 1]) {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
+    out[0] = 0;
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    int ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) && (!a_len || EVP_DigestUpdate(m, a, a_len)) &&
+             (!b_len || EVP_DigestUpdate(m, b, b_len)) && EVP_DigestFinal_ex(m, md, &md_len) && md_len == 32;
+    EVP_MD_CTX_free(m);
+    if (!ok) return fr_err_set(FR_E_INTERNAL_ERROR, "SHA-256 failed");
+    for (unsigned int i = 0; i < md_len; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[FR_KEY_HASH_LEN] = 0;
+    return 0;
+}
+
+int fr_key_hash(const char *key, char hash_out[FR_KEY_HASH_LEN + 1]) {
     hash_out[0] = 0;
     if (!key) return fr_err_set(FR_E_INVALID_ARGUMENT, "key is NULL");
-    if (EVP_Digest(key, strlen(key), md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
-        return fr_err_set(FR_E_INTERNAL_ERROR, "SHA-256 failed");
-    for (unsigned int i = 0; i < md_len; i++) {
-        hash_out[2 * i] = hex[md[i] >> 4];
-        hash_out[2 * i + 1] = hex[md[i] & 15];
-    }
-    hash_out[FR_KEY_HASH_LEN] = 0;
-    return 0;
+    return fr_sha256_hex(key, strlen(key), NULL, 0, hash_out);
 }
 
 int fr_key_verify(const char *key, const char *hash_hex) {

@@ -24,4 +24,10 @@ int fr_cli_err(int rc, const char *what);
  * setting of the same name), else ./models. */
 const char *fr_cli_models_dir(void);   /* prints "facerec: what: detail", returns FR_EXIT_ERROR */
 
+struct fr_config;
+struct fr_service;
+/* The service with only what a command needs (FR_SVC_* of
+ * src/service/service.h), configured as `facerec serve` is; prints why not. */
+int fr_cli_open_service(const struct fr_config *cfg, int parts, struct fr_service **out);
+
 #endif

@@ -241,29 +241,35 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     *out = NULL;
     if (!s) return -FR_E_NOMEM;
     s->cfg = *cfg;
+    if (!s->cfg.parts) s->cfg.parts = FR_SVC_ALL;
     s->started_ms = fr_time_ms();
     s->pool_max = cfg->threads > 0 ? cfg->threads : 1;
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_mutex_init(&s->write_mu, NULL);
+    pthread_mutex_init(&s->usage_mu, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
-    if ((rc = fr_store_open_sqlite(&s->store, cfg->data_dir)) < 0) goto fail;
-    if ((rc = fr_index_set_new(FR_FACE_EMB_DIM, &s->index)) < 0) goto fail;
-    load_models(s);
-    char dir[4096];
-    index_dir(s, dir, sizeof dir);
-    mkdir(dir, 0700);
-    double t0 = fr_time_ms();
-    if (fr_index_set_load_all(s->index, dir) < 0)
-        fr_log(FR_LOG_WARN, "index: a snapshot was unreadable (%s); rebuilding from the database", fr_err_detail());
-    int rebuilt = 0;
-    if ((rc = fr_service_index_sync(s, &rebuilt)) < 0) {
-        fr_log(FR_LOG_ERROR, "index: cannot build from the database: %s", fr_err_detail());
-        goto fail;
+    const int parts = s->cfg.parts;
+    if ((parts & FR_SVC_STORE) && (rc = fr_store_open_sqlite(&s->store, cfg->data_dir)) < 0) goto fail;
+    if (parts & FR_SVC_MODELS) load_models(s);
+    else snprintf(s->models_error, sizeof s->models_error, "the models are not loaded by this command");
+    if ((parts & FR_SVC_INDEX) && s->store) {
+        if ((rc = fr_index_set_new(FR_FACE_EMB_DIM, &s->index)) < 0) goto fail;
+        char dir[4096];
+        index_dir(s, dir, sizeof dir);
+        mkdir(dir, 0700);
+        double t0 = fr_time_ms();
+        if (fr_index_set_load_all(s->index, dir) < 0)
+            fr_log(FR_LOG_WARN, "index: a snapshot was unreadable (%s); rebuilding from the database", fr_err_detail());
+        int rebuilt = 0;
+        if ((rc = fr_service_index_sync(s, &rebuilt)) < 0) {
+            fr_log(FR_LOG_ERROR, "index: cannot build from the database: %s", fr_err_detail());
+            goto fail;
+        }
+        s->index_ok = 1;
+        if ((rc = fr__svc_calib_start(s)) < 0) goto fail;
+        fr_log(FR_LOG_INFO, "index: %zu faces, %d collections rebuilt from the database, %.0f ms",
+               fr_index_set_total(s->index), rebuilt, fr_time_ms() - t0);
     }
-    s->index_ok = 1;
-    if ((rc = fr__svc_calib_start(s)) < 0) goto fail;
-    fr_log(FR_LOG_INFO, "index: %zu faces, %d collections rebuilt from the database, %.0f ms",
-           fr_index_set_total(s->index), rebuilt, fr_time_ms() - t0);
     *out = s;
     return 0;
 fail:
@@ -274,6 +280,7 @@ fail:
 void fr_service_close(struct fr_service *s) {
     if (!s) return;
     fr__svc_calib_stop(s);
+    if (s->store) fr_svc_usage_flush(s);
     if (s->index && s->index_ok) {
         char dir[4096];
         index_dir(s, dir, sizeof dir);
@@ -292,36 +299,54 @@ void fr_service_close(struct fr_service *s) {
     fr_face_attr_free(s->attr);
     pthread_mutex_destroy(&s->pool_mu);
     pthread_mutex_destroy(&s->write_mu);
+    pthread_mutex_destroy(&s->usage_mu);
+    fr_free(s->usage);
     pthread_cond_destroy(&s->pool_cv);
     fr_free(s);
 }
 
-/* ---- deletions: the store first (the record), then the index ---- */
+const struct fr_svc_config *fr_svc_config_of(const struct fr_service *s) { return &s->cfg; }
 
-int fr_svc_subject_delete(struct fr_service *s, int64_t client_id, int64_t subject_id) {
-    int64_t *ids = NULL;
-    size_t n = 0;
-    pthread_mutex_lock(&s->write_mu);
-    int rc = fr_store_subject_delete(s->store, client_id, subject_id, &ids, &n);
-    for (size_t i = 0; rc == 0 && i < n && s->model_id; i++) fr_index_set_remove(s->index, client_id, s->model_id, ids[i]);
-    pthread_mutex_unlock(&s->write_mu);
-    fr_free(ids);
-    return rc;
+const char *fr_svc_model_id(const struct fr_service *s) { return s->model_id; }
+
+int fr__svc_need_store(const struct fr_service *s) {
+    return s->store ? 0 : fr_err_set(FR_E_SERVICE_UNAVAILABLE, "this command runs without the database");
 }
 
-int fr_svc_face_delete(struct fr_service *s, int64_t client_id, int64_t face_id) {
-    pthread_mutex_lock(&s->write_mu);
-    int rc = fr_store_face_delete(s->store, client_id, face_id, NULL);
-    if (rc == 0 && s->model_id) fr_index_set_remove(s->index, client_id, s->model_id, face_id);
-    pthread_mutex_unlock(&s->write_mu);
-    if (rc < 0) return rc == -FR_E_NOT_FOUND ? fr_err_set(FR_E_NOT_FOUND, "face %lld not found", (long long)face_id) : rc;
-    return 0;
+/* ---- status ---- */
+
+void fr_svc_status(struct fr_service *s, int count, struct fr_svc_status *out) {
+    const char *why = "";
+    memset(out, 0, sizeof *out);
+    out->recognition = fr_svc_models_ready(s, &why);
+    out->models_error = out->recognition ? "" : why;
+    out->model_id = s->model_id;
+    for (int i = 0; i < s->n_missing; i++) out->missing[i] = s->missing[i];
+    out->n_missing = s->n_missing;
+    out->liveness = s->extra != NULL;
+    out->attributes = s->attr != NULL;
+    out->has_store = s->store != NULL;
+    out->database_ok = s->store && fr_store_ping(s->store) == 0;
+    out->database_backend = s->store ? fr_store_backend(s->store) : "none";
+    out->faces = -1;
+    if (count && out->database_ok && fr_store_face_count(s->store, 0, &out->faces) < 0) out->faces = -1;
+    out->has_index = s->index != NULL;
+    out->index_ok = s->index_ok;
+    out->index_kind = "exact";
+    out->index_faces = s->index ? (int64_t)fr_index_set_total(s->index) : 0;
+    out->threads = s->cfg.threads;
+    out->uptime_s = (fr_time_ms() - s->started_ms) / 1000.0;
 }
 
-int fr_svc_client_delete(struct fr_service *s, int64_t client_id) {
-    pthread_mutex_lock(&s->write_mu);
-    int rc = fr_store_client_delete(s->store, client_id);
-    if (rc == 0) fr_index_set_drop_client(s->index, client_id);
-    pthread_mutex_unlock(&s->write_mu);
-    return rc;
+struct gallery_walk { void (*fn)(void *, int64_t, size_t); void *ctx; };
+
+static void gallery_one(void *arg, int64_t client, const char *model, size_t n_rows) {
+    const struct gallery_walk *w = arg;
+    (void)model;
+    w->fn(w->ctx, client, n_rows);
+}
+
+void fr_svc_galleries(struct fr_service *s, void (*fn)(void *ctx, int64_t client, size_t faces), void *ctx) {
+    struct gallery_walk w = { fn, ctx };
+    if (s->index) fr_index_set_foreach(s->index, gallery_one, &w);
 }

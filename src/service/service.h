@@ -1,8 +1,15 @@
 /* The application logic shared by the HTTP API and the CLI: enrol, identify,
- * verify, detect, embeddings, and the service's state (store, index, models).
- * No transport code here: results are jansson objects that the API layer
- * wraps in its envelope, errors are -FR_E_x with fr_err_detail() and, where
- * useful, a details object.
+ * verify, detect, embeddings; clients, subjects, faces, audit, usage; the
+ * first start's credentials; and the service's state (store, index,
+ * models), which no caller sees (struct fr_service is opaque).
+ *
+ * Results are structs, errors are -FR_E_x with fr_err_detail() and, where a
+ * client can act on it, one structured detail (fr_err_key() / fr_err_value():
+ * "field", "photo"). What a failed operation measured (the quality of a face
+ * refused for enrolment, the number of faces found) stays in its result
+ * struct for the caller to report. Nothing here knows JSON or HTTP:
+ * src/api/render.c turns results into the API's shapes, for the API and for
+ * the CLI alike.
  *
  * Start-up: the store opens first (a failure is fatal), then the models (a
  * failure is recorded, and the service runs without recognition: readiness
@@ -15,21 +22,26 @@
 #define FR_SERVICE_H
 
 #include "facerec/face.h"
-#include "facerec/index.h"
-#include "facerec/store.h"
+#include "facerec/keys.h"
 
-#include <jansson.h>
-#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 
-/* Frees what json_dumps returned, with jansson's own allocator (which may be
- * ours: fr_json_use_fr_alloc). */
-static inline void fr_json_free(void *p) {
-    json_free_t f = NULL;
-    json_get_alloc_funcs(NULL, &f);
-    if (p && f) f(p);
-}
+struct fr_service;
+
+#define FR_SVC_LIST_MAX 1000        /* rows one list call returns at most */
+#define FR_SVC_NAME_MAX 256         /* bytes of a client or subject name, external_id */
+
+/* What fr_service_open brings up. */
+enum {
+    FR_SVC_STORE = 1,               /* the database (clients, subjects, faces, audit) */
+    FR_SVC_MODELS = 2,              /* the face models and worker contexts */
+    FR_SVC_INDEX = 4,               /* the in-memory index (needs STORE and MODELS) */
+    FR_SVC_ALL = 7
+};
 
 struct fr_svc_config {
+    int parts;                      /* FR_SVC_* (0: FR_SVC_ALL) */
     const char *data_dir;
     const char *models_dir;
     size_t max_upload_bytes;
@@ -44,39 +56,8 @@ struct fr_svc_config {
     int store_photos;
     int max_faces;                  /* identify default */
     int top_k;                      /* identify default */
-};
-
-/* One worker's inference state; checked out per request. */
-struct fr_svc_ctx {
-    struct fr_face_ctx *face;
-    struct fr_face_extra_ctx *extra;
-    struct fr_face_attr_ctx *attr;
-    struct fr_svc_ctx *next;
-};
-
-struct fr_svc_calib;
-
-struct fr_service {
-    struct fr_svc_config cfg;
-    fr_store *store;
-    fr_index_set *index;
-    struct fr_face_models *models;          /* NULL when not loaded */
-    struct fr_face_extra *extra;
-    struct fr_face_attr_models *attr;
-    char models_error[512];                 /* why recognition is unavailable, "" when it is */
-    char missing[9][24];                    /* every model file absent or refused ("fr_detect", ...) */
-    int n_missing;
-    char extra_error[256];                  /* why liveness and head pose are unavailable, "" when they are */
-    char attr_error[256];                   /* the same for the attribute models; both path-free */
-    const char *model_id;
-    pthread_mutex_t write_mu;               /* a store change and its index change, as one step */
-    pthread_mutex_t pool_mu;
-    pthread_cond_t pool_cv;
-    struct fr_svc_ctx *pool;                /* free contexts */
-    int pool_made, pool_max;
-    int index_ok;
-    struct fr_svc_calib *calib;             /* identify thresholds per collection (calib.c) */
-    double started_ms;
+    int64_t default_rate_per_hour;  /* a new client's limits when none are given */
+    int64_t default_rate_per_day;
 };
 
 FR_API int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out);
@@ -85,22 +66,178 @@ FR_API void fr_service_close(struct fr_service *s);
 /* Rebuild the index collections of every client from the database, where the
  * snapshot differs. */
 FR_API int fr_service_index_sync(struct fr_service *s, int *rebuilt_out);
+FR_API const struct fr_svc_config *fr_svc_config_of(const struct fr_service *s);
+/* The recognition model's id (embeddings are comparable only within one); NULL without models. */
+FR_API const char *fr_svc_model_id(const struct fr_service *s);
+/* 1 when recognition can run; else 0 with the reason in why (may be NULL). */
+FR_API int fr_svc_models_ready(const struct fr_service *s, const char **why);
+
+/* ---- status ---- */
+
+#define FR_SVC_MAX_MISSING 9
+struct fr_svc_status {
+    int recognition;                        /* detect + landmarks + embedding models loaded */
+    const char *models_error;               /* why not ("" when it can) */
+    const char *model_id;                   /* NULL without models */
+    const char *missing[FR_SVC_MAX_MISSING];/* every model absent or refused ("fr_detect", ...) */
+    int n_missing;
+    int liveness, attributes;               /* the optional models */
+    int has_store, database_ok;
+    const char *database_backend;           /* "sqlite" */
+    int64_t faces;                          /* faces in the database; -1 when not counted */
+    int has_index, index_ok;
+    const char *index_kind;
+    int64_t index_faces;
+    int threads;
+    double uptime_s;
+};
+/* count: also count the database's faces (one query). */
+FR_API void fr_svc_status(struct fr_service *s, int count, struct fr_svc_status *out);
+/* fn(ctx, client, faces) for each client's gallery in the index. */
+FR_API void fr_svc_galleries(struct fr_service *s, void (*fn)(void *ctx, int64_t client, size_t faces), void *ctx);
+
+/* ---- who acts: every change writes an audit row naming them ---- */
+
+struct fr_svc_actor {
+    int64_t client_id;              /* > 0: that client; 0: the admin */
+    const char *name;               /* NULL: "client:<id>" or "admin"; else e.g. "admin:cli" */
+    const char *request_id;         /* may be NULL */
+};
+
+/* ---- credentials: one place makes and checks keys ---- */
+
+/* What the first start made; each secret is shown once. */
+struct fr_svc_bootstrap {
+    char admin_token[FR_KEY_LEN + 1];   /* "" when the token came from the configuration or was made before */
+    int64_t first_client_id;            /* 0 when not the first start */
+    char first_api_key[FR_KEY_LEN + 1];
+};
+/* The admin token: admin_token (from the configuration) when not empty, else
+ * the stored one, else a new one. The first start also makes a client
+ * "default" with the default limits. */
+FR_API int fr_svc_bootstrap(struct fr_service *s, const char *admin_token, struct fr_svc_bootstrap *out);
+/* 0 when token is the admin token; UNAUTHORIZED otherwise. */
+FR_API int fr_svc_auth_admin(struct fr_service *s, const char *token);
+
+struct fr_svc_client {
+    int64_t id;
+    char *name;
+    char key_prefix[FR_KEY_PREFIX_LEN + 1];
+    int64_t rate_limit_per_hour;    /* 0: unlimited */
+    int64_t rate_limit_per_day;
+    int disabled;
+    int64_t created_at;             /* unix ms */
+    int64_t subjects, faces;        /* -1: not counted */
+    char api_key[FR_KEY_LEN + 1];   /* after create and rotate only (shown once); else "" */
+};
+FR_API void fr_svc_client_free(struct fr_svc_client *c);
+FR_API void fr_svc_clients_free(struct fr_svc_client *v, size_t n);
+
+/* The enabled client whose key this is; UNAUTHORIZED (missing, invalid,
+ * disabled) otherwise. */
+FR_API int fr_svc_auth_client(struct fr_service *s, const char *api_key, struct fr_svc_client *out);
+
+struct fr_svc_client_update {
+    const char *name;               /* NULL: keep */
+    int64_t rate_limit_per_hour;    /* < 0: keep */
+    int64_t rate_limit_per_day;     /* < 0: keep */
+    int disabled;                   /* < 0: keep */
+};
+#define FR_SVC_CLIENT_UPDATE_KEEP { NULL, -1, -1, -1 }
+
+/* rate limits < 0: the configured defaults. */
+FR_API int fr_svc_client_create(struct fr_service *s, const struct fr_svc_actor *who, const char *name,
+                                int64_t per_hour, int64_t per_day, struct fr_svc_client *out);
+FR_API int fr_svc_client_list(struct fr_service *s, struct fr_svc_client **rows, size_t *n);
+/* With its subject and face counts. NOT_FOUND "client N not found". */
+FR_API int fr_svc_client_get(struct fr_service *s, int64_t id, struct fr_svc_client *out);
+FR_API int fr_svc_client_update(struct fr_service *s, const struct fr_svc_actor *who, int64_t id,
+                                const struct fr_svc_client_update *u, struct fr_svc_client *out);
+FR_API int fr_svc_client_rotate_key(struct fr_service *s, const struct fr_svc_actor *who, int64_t id,
+                                    struct fr_svc_client *out);
+/* The client and all of its data, store and index. */
+FR_API int fr_svc_client_delete(struct fr_service *s, const struct fr_svc_actor *who, int64_t id);
+
+/* ---- audit, usage, housekeeping ---- */
+
+struct fr_svc_audit {
+    int64_t id, at;                 /* at: unix ms */
+    char *actor, *action, *target, *request_id;   /* target, request_id may be NULL */
+    char *details;                  /* JSON text or NULL */
+};
+FR_API void fr_svc_audits_free(struct fr_svc_audit *v, size_t n);
+/* Newest first; *next: the cursor of the next page, 0 at the end. */
+FR_API int fr_svc_audit_list(struct fr_service *s, int limit, int64_t cursor, struct fr_svc_audit **rows, size_t *n,
+                             int64_t *next);
+
+/* Requests are counted in memory and written by fr_svc_usage_flush (every
+ * few seconds, and before a listing): an fsync per request would cost more
+ * than the request. op must outlive the service (a route's name). */
+FR_API void fr_svc_usage_count(struct fr_service *s, int64_t client, const char *op);
+FR_API void fr_svc_usage_flush(struct fr_service *s);
+struct fr_svc_usage {
+    char day[11];                   /* "YYYY-MM-DD", UTC */
+    char *operation;
+    int64_t count;
+};
+FR_API void fr_svc_usages_free(struct fr_svc_usage *v, size_t n);
+/* The client's counts of the last `days` days (from_day out: the first). */
+FR_API int fr_svc_usage_list(struct fr_service *s, int64_t client, int days, char from_day[11],
+                             struct fr_svc_usage **rows, size_t *n);
+
+/* Stored enrolment photos older than photo_days (0: none) and Idempotency-
+ * Keys older than a day are deleted; *photos / *keys: how many. */
+FR_API int fr_svc_purge(struct fr_service *s, int photo_days, int64_t *photos, int64_t *keys);
+/* A consistent copy of the database at path (which must not exist). */
+FR_API int fr_svc_backup(struct fr_service *s, const struct fr_svc_actor *who, const char *path);
+
+/* ---- subjects and their faces ---- */
+
+struct fr_svc_subject {
+    int64_t id;
+    char *name;
+    char *external_id;              /* may be NULL */
+    char *metadata;                 /* JSON text or NULL */
+    int64_t faces;
+    int64_t created_at, updated_at; /* unix ms */
+};
+FR_API void fr_svc_subject_free(struct fr_svc_subject *v);
+FR_API void fr_svc_subjects_free(struct fr_svc_subject *v, size_t n);
+
+/* Create: name required. Update: NULL keeps a field; "" clears external_id
+ * and metadata. external_id unique per client: CONFLICT, field external_id. */
+struct fr_svc_subject_fields {
+    const char *name, *external_id, *metadata;
+};
+FR_API int fr_svc_subject_create(struct fr_service *s, const struct fr_svc_actor *who,
+                                 const struct fr_svc_subject_fields *f, struct fr_svc_subject *out);
+FR_API int fr_svc_subject_list(struct fr_service *s, int64_t client, int limit, int64_t cursor,
+                               struct fr_svc_subject **rows, size_t *n, int64_t *next);
+FR_API int fr_svc_subject_get(struct fr_service *s, int64_t client, int64_t id, struct fr_svc_subject *out);
+FR_API int fr_svc_subject_update(struct fr_service *s, const struct fr_svc_actor *who, int64_t id,
+                                 const struct fr_svc_subject_fields *f, struct fr_svc_subject *out);
+/* The subject and its faces, store and index. */
+FR_API int fr_svc_subject_delete(struct fr_service *s, const struct fr_svc_actor *who, int64_t id);
+
+struct fr_svc_face_row {           /* an enrolled face as stored */
+    int64_t id, subject_id;
+    float box[4];                   /* x1, y1, x2, y2 in the enrolment photo */
+    float quality;                  /* score */
+    float liveness;                 /* < 0: not measured */
+    char *model_id;
+    int64_t created_at;
+};
+FR_API void fr_svc_face_rows_free(struct fr_svc_face_row *v, size_t n);
+/* SUBJECT_NOT_FOUND when the subject is not the client's. */
+FR_API int fr_svc_face_list(struct fr_service *s, int64_t client, int64_t subject, struct fr_svc_face_row **rows,
+                            size_t *n);
+FR_API int fr_svc_face_delete(struct fr_service *s, const struct fr_svc_actor *who, int64_t face_id);
+
+/* ---- the face pipeline ---- */
 
 /* Stage timings of one request, ms (for metrics). */
 struct fr_svc_timing { double decode, detect, landmarks, embed, search; };
 
-/* What a request asks of the face pipeline. */
-struct fr_svc_opts {
-    int max_faces;          /* 0: all */
-    int liveness;           /* run the liveness model */
-    int attributes;         /* age, gender, expression, eyes */
-    int embed;              /* compute embeddings */
-    int quality;            /* quality + pose */
-};
-
-/* Operations. Each returns 0 and sets *data_out (a new reference) or
- * -FR_E_x with fr_err_detail(); *details_out may get an object with more
- * (measured values) on failure. *status_out: 200 or 201. */
 struct fr_svc_photo {
     const uint8_t *buf;
     size_t len;
@@ -108,45 +245,148 @@ struct fr_svc_photo {
                                        image is the face's box, aligned by its landmarks */
 };
 
+/* One face as every route shows it, in the photo's pixels. */
+struct fr_svc_face {
+    struct fr_face f;               /* box, score, landmarks, embedding (f.has_emb) */
+    struct fr_face_quality q;       /* with pose when the pose model ran (q.pose_measured) */
+    float live;                     /* liveness score, when has_live */
+    int has_live;
+    struct fr_face_attributes a;    /* when has_attr */
+    int has_attr;
+};
+
+/* detect and embeddings */
+struct fr_svc_analyze_req {
+    struct fr_svc_photo photo;
+    int liveness;                   /* run the liveness model */
+    int attributes;                 /* age, gender, expression, eyes */
+    int small_faces;                /* tiled passes for faces down to ~20 px (slower) */
+    int max_faces;                  /* 0: all */
+};
+struct fr_svc_faces {
+    struct fr_svc_face *faces;      /* largest first */
+    int n, faces_detected;
+    int width, height;              /* the photo's */
+    const char *model_id;           /* the embeddings' model */
+};
+FR_API void fr_svc_faces_free(struct fr_svc_faces *r);
+FR_API int fr_svc_detect(struct fr_service *s, const struct fr_svc_analyze_req *r, struct fr_svc_timing *t,
+                         struct fr_svc_faces *out);
+FR_API int fr_svc_embeddings(struct fr_service *s, const struct fr_svc_analyze_req *r, struct fr_svc_timing *t,
+                             struct fr_svc_faces *out);
+
+/* enrol */
+struct fr_svc_enroll_result;
+/* An Idempotency-Key: a retry with the same key and request gets the first
+ * answer without running the models again. The caller renders the answer
+ * (render, called inside the enrolment's transaction, so the face and its
+ * answer are stored together or not at all) and replays it. */
+struct fr_svc_idempotency {
+    const char *key;                /* NULL: none */
+    const char *request_hash;       /* of what the key was sent with; another request → CONFLICT */
+    int (*render)(void *ctx, const struct fr_svc_enroll_result *r, char **text_out /* fr_malloc'd */);
+    void *ctx;
+};
 struct fr_svc_enroll_req {
-    int64_t client_id, subject_id;
+    struct fr_svc_actor who;        /* who.client_id: whose subject */
+    int64_t subject_id;
     struct fr_svc_photo photo;
     int liveness;
     int select;                     /* FR_FACE_ALL: the photo must hold exactly one face (else
                                        MULTIPLE_FACES_DETECTED); FR_FACE_LARGEST / FR_FACE_CENTRAL:
-                                       enrol that face of several. Part of the idempotency hash. */
-    const char *idempotency_key;    /* may be NULL */
-    const char *request_id;
+                                       enrol that face of several */
+    struct fr_svc_idempotency idem;
 };
+struct fr_svc_enroll_result {
+    int status;                     /* 201; a replay: the first answer's */
+    char *replay;                   /* a replay: the first answer's text (fr_free); then nothing else is set */
+    int64_t face_id, subject_id, created_at;
+    struct fr_svc_face face;        /* the face (also measured on LOW_QUALITY_FACE, SPOOF_DETECTED) */
+    int faces;                      /* faces in the photo (MULTIPLE_FACES_DETECTED: how many) */
+    int faces_detected;
+    const char *selected;           /* "only", "largest", "central" */
+    const char *model_id;
+};
+FR_API void fr_svc_enroll_result_free(struct fr_svc_enroll_result *r);
+/* The request's hash for its Idempotency-Key: the photo, the subject, the selection. */
+FR_API int fr_svc_enroll_hash(const struct fr_svc_enroll_req *r, char out[65]);
 FR_API int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struct fr_svc_timing *t,
-                         json_t **data_out, json_t **details_out, int *status_out);
+                         struct fr_svc_enroll_result *out);
 
+/* identify: the open-set decision of include/facerec/openset.h */
+struct fr_svc_rule {
+    float threshold;
+    const char *source;             /* "request", "fpir", "verify_floor" (the FPIR's threshold was below the
+                                       1:1 one), "fixed" (no impostor tail for this model) */
+    double fpir;                    /* the target */
+    float margin;                   /* ambiguity margin, 0: none */
+    size_t gallery_size;            /* faces in the searched collection */
+    const char *calibration;        /* "model" (the shipped tail), "collection" (self-calibrated), NULL */
+    float shift;                    /* the collection's shift of the tail */
+    size_t pairs;                   /* impostor pairs it was measured on */
+    double predicted_fpir;          /* what the tail predicts at threshold; < 0 unknown */
+};
 struct fr_svc_identify_req {
     int64_t client_id;
-    struct fr_svc_photo photo;
-    int top_k, max_faces, liveness;
+    struct fr_svc_photo photo;      /* fr_svc_identify; fr_svc_identify_frame takes pixels instead */
+    int top_k, max_faces, liveness; /* 0: the configured defaults */
     float threshold;                /* >= 0: this threshold; < 0: the one the target FPIR gives for the
-                                       collection's size (include/facerec/openset.h) */
+                                       collection's size */
     double fpir;                    /* > 0: this target FPIR instead of the configured one */
     int allow_low_quality;          /* decide faces with a quality reason too (else "low_quality") */
+    int min_face_px;                /* frames: faces narrower than this are skipped (0: none) */
 };
+struct fr_svc_candidate {
+    int64_t subject_id;
+    char *external_id;              /* may be NULL */
+    char *name;
+    float similarity;
+    int passes;                     /* similarity >= the threshold */
+};
+struct fr_svc_identified {
+    struct fr_svc_face face;
+    struct fr_svc_candidate *cands; /* best first, at most top_k */
+    int n_cands;
+    int decision;                   /* FR_DECISION_* (include/facerec/openset.h) */
+    int match;                      /* index in cands of the matched subject; -1 unless decision is match */
+};
+struct fr_svc_identify_result {
+    struct fr_svc_identified *faces;
+    int n, faces_detected;
+    struct fr_svc_rule rule;
+    int quality_gate;               /* faces with a quality reason were not decided (!allow_low_quality) */
+    const char *model_id;
+};
+FR_API void fr_svc_identify_result_free(struct fr_svc_identify_result *r);
 FR_API int fr_svc_identify(struct fr_service *s, const struct fr_svc_identify_req *r, struct fr_svc_timing *t,
-                           json_t **data_out, json_t **details_out);
+                           struct fr_svc_identify_result *out);
+/* The same on decoded pixels (a camera's frame): no decoding, no padded
+ * retry; faces narrower than r->min_face_px skipped. A frame without faces
+ * is no error: out->n is 0. */
+FR_API int fr_svc_identify_frame(struct fr_service *s, const struct fr_image *frame,
+                                 const struct fr_svc_identify_req *r, struct fr_svc_timing *t,
+                                 struct fr_svc_identify_result *out);
 
+/* verify */
 struct fr_svc_verify_req {
     int64_t client_id;
     struct fr_svc_photo a, b;       /* b.buf NULL: compare every face of a (up to max_faces) with
                                        subject_id's faces; else the largest face of a with b's */
     int64_t subject_id;
+    float threshold;                /* < 0: the configured one */
+};
+struct fr_svc_verify_result {
+    double similarity;
     float threshold;
+    int match;
+    int two_photos;
+    float box_a[4], box_b[4];       /* two photos: each one's face; a subject: box_a is the best face */
+    int faces_detected_a, faces_detected_b;
+    int64_t subject_id;
+    int faces_compared;             /* the subject's faces of the current model */
 };
 FR_API int fr_svc_verify(struct fr_service *s, const struct fr_svc_verify_req *r, struct fr_svc_timing *t,
-                         json_t **data_out, json_t **details_out);
-
-FR_API int fr_svc_detect(struct fr_service *s, struct fr_svc_photo p, int liveness, int attributes,
-                         struct fr_svc_timing *t, json_t **data_out, json_t **details_out);
-FR_API int fr_svc_embeddings(struct fr_service *s, struct fr_svc_photo p, const char *submission_id,
-                             struct fr_svc_timing *t, json_t **data_out, json_t **details_out);
+                         struct fr_svc_verify_result *out);
 
 /* After a model change: every face with a stored photo whose embedding came
  * from another model is embedded again by the current one (largest face of
@@ -154,13 +394,5 @@ FR_API int fr_svc_embeddings(struct fr_service *s, struct fr_svc_photo p, const 
  * audited). A photo that no longer gives a face keeps its old row. */
 struct fr_svc_reembed_stats { int64_t reembedded, failed; };
 FR_API int fr_svc_reembed(struct fr_service *s, struct fr_svc_reembed_stats *st);
-
-/* Deleting data keeps the index in step with the store. */
-FR_API int fr_svc_subject_delete(struct fr_service *s, int64_t client_id, int64_t subject_id);
-FR_API int fr_svc_face_delete(struct fr_service *s, int64_t client_id, int64_t face_id);
-FR_API int fr_svc_client_delete(struct fr_service *s, int64_t client_id);
-
-/* 1 when recognition can run; else 0 with the reason in why (may be NULL). */
-FR_API int fr_svc_models_ready(const struct fr_service *s, const char **why);
 
 #endif

@@ -4,6 +4,8 @@
 #include "harness.h"
 
 #include "facerec/keys.h"
+#include "facerec/store.h"
+#include "facerec/openset.h"
 #include "service/service.h"
 
 #include <stdlib.h>
@@ -51,14 +53,14 @@ static void test_reembed(void **state) {
     /* a second run has nothing left that it can do */
     assert_int_equal(fr_svc_reembed(svc, &rs), 0);
     assert_int_equal(rs.reembedded, 0);
-    struct fr_store_face *rows = NULL;
+    struct fr_svc_face_row *rows = NULL;
     size_t n = 0;
-    assert_int_equal(fr_store_face_list(svc->store, client, subject, &rows, &n), 0);
+    assert_int_equal(fr_svc_face_list(svc, client, subject, &rows, &n), 0);
     assert_int_equal(n, 2);
     int current = 0;
-    for (size_t i = 0; i < n; i++) current += !strcmp(rows[i].model_id, svc->model_id);
+    for (size_t i = 0; i < n; i++) current += !strcmp(rows[i].model_id, fr_svc_model_id(svc));
     assert_int_equal(current, 1);
-    fr_store_faces_free(rows, n);
+    fr_svc_face_rows_free(rows, n);
     /* the same person's other photo finds the re-embedded face */
     uint8_t *probe = NULL;
     size_t plen = 0;
@@ -66,11 +68,12 @@ static void test_reembed(void **state) {
     struct fr_svc_identify_req r = { .client_id = client, .photo = { probe, plen }, .top_k = 1, .max_faces = 1,
                                      .threshold = -1 };
     struct fr_svc_timing t = { 0 };
-    json_t *data = NULL, *details = NULL;
-    assert_int_equal(fr_svc_identify(svc, &r, &t, &data, &details), 0);
-    json_t *face = json_array_get(json_object_get(data, "faces"), 0);
-    assert_string_equal(json_string_value(json_object_get(face, "decision")), "match");
-    json_decref(data);
+    struct fr_svc_identify_result res;
+    assert_int_equal(fr_svc_identify(svc, &r, &t, &res), 0);
+    assert_int_equal(res.n, 1);
+    assert_int_equal(res.faces[0].decision, FR_DECISION_MATCH);
+    assert_int_equal(res.faces[0].cands[res.faces[0].match].subject_id, subject);
+    fr_svc_identify_result_free(&res);
     fr_free(probe);
     fr_service_close(svc);
     fr_free(photo);
