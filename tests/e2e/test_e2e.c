@@ -3579,6 +3579,73 @@ static int run_cli(const char *const *env, char **out, const char *const *args) 
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* The CLI's detect, embed and verify run the service functions the API runs
+ * and print the API's data object: for the same photo, the same JSON. */
+static json_t *cli_json(const char *const *args) {
+    char *out = NULL;
+    char models[600];
+    snprintf(models, sizeof models, "FACEREC_MODELS_DIR=%s", e2e_models_dir());
+    const char *env[] = {models, NULL};
+    int rc = run_cli(env, &out, args);
+    const char *brace = strchr(out, '{');     /* after any log line */
+    json_error_t e;
+    json_t *v = brace ? json_loads(brace, 0, &e) : NULL;
+    if (!v) fprintf(stderr, "facerec %s: exit %d: %s\n", args[0], rc, out);
+    fr_free(out);
+    assert_non_null(v);
+    return v;
+}
+
+static void test_cli_same_as_api(void **state) {
+    (void)state;
+    SKIP_WITHOUT_MODELS();
+    struct client c;
+    new_client(&c, "cli-api", 0);
+    struct e2e_resp r;
+    post_photo(g_srv.port, &r, "/api/v1/detect", c.hdr, "photo", F_TWO, "liveness", "true", "attributes", "true",
+               NULL);
+    EXPECT_OK(r);
+    const char *da[] = {"detect", "--json", "--liveness", "--attributes", F_TWO, NULL};
+    json_t *cli = cli_json(da);
+    assert_true(json_array_size(json_object_get(cli, "faces")) == 2);
+    assert_true(json_equal(cli, jget(r.json, "data")));
+    json_decref(cli);
+    e2e_resp_free(&r);
+
+    post_photo(g_srv.port, &r, "/api/v1/embeddings", c.hdr, "photo", F_AARON1, NULL);
+    EXPECT_OK(r);
+    const char *ea[] = {"embed", "--json", F_AARON1, NULL};
+    cli = cli_json(ea);
+    assert_int_equal(json_array_size(jget(cli, "faces.0.embedding")), 512);
+    assert_true(json_equal(cli, jget(r.json, "data")));
+    json_decref(cli);
+    e2e_resp_free(&r);
+
+    struct e2e_buf b = {0};
+    struct blob fa = load(F_AARON1), fb = load(F_AARON3);
+    e2e_mp_file(&b, "photo_a", "a.jpg", "image/jpeg", fa.p, fa.n);
+    e2e_mp_file(&b, "photo_b", "b.jpg", "image/jpeg", fb.p, fb.n);
+    e2e_mp_end(&b);
+    req_raw(g_srv.port, &r, "POST", "/api/v1/verify", c.hdr, E2E_MP_CTYPE, b.p, b.len);
+    e2e_buf_free(&b);
+    fr_free(fa.p);
+    fr_free(fb.p);
+    EXPECT_OK(r);
+    const char *va[] = {"verify", "--json", F_AARON1, F_AARON3, NULL};
+    cli = cli_json(va);
+    assert_true(json_is_true(json_object_get(cli, "match")));
+    assert_true(json_equal(cli, jget(r.json, "data")));
+    json_decref(cli);
+    e2e_resp_free(&r);
+
+    /* an error: the API's code and structured detail */
+    const char *na[] = {"verify", "--json", F_AARON1, F_NOFACE, NULL};
+    cli = cli_json(na);
+    assert_string_equal(json_string_value(json_object_get(cli, "code")), "NO_FACE_IN_PHOTO");
+    assert_string_equal(json_string_value(jget(cli, "details.photo")), "photo_b");
+    json_decref(cli);
+}
+
 /* `facerec config` prints the effective configuration with secrets masked;
  * a config file gives the same keys, and the environment overrides it. */
 static void test_config(void **state) {
@@ -3780,6 +3847,7 @@ int main(void) {
         cmocka_unit_test_setup(test_request_log, ensure_server),
         cmocka_unit_test_setup(test_no_internal_paths, ensure_server),
         cmocka_unit_test_setup(test_contract_details, ensure_server),
+        cmocka_unit_test_setup(test_cli_same_as_api, ensure_server),
     };
     return cmocka_run_group_tests_name("e2e", tests, setup_server, teardown_server);
 }
