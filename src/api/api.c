@@ -511,14 +511,18 @@ int fr_api_json_body(struct fr_api_call *c, json_t **out) {
     return 0;
 }
 
-/* A parameter's text: multipart field, JSON (stringified scalar), or query. */
+/* A parameter's text: multipart field, JSON (stringified scalar), or query;
+ * *present: 0 absent, PARAM_FIELD from the body, PARAM_QUERY from the query. */
+enum { PARAM_FIELD = 1, PARAM_QUERY = 2 };
+static const char *param_kind(int present) { return present == PARAM_QUERY ? "query parameter" : "field"; }
+
 static int param_text(struct fr_api_call *c, const char *name, char *buf, size_t cap, int *present) {
     *present = 0;
     int rc = ensure_body(c);
     if (rc < 0) return rc;
     if (c->mp && fr_multipart_get(c->mp, name)) {
         if ((rc = fr_multipart_text(c->mp, name, 1, buf, cap)) < 0) return rc;
-        *present = 1;
+        *present = PARAM_FIELD;
         return 0;
     }
     json_t *v = c->json ? json_object_get(c->json, name) : NULL;
@@ -528,13 +532,13 @@ static int param_text(struct fr_api_call *c, const char *name, char *buf, size_t
         else if (json_is_real(v)) snprintf(buf, cap, "%.17g", json_real_value(v));
         else if (json_is_boolean(v)) snprintf(buf, cap, "%s", json_is_true(v) ? "true" : "false");
         else return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%s' must be a scalar", name);
-        *present = 1;
+        *present = PARAM_FIELD;
         return 0;
     }
     const char *q = fr_http_query(c->req, name);
     if (q) {
         snprintf(buf, cap, "%s", q);
-        *present = 1;
+        *present = PARAM_QUERY;
     }
     return 0;
 }
@@ -543,7 +547,11 @@ int fr_api_param_int(struct fr_api_call *c, const char *name, int64_t def, int64
     char buf[64];
     int present, rc = param_text(c, name, buf, sizeof buf, &present);
     if (rc < 0) return rc;
-    return fr_query_get_int(present ? buf : NULL, name, def, min, max, out);
+    rc = fr_query_get_int(present ? buf : NULL, name, def, min, max, out);
+    if (rc == -FR_E_VALIDATION_ERROR && present == PARAM_FIELD)   /* a field of the body, not of the query */
+        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%s' must be an integer in [%lld, %lld]", name,
+                           (long long)min, (long long)max);
+    return rc;
 }
 
 int fr_api_param_float(struct fr_api_call *c, const char *name, double def, double min, double max, double *out) {
@@ -555,7 +563,8 @@ int fr_api_param_float(struct fr_api_call *c, const char *name, double def, doub
     char *end;
     double v = strtod(buf, &end);
     if (*end || !isfinite(v) || v < min || v > max)
-        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%s' must be a number in [%g, %g]", name, min, max);
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "%s '%s' must be a number in [%g, %g]",
+                             param_kind(present), name, min, max);
     *out = v;
     return 0;
 }
@@ -568,7 +577,8 @@ int fr_api_param_bool(struct fr_api_call *c, const char *name, int def, int *out
     if (!present || !buf[0]) return 0;
     if (!strcmp(buf, "true") || !strcmp(buf, "1")) *out = 1;
     else if (!strcmp(buf, "false") || !strcmp(buf, "0")) *out = 0;
-    else return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%s' must be true or false", name);
+    else return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "%s '%s' must be true or false", param_kind(present),
+                              name);
     return 0;
 }
 
@@ -576,7 +586,8 @@ int fr_api_param_string(struct fr_api_call *c, const char *name, size_t max_len,
     int rc = param_text(c, name, buf, cap, present);
     if (rc < 0) return rc;
     if (*present && strlen(buf) > max_len)
-        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "field '%s' is longer than %zu bytes", name, max_len);
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", name, "%s '%s' is longer than %zu bytes", param_kind(*present),
+                             name, max_len);
     return 0;
 }
 

@@ -282,7 +282,9 @@ static void test_decode_by_content(void **state) {
 
 static void test_bad_files(void **state) {
     (void)state;
-    static const char *const files[] = { "truncated.jpg", "corrupted.png", "empty.jpg", "random.bin" };
+    /* claims_7000x7000.jpg: a JPEG whose header says 7000x7000 in 631 bytes */
+    static const char *const files[] = { "truncated.jpg", "corrupted.png", "empty.jpg", "random.bin",
+                                         "claims_7000x7000.jpg" };
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char path[256];
         snprintf(path, sizeof path, FX "%s", files[i]);
@@ -292,6 +294,7 @@ static void test_bad_files(void **state) {
         int rc = decode_file(path, NULL, &img);
         printf("%-16s %s: %s\n", files[i], fr_err_name(rc), fr_err_detail());
         assert_int_equal(rc, -FR_E_INVALID_FILE_FORMAT);
+        assert_int_equal(fr_err_http_status(FR_E_INVALID_FILE_FORMAT), 400);
         assert_true(strlen(fr_err_detail()) > 0);
         assert_null(img.data);
         assert_int_equal(img.w, 0);
