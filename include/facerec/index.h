@@ -120,9 +120,10 @@ FR_API int fr_index_search(const fr_index *ix, const float *queries, int nq, int
 /* ---- Persistence ----
  * A snapshot is one file: a 64-byte header (magic "FRINDEX1", version, kind,
  * dim, count, SHA-256 of all the rest) then the live rows' ids, labels and
- * vectors, little endian; it loads as an index of the kind it was saved from. fr_index_save writes path.tmp.XXXXXX (mode 0600: embeddings are
- * biometric data), fsyncs it, renames it over path and fsyncs the folder, so
- * a crash leaves the old or the new file, never half of one. fr_index_load
+ * vectors, little endian; it loads as an index of the kind it was saved from.
+ * fr_index_save writes path.tmp.XXXXXX (mode 0600: embeddings are biometric
+ * data), fsyncs it, renames it over path and fsyncs the folder, so a crash
+ * leaves the old or the new file, never half of one. fr_index_load
  * checks the size against the header, the checksum, duplicate ids and finite
  * vectors, and refuses anything else
  * (-FR_E_IO for unreadable or truncated files, -FR_E_INVALID_ARGUMENT for
@@ -152,9 +153,10 @@ FR_API int fr_index_digest(const fr_index *ix, uint8_t out[32]);
  * A set of indexes keyed by (client id, model id): a search never mixes
  * models. Collections are created by the first add and kept sorted by
  * (client, model). Each collection's kind comes from the set's owner
- * (kind_for below), asked when the collection is created, put or loaded. Each has its own read/write lock (writer-preferring, so a
- * stream of searches cannot starve adds): searches of one collection run
- * concurrently, adds and removes are exclusive to it. Model ids are 1 to 64
+ * (kind_for below), asked when the collection is created, put or loaded.
+ * Each has its own read/write lock (writer-preferring, so a stream of
+ * searches cannot starve adds): searches of one collection run concurrently,
+ * adds and removes are exclusive to it. Model ids are 1 to 64
  * characters of [A-Za-z0-9._-] (they name snapshot files). */
 struct fr_index_set_opts {
     int dim;   /* of every vector, 1..65536 */

@@ -50,8 +50,8 @@ extern const struct fr_index_ops fr__index_exact_ops;
 /* Adds a kind to the table (up to 8 besides the built-in ones); refuses a
  * name or number already there (-FR_E_INVALID_ARGUMENT). ops must outlive
  * every index of the kind. Not thread-safe: call it before any thread makes
- * indexes. Internal, for tests (tests/index registers exact-without-remove)
- * and for kinds compiled in optionally (FAISS) until they get a table row. */
+ * indexes. Internal: a kind of the library is a row of the table in index.c;
+ * this is for tests (tests/index registers exact without remove). */
 int fr__index_kind_register(const struct fr_index_ops *ops);
 /* The kind of this name or snapshot number, or NULL. */
 const struct fr_index_ops *fr__index_kind_find(const char *name);
