@@ -6,10 +6,26 @@
  * dim-float embedding, L2-normalised by the caller (dim is 512 in practice).
  * Similarity is the dot product, so for unit vectors it is the cosine.
  *
- * One interface, several implementations behind it (struct fr_index_ops in
- * src/index/index_int.h): today the exact scan, the reference and the default
- * for galleries of up to about a million faces; an approximate one (FAISS
- * HNSW) can slot in later without changing callers.
+ * One interface, several kinds of index behind it, each a table of
+ * operations (struct fr_index_ops in src/index/index_int.h) found by name:
+ *
+ *   "exact"   every search scores every row; the reference and the default
+ *             for galleries of up to about a million faces.
+ *
+ * An approximate kind (FAISS HNSW) can join the table without changing
+ * callers: fr_index_new takes the kind's name, and a collection set asks its
+ * owner which kind each collection is (struct fr_index_set_opts).
+ *
+ * Removal is the same for every kind. A kind that cannot delete a row (an
+ * HNSW graph) leaves remove out of its table, and this front keeps
+ * tombstones for it: a removed id is remembered and hidden at once from
+ * searches, sizes, get, digests and snapshots; a search asks the kind for
+ * more rows than k and drops the removed ones, so the top k stay exact with
+ * respect to the live rows. Once the removed rows are at least 64 and a
+ * tenth of those stored, the remove that crossed the line rebuilds the index
+ * from its live rows (under the same exclusive access a remove has anyway:
+ * the set's write lock on the collection). Adding a removed id again revives
+ * its row if label and vector are the same, else costs such a rebuild.
  *
  * Threads: searches (and fr_index_size, _get, _digest, _save) only read, so
  * any number may run at once; add and remove need exclusive access, which the
@@ -19,7 +35,7 @@
  * Example:
  *
  *     fr_index *ix;
- *     if (fr_index_new_exact(512, &ix) < 0) return rc;
+ *     if (fr_index_new("exact", 512, &ix) < 0) return rc;
  *     fr_index_add(ix, face_id, subject_id, emb);          // emb: 512 floats, unit length
  *     struct fr_hit hits[5];
  *     int n;
@@ -55,20 +71,31 @@ enum fr_index_flag {
     FR_INDEX_PER_LABEL = 1u << 0
 };
 
-/* A new empty exact index of dim-float vectors (1 <= dim <= 65536). */
+/* A new empty index of the named kind ("exact") of dim-float vectors
+ * (1 <= dim <= 65536). An unknown kind is -FR_E_INVALID_ARGUMENT. */
+FR_API int fr_index_new(const char *kind, int dim, fr_index **out);
+/* fr_index_new("exact", dim, out). */
 FR_API int fr_index_new_exact(int dim, fr_index **out);
+/* The name of the i-th kind this build has (i from 0), NULL past the last:
+ * for listing them, or checking a configured name. */
+FR_API const char *fr_index_kind_name(size_t i);
+/* The kind's name of ix ("exact"); NULL for NULL. */
+FR_API const char *fr_index_kind(const fr_index *ix);
 /* NULL does nothing. */
 FR_API void fr_index_free(fr_index *ix);
 
 /* Adds a row. The vector is copied; it must be finite (NaN/Inf is refused).
  * A duplicate id is -FR_E_INVALID_ARGUMENT. On failure the index is unchanged. */
 FR_API int fr_index_add(fr_index *ix, int64_t id, int64_t label, const float *vec);
-/* Removes the row with this id in O(1); -FR_E_NOT_FOUND if there is none. */
+/* Removes the row with this id; -FR_E_NOT_FOUND if there is none. O(1) in
+ * the exact index; in a kind without remove a tombstone, and now and then a
+ * rebuild (see the top of this file). */
 FR_API int fr_index_remove(fr_index *ix, int64_t id);
 /* Makes room for n rows in all, so that adding up to n needs no allocation
  * (a rebuild that knows its count avoids the copies of geometric growth). */
 FR_API int fr_index_reserve(fr_index *ix, size_t n);
 
+/* Live rows (removed ones never count). */
 FR_API size_t fr_index_size(const fr_index *ix);
 FR_API int fr_index_dim(const fr_index *ix);
 /* The label and (if vec_out is not NULL) the vector of row id;
@@ -92,10 +119,11 @@ FR_API int fr_index_search(const fr_index *ix, const float *queries, int nq, int
 
 /* ---- Persistence ----
  * A snapshot is one file: a 64-byte header (magic "FRINDEX1", version, kind,
- * dim, count, SHA-256 of all the rest) then ids, labels and vectors, little
- * endian. fr_index_save writes path.tmp.XXXXXX (mode 0600: embeddings are
- * biometric data), fsyncs it, renames it over path and fsyncs the folder, so
- * a crash leaves the old or the new file, never half of one. fr_index_load
+ * dim, count, SHA-256 of all the rest) then the live rows' ids, labels and
+ * vectors, little endian; it loads as an index of the kind it was saved from.
+ * fr_index_save writes path.tmp.XXXXXX (mode 0600: embeddings are biometric
+ * data), fsyncs it, renames it over path and fsyncs the folder, so a crash
+ * leaves the old or the new file, never half of one. fr_index_load
  * checks the size against the header, the checksum, duplicate ids and finite
  * vectors, and refuses anything else
  * (-FR_E_IO for unreadable or truncated files, -FR_E_INVALID_ARGUMENT for
@@ -122,13 +150,31 @@ FR_API void fr_index_digest_final(const struct fr_index_digest *d, uint8_t out[3
 FR_API int fr_index_digest(const fr_index *ix, uint8_t out[32]);
 
 /* ---- Collections: thread-safe per-client indexes ----
- * A set of exact indexes keyed by (client id, model id): a search never mixes
+ * A set of indexes keyed by (client id, model id): a search never mixes
  * models. Collections are created by the first add and kept sorted by
- * (client, model). Each has its own read/write lock (writer-preferring, so a
- * stream of searches cannot starve adds): searches of one collection run
- * concurrently, adds and removes are exclusive to it. Model ids are 1 to 64
+ * (client, model). Each collection's kind comes from the set's owner
+ * (kind_for below), asked when the collection is created, put or loaded.
+ * Each has its own read/write lock (writer-preferring, so a stream of
+ * searches cannot starve adds): searches of one collection run concurrently,
+ * adds and removes are exclusive to it. Model ids are 1 to 64
  * characters of [A-Za-z0-9._-] (they name snapshot files). */
+struct fr_index_set_opts {
+    int dim;   /* of every vector, 1..65536 */
+    /* The kind of index (a name fr_index_new knows) that collection (client,
+     * model) must be. NULL, or a NULL answer: "exact". Called with the set
+     * locked, from any thread: it must not call back into the set, and the
+     * same arguments must always give the same kind. An unknown name fails
+     * the add that would create the collection (-FR_E_INVALID_ARGUMENT). */
+    const char *(*kind_for)(void *ctx, int64_t client, const char *model);
+    void *ctx;   /* kind_for's first argument */
+};
+FR_API int fr_index_set_new_opts(const struct fr_index_set_opts *opts, fr_index_set **out);
+/* Every collection exact: fr_index_set_new_opts with only dim set. */
 FR_API int fr_index_set_new(int dim, fr_index_set **out);
+/* The kind collection (client, model) must be (kind_for's answer or "exact"),
+ * whether or not it exists: a rebuild makes its index of this kind for
+ * fr_index_set_put. NULL for a NULL set. */
+FR_API const char *fr_index_set_kind(fr_index_set *set, int64_t client, const char *model);
 FR_API void fr_index_set_free(fr_index_set *set);
 FR_API int fr_index_set_add(fr_index_set *set, int64_t client, const char *model, int64_t id, int64_t label,
                             const float *vec);
@@ -140,7 +186,8 @@ FR_API int fr_index_set_search(fr_index_set *set, int64_t client, const char *mo
                                int k, float min_score, unsigned flags, struct fr_hit *hits, int *nhits);
 /* Puts ix in as the collection (client, model), replacing and freeing any
  * there; takes ownership of ix, even on failure. For rebuilds: build the new
- * index aside, then swap it in. */
+ * index aside, then swap it in. An index of another dimension, or of another
+ * kind than fr_index_set_kind names, is -FR_E_INVALID_ARGUMENT. */
 FR_API int fr_index_set_put(fr_index_set *set, int64_t client, const char *model, fr_index *ix);
 /* Drops every collection of the client (0 and nothing done if none). */
 FR_API int fr_index_set_drop_client(fr_index_set *set, int64_t client);
@@ -169,7 +216,9 @@ FR_API int fr_index_set_save_all(fr_index_set *set, const char *dir);
 /* Loads every c<client>-<model>.fidx in dir into the set (replacing those
  * collections). A bad file is skipped (logged) and the others still load;
  * the return is then the first bad file's error, and the caller rebuilds
- * what is missing from the database (compare digests). */
+ * what is missing from the database (compare digests). A snapshot of another
+ * kind than the collection must now be (kind_for changed) is stale, and
+ * skipped the same way (-FR_E_INVALID_ARGUMENT). */
 FR_API int fr_index_set_load_all(fr_index_set *set, const char *dir);
 
 #endif

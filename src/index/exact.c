@@ -26,7 +26,7 @@ enum {
 };
 
 struct exact {
-    struct fr_index base;
+    int dim;
     size_t n, cap;
     float *vecs;       /* cap × dim */
     int64_t *ids;      /* cap */
@@ -34,8 +34,6 @@ struct exact {
     struct fr_idmap map;
 };
 
-static struct exact *X(fr_index *ix) { return (struct exact *)ix; }
-static const struct exact *CX(const fr_index *ix) { return (const struct exact *)ix; }
 
 /* Asks for transparent huge pages on a big matrix. First touches of fresh
  * memory dominate the cost of adding rows (measured 2026-11: 1.46 s for 100k
@@ -50,7 +48,7 @@ static void want_huge_pages(void *p, size_t bytes) {
 
 /* Moves the rows to new arrays of cap rows; on failure nothing changes. */
 static int regrow(struct exact *e, size_t cap) {
-    size_t dim = (size_t)e->base.dim;
+    size_t dim = (size_t)e->dim;
     if (cap > SIZE_MAX / sizeof(float) / dim / 2)
         return fr_err_set(FR_E_NOMEM, "index: %zu rows of %zu floats is too many", cap, dim);
     float *v = fr_malloc_aligned(cap * dim * sizeof(float));
@@ -78,8 +76,8 @@ static int regrow(struct exact *e, size_t cap) {
     return 0;
 }
 
-static int exact_reserve(fr_index *ix, size_t n) {
-    struct exact *e = X(ix);
+static int exact_reserve(void *ctx, size_t n) {
+    struct exact *e = ctx;
     int rc = fr__idmap_reserve(&e->map, n);
     if (rc < 0 || n <= e->cap) return rc;
     return regrow(e, n);
@@ -93,13 +91,13 @@ static int grow_one(struct exact *e) {
     return regrow(e, e->cap ? e->cap * 2 : CAP_MIN);
 }
 
-static int exact_add(fr_index *ix, int64_t id, int64_t label, const float *vec) {
-    struct exact *e = X(ix);
+static int exact_add(void *ctx, int64_t id, int64_t label, const float *vec) {
+    struct exact *e = ctx;
     if (fr__idmap_get(&e->map, id) >= 0)
         return fr_err_set(FR_E_INVALID_ARGUMENT, "index: id %lld is already there", (long long)id);
     int rc = grow_one(e);
     if (rc < 0) return rc;
-    size_t dim = (size_t)e->base.dim, r = e->n++;
+    size_t dim = (size_t)e->dim, r = e->n++;
     memcpy(e->vecs + r * dim, vec, dim * sizeof(float));
     e->ids[r] = id;
     e->labels[r] = label;
@@ -107,11 +105,11 @@ static int exact_add(fr_index *ix, int64_t id, int64_t label, const float *vec) 
     return 0;
 }
 
-static int exact_remove(fr_index *ix, int64_t id) {
-    struct exact *e = X(ix);
+static int exact_remove(void *ctx, int64_t id) {
+    struct exact *e = ctx;
     int64_t r = fr__idmap_get(&e->map, id);
     if (r < 0) return fr_err_set(FR_E_NOT_FOUND, "index: no id %lld", (long long)id);
-    size_t dim = (size_t)e->base.dim, last = e->n - 1;
+    size_t dim = (size_t)e->dim, last = e->n - 1;
     fr__idmap_del(&e->map, id);
     if ((size_t)r != last) {   /* the last row fills the hole */
         memcpy(e->vecs + (size_t)r * dim, e->vecs + last * dim, dim * sizeof(float));
@@ -123,21 +121,21 @@ static int exact_remove(fr_index *ix, int64_t id) {
     return 0;
 }
 
-static size_t exact_size(const fr_index *ix) { return CX(ix)->n; }
+static size_t exact_size(const void *ctx) { return ((const struct exact *)ctx)->n; }
 
-static void exact_row(const fr_index *ix, size_t i, int64_t *id, int64_t *label, const float **vec) {
-    const struct exact *e = CX(ix);
+static void exact_row(const void *ctx, size_t i, int64_t *id, int64_t *label, const float **vec) {
+    const struct exact *e = ctx;
     *id = e->ids[i];
     *label = e->labels[i];
-    *vec = e->vecs + i * (size_t)e->base.dim;
+    *vec = e->vecs + i * (size_t)e->dim;
 }
 
-static int exact_get(const fr_index *ix, int64_t id, int64_t *label, const float **vec) {
-    const struct exact *e = CX(ix);
+static int exact_get(const void *ctx, int64_t id, int64_t *label, const float **vec) {
+    const struct exact *e = ctx;
     int64_t r = fr__idmap_get(&e->map, id);
     if (r < 0) return fr_err_set(FR_E_NOT_FOUND, "index: no id %lld", (long long)id);
     *label = e->labels[r];
-    *vec = e->vecs + (size_t)r * (size_t)e->base.dim;
+    *vec = e->vecs + (size_t)r * (size_t)e->dim;
     return 0;
 }
 
@@ -146,7 +144,7 @@ static int search_one(const struct exact *e, fr__index_dot_fn dot, const float *
                       bool per_label, struct fr_hit *hits) {
     float scores[BLOCK];
     struct fr_topk t;
-    size_t dim = (size_t)e->base.dim;
+    size_t dim = (size_t)e->dim;
     fr__topk_init(&t, hits, k, min_score, per_label);
     for (size_t r0 = 0; r0 < e->n; r0 += BLOCK) {
         size_t nb = e->n - r0 < BLOCK ? e->n - r0 : BLOCK;
@@ -160,7 +158,7 @@ static int search_one(const struct exact *e, fr__index_dot_fn dot, const float *
 static void search_block(const struct exact *e, const float *q, int nqb, int k, float min_score, bool per_label,
                          float *s, struct fr_hit *hits, int *nhits) {
     struct fr_topk t[QB];
-    int dim = e->base.dim;
+    int dim = e->dim;
     for (int i = 0; i < nqb; i++) fr__topk_init(&t[i], hits + (size_t)i * (size_t)k, k, min_score, per_label);
     for (size_t r0 = 0; r0 < e->n; r0 += RB) {
         size_t nb = e->n - r0 < RB ? e->n - r0 : RB;
@@ -171,11 +169,11 @@ static void search_block(const struct exact *e, const float *q, int nqb, int k, 
     for (int i = 0; i < nqb; i++) nhits[i] = fr__topk_finish(&t[i]);
 }
 
-static int exact_search(const fr_index *ix, const float *queries, int nq, int k, float min_score, unsigned flags,
+static int exact_search(const void *ctx, const float *queries, int nq, int k, float min_score, unsigned flags,
                         struct fr_hit *hits, int *nhits) {
-    const struct exact *e = CX(ix);
+    const struct exact *e = ctx;
     bool per_label = flags & FR_INDEX_PER_LABEL;
-    size_t dim = (size_t)e->base.dim;
+    size_t dim = (size_t)e->dim;
     /* k > rows needs no care: the heap just never fills */
     if (nq < BATCH_MIN || e->n == 0) {
         fr__index_dot_fn dot = fr__index_dot_get();
@@ -194,8 +192,16 @@ static int exact_search(const fr_index *ix, const float *queries, int nq, int k,
     return 0;
 }
 
-static void exact_free(fr_index *ix) {
-    struct exact *e = X(ix);
+static int exact_create(int dim, void **ctx_out) {
+    struct exact *e = fr_calloc(1, sizeof *e);
+    if (!e) return fr_err_set(FR_E_NOMEM, "index: cannot allocate");
+    e->dim = dim;
+    *ctx_out = e;
+    return 0;
+}
+
+static void exact_destroy(void *ctx) {
+    struct exact *e = ctx;
     fr_free(e->vecs);
     fr_free(e->ids);
     fr_free(e->labels);
@@ -203,9 +209,12 @@ static void exact_free(fr_index *ix) {
     fr_free(e);
 }
 
-static const struct fr_index_ops exact_ops = {
+/* Every member set: the exact index removes in O(1) and knows its size. */
+const struct fr_index_ops fr__index_exact_ops = {
     .name = "exact",
     .kind = FR__INDEX_KIND_EXACT,
+    .create = exact_create,
+    .destroy = exact_destroy,
     .add = exact_add,
     .remove = exact_remove,
     .reserve = exact_reserve,
@@ -213,15 +222,4 @@ static const struct fr_index_ops exact_ops = {
     .row = exact_row,
     .get = exact_get,
     .search = exact_search,
-    .free = exact_free,
 };
-
-int fr__index_exact_new(int dim, fr_index **out) {
-    *out = NULL;
-    struct exact *e = fr_calloc(1, sizeof *e);
-    if (!e) return fr_err_set(FR_E_NOMEM, "index: cannot allocate");
-    e->base.ops = &exact_ops;
-    e->base.dim = dim;
-    *out = &e->base;
-    return 0;
-}

@@ -12,7 +12,13 @@
  *
  * Collections are kept in an array sorted by (client, model): lookups are a
  * binary search, a client's collections are adjacent (drop, size), and
- * iteration order is stable for metrics. */
+ * iteration order is stable for metrics.
+ *
+ * Each collection is of the kind the owner's kind_for names for it. The set
+ * asks when it creates a collection, and checks the answer against what is
+ * put in or loaded, so a snapshot of an old kind never comes back. A kind
+ * without remove rebuilds inside fr_index_remove (tombstone.c), which here
+ * runs under the collection's write lock like any remove. */
 #include "index/index_int.h"
 
 #include <dirent.h>
@@ -35,6 +41,8 @@ struct entry {
 
 struct fr_index_set {
     int dim;
+    const char *(*kind_for)(void *ctx, int64_t client, const char *model);
+    void *kind_ctx;
     pthread_rwlock_t lock;
     struct entry **e;         /* sorted by (client, model) */
     size_t n, cap;
@@ -152,7 +160,7 @@ static int acquire(struct fr_index_set *s, int64_t client, const char *model, bo
         pthread_rwlock_wrlock(&s->lock);
         if (find(s, client, model, &pos) < 0) {
             fr_index *ix;
-            rc = fr_index_new_exact(s->dim, &ix);
+            rc = fr_index_new(fr_index_set_kind(s, client, model), s->dim, &ix);
             if (rc == 0) rc = insert(s, pos, client, model, ix);
         }
         pthread_rwlock_unlock(&s->lock);
@@ -160,7 +168,8 @@ static int acquire(struct fr_index_set *s, int64_t client, const char *model, bo
     }
 }
 
-int fr_index_set_new(int dim, fr_index_set **out) {
+int fr_index_set_new_opts(const struct fr_index_set_opts *opts, fr_index_set **out) {
+    int dim = opts ? opts->dim : 0;
     if (!out || dim < 1 || dim > 65536) return fr_err_set(FR_E_INVALID_ARGUMENT, "index set: bad dimension %d", dim);
     fr_index_set *s = fr_calloc(1, sizeof *s);
     if (!s) return fr_err_set(FR_E_NOMEM, "index set: no memory");
@@ -170,10 +179,22 @@ int fr_index_set_new(int dim, fr_index_set **out) {
         return rc;
     }
     s->dim = dim;
+    s->kind_for = opts->kind_for;
+    s->kind_ctx = opts->ctx;
     rwlock_init(&s->lock);
     pthread_mutex_init(&s->save, NULL);
     *out = s;
     return 0;
+}
+
+int fr_index_set_new(int dim, fr_index_set **out) {
+    return fr_index_set_new_opts(&(struct fr_index_set_opts){ .dim = dim }, out);
+}
+
+const char *fr_index_set_kind(fr_index_set *s, int64_t client, const char *model) {
+    if (!s) return NULL;
+    const char *k = s->kind_for ? s->kind_for(s->kind_ctx, client, model) : NULL;
+    return k ? k : "exact";
 }
 
 void fr_index_set_free(fr_index_set *s) {
@@ -228,6 +249,10 @@ int fr_index_set_put(fr_index_set *s, int64_t client, const char *model, fr_inde
     if (rc == 0 && fr_index_dim(ix) != s->dim)
         rc = fr_err_set(FR_E_INVALID_ARGUMENT, "index set put: dimension %d, the set's is %d", fr_index_dim(ix),
                         s->dim);
+    const char *kind = rc == 0 ? fr_index_set_kind(s, client, model) : NULL;
+    if (kind && strcmp(kind, fr_index_kind(ix)) != 0)
+        rc = fr_err_set(FR_E_INVALID_ARGUMENT, "index set put: a %s index, collection %lld/%s is %s",
+                        fr_index_kind(ix), (long long)client, model, kind);
     if (rc < 0) {
         fr_index_free(ix);
         return rc;
@@ -442,14 +467,15 @@ int fr_index_set_sample(fr_index_set *s, int64_t client, const char *model, size
     int64_t *l = want ? fr_malloc(sizeof *l * want) : NULL;
     if (want && (!v || !l)) rc = -FR_E_NOMEM;
     uint64_t x = seed ? seed : 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; rc == 0 && i < n && got < want; i++) {
+    int64_t id, label;
+    const float *vec;
+    size_t pos = 0;   /* the live rows: n of them */
+    for (size_t i = 0; rc == 0 && got < want && fr__index_next(e->ix, &pos, &id, &label, &vec); i++) {
         x ^= x << 13;   /* xorshift64 */
         x ^= x >> 7;
         x ^= x << 17;
         if ((double)(x >> 11) * 0x1.0p-53 * (double)(n - i) >= (double)(want - got)) continue;
-        int64_t id;
-        const float *vec;
-        e->ix->ops->row(e->ix, i, &id, &l[got], &vec);
+        l[got] = label;
         memcpy(v + got * (size_t)dim, vec, sizeof *v * (size_t)dim);
         got++;
     }

@@ -5,7 +5,7 @@
  *   offset  size       field
  *   0       8          magic "FRINDEX1"
  *   8       4          version (1)
- *   12      4          kind (FR__INDEX_KIND_EXACT)
+ *   12      4          kind (FR__INDEX_KIND_*: the kind's number, 1 exact)
  *   16      4          dim
  *   20      4          reserved, 0
  *   24      8          count
@@ -14,8 +14,10 @@
  *   ...     8·count    labels
  *   ...     4·dim·count vectors, row by row
  *
- * Written through the generic row accessor, so any index kind can be saved;
- * loading builds an exact index. The loader trusts nothing: the file size
+ * Written through the generic row accessor, live rows only (tombstoned ones
+ * are left out), so any index kind can be saved; loading builds an index of
+ * the kind the header names, by its number (one this build does not have is
+ * refused). The loader trusts nothing: the file size
  * must equal what the header says (so no allocation exceeds the file), the
  * checksum must match, ids must be unique and vectors finite.
  *
@@ -51,19 +53,19 @@ static void put(struct writer *w, const void *p, size_t n) {
     if (fwrite(p, 1, n, w->f) != n || !EVP_DigestUpdate(w->md, p, n)) w->failed = true;
 }
 
-/* ids (which = 0) or labels (1) of all rows, a chunk at a time */
-static void put_column(struct writer *w, const fr_index *ix, size_t n, int which) {
-    int64_t buf[CHUNK];
-    for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
-        size_t m = n - i0 < CHUNK ? n - i0 : CHUNK;
-        for (size_t i = 0; i < m; i++) {
-            int64_t id, label;
-            const float *v;
-            ix->ops->row(ix, i0 + i, &id, &label, &v);
-            buf[i] = which ? label : id;
+/* ids (which = 0) or labels (1) of the live rows, a chunk at a time */
+static void put_column(struct writer *w, const fr_index *ix, int which) {
+    int64_t buf[CHUNK], id, label;
+    const float *v;
+    size_t m = 0;
+    for (size_t pos = 0; fr__index_next(ix, &pos, &id, &label, &v);) {
+        buf[m++] = which ? label : id;
+        if (m == CHUNK) {
+            put(w, buf, sizeof buf);
+            m = 0;
         }
-        put(w, buf, m * sizeof(int64_t));
     }
+    put(w, buf, m * sizeof(int64_t));
 }
 
 static void header(uint8_t h[HDR], int kind, int dim, uint64_t count) {
@@ -77,7 +79,7 @@ static void header(uint8_t h[HDR], int kind, int dim, uint64_t count) {
 }
 
 static int write_body(FILE *f, int fd, const fr_index *ix) {
-    size_t n = ix->ops->size(ix), dim = (size_t)ix->dim;
+    size_t n = fr_index_size(ix), dim = (size_t)ix->dim;
     uint8_t h[HDR];
     header(h, ix->ops->kind, ix->dim, n);
     struct writer w = { .f = f, .md = EVP_MD_CTX_new() };
@@ -88,14 +90,11 @@ static int write_body(FILE *f, int fd, const fr_index *ix) {
     /* the hash field is written as zeros now and filled in at the end */
     put(&w, h, HASHED_HDR);
     if (!w.failed && fwrite(h + HASHED_HDR, 1, HDR - HASHED_HDR, f) != HDR - HASHED_HDR) w.failed = true;
-    put_column(&w, ix, n, 0);
-    put_column(&w, ix, n, 1);
-    for (size_t i = 0; i < n && !w.failed; i++) {
-        int64_t id, label;
-        const float *v;
-        ix->ops->row(ix, i, &id, &label, &v);
-        put(&w, v, dim * sizeof(float));
-    }
+    put_column(&w, ix, 0);
+    put_column(&w, ix, 1);
+    int64_t id, label;
+    const float *v;
+    for (size_t pos = 0; !w.failed && fr__index_next(ix, &pos, &id, &label, &v);) put(&w, v, dim * sizeof(float));
     unsigned int len = 0;
     if (!w.failed && !EVP_DigestFinal_ex(w.md, h + HASHED_HDR, &len)) w.failed = true;
     EVP_MD_CTX_free(w.md);
@@ -153,6 +152,7 @@ static void get(struct reader *r, void *p, size_t n) {
 }
 
 struct snap_hdr {
+    const struct fr_index_ops *ops;
     int dim;
     uint64_t count;
     uint8_t hash[32];
@@ -168,7 +168,8 @@ static int parse_header(const uint8_t h[HDR], uint64_t size, const char *path, s
     memcpy(&s->count, h + 24, 8);
     memcpy(s->hash, h + HASHED_HDR, 32);
     if (memcmp(h, MAGIC, 8) != 0) return fr_err_set(FR_E_INVALID_ARGUMENT, "%s is not an index snapshot", path);
-    if (version != VERSION || kind != FR__INDEX_KIND_EXACT || reserved != 0)
+    s->ops = kind <= INT32_MAX ? fr__index_kind_by_number((int)kind) : NULL;
+    if (version != VERSION || !s->ops || reserved != 0)
         return fr_err_set(FR_E_INVALID_ARGUMENT, "%s: unsupported snapshot version %u / kind %u", path, version, kind);
     if (dim < 1 || dim > DIM_MAX) return fr_err_set(FR_E_INVALID_ARGUMENT, "%s: bad dimension %u", path, dim);
     s->dim = (int)dim;
@@ -228,7 +229,7 @@ static int load_file(FILE *f, const char *path, fr_index **out) {
         EVP_MD_CTX_free(r.md);
         return fr_err_set(FR_E_INTERNAL_ERROR, "index load: OpenSSL SHA-256 unavailable");
     }
-    rc = fr_index_new_exact(s.dim, out);
+    rc = fr__index_create(s.ops, s.dim, out);
     if (rc == 0) rc = read_rows(&r, &s, *out, path);
     EVP_MD_CTX_free(r.md);
     if (rc < 0) {
@@ -298,13 +299,9 @@ int fr_index_digest(const fr_index *ix, uint8_t out[32]) {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md) return fr_err_set(FR_E_NOMEM, "index digest: no memory");
     int rc = 0;
-    size_t n = ix->ops->size(ix);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        int64_t id, label;
-        const float *v;
-        ix->ops->row(ix, i, &id, &label, &v);
-        rc = digest_row(md, &d, id, label, v);
-    }
+    int64_t id, label;
+    const float *v;
+    for (size_t pos = 0; rc == 0 && fr__index_next(ix, &pos, &id, &label, &v);) rc = digest_row(md, &d, id, label, v);
     EVP_MD_CTX_free(md);
     if (rc == 0) fr_index_digest_final(&d, out);
     return rc;
