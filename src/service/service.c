@@ -140,6 +140,7 @@ struct sync {
     struct sync_acc *v;
     size_t n, cap, last;
     int pass, err;
+    struct fr_service *s;
 };
 
 static struct sync_acc *sync_find(struct sync *y, int64_t client, int create) {
@@ -173,7 +174,8 @@ static int sync_row(void *ctx, const struct fr_store_face_ref *f) {
     }
     if (!a->rebuild) return 0;
     if (!a->ix) {
-        int rc = fr_index_new_exact(FR_FACE_EMB_DIM, &a->ix);
+        /* the kind the collection must be (the set asks the service's index_kind) */
+        int rc = fr_index_new(fr_index_set_kind(y->s->index, f->client_id, y->s->model_id), FR_FACE_EMB_DIM, &a->ix);
         if (rc == 0) rc = fr_index_reserve(a->ix, (size_t)a->n);
         if (rc < 0) return rc;
     }
@@ -198,6 +200,7 @@ static void find_stale(void *arg, int64_t client, const char *model, size_t n_ro
 
 int fr_service_index_sync(struct fr_service *s, int *rebuilt_out) {
     struct sync y = { 0 };
+    y.s = s;
     int rc, rebuilt = 0;
     if (rebuilt_out) *rebuilt_out = 0;
     if (!s->model_id) return 0;
@@ -231,6 +234,15 @@ out:
     return rc < 0 ? rc : 0;
 }
 
+/* Every collection's index kind: FACEREC_INDEX_KIND (one of
+ * fr_index_kind_name's; "exact" by default). */
+static const char *index_kind_for(void *ctx, int64_t client, const char *model) {
+    const struct fr_service *s = ctx;
+    (void)client;
+    (void)model;
+    return s->cfg.index_kind && s->cfg.index_kind[0] ? s->cfg.index_kind : "exact";
+}
+
 static void index_dir(const struct fr_service *s, char *buf, size_t len) {
     snprintf(buf, len, "%s/index", s->cfg.data_dir);
 }
@@ -253,7 +265,8 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     if (parts & FR_SVC_MODELS) load_models(s);
     else snprintf(s->models_error, sizeof s->models_error, "the models are not loaded by this command");
     if ((parts & FR_SVC_INDEX) && s->store) {
-        if ((rc = fr_index_set_new(FR_FACE_EMB_DIM, &s->index)) < 0) goto fail;
+        struct fr_index_set_opts io = { FR_FACE_EMB_DIM, index_kind_for, s };
+        if ((rc = fr_index_set_new_opts(&io, &s->index)) < 0) goto fail;
         char dir[4096];
         index_dir(s, dir, sizeof dir);
         mkdir(dir, 0700);
@@ -332,7 +345,7 @@ void fr_svc_status(struct fr_service *s, int count, struct fr_svc_status *out) {
     if (count && out->database_ok && fr_store_face_count(s->store, 0, &out->faces) < 0) out->faces = -1;
     out->has_index = s->index != NULL;
     out->index_ok = s->index_ok;
-    out->index_kind = "exact";
+    out->index_kind = index_kind_for(s, 0, NULL);
     out->index_faces = s->index ? (int64_t)fr_index_set_total(s->index) : 0;
     out->threads = s->cfg.threads;
     out->uptime_s = (fr_time_ms() - s->started_ms) / 1000.0;

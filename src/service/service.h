@@ -56,6 +56,7 @@ struct fr_svc_config {
     int store_photos;
     int max_faces;                  /* identify default */
     int top_k;                      /* identify default */
+    const char *index_kind;         /* every collection's index kind (NULL: "exact") */
     int64_t default_rate_per_hour;  /* a new client's limits when none are given */
     int64_t default_rate_per_day;
 };
