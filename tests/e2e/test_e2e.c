@@ -3579,6 +3579,64 @@ static int run_cli(const char *const *env, char **out, const char *const *args) 
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* One delete shape, one not-found wording, a long submission_id refused
+ * (docs/API.md, Conventions). */
+static void test_consistency(void **state) {
+    (void)state;
+    SKIP_WITHOUT_MODELS();
+    struct client c;
+    new_client(&c, "consistency", 0);
+    char sid[32], fid[32];
+    new_subject(&c, "Aaron", sid, sizeof sid);
+    enrol(&c, sid, F_AARON1, fid, sizeof fid);
+    struct e2e_resp r;
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/faces/%s", fid);
+    req(&r, "DELETE", path, c.hdr, NULL);
+    EXPECT_OK(r);
+    assert_int_equal(json_integer_value(jget(r.json, "data.id")), atoll(fid));
+    assert_true(json_is_true(jget(r.json, "data.deleted")));
+    e2e_resp_free(&r);
+    req(&r, "DELETE", path, c.hdr, NULL);          /* twice: the face is gone */
+    EXPECT_ERR(r, 404, "NOT_FOUND");
+    char want[96];
+    snprintf(want, sizeof want, "face %s not found", fid);
+    assert_string_equal(jstr(r.json, "message"), want);
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/subjects/%s", sid);
+    req(&r, "DELETE", path, c.hdr, NULL);
+    EXPECT_OK(r);
+    assert_int_equal(json_integer_value(jget(r.json, "data.id")), atoll(sid));
+    assert_true(json_is_true(jget(r.json, "data.deleted")));
+    e2e_resp_free(&r);
+    static const char *const missing[][3] = {
+        {"/api/v1/subjects/999999", "SUBJECT_NOT_FOUND", "subject 999999 not found"},
+        {"/api/v1/subjects/abc", "SUBJECT_NOT_FOUND", "subject abc not found"},
+        {"/api/v1/admin/clients/999999", "NOT_FOUND", "client 999999 not found"},
+        {"/api/v1/admin/clients/x1", "NOT_FOUND", "client x1 not found"},
+    };
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
+        req(&r, "GET", missing[i][0], strstr(missing[i][0], "admin") ? g_srv.auth : c.hdr, NULL);
+        EXPECT_ERR(r, 404, missing[i][1]);
+        assert_string_equal(jstr(r.json, "message"), missing[i][2]);
+        e2e_resp_free(&r);
+    }
+    /* a submission_id over 128 characters is refused, not cut */
+    char longid[160];
+    memset(longid, 'x', 129);
+    longid[129] = 0;
+    post_photo(g_srv.port, &r, "/api/v1/embeddings", c.hdr, "photo", F_AARON1, "submission_id", longid, NULL);
+    EXPECT_STATUS(r, 422);
+    EXPECT_VALIDATION(r, "submission_id");
+    assert_non_null(strstr(jstr(r.json, "message"), "field 'submission_id'"));
+    e2e_resp_free(&r);
+    /* a query parameter is called one */
+    req(&r, "GET", "/api/v1/subjects?limit=abc", c.hdr, NULL);
+    EXPECT_VALIDATION(r, "limit");
+    assert_non_null(strstr(jstr(r.json, "message"), "query parameter 'limit'"));
+    e2e_resp_free(&r);
+}
+
 /* The CLI's detect, embed and verify run the service functions the API runs
  * and print the API's data object: for the same photo, the same JSON. */
 static json_t *cli_json(const char *const *args) {
@@ -3848,6 +3906,7 @@ int main(void) {
         cmocka_unit_test_setup(test_no_internal_paths, ensure_server),
         cmocka_unit_test_setup(test_contract_details, ensure_server),
         cmocka_unit_test_setup(test_cli_same_as_api, ensure_server),
+        cmocka_unit_test_setup(test_consistency, ensure_server),
     };
     return cmocka_run_group_tests_name("e2e", tests, setup_server, teardown_server);
 }
