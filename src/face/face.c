@@ -14,9 +14,9 @@
  * pass's), and not mostly inside a better box; one NMS over all passes.
  * Measured with `facerec eval-detect` (docs: issue 3 evidence). */
 #include "face_int.h"
+#include "facerec/keys.h"
 
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,17 +43,17 @@ struct fr_face_ctx {
 /* The embedding model's id: the first 16 hex digits of the SHA-256 of its
  * file, so every stored embedding says which network made it. */
 static int feature_model_id(const char *dir, char id[FR_FACE_MODEL_ID_LEN + 1]) {
-    char path[4096];
-    uint8_t *buf = NULL, md[EVP_MAX_MD_SIZE];
+    char path[4096], hex[FR_KEY_HASH_LEN + 1];
+    uint8_t *buf = NULL;
     size_t len = 0;
-    unsigned mdlen = 0;
     snprintf(path, sizeof path, "%s/fr_feature.onnx", dir);
     int rc = fr_file_read(path, (size_t)1 << 30, &buf, &len);
     if (rc < 0) return rc;
-    int ok = EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
+    rc = fr_sha256_hex(buf, len, NULL, 0, hex);
     fr_free(buf);
-    if (!ok || mdlen < FR_FACE_MODEL_ID_LEN / 2) return fr_err_set(FR_E_INTERNAL_ERROR, "SHA-256 of %s failed", path);
-    for (int i = 0; i < FR_FACE_MODEL_ID_LEN / 2; i++) snprintf(id + 2 * i, 3, "%02x", md[i]);
+    if (rc < 0) return rc;
+    memcpy(id, hex, FR_FACE_MODEL_ID_LEN);
+    id[FR_FACE_MODEL_ID_LEN] = 0;
     return 0;
 }
 
