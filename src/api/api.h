@@ -89,6 +89,7 @@ enum fr_api_reply {
 #define FR_API_CONFLICT (1u << 0)           /* may answer 409 CONFLICT */
 #define FR_API_TOKEN    (1u << 1)           /* public, but an optional bearer token may be required (401) */
 #define FR_API_UNREADY  (1u << 2)           /* may answer 503 with its own bare body */
+#define FR_API_REFERS   (1u << 3)           /* the body names a resource: may answer 404 without a path id */
 
 struct fr_api_route {
     fr_route r;                             /* method, pattern, row index, auth (enum fr_route_auth) */
@@ -97,7 +98,7 @@ struct fr_api_route {
     int body;                               /* enum fr_api_body */
     int reply;                              /* enum fr_api_reply */
     int status;                             /* success status */
-    unsigned flags;                         /* FR_API_CONFLICT | FR_API_TOKEN | FR_API_UNREADY */
+    unsigned flags;                         /* FR_API_CONFLICT | FR_API_TOKEN | FR_API_UNREADY | FR_API_REFERS */
     const char *request;                    /* schemas.def name of the body, or NULL */
     const char *response;                   /* schemas.def name of data / the body; media types of TEXT, STATIC */
     const char *params;                     /* schemas.def PARAMS list, or NULL */

@@ -5,8 +5,8 @@
  * routes.def gives each operation its method, path, auth, body kind, reply
  * kind, success status and flags; schemas.def gives the shapes. What an
  * operation can fail with is derived from the same flags the router checks
- * (auth → 401, a body → 413 and 422, a client key → 429, a path parameter →
- * 404, FR_API_CONFLICT → 409), and the error envelope's codes and the codes
+ * (auth → 401, a body → 413 and 422, a client key → 429, a path parameter or
+ * FR_API_REFERS → 404, FR_API_CONFLICT → 409), and the error envelope's codes and the codes
  * behind each status come from include/facerec/base.h's table. Like redis's
  * commands.def feeding both processCommand and COMMAND DOCS, one source
  * keeps the served API, its document and its docs from drifting. */
@@ -47,7 +47,7 @@ static int route_can_fail(const struct fr_api_route *r, int status) {
     switch (status) {
     case 400: return 1;   /* a bad path encoding, a body that does not parse or that the route does not take */
     case 401: return r->r.auth != FR_ROUTE_AUTH_NONE || (r->flags & FR_API_TOKEN);
-    case 404: return strchr(r->r.pattern, '{') != NULL;
+    case 404: return strchr(r->r.pattern, '{') != NULL || (r->flags & FR_API_REFERS);
     case 409: return (r->flags & FR_API_CONFLICT) != 0;
     case 413: return r->body != FR_API_BODY_NONE;
     case 422: return r->body != FR_API_BODY_NONE || r->params != NULL;
