@@ -245,34 +245,66 @@ static void call_json(struct e2e_resp *r, const char *method, const char *path, 
     call(r, method, path, hdrs, json ? "application/json" : NULL, json, json ? strlen(json) : 0);
 }
 
-static struct e2e_buf file_part(const char *field, const char *file, ...) {
+/* A multipart body: file (NULL: none) in field, then (name, value) text
+ * fields ("@name", FILE: another file), NULL-terminated. */
+static struct e2e_buf vform(const char *field, const char *file, va_list ap) {
     struct e2e_buf b = {0};
-    uint8_t *p = NULL;
-    size_t n = 0;
-    if (file) {
-        if (fr_file_read(file, 1 << 24, &p, &n) < 0) fail_msg("cannot read %s", file);
-        e2e_mp_file(&b, field, "photo.jpg", "image/jpeg", p, n);
-        fr_free(p);
-    }
-    va_list ap;
-    va_start(ap, file);
-    for (const char *k; (k = va_arg(ap, const char *));) {
-        const char *val = va_arg(ap, const char *);
-        if (!strncmp(k, "@", 1)) {          /* "@field", FILE: another file part */
+    const char *name = field, *val = file;
+    for (int first = 1; name; first = 0, name = va_arg(ap, const char *)) {
+        if (!first) val = va_arg(ap, const char *);
+        if (first || name[0] == '@') {
+            uint8_t *p = NULL;
+            size_t n = 0;
+            if (!val) continue;
             if (fr_file_read(val, 1 << 24, &p, &n) < 0) fail_msg("cannot read %s", val);
-            e2e_mp_file(&b, k + 1, "photo.jpg", "image/jpeg", p, n);
+            e2e_mp_file(&b, name + (name[0] == '@'), "photo.jpg", "image/jpeg", p, n);
             fr_free(p);
         } else {
-            e2e_mp_text(&b, k, val);
+            e2e_mp_text(&b, name, val);
         }
     }
-    va_end(ap);
     e2e_mp_end(&b);
     return b;
 }
 
-#define POST_MP(r, path, hdrs, ...) do { struct e2e_buf b_ = file_part(__VA_ARGS__, NULL); \
-    call(&(r), "POST", path, hdrs, E2E_MP_CTYPE, b_.p, b_.len); e2e_buf_free(&b_); } while (0)
+static struct e2e_buf form(const char *field, const char *file, ...) {
+    va_list ap;
+    va_start(ap, file);
+    struct e2e_buf b = vform(field, file, ap);
+    va_end(ap);
+    return b;
+}
+
+/* A request whose answer matters for its status and its schema only: st
+ * (0: any status), then checked against METHOD pattern. */
+static void expect(int st, const char *method, const char *pattern, const char *path, const char *hdrs,
+                   const char *ctype, const void *body, size_t len, int line) {
+    struct e2e_resp r;
+    call(&r, method, path, hdrs, ctype, body, len);
+    if (st && r.status != st) {
+        dump(&r);
+        fail_msg("test_openapi.c:%d: %s %s answered %d, not %d", line, method, path, r.status, st);
+    }
+    check(&r, method, pattern, line);
+    e2e_resp_free(&r);
+}
+
+#define EXPECT(st, method, pattern, path, hdrs) expect((st), (method), (pattern), (path), (hdrs), NULL, NULL, 0, __LINE__)
+#define EXPECT_JSON(st, method, pattern, path, hdrs, json) \
+    expect((st), (method), (pattern), (path), (hdrs), "application/json", (json), strlen(json), __LINE__)
+
+/* POST a multipart body (form's arguments after hdrs). */
+static void expect_form(int st, const char *pattern, const char *path, const char *hdrs, int line, const char *field,
+                        const char *file, ...) {
+    va_list ap;
+    va_start(ap, file);
+    struct e2e_buf b = vform(field, file, ap);
+    va_end(ap);
+    expect(st, "POST", pattern, path, hdrs, E2E_MP_CTYPE, b.p, b.len, line);
+    e2e_buf_free(&b);
+}
+
+#define EXPECT_FORM(st, pattern, path, hdrs, ...) expect_form((st), (pattern), (path), (hdrs), __LINE__, __VA_ARGS__)
 
 static void new_client(struct client *c, long per_hour) {
     struct e2e_resp r;
@@ -354,40 +386,15 @@ static void test_validator_fails(void **state) {
 
 static void test_public_routes(void **state) {
     (void)state;
-    struct e2e_resp r;
-    call(&r, "GET", "/health", NULL, NULL, NULL, 0);
-    assert_int_equal(r.status, 200);
-    CHECK(r, "GET", "/health");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/health/ready", NULL, NULL, NULL, 0);
-    assert_int_equal(r.status, g_models ? 200 : 503);
-    CHECK(r, "GET", "/health/ready");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/status", NULL, NULL, NULL, 0);
-    CHECK(r, "GET", "/status");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/openapi.json", NULL, NULL, NULL, 0);
-    CHECK(r, "GET", "/openapi.json");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/metrics", NULL, NULL, NULL, 0);
-    assert_int_equal(r.status, 200);
-    CHECK(r, "GET", "/metrics");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/console/", NULL, NULL, NULL, 0);
-    assert_int_equal(r.status, 200);
-    CHECK(r, "GET", "/console");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/console/console.js", NULL, NULL, NULL, 0);
-    assert_int_equal(r.status, 200);
-    CHECK(r, "GET", "/console/{file}");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/console/console.css", NULL, NULL, NULL, 0);
-    CHECK(r, "GET", "/console/{file}");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/console/nope.js", NULL, NULL, NULL, 0);
-    assert_int_equal(r.status, 404);
-    CHECK(r, "GET", "/console/{file}");
-    e2e_resp_free(&r);
+    EXPECT(200, "GET", "/health", "/health", NULL);
+    EXPECT(g_models ? 200 : 503, "GET", "/health/ready", "/health/ready", NULL);
+    EXPECT(200, "GET", "/status", "/status", NULL);
+    EXPECT(200, "GET", "/openapi.json", "/openapi.json", NULL);
+    EXPECT(200, "GET", "/metrics", "/metrics", NULL);
+    EXPECT(200, "GET", "/console", "/console/", NULL);
+    EXPECT(200, "GET", "/console/{file}", "/console/console.js", NULL);
+    EXPECT(200, "GET", "/console/{file}", "/console/console.css", NULL);
+    EXPECT(404, "GET", "/console/{file}", "/console/nope.js", NULL);
 }
 
 static void test_admin_routes(void **state) {
@@ -396,124 +403,68 @@ static void test_admin_routes(void **state) {
     new_client(&c, 0);
     new_client(&gone, 0);
     struct e2e_resp r;
-    char path[128];
-    call(&r, "GET", "/api/v1/admin/clients", g_srv.auth, NULL, NULL, 0);
-    CHECK(r, "GET", "/api/v1/admin/clients");
-    e2e_resp_free(&r);
-    snprintf(path, sizeof path, "/api/v1/admin/clients/%s", c.id);
-    call(&r, "GET", path, g_srv.auth, NULL, NULL, 0);
-    CHECK(r, "GET", "/api/v1/admin/clients/{id}");
-    e2e_resp_free(&r);
-    call_json(&r, "PATCH", path, g_srv.auth, "{\"rate_limit_per_day\":5000,\"disabled\":false}");
-    assert_int_equal(r.status, 200);
-    CHECK(r, "PATCH", "/api/v1/admin/clients/{id}");
-    e2e_resp_free(&r);
-    call_json(&r, "PATCH", path, g_srv.auth, "{\"name\":\"\"}");
-    assert_int_equal(r.status, 422);
-    CHECK(r, "PATCH", "/api/v1/admin/clients/{id}");
-    e2e_resp_free(&r);
+    char path[128], one[128];
+    const char *admin = g_srv.auth;
+    snprintf(one, sizeof one, "/api/v1/admin/clients/%s", c.id);
+    EXPECT(200, "GET", "/api/v1/admin/clients", "/api/v1/admin/clients", admin);
+    EXPECT(401, "GET", "/api/v1/admin/clients", "/api/v1/admin/clients", NULL);
+    EXPECT(200, "GET", "/api/v1/admin/clients/{id}", one, admin);
+    EXPECT_JSON(200, "PATCH", "/api/v1/admin/clients/{id}", one, admin, "{\"rate_limit_per_day\":5000,\"disabled\":false}");
+    EXPECT_JSON(422, "PATCH", "/api/v1/admin/clients/{id}", one, admin, "{\"name\":\"\"}");
     snprintf(path, sizeof path, "/api/v1/admin/clients/%s/rotate-key", gone.id);
-    call(&r, "POST", path, g_srv.auth, NULL, NULL, 0);
-    assert_int_equal(r.status, 200);
-    CHECK(r, "POST", "/api/v1/admin/clients/{id}/rotate-key");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/api/v1/admin/audit?limit=2", g_srv.auth, NULL, NULL, 0);
+    EXPECT(200, "POST", "/api/v1/admin/clients/{id}/rotate-key", path, admin);
+    /* the audit, two pages */
+    call(&r, "GET", "/api/v1/admin/audit?limit=2", admin, NULL, NULL, 0);
     CHECK(r, "GET", "/api/v1/admin/audit");
     const char *next = json_string_value(json_object_get(json_object_get(r.json, "data"), "next_cursor"));
     assert_non_null(next);
     snprintf(path, sizeof path, "/api/v1/admin/audit?limit=1000&cursor=%s", next);
     e2e_resp_free(&r);
-    call(&r, "GET", path, g_srv.auth, NULL, NULL, 0);
-    CHECK(r, "GET", "/api/v1/admin/audit");
-    e2e_resp_free(&r);
+    EXPECT(200, "GET", "/api/v1/admin/audit", path, admin);
     snprintf(path, sizeof path, "/api/v1/admin/clients/%s", gone.id);
-    call(&r, "DELETE", path, g_srv.auth, NULL, NULL, 0);
-    assert_int_equal(r.status, 200);
-    CHECK(r, "DELETE", "/api/v1/admin/clients/{id}");
-    e2e_resp_free(&r);
-    call(&r, "GET", path, g_srv.auth, NULL, NULL, 0);
-    assert_int_equal(r.status, 404);
-    CHECK(r, "GET", "/api/v1/admin/clients/{id}");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/api/v1/admin/clients", NULL, NULL, NULL, 0);
-    assert_int_equal(r.status, 401);
-    CHECK(r, "GET", "/api/v1/admin/clients");
-    e2e_resp_free(&r);
+    EXPECT(200, "DELETE", "/api/v1/admin/clients/{id}", path, admin);
+    EXPECT(404, "GET", "/api/v1/admin/clients/{id}", path, admin);
 }
 
 static void test_subject_routes(void **state) {
     (void)state;
-    struct client c;
+    struct client c, lim;
     new_client(&c, 0);
     struct e2e_resp r;
-    char path[160];
-    call_json(&r, "POST", "/api/v1/subjects", c.hdr, "{\"name\":\"Aaron\",\"external_id\":\"emp-1\",\"metadata\":{\"team\":\"swim\"}}");
+    char path[160], one[160];
+    const char *subjects = "/api/v1/subjects";
+    call_json(&r, "POST", subjects, c.hdr, "{\"name\":\"Aaron\",\"external_id\":\"emp-1\",\"metadata\":{\"team\":\"swim\"}}");
     assert_int_equal(r.status, 201);
-    CHECK(r, "POST", "/api/v1/subjects");
-    long long sid = data_int(&r, "id");
+    CHECK(r, "POST", subjects);
+    snprintf(one, sizeof one, "%s/%lld", subjects, data_int(&r, "id"));
     e2e_resp_free(&r);
-    call_json(&r, "POST", "/api/v1/subjects", c.hdr, "{\"name\":\"Twin\",\"external_id\":\"emp-1\"}");
-    assert_int_equal(r.status, 409);
-    CHECK(r, "POST", "/api/v1/subjects");
-    e2e_resp_free(&r);
-    call_json(&r, "POST", "/api/v1/subjects", c.hdr, "{\"name\":\"Bob\"}");
-    CHECK(r, "POST", "/api/v1/subjects");
-    e2e_resp_free(&r);
-    call_json(&r, "POST", "/api/v1/subjects", c.hdr, "{\"name\":42}");
-    assert_int_equal(r.status, 422);
-    CHECK(r, "POST", "/api/v1/subjects");
-    e2e_resp_free(&r);
-    call_json(&r, "POST", "/api/v1/subjects", c.hdr, "{\"name\":");
-    assert_int_equal(r.status, 400);
-    CHECK(r, "POST", "/api/v1/subjects");
-    e2e_resp_free(&r);
+    EXPECT_JSON(409, "POST", subjects, subjects, c.hdr, "{\"name\":\"Twin\",\"external_id\":\"emp-1\"}");
+    EXPECT_JSON(201, "POST", subjects, subjects, c.hdr, "{\"name\":\"Bob\"}");
+    EXPECT_JSON(422, "POST", subjects, subjects, c.hdr, "{\"name\":42}");
+    EXPECT_JSON(400, "POST", subjects, subjects, c.hdr, "{\"name\":");
+    /* two pages of one */
     call(&r, "GET", "/api/v1/subjects?limit=1", c.hdr, NULL, NULL, 0);
-    CHECK(r, "GET", "/api/v1/subjects");
+    CHECK(r, "GET", subjects);
     const char *next = json_string_value(json_object_get(json_object_get(r.json, "data"), "next_cursor"));
     assert_non_null(next);
-    snprintf(path, sizeof path, "/api/v1/subjects?limit=1&cursor=%s", next);
+    snprintf(path, sizeof path, "%s?limit=1&cursor=%s", subjects, next);
     e2e_resp_free(&r);
     call(&r, "GET", path, c.hdr, NULL, NULL, 0);
-    CHECK(r, "GET", "/api/v1/subjects");
+    CHECK(r, "GET", subjects);
     assert_true(json_is_null(json_object_get(json_object_get(r.json, "data"), "next_cursor")));
     e2e_resp_free(&r);
-    call(&r, "GET", "/api/v1/subjects?limit=0", c.hdr, NULL, NULL, 0);
-    assert_int_equal(r.status, 422);
-    CHECK(r, "GET", "/api/v1/subjects");
-    e2e_resp_free(&r);
-    snprintf(path, sizeof path, "/api/v1/subjects/%lld", sid);
-    call(&r, "GET", path, c.hdr, NULL, NULL, 0);
-    CHECK(r, "GET", "/api/v1/subjects/{id}");
-    e2e_resp_free(&r);
-    call_json(&r, "PATCH", path, c.hdr, "{\"external_id\":null,\"metadata\":null,\"name\":\"Aaron P\"}");
-    assert_int_equal(r.status, 200);
-    CHECK(r, "PATCH", "/api/v1/subjects/{id}");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/api/v1/subjects/999999999", c.hdr, NULL, NULL, 0);
-    assert_int_equal(r.status, 404);
-    CHECK(r, "GET", "/api/v1/subjects/{id}");
-    e2e_resp_free(&r);
-    call(&r, "DELETE", path, c.hdr, NULL, NULL, 0);
-    assert_int_equal(r.status, 200);
-    CHECK(r, "DELETE", "/api/v1/subjects/{id}");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/api/v1/usage?days=2", c.hdr, NULL, NULL, 0);
-    CHECK(r, "GET", "/api/v1/usage");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/api/v1/usage", NULL, NULL, NULL, 0);
-    assert_int_equal(r.status, 401);
-    CHECK(r, "GET", "/api/v1/usage");
-    e2e_resp_free(&r);
-    /* over the limit: 429 */
-    struct client lim;
+    EXPECT(422, "GET", subjects, "/api/v1/subjects?limit=0", c.hdr);
+    EXPECT(200, "GET", "/api/v1/subjects/{id}", one, c.hdr);
+    EXPECT_JSON(200, "PATCH", "/api/v1/subjects/{id}", one, c.hdr,
+                "{\"external_id\":null,\"metadata\":null,\"name\":\"Aaron P\"}");
+    EXPECT(404, "GET", "/api/v1/subjects/{id}", "/api/v1/subjects/999999999", c.hdr);
+    EXPECT(200, "DELETE", "/api/v1/subjects/{id}", one, c.hdr);
+    EXPECT(200, "GET", "/api/v1/usage", "/api/v1/usage?days=2", c.hdr);
+    EXPECT(401, "GET", "/api/v1/usage", "/api/v1/usage", NULL);
+    /* over the limit */
     new_client(&lim, 1);
-    call(&r, "GET", "/api/v1/subjects", lim.hdr, NULL, NULL, 0);
-    CHECK(r, "GET", "/api/v1/subjects");
-    e2e_resp_free(&r);
-    call(&r, "GET", "/api/v1/subjects", lim.hdr, NULL, NULL, 0);
-    assert_int_equal(r.status, 429);
-    CHECK(r, "GET", "/api/v1/subjects");
-    e2e_resp_free(&r);
+    EXPECT(200, "GET", subjects, subjects, lim.hdr);
+    EXPECT(429, "GET", subjects, subjects, lim.hdr);
 }
 
 static void test_recognition_routes(void **state) {
@@ -525,125 +476,63 @@ static void test_recognition_routes(void **state) {
     struct client c;
     new_client(&c, 0);
     struct e2e_resp r;
-    char path[160], fpath[160], hdr[320], sidtxt[32];
+    char path[160], fpath[160], hdr[320], sid[32];
+    const char *faces = "/api/v1/subjects/{id}/faces", *ident = "/api/v1/identify", *ver = "/api/v1/verify",
+               *det = "/api/v1/detect", *emb = "/api/v1/embeddings";
     call_json(&r, "POST", "/api/v1/subjects", c.hdr, "{\"name\":\"Aaron\",\"external_id\":\"ap\"}");
-    long long sid = data_int(&r, "id");
+    snprintf(sid, sizeof sid, "%lld", data_int(&r, "id"));
     e2e_resp_free(&r);
-    snprintf(path, sizeof path, "/api/v1/subjects/%lld/faces", sid);
+    snprintf(path, sizeof path, "/api/v1/subjects/%s/faces", sid);
+    /* enrol: once with a key, its replay (the first answer), the key with another photo */
     snprintf(hdr, sizeof hdr, "%sIdempotency-Key: oa-enrol-1\r\n", c.hdr);
-    POST_MP(r, path, hdr, "photo", F_AARON1, "liveness", "true");
+    struct e2e_buf b = form("photo", F_AARON1, "liveness", "true", NULL);
+    call(&r, "POST", path, hdr, E2E_MP_CTYPE, b.p, b.len);
     assert_int_equal(r.status, 201);
-    CHECK(r, "POST", "/api/v1/subjects/{id}/faces");
+    CHECK(r, "POST", faces);
     long long fid = data_int(&r, "face_id");
     e2e_resp_free(&r);
-    POST_MP(r, path, hdr, "photo", F_AARON1, "liveness", "true");   /* the replay: the first answer */
+    call(&r, "POST", path, hdr, E2E_MP_CTYPE, b.p, b.len);
     assert_int_equal(r.status, 201);
     assert_int_equal(data_int(&r, "face_id"), fid);
-    CHECK(r, "POST", "/api/v1/subjects/{id}/faces");
+    CHECK(r, "POST", faces);
     e2e_resp_free(&r);
-    POST_MP(r, path, hdr, "photo", F_AARON3);                      /* the key with another photo */
-    assert_int_equal(r.status, 409);
-    CHECK(r, "POST", "/api/v1/subjects/{id}/faces");
-    e2e_resp_free(&r);
-    POST_MP(r, path, c.hdr, "photo", F_TWO, "select", "central");
-    assert_int_equal(r.status, 201);
-    CHECK(r, "POST", "/api/v1/subjects/{id}/faces");
-    e2e_resp_free(&r);
-    POST_MP(r, path, c.hdr, "photo", F_TWO);
-    assert_int_equal(r.status, 400);
-    CHECK(r, "POST", "/api/v1/subjects/{id}/faces");
-    e2e_resp_free(&r);
-    POST_MP(r, path, c.hdr, "photo", F_NOFACE);
-    assert_int_equal(r.status, 400);
-    CHECK(r, "POST", "/api/v1/subjects/{id}/faces");
-    e2e_resp_free(&r);
-    POST_MP(r, path, c.hdr, "photo", F_AARON3, "select", "leftmost");
-    assert_int_equal(r.status, 422);
-    CHECK(r, "POST", "/api/v1/subjects/{id}/faces");
-    e2e_resp_free(&r);
-    POST_MP(r, path, c.hdr, "nophoto", NULL, "liveness", "true");
-    assert_int_equal(r.status, 400);
-    CHECK(r, "POST", "/api/v1/subjects/{id}/faces");
-    e2e_resp_free(&r);
-    /* JSON with base64 */
+    e2e_buf_free(&b);
+    EXPECT_FORM(409, faces, path, hdr, "photo", F_AARON3, NULL);
+    EXPECT_FORM(201, faces, path, c.hdr, "photo", F_TWO, "select", "central", NULL);
+    EXPECT_FORM(400, faces, path, c.hdr, "photo", F_TWO, NULL);
+    EXPECT_FORM(400, faces, path, c.hdr, "photo", F_NOFACE, NULL);
+    EXPECT_FORM(422, faces, path, c.hdr, "photo", F_AARON3, "select", "leftmost", NULL);
+    EXPECT_FORM(400, faces, path, c.hdr, "nophoto", NULL, "liveness", "true", NULL);
+    /* JSON with base64, and the bare photo */
     uint8_t *img = NULL;
     size_t n = 0;
     assert_int_equal(fr_file_read(F_AARON3, 1 << 24, &img, &n), 0);
     char *b64 = e2e_base64(img, n);
     struct e2e_buf js = {0};
     e2e_buf_printf(&js, "{\"image_base64\":\"%s\",\"liveness\":true}", b64);
-    call(&r, "POST", path, c.hdr, "application/json", js.p, js.len);
-    assert_int_equal(r.status, 201);
-    CHECK(r, "POST", "/api/v1/subjects/{id}/faces");
-    e2e_resp_free(&r);
-    call(&r, "GET", path, c.hdr, NULL, NULL, 0);
-    CHECK(r, "GET", "/api/v1/subjects/{id}/faces");
-    e2e_resp_free(&r);
-    /* identify: multipart, JSON, the bare photo */
-    POST_MP(r, "/api/v1/identify", c.hdr, "photo", F_AARON3, "top_k", "3", "liveness", "true");
-    assert_int_equal(r.status, 200);
-    CHECK(r, "POST", "/api/v1/identify");
-    e2e_resp_free(&r);
-    call(&r, "POST", "/api/v1/identify", c.hdr, "application/json", js.p, js.len);
-    CHECK(r, "POST", "/api/v1/identify");
-    e2e_resp_free(&r);
-    call(&r, "POST", "/api/v1/identify?threshold=0.99&allow_low_quality=true", c.hdr, "image/jpeg", img, n);
-    assert_int_equal(r.status, 200);
-    CHECK(r, "POST", "/api/v1/identify");
-    e2e_resp_free(&r);
-    POST_MP(r, "/api/v1/identify", c.hdr, "photo", F_AARON3, "top_k", "0");
-    assert_int_equal(r.status, 422);
-    CHECK(r, "POST", "/api/v1/identify");
-    e2e_resp_free(&r);
-    POST_MP(r, "/api/v1/identify", c.hdr, "photo", F_NOFACE);
-    CHECK(r, "POST", "/api/v1/identify");
-    e2e_resp_free(&r);
-    /* verify: both forms, and a mix */
-    POST_MP(r, "/api/v1/verify", c.hdr, "photo_a", F_AARON1, "@photo_b", F_AARON3);
-    assert_int_equal(r.status, 200);
-    CHECK(r, "POST", "/api/v1/verify");
-    e2e_resp_free(&r);
-    snprintf(sidtxt, sizeof sidtxt, "%lld", sid);
-    POST_MP(r, "/api/v1/verify", c.hdr, "photo", F_OBAMA, "subject_id", sidtxt);
-    assert_int_equal(r.status, 200);
-    CHECK(r, "POST", "/api/v1/verify");
-    e2e_resp_free(&r);
-    POST_MP(r, "/api/v1/verify", c.hdr, "photo", F_OBAMA, "@photo_b", F_AARON3);
-    assert_int_equal(r.status, 422);
-    CHECK(r, "POST", "/api/v1/verify");
-    e2e_resp_free(&r);
-    POST_MP(r, "/api/v1/verify", c.hdr, "photo", F_OBAMA, "subject_id", "999999999");
-    CHECK(r, "POST", "/api/v1/verify");
-    e2e_resp_free(&r);
-    /* detect, embeddings */
-    POST_MP(r, "/api/v1/detect", c.hdr, "photo", F_OBAMA, "liveness", "true", "attributes", "true");
-    assert_int_equal(r.status, 200);
-    CHECK(r, "POST", "/api/v1/detect");
-    e2e_resp_free(&r);
-    POST_MP(r, "/api/v1/detect", c.hdr, "photo", F_TWO);
-    CHECK(r, "POST", "/api/v1/detect");
-    e2e_resp_free(&r);
-    POST_MP(r, "/api/v1/detect", c.hdr, "photo", "tests/fixtures/images/random.bin");
-    assert_int_equal(r.status, 400);
-    CHECK(r, "POST", "/api/v1/detect");
-    e2e_resp_free(&r);
-    POST_MP(r, "/api/v1/embeddings", c.hdr, "photo", F_OBAMA, "submission_id", "job-1");
-    assert_int_equal(r.status, 200);
-    CHECK(r, "POST", "/api/v1/embeddings");
-    e2e_resp_free(&r);
-    call(&r, "POST", "/api/v1/embeddings", c.hdr, "application/json", js.p, js.len);   /* no submission_id: null */
-    CHECK(r, "POST", "/api/v1/embeddings");
-    e2e_resp_free(&r);
+    expect(201, "POST", faces, path, c.hdr, "application/json", js.p, js.len, __LINE__);
+    EXPECT(200, "GET", faces, path, c.hdr);
+    EXPECT_FORM(200, ident, ident, c.hdr, "photo", F_AARON3, "top_k", "3", "liveness", "true", NULL);
+    expect(200, "POST", ident, ident, c.hdr, "application/json", js.p, js.len, __LINE__);
+    expect(200, "POST", ident, "/api/v1/identify?threshold=0.99&allow_low_quality=true", c.hdr, "image/jpeg", img, n,
+           __LINE__);
+    EXPECT_FORM(422, ident, ident, c.hdr, "photo", F_AARON3, "top_k", "0", NULL);
+    EXPECT_FORM(0, ident, ident, c.hdr, "photo", F_NOFACE, NULL);
+    /* verify: both forms, a mix, an unknown subject */
+    EXPECT_FORM(200, ver, ver, c.hdr, "photo_a", F_AARON1, "@photo_b", F_AARON3, NULL);
+    EXPECT_FORM(200, ver, ver, c.hdr, "photo", F_OBAMA, "subject_id", sid, NULL);
+    EXPECT_FORM(422, ver, ver, c.hdr, "photo", F_OBAMA, "@photo_b", F_AARON3, NULL);
+    EXPECT_FORM(404, ver, ver, c.hdr, "photo", F_OBAMA, "subject_id", "999999999", NULL);
+    /* detect, embeddings (without a submission_id: null) */
+    EXPECT_FORM(200, det, det, c.hdr, "photo", F_OBAMA, "liveness", "true", "attributes", "true", NULL);
+    EXPECT_FORM(200, det, det, c.hdr, "photo", F_TWO, NULL);
+    EXPECT_FORM(400, det, det, c.hdr, "photo", "tests/fixtures/images/random.bin", NULL);
+    EXPECT_FORM(200, emb, emb, c.hdr, "photo", F_OBAMA, "submission_id", "job-1", NULL);
+    expect(200, "POST", emb, emb, c.hdr, "application/json", js.p, js.len, __LINE__);
     /* delete a face, then again */
     snprintf(fpath, sizeof fpath, "/api/v1/faces/%lld", fid);
-    call(&r, "DELETE", fpath, c.hdr, NULL, NULL, 0);
-    assert_int_equal(r.status, 200);
-    CHECK(r, "DELETE", "/api/v1/faces/{id}");
-    e2e_resp_free(&r);
-    call(&r, "DELETE", fpath, c.hdr, NULL, NULL, 0);
-    assert_int_equal(r.status, 404);
-    CHECK(r, "DELETE", "/api/v1/faces/{id}");
-    e2e_resp_free(&r);
+    EXPECT(200, "DELETE", "/api/v1/faces/{id}", fpath, c.hdr);
+    EXPECT(404, "DELETE", "/api/v1/faces/{id}", fpath, c.hdr);
     e2e_buf_free(&js);
     fr_free(b64);
     fr_free(img);
@@ -655,42 +544,32 @@ static void test_body_flags(void **state) {
     struct client c;
     new_client(&c, 100000);
     struct e2e_resp r;
-    /* a JSON route: multipart and image types refused, naming Content-Type */
-    struct e2e_buf mp = file_part("name", NULL, "name", "x", NULL);
-    call(&r, "POST", "/api/v1/subjects", c.hdr, E2E_MP_CTYPE, mp.p, mp.len);
+    const char *subjects = "/api/v1/subjects";
+    /* a JSON route: multipart and other types refused, naming Content-Type */
+    struct e2e_buf mp = form("name", NULL, "name", "x", NULL);
+    call(&r, "POST", subjects, c.hdr, E2E_MP_CTYPE, mp.p, mp.len);
     assert_int_equal(r.status, 400);
     assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "details"), "field")),
                         "Content-Type");
-    CHECK(r, "POST", "/api/v1/subjects");
+    CHECK(r, "POST", subjects);
     char v[32];
     assert_non_null(e2e_header(&r, "X-RateLimit-Limit", v, sizeof v));   /* after the rate limit, as any answer */
     e2e_resp_free(&r);
     e2e_buf_free(&mp);
-    call(&r, "POST", "/api/v1/admin/clients", g_srv.auth, "application/octet-stream", "{\"name\":\"o\"}", 12);
-    assert_int_equal(r.status, 400);
-    CHECK(r, "POST", "/api/v1/admin/clients");
-    e2e_resp_free(&r);
-    /* ... but JSON as text/plain or as curl -d sends it goes through */
-    call(&r, "POST", "/api/v1/subjects", c.hdr, "text/plain;charset=UTF-8", "{\"name\":\"fetch\"}", 16);
-    assert_int_equal(r.status, 201);
-    CHECK(r, "POST", "/api/v1/subjects");
-    e2e_resp_free(&r);
-    call(&r, "POST", "/api/v1/subjects", c.hdr, "application/x-www-form-urlencoded", "{\"name\":\"curl\"}", 15);
-    assert_int_equal(r.status, 201);
-    e2e_resp_free(&r);
-    call(&r, "POST", "/api/v1/subjects", c.hdr, NULL, "{\"name\":\"none\"}", 15);
-    assert_int_equal(r.status, 201);
-    e2e_resp_free(&r);
-    /* a route without a body: one is refused */
+    expect(400, "POST", "/api/v1/admin/clients", "/api/v1/admin/clients", g_srv.auth, "application/octet-stream",
+           "{\"name\":\"o\"}", 12, __LINE__);
+    /* ... but JSON as text/plain (fetch), as curl -d sends it, or untyped goes through */
+    expect(201, "POST", subjects, subjects, c.hdr, "text/plain;charset=UTF-8", "{\"name\":\"fetch\"}", 16, __LINE__);
+    expect(201, "POST", subjects, subjects, c.hdr, "application/x-www-form-urlencoded", "{\"name\":\"curl\"}", 15,
+           __LINE__);
+    expect(201, "POST", subjects, subjects, c.hdr, NULL, "{\"name\":\"none\"}", 15, __LINE__);
+    /* a route without a body: one is refused, naming "body" */
     call(&r, "DELETE", "/api/v1/subjects/1", c.hdr, "application/json", "{}", 2);
     assert_int_equal(r.status, 400);
     assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "details"), "field")), "body");
     CHECK(r, "DELETE", "/api/v1/subjects/{id}");
     e2e_resp_free(&r);
-    call(&r, "GET", "/health", NULL, "text/plain", "hello", 5);
-    assert_int_equal(r.status, 400);
-    CHECK(r, "GET", "/health");
-    e2e_resp_free(&r);
+    expect(400, "GET", "/health", "/health", NULL, "text/plain", "hello", 5, __LINE__);
     /* refused before the body: 9 MB announced, none sent, answered at once */
     struct e2e_buf rq = {0}, raw = {0};
     e2e_buf_printf(&rq, "POST /api/v1/subjects HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Type: image/jpeg\r\n"
