@@ -36,7 +36,6 @@ int fr_api_client_create(struct fr_api_call *c, json_t **data, json_t **details)
     if (rc < 0 || (rc = client_fields(body, 1, &u)) < 0) return rc;
     if ((rc = fr_svc_client_create(c->api->svc, &c->who, u.name, u.rate_limit_per_hour, u.rate_limit_per_day, &cl)) < 0)
         return rc;
-    c->status = 201;
     return reply_client(&cl, data);
 }
 

@@ -11,41 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define A FR_ROUTE_AUTH_ADMIN
-#define K FR_ROUTE_AUTH_CLIENT
-#define N FR_ROUTE_AUTH_NONE
+/* routes.def: the rows; the row index goes into r.handler at fr_api_init */
 const struct fr_api_route fr_api_routes[] = {
-    { { "GET", "/health", 0, N }, "health", fr_api_health, "Liveness: 200 while the process serves" },
-    { { "GET", "/health/ready", 1, N }, "ready", fr_api_ready, "Readiness: models, database and index usable" },
-    { { "GET", "/status", 2, N }, "status", fr_api_status, "Per-dependency status" },
-    { { "GET", "/metrics", 3, N }, "metrics", fr_api_metrics, "Prometheus metrics" },
-    { { "GET", "/openapi.json", 4, N }, "openapi", fr_api_openapi_route, "This API as OpenAPI 3" },
-    { { "POST", "/api/v1/admin/clients", 5, A }, "admin.client_create", fr_api_client_create, "Create a client (API key shown once)" },
-    { { "GET", "/api/v1/admin/clients", 6, A }, "admin.client_list", fr_api_client_list, "List clients" },
-    { { "GET", "/api/v1/admin/clients/{id}", 7, A }, "admin.client_get", fr_api_client_get, "One client" },
-    { { "PATCH", "/api/v1/admin/clients/{id}", 8, A }, "admin.client_update", fr_api_client_patch, "Update name, limits, disabled" },
-    { { "DELETE", "/api/v1/admin/clients/{id}", 9, A }, "admin.client_delete", fr_api_client_delete, "Delete a client and all its data" },
-    { { "POST", "/api/v1/admin/clients/{id}/rotate-key", 10, A }, "admin.client_rotate_key", fr_api_client_rotate, "New API key" },
-    { { "GET", "/api/v1/admin/audit", 11, A }, "admin.audit", fr_api_audit_list, "Audit rows, newest first" },
-    { { "GET", "/api/v1/usage", 12, K }, "usage", fr_api_usage, "Requests per day and operation" },
-    { { "POST", "/api/v1/subjects", 13, K }, "subject_create", fr_api_subject_create, "Create a subject" },
-    { { "GET", "/api/v1/subjects", 14, K }, "subject_list", fr_api_subject_list, "List subjects" },
-    { { "GET", "/api/v1/subjects/{id}", 15, K }, "subject_get", fr_api_subject_get, "One subject" },
-    { { "PATCH", "/api/v1/subjects/{id}", 16, K }, "subject_update", fr_api_subject_patch, "Update a subject" },
-    { { "DELETE", "/api/v1/subjects/{id}", 17, K }, "subject_delete", fr_api_subject_delete, "Delete a subject and its faces" },
-    { { "POST", "/api/v1/subjects/{id}/faces", 18, K }, "enroll", fr_api_face_create, "Enrol a face from a photo" },
-    { { "GET", "/api/v1/subjects/{id}/faces", 19, K }, "face_list", fr_api_face_list, "A subject's faces" },
-    { { "DELETE", "/api/v1/faces/{id}", 20, K }, "face_delete", fr_api_face_delete, "Delete a face" },
-    { { "POST", "/api/v1/identify", 21, K }, "identify", fr_api_identify, "1:N search of every face in a photo" },
-    { { "POST", "/api/v1/verify", 22, K }, "verify", fr_api_verify, "1:1 verification" },
-    { { "POST", "/api/v1/detect", 23, K }, "detect", fr_api_detect, "Faces, landmarks, quality, pose" },
-    { { "POST", "/api/v1/embeddings", 24, K }, "embeddings", fr_api_embeddings, "Per face the 512-d embedding" },
-    { { "GET", "/console", 25, N }, "console", fr_api_console, "The console page (also /console/): each service's status" },
-    { { "GET", "/console/{file}", 26, N }, "console", fr_api_console, "The console page's script and style" },
+#define ROUTE(method, path, op, fn, auth, body, reply, status, flags, request, response, params, summary)     \
+    { { #method, path, 0, FR_ROUTE_AUTH_##auth }, op, fn, FR_API_BODY_##body, FR_API_REPLY_##reply, status, flags, \
+      request, response, params, summary },
+#include "api/routes.def"
+#undef ROUTE
 };
-#undef A
-#undef K
-#undef N
 const size_t fr_api_n_routes = sizeof fr_api_routes / sizeof fr_api_routes[0];
 
 static fr_route route_table[sizeof fr_api_routes / sizeof fr_api_routes[0]];
@@ -89,7 +62,10 @@ static int register_metrics(struct fr_api_metrics *m) {
 int fr_api_init(struct fr_api *a, struct fr_service *svc) {
     memset(a, 0, sizeof *a);
     a->svc = svc;
-    for (size_t i = 0; i < fr_api_n_routes; i++) route_table[i] = fr_api_routes[i].r;
+    for (size_t i = 0; i < fr_api_n_routes; i++) {
+        route_table[i] = fr_api_routes[i].r;
+        route_table[i].handler = (int)i;
+    }
     int rc = register_metrics(&a->m);
     if (rc < 0) return rc;
     return fr_ratelimit_new(0, &a->rl);
@@ -140,9 +116,9 @@ static void log_request(struct fr_api_call *c, int status, double ms) {
 
 /* ---- errors ---- */
 
-/* The HTTP status and code of an error. Internal codes that a client cannot
- * act on become the documented ones; the table gives the status. */
-static void map_error(int rc, int *status, int *code) {
+/* Internal codes that a client cannot act on become the documented ones;
+ * the table gives the status. */
+void fr__api_error_map(int rc, int *status, int *code) {
     int e = rc < 0 ? -rc : rc;
     *code = e;
     switch (e) {
@@ -159,8 +135,8 @@ static void map_error(int rc, int *status, int *code) {
     *status = fr_err_http_status(*code);
 }
 
-static void render(struct fr_api_call *c, struct fr_http_resp *resp, int status, json_t *body) {
-    json_object_set_new(body, "request_id", json_string(c->request_id));
+/* body as the whole answer (consumed). */
+static void render_json(struct fr_http_resp *resp, int status, json_t *body) {
     resp->status = status;
     char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(body);
@@ -181,6 +157,12 @@ static void render(struct fr_api_call *c, struct fr_http_resp *resp, int status,
     fr_json_free(text);
 }
 
+/* body with the request id (consumed): the envelopes. */
+static void render(struct fr_api_call *c, struct fr_http_resp *resp, int status, json_t *body) {
+    json_object_set_new(body, "request_id", json_string(c->request_id));
+    render_json(resp, status, body);
+}
+
 /* Messages hold no file-system paths by construction (the layers below
  * keep paths for the log); the structured detail of the error (its field,
  * its model) goes into "details" as data. */
@@ -188,7 +170,7 @@ static void render_error(struct fr_api_call *c, struct fr_http_resp *resp, int r
     char msg[512];
     snprintf(msg, sizeof msg, "%s", fr_err_detail()[0] ? fr_err_detail() : fr_strerror(rc));
     int status, code;
-    map_error(rc, &status, &code);
+    fr__api_error_map(rc, &status, &code);
     if (code == FR_E_INTERNAL_ERROR) {
         fr_log(FR_LOG_ERROR, "request %s: %s", c->request_id, msg);
         snprintf(msg, sizeof msg, "internal error (request %s)", c->request_id);
@@ -231,7 +213,6 @@ static void call_cleanup(struct fr_api_call *c) {
     fr_free(c->decoded[0]);
     fr_free(c->decoded[1]);
     fr_free(c->raw);
-    json_decref(c->raw_json);
 }
 
 static void observe(struct fr_api_call *c, int status, double ms) {
@@ -294,6 +275,115 @@ static int cors_preflight(struct fr_api_call *c, struct fr_http_resp *resp, cons
     return 1;
 }
 
+/* ---- the row's flags, checked before its handler runs ---- */
+
+static int ensure_body(struct fr_api_call *c);
+
+/* 1 when the Content-Type ct (NULL: none) is the media type type, parameters aside. */
+static int media_is(const char *ct, const char *type) {
+    size_t n = strlen(type);
+    if (!ct) return 0;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    return !strncasecmp(ct, type, n) && (!ct[n] || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+/* What a JSON route reads as JSON: application/json and application/...+json,
+ * and what JSON is often sent as: no type, text/plain (a browser's fetch of
+ * a string) and application/x-www-form-urlencoded (curl -d). */
+static int media_json(const char *ct) {
+    if (!ct) return 1;
+    ct += strspn(ct, " \t");
+    if (!*ct || media_is(ct, "application/json") || media_is(ct, "text/plain") ||
+        media_is(ct, "application/x-www-form-urlencoded"))
+        return 1;
+    size_t n = strcspn(ct, "; \t");
+    return n > 17 && !strncasecmp(ct, "application/", 12) && !strncasecmp(ct + n - 5, "+json", 5);
+}
+
+/* The row's body flag against the request (has_body: a body came, or is
+ * coming). A refusal is a VALIDATION_ERROR naming "body" or "Content-Type";
+ * the caller answers it 400 (the body cannot be read as the route's). */
+static int check_body(const struct fr_api_route *r, const struct fr_http_req *req, int has_body) {
+    const char *ct = fr_http_header(req, "Content-Type");
+    if (!has_body) return 0;
+    switch (r->body) {
+    case FR_API_BODY_NONE:
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "body", "%s %s takes no request body", r->r.method,
+                             r->r.pattern);
+    case FR_API_BODY_JSON:
+        if (media_json(ct)) return 0;
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "Content-Type",
+                             "%s %s takes a JSON body (Content-Type: application/json), not %.80s", r->r.method,
+                             r->r.pattern, ct);
+    case FR_API_BODY_MULTIPART:
+        if (media_is(ct, "multipart/form-data")) return 0;
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "Content-Type",
+                             "%s %s takes multipart/form-data, not %.80s", r->r.method, r->r.pattern,
+                             ct ? ct : "a body without a Content-Type");
+    default:
+        return 0;
+    }
+}
+
+/* A client route's rate limit: X-RateLimit-* on every answer to a limited
+ * client, 429 over it; an admitted request is counted for /usage. */
+static int rate_limit(struct fr_api_call *c, const struct fr_api_route *r, const struct fr_svc_client *cl,
+                      struct fr_http_resp *resp, json_t **details) {
+    struct fr_ratelimit_info info;
+    int rc = fr_ratelimit_check(c->api->rl, cl->id, cl->rate_limit_per_hour, cl->rate_limit_per_day, fr_now_ms(),
+                                &info);
+    if (info.limit > 0) {
+        fr_http_resp_header(resp, "X-RateLimit-Limit", "%lld", (long long)info.limit);
+        fr_http_resp_header(resp, "X-RateLimit-Remaining", "%lld", (long long)info.remaining);
+        fr_http_resp_header(resp, "X-RateLimit-Reset", "%lld", (long long)info.reset);
+    }
+    if (rc < 0) {
+        const char *window = info.window == FR_RATELIMIT_DAY ? "day" : "hour";
+        fr_http_resp_header(resp, "Retry-After", "%lld", (long long)info.retry_after);
+        *details = json_pack("{s:I,s:I,s:s}", "limit", (json_int_t)info.limit, "retry_after",
+                             (json_int_t)info.retry_after, "window", window);
+        return fr_err_set(FR_E_RATE_LIMITED, "rate limit of %lld requests per %s reached; retry in %lld s",
+                          (long long)info.limit, window, (long long)info.retry_after);
+    }
+    fr_svc_usage_count(c->api->svc, cl->id, r->operation);
+    return 0;
+}
+
+/* The answer of a handler that succeeded, in its row's reply kind (data is consumed). */
+static void render_reply(struct fr_api_call *c, const struct fr_api_route *r, struct fr_http_resp *resp, json_t *data) {
+    switch (r->reply) {
+    case FR_API_REPLY_ENVELOPE:
+        FR_ASSERT(!c->raw);
+        render(c, resp, c->status, json_pack("{s:b,s:o}", "success", 1, "data", data ? data : json_object()));
+        return;
+    case FR_API_REPLY_BARE:
+        FR_ASSERT(!c->raw);
+        render_json(resp, c->status, data ? data : json_object());
+        return;
+    default:
+        break;
+    }
+    FR_ASSERT(c->raw && !data);   /* TEXT and STATIC handlers give bytes */
+    resp->status = c->status;
+    resp->body = c->raw;
+    resp->len = c->raw_len;
+    c->raw = NULL;
+    if (r->reply == FR_API_REPLY_TEXT) {
+        resp->content_type = r->response;
+        return;
+    }
+    /* the console: nothing but its own files, no inline code, no framing */
+    resp->content_type = c->content_type;
+    fr_http_resp_header(resp, "Content-Security-Policy",
+                        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                        "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    fr_http_resp_header(resp, "X-Content-Type-Options", "nosniff");
+    fr_http_resp_header(resp, "Referrer-Policy", "no-referrer");
+    fr_http_resp_header(resp, "Cache-Control", "no-cache");
+}
+
+/* Before a body is read: a request that its credentials (401) or its row's
+ * body flag (400) already refuse is answered now, and its body never read. */
 void fr_api_early(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp) {
     struct fr_api_call c;
     memset(&c, 0, sizeof c);
@@ -304,16 +394,27 @@ void fr_api_early(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp)
     if (idx < 0) return;                       /* 404 / 405: the normal path answers (bodies are small) */
     const struct fr_api_route *r = &fr_api_routes[idx];
     struct fr_svc_client cl = { 0 };
+    json_t *details = NULL;
     int rc = 0;
     if (r->r.auth == FR_ROUTE_AUTH_ADMIN) rc = auth_admin(&c);
     else if (r->r.auth == FR_ROUTE_AUTH_CLIENT) rc = auth_client(&c, &cl);
+    if (rc == 0 && check_body(r, req, req->content_length > 0) < 0) {
+        /* refused as the normal path refuses it: after the rate limit */
+        c.client_id = cl.id;
+        if (r->r.auth != FR_ROUTE_AUTH_CLIENT || (rc = rate_limit(&c, r, &cl, resp, &details)) == 0) {
+            rc = check_body(r, req, 1);
+            c.bad_body = 1;
+        }
+    } else if (rc != -FR_E_UNAUTHORIZED) {     /* let in, or a store failure: the normal path decides */
+        fr_svc_client_free(&cl);
+        return;
+    }
     fr_svc_client_free(&cl);
-    if (rc != -FR_E_UNAUTHORIZED) return;      /* let in, or a store failure: the normal path decides */
     const char *origin = fr_http_header(req, "Origin");
-    if (cors_allowed(c.api, origin)) cors_headers(resp, origin);   /* so a browser can read the 401 */
+    if (cors_allowed(c.api, origin)) cors_headers(resp, origin);   /* so a browser can read the answer */
     request_id(&c);
     c.operation = r->operation;
-    render_error(&c, resp, rc, NULL);
+    render_error(&c, resp, rc, details);
     fr_http_resp_header(resp, "X-Request-Id", "%s", c.request_id);
     double ms = fr_time_ms() - req->t_start;
     observe(&c, resp->status, ms);
@@ -367,31 +468,17 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
         render_error(&c, resp, rc, NULL);
         goto done;
     }
+    /* the row's flags, in order: auth, rate limit, body size, body kind; then the handler */
     const struct fr_api_route *r = &fr_api_routes[idx];
+    c.route = r;
     c.operation = r->operation;
+    c.status = r->status;
     if (r->r.auth == FR_ROUTE_AUTH_ADMIN) {
         if ((rc = auth_admin(&c)) < 0) goto fail;
     } else if (r->r.auth == FR_ROUTE_AUTH_CLIENT) {
         if ((rc = auth_client(&c, &cl)) < 0) goto fail;
         c.client_id = c.who.client_id = cl.id;
-        struct fr_ratelimit_info info;
-        rc = fr_ratelimit_check(c.api->rl, cl.id, cl.rate_limit_per_hour, cl.rate_limit_per_day,
-                                fr_now_ms(), &info);
-        if (info.limit > 0) {
-            fr_http_resp_header(resp, "X-RateLimit-Limit", "%lld", (long long)info.limit);
-            fr_http_resp_header(resp, "X-RateLimit-Remaining", "%lld", (long long)info.remaining);
-            fr_http_resp_header(resp, "X-RateLimit-Reset", "%lld", (long long)info.reset);
-        }
-        if (rc < 0) {
-            fr_http_resp_header(resp, "Retry-After", "%lld", (long long)info.retry_after);
-            details = json_pack("{s:I,s:I,s:s}", "limit", (json_int_t)info.limit, "retry_after",
-                                (json_int_t)info.retry_after, "window", info.window == FR_RATELIMIT_DAY ? "day" : "hour");
-            rc = fr_err_set(FR_E_RATE_LIMITED, "rate limit of %lld requests per %s reached; retry in %lld s",
-                            (long long)info.limit, info.window == FR_RATELIMIT_DAY ? "day" : "hour",
-                            (long long)info.retry_after);
-            goto fail;
-        }
-        fr_svc_usage_count(c.api->svc, cl.id, r->operation);
+        if ((rc = rate_limit(&c, r, &cl, resp, &details)) < 0) goto fail;
     }
     if (req->too_large) {
         rc = fr_err_set(FR_E_FILE_TOO_LARGE, "the request body is over the %zu-byte limit",
@@ -403,36 +490,15 @@ void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp
         rc = fr_err_set(FR_E_SERVICE_UNAVAILABLE, "too many uploads in progress; retry shortly");
         goto fail;
     }
+    if ((rc = check_body(r, req, req->body_len > 0)) < 0) {
+        c.bad_body = 1;
+        goto fail;
+    }
+    if (r->body != FR_API_BODY_NONE && (rc = ensure_body(&c)) < 0) goto fail;
     rc = r->fn(&c, &data, &details);
     if (rc < 0) goto fail;
-    if (c.raw) {
-        resp->status = c.status;
-        resp->body = c.raw;
-        resp->len = c.raw_len;
-        resp->content_type = c.content_type;
-        c.raw = NULL;
-        if (c.static_page) {   /* the console: nothing but its own files, no inline code, no framing */
-            fr_http_resp_header(resp, "Content-Security-Policy",
-                                "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-                                "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
-            fr_http_resp_header(resp, "X-Content-Type-Options", "nosniff");
-            fr_http_resp_header(resp, "Referrer-Policy", "no-referrer");
-            fr_http_resp_header(resp, "Cache-Control", "no-cache");
-        }
-    } else if (c.raw_json) {
-        char *text = json_dumps(c.raw_json, JSON_COMPACT | JSON_REAL_PRECISION(9));
-        resp->status = c.raw_status ? c.raw_status : 200;
-        if (text) {
-            size_t n = strlen(text);
-            resp->body = fr_malloc(n + 1);
-            if (resp->body) { memcpy(resp->body, text, n + 1); resp->len = n; }
-            fr_json_free(text);
-        }
-    } else {
-        json_t *body = json_pack("{s:b,s:o}", "success", 1, "data", data ? data : json_object());
-        data = NULL;
-        render(&c, resp, c.status, body);
-    }
+    render_reply(&c, r, resp, data);
+    data = NULL;
     json_decref(details);
     goto done;
 fail:
@@ -489,13 +555,14 @@ static int ensure_body(struct fr_api_call *c) {
         }
         return 0;
     }
-    /* JSON when it says so, or when it looks like it (curl -d sends a form
-     * type); anything else may be a bare image body */
+    /* JSON on a JSON route (the router let only JSON-ish types through),
+     * when it says so, or when it looks like it (curl -d sends a form type);
+     * anything else may be a bare image body */
     const uint8_t *b = c->req->body;
     size_t i = 0;
     while (i < c->req->body_len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) i++;
     int says_json = ct && !strncasecmp(ct, "application/json", 16);
-    if (says_json || (i < c->req->body_len && b[i] == '{')) {
+    if (says_json || (c->route && c->route->body == FR_API_BODY_JSON) || (i < c->req->body_len && b[i] == '{')) {
         int rc = fr_json_parse_body(c->req->body, c->req->body_len, fr_svc_config_of(c->api->svc)->max_upload_bytes, &c->json);
         c->bad_body = rc == -FR_E_VALIDATION_ERROR;
         return rc;

@@ -41,18 +41,16 @@ struct fr_api_call {
     char request_id[65];
     int64_t client_id;                      /* 0: admin or public */
     struct fr_svc_actor who;                /* for the audit rows of the changes it makes */
+    const struct fr_api_route *route;       /* the row matched (NULL before) */
     const char *operation;
     struct fr_svc_timing t;
     json_t *json;                           /* parsed JSON body, or NULL */
     fr_multipart *mp;                       /* parsed multipart body, or NULL */
     uint8_t *decoded[2];                    /* base64 photos */
-    int status;                             /* success status (200, 201) */
-    const char *content_type;               /* non-JSON success body (metrics) */
-    char *raw;                              /* its bytes (fr_malloc'd) */
+    int status;                             /* the row's success status; a handler may set another */
+    char *raw;                              /* a TEXT or STATIC route's body (fr_malloc'd) */
     size_t raw_len;
-    json_t *raw_json;                       /* a bare JSON body (health, openapi), no envelope */
-    int raw_status;
-    int static_page;                        /* raw is a console file: the page's security headers go out */
+    const char *content_type;               /* a STATIC route's file type (static string) */
     int bad_body;                           /* the body did not parse: 400, not 422 */
 };
 
@@ -66,21 +64,54 @@ FR_API void fr_api_handle(void *ctx, struct fr_http_req *req, struct fr_http_res
  * request whose body is still to come; a 401 goes out before it is read. */
 FR_API void fr_api_early(void *ctx, struct fr_http_req *req, struct fr_http_resp *resp);
 
-/* The route table (api.c) and the OpenAPI document built from it (health.c). */
+/* The route table: one row per line of routes.def (its header says what
+ * each column means and what the router checks before a handler runs). */
+enum fr_api_body {
+    FR_API_BODY_NONE,                       /* no body */
+    FR_API_BODY_JSON,                       /* a JSON object */
+    FR_API_BODY_MULTIPART,                  /* multipart/form-data */
+    FR_API_BODY_EITHER                      /* multipart, JSON with base64 photos, or a bare photo */
+};
+enum fr_api_reply {
+    FR_API_REPLY_ENVELOPE,                  /* {"success": true, "data": data, "request_id"} */
+    FR_API_REPLY_BARE,                      /* data is the whole body */
+    FR_API_REPLY_TEXT,                      /* c->raw, typed by the row's response */
+    FR_API_REPLY_STATIC                     /* c->raw, typed by c->content_type, the console's headers */
+};
+#define FR_API_CONFLICT (1u << 0)           /* may answer 409 CONFLICT */
+#define FR_API_TOKEN    (1u << 1)           /* public, but an optional bearer token may be required (401) */
+#define FR_API_UNREADY  (1u << 2)           /* may answer 503 with its own bare body */
+#define FR_API_REFERS   (1u << 3)           /* the body names a resource: may answer 404 without a path id */
+
 struct fr_api_route {
-    fr_route r;
-    const char *operation;
+    fr_route r;                             /* method, pattern, row index, auth (enum fr_route_auth) */
+    const char *operation;                  /* metrics label, usage rows, operationId: unique */
     fr_api_handler fn;
+    int body;                               /* enum fr_api_body */
+    int reply;                              /* enum fr_api_reply */
+    int status;                             /* success status */
+    unsigned flags;                         /* FR_API_CONFLICT | FR_API_TOKEN | FR_API_UNREADY | FR_API_REFERS */
+    const char *request;                    /* schemas.def name of the body, or NULL */
+    const char *response;                   /* schemas.def name of data / the body; media types of TEXT, STATIC */
+    const char *params;                     /* schemas.def PARAMS list, or NULL */
     const char *summary;
 };
 extern const struct fr_api_route fr_api_routes[];
 extern const size_t fr_api_n_routes;
+
+/* The OpenAPI 3.0.3 document of fr_api_routes with the shapes of
+ * schemas.def (openapi.c); NULL when out of memory. */
 FR_API json_t *fr_api_openapi(void);
+/* docs/API.md's route table (a Markdown table, header included), built from
+ * the same rows; fr_free it. NULL when out of memory. */
+FR_API char *fr_api_routes_markdown(void);
+/* The status and public code of a failure rc, as the API answers it: codes a
+ * client cannot act on become documented ones (INVALID_ARGUMENT →
+ * VALIDATION_ERROR, NOMEM → SERVICE_UNAVAILABLE, ...). */
+void fr__api_error_map(int rc, int *status, int *code);
 /* 1 when the request may see operational figures: no FACEREC_METRICS_TOKEN
  * is set, or it came as Authorization: Bearer <token> (or the admin token). */
 int fr_api_metrics_allowed(struct fr_api_call *c);
-/* GET /console, /console/, /console/{file}: the embedded console (health.c). */
-int fr_api_console(struct fr_api_call *c, json_t **data, json_t **details);
 
 /* Request helpers for handlers. */
 const char *fr_api_path_param(struct fr_api_call *c, const char *name);
@@ -98,31 +129,9 @@ int fr_api_photo(struct fr_api_call *c, const char *field, const char *b64_field
 /* The JSON body (must be an object); VALIDATION_ERROR otherwise. */
 int fr_api_json_body(struct fr_api_call *c, json_t **out);
 
-/* Handlers */
-int fr_api_health(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_ready(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_metrics(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_openapi_route(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_client_create(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_client_list(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_client_get(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_client_patch(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_client_delete(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_client_rotate(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_audit_list(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_usage(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_subject_create(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_subject_list(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_subject_get(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_subject_patch(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_subject_delete(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_face_create(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_face_list(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_face_delete(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_identify(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_verify(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_detect(struct fr_api_call *c, json_t **data, json_t **details);
-int fr_api_embeddings(struct fr_api_call *c, json_t **data, json_t **details);
+/* The handlers, one per row of routes.def. */
+#define ROUTE(method, path, op, fn, ...) int fn(struct fr_api_call *c, json_t **data, json_t **details);
+#include "api/routes.def"
+#undef ROUTE
 
 #endif

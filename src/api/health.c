@@ -1,5 +1,6 @@
-/* Unauthenticated routes: health, readiness, status, metrics, and the
- * OpenAPI document, built from the route table so the two cannot differ. */
+/* Unauthenticated routes: health, readiness, status, metrics and the
+ * console. Each returns its payload; routes.def says how it goes out (bare
+ * JSON, the envelope, text, a static file). */
 #include "api/api.h"
 
 #include "api/web.h"
@@ -9,10 +10,10 @@
 #include <string.h>
 
 int fr_api_health(struct fr_api_call *c, json_t **data, json_t **details) {
-    (void)data;
+    (void)c;
     (void)details;
-    c->raw_json = json_pack("{s:s}", "status", "ok");
-    return c->raw_json ? 0 : -FR_E_NOMEM;
+    *data = json_pack("{s:s}", "status", "ok");
+    return *data ? 0 : -FR_E_NOMEM;
 }
 
 /* What is missing for recognition, as an array of strings. */
@@ -26,14 +27,13 @@ static json_t *missing(const struct fr_svc_status *st) {
 
 int fr_api_ready(struct fr_api_call *c, json_t **data, json_t **details) {
     struct fr_svc_status st;
-    (void)data;
     (void)details;
     fr_svc_status(c->api->svc, 0, &st);
     json_t *m = missing(&st);
     int ok = json_array_size(m) == 0;
-    c->raw_status = ok ? 200 : 503;
-    c->raw_json = json_pack("{s:s,s:o}", "status", ok ? "ready" : "unavailable", "missing", m);
-    return c->raw_json ? 0 : -FR_E_NOMEM;
+    if (!ok) c->status = 503;   /* the same bare body, saying what is missing */
+    *data = json_pack("{s:s,s:o}", "status", ok ? "ready" : "unavailable", "missing", m);
+    return *data ? 0 : -FR_E_NOMEM;
 }
 
 /* One service of /status, in the shape our users' status components read:
@@ -92,56 +92,11 @@ int fr_api_metrics(struct fr_api_call *c, json_t **data, json_t **details) {
     const struct fr_api_metrics *m = &c->api->m;
     (void)data;
     (void)details;
-    int rc;
     if (!fr_api_metrics_allowed(c))   /* per-client series are the operator's business */
         return fr_err_set(FR_E_UNAUTHORIZED, "/metrics needs Authorization: Bearer <FACEREC_METRICS_TOKEN>");
     fr_svc_galleries(c->api->svc, gallery_gauge, (void *)(uintptr_t)m);
     if (c->api->http) fr_metric_set(m->open_connections, fr_http_open_connections(c->api->http));
-    if ((rc = fr_metrics_render(&c->raw, &c->raw_len)) < 0) return rc;
-    c->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return 0;
-}
-
-/* ---- OpenAPI ---- */
-
-static json_t *param_id(void) {
-    return json_pack("{s:s,s:s,s:b,s:{s:s,s:s}}", "name", "id", "in", "path", "required", 1, "schema", "type",
-                     "integer", "format", "int64");
-}
-
-json_t *fr_api_openapi(void) {
-    json_t *paths = json_object();
-    for (size_t i = 0; i < fr_api_n_routes; i++) {
-        const struct fr_api_route *r = &fr_api_routes[i];
-        json_t *p = json_object_get(paths, r->r.pattern);
-        if (!p) {
-            p = json_object();
-            json_object_set_new(paths, r->r.pattern, p);
-        }
-        char method[8];
-        size_t n = 0;
-        for (; r->r.method[n] && n < sizeof method - 1; n++) method[n] = (char)(r->r.method[n] | 0x20);
-        method[n] = 0;
-        json_t *op = json_pack("{s:s,s:s,s:{s:{s:s},s:{s:s}}}", "operationId", r->operation, "summary", r->summary,
-                               "responses", "200", "description", "success", "default", "description",
-                               "error envelope: success false, code, error_type, message, details, request_id");
-        if (r->r.auth == FR_ROUTE_AUTH_CLIENT) json_object_set_new(op, "security", json_pack("[{s:[]}]", "apiKey"));
-        if (r->r.auth == FR_ROUTE_AUTH_ADMIN) json_object_set_new(op, "security", json_pack("[{s:[]}]", "adminToken"));
-        if (strstr(r->r.pattern, "{id}")) json_object_set_new(op, "parameters", json_pack("[o]", param_id()));
-        json_object_set_new(p, method, op);
-    }
-    return json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:{s:{s:s,s:s,s:s},s:{s:s,s:s}}}}", "openapi", "3.0.3", "info",
-                     "title", "facerec", "version", "1.0.0", "description",
-                     "Self-hosted face recognition service; see docs/API.md", "paths", paths, "components",
-                     "securitySchemes", "apiKey", "type", "apiKey", "in", "header", "name", "X-API-Key", "adminToken",
-                     "type", "http", "scheme", "bearer");
-}
-
-int fr_api_openapi_route(struct fr_api_call *c, json_t **data, json_t **details) {
-    (void)data;
-    (void)details;
-    c->raw_json = fr_api_openapi();
-    return c->raw_json ? 0 : -FR_E_NOMEM;
+    return fr_metrics_render(&c->raw, &c->raw_len);
 }
 
 /* The console: static files embedded in the binary (web/console/, built in
@@ -159,7 +114,6 @@ int fr_api_console(struct fr_api_call *c, json_t **data, json_t **details) {
         memcpy(c->raw, a->data, a->len);
         c->raw_len = a->len;
         c->content_type = a->type;
-        c->static_page = 1;
         return 0;
     }
     return fr_err_set(FR_E_NOT_FOUND, "the console has no file %s", file);

@@ -52,7 +52,6 @@ int fr_api_subject_create(struct fr_api_call *c, json_t **data, json_t **details
     int rc = fr_api_json_body(c, &body);
     if (rc == 0 && (rc = subject_fields(body, 1, &f, &meta)) == 0 &&
         (rc = fr_svc_subject_create(c->api->svc, &c->who, &f, &s)) == 0) {
-        c->status = 201;
         rc = reply_subject(&s, data);
     }
     fr_free(meta);
@@ -167,7 +166,6 @@ int fr_api_face_create(struct fr_api_call *c, json_t **data, json_t **details) {
         if (!*data) rc = fr_err_set(FR_E_INTERNAL_ERROR, "the stored answer of this Idempotency-Key is not JSON");
     } else {
         *data = fr_render_enroll(&res, cfg->liveness_threshold);
-        c->status = 201;
         if (!*data) rc = -FR_E_NOMEM;
     }
     fr_svc_enroll_result_free(&res);
