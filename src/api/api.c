@@ -39,16 +39,8 @@ static int register_metrics(struct fr_api_metrics *m) {
             (rc = fr_metric_new("facerec_stage_duration_seconds",
                                 "Time spent in each pipeline stage (decode, detect, landmarks, embed, search).",
                                 FR_METRIC_HISTOGRAM, "stage", NULL, 0, &s->stage_duration)) < 0 ||
-            (rc = fr_metric_new("facerec_gallery_faces", "Faces enrolled in each client's gallery.", FR_METRIC_GAUGE,
-                                "client", NULL, 0, &s->gallery_faces)) < 0 ||
-            (rc = fr_metric_new("facerec_embedding_quality", "Quality score of each face embedded, in [0, 1].",
-                                FR_METRIC_HISTOGRAM, NULL, fr_metric_buckets_unit, FR_METRIC_BUCKETS_UNIT_N,
-                                &s->embedding_quality)) < 0 ||
             (rc = fr_metric_new("facerec_open_connections", "HTTP connections currently open.", FR_METRIC_GAUGE, NULL,
-                                NULL, 0, &s->open_connections)) < 0 ||
-            (rc = fr_metric_new("facerec_identify_decisions_total",
-                                "Faces searched by identify, by decision (match, unknown, ambiguous, low_quality).",
-                                FR_METRIC_COUNTER, "decision", NULL, 0, &s->identify_decisions)) < 0) {
+                                NULL, 0, &s->open_connections)) < 0) {
             pthread_mutex_unlock(&mu);
             return rc;
         }

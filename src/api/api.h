@@ -18,10 +18,7 @@ struct fr_api_metrics {
     struct fr_metric *requests_total;     /* counter   facerec_requests_total{operation,status} */
     struct fr_metric *request_duration;   /* histogram facerec_request_duration_seconds{operation} */
     struct fr_metric *stage_duration;     /* histogram facerec_stage_duration_seconds{stage} */
-    struct fr_metric *gallery_faces;      /* gauge     facerec_gallery_faces{client} */
-    struct fr_metric *embedding_quality;  /* histogram facerec_embedding_quality */
     struct fr_metric *open_connections;   /* gauge     facerec_open_connections */
-    struct fr_metric *identify_decisions; /* counter   facerec_identify_decisions_total{decision} */
 };
 
 struct fr_api {

@@ -81,20 +81,13 @@ int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
     return *data ? 0 : -FR_E_NOMEM;
 }
 
-static void gallery_gauge(void *arg, int64_t client, size_t faces) {
-    const struct fr_api_metrics *m = arg;
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)client);
-    fr_metric_set(m->gallery_faces, (double)faces, id);
-}
-
 int fr_api_metrics(struct fr_api_call *c, json_t **data, json_t **details) {
     const struct fr_api_metrics *m = &c->api->m;
     (void)data;
     (void)details;
     if (!fr_api_metrics_allowed(c))   /* per-client series are the operator's business */
         return fr_err_set(FR_E_UNAUTHORIZED, "/metrics needs Authorization: Bearer <FACEREC_METRICS_TOKEN>");
-    fr_svc_galleries(c->api->svc, gallery_gauge, (void *)(uintptr_t)m);
+    fr_svc_metrics_update(c->api->svc);
     if (c->api->http) fr_metric_set(m->open_connections, fr_http_open_connections(c->api->http));
     return fr_metrics_render(&c->raw, &c->raw_len);
 }

@@ -2,15 +2,8 @@
  * then src/service. */
 #include "api/api.h"
 
-#include "facerec/metrics.h"
-#include "facerec/openset.h"
 
 #include <string.h>
-
-static void observe_faces(const struct fr_api *api, const struct fr_svc_face *f, int decision) {
-    fr_metric_observe(api->m.embedding_quality, f->q.score);
-    if (decision >= 0) fr_metric_inc(api->m.identify_decisions, fr_decision_name(decision));
-}
 
 int fr_api_identify(struct fr_api_call *c, json_t **data, json_t **details) {
     const struct fr_svc_config *cfg = fr_svc_config_of(c->api->svc);
@@ -33,7 +26,6 @@ int fr_api_identify(struct fr_api_call *c, json_t **data, json_t **details) {
     r.max_faces = (int)mf;
     r.threshold = (float)thr;
     if ((rc = fr_svc_identify(c->api->svc, &r, &c->t, &res)) < 0) return rc;
-    for (int i = 0; i < res.n; i++) observe_faces(c->api, &res.faces[i].face, res.faces[i].decision);
     *data = fr_render_identify(&res, cfg->liveness_threshold);
     fr_svc_identify_result_free(&res);
     return *data ? 0 : -FR_E_NOMEM;
@@ -106,7 +98,6 @@ int fr_api_detect(struct fr_api_call *c, json_t **data, json_t **details) {
     (void)details;
     int rc = analyze_req(c, &r);
     if (rc < 0 || (rc = fr_svc_detect(c->api->svc, &r, &c->t, &res)) < 0) return rc;
-    for (int i = 0; i < res.n; i++) observe_faces(c->api, &res.faces[i], -1);
     *data = fr_render_detect(&res, fr_svc_config_of(c->api->svc)->liveness_threshold, r.liveness, r.attributes);
     fr_svc_faces_free(&res);
     return *data ? 0 : -FR_E_NOMEM;

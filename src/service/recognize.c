@@ -3,6 +3,8 @@
  * the structs of service.h; src/api/render.c gives them their JSON shape. */
 #include "service/service_int.h"
 
+#include "facerec/metrics.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +252,7 @@ static int faces_of(struct fr_service *s, const struct fr_svc_analyze_req *r, in
     int rc = analyze(s, r->photo, o, t, &an);
     if (rc < 0) return rc;
     *out = (struct fr_svc_faces){ an.faces, an.n, an.n_detected, an.w, an.h, s->model_id };
+    for (int i = 0; o.quality && i < an.n; i++) fr_metric_observe(s->m.embedding_quality, an.faces[i].q.score);
     return 0;
 }
 
@@ -480,6 +483,8 @@ static int decide(struct fr_service *s, const struct fr_svc_identify_req *r, str
             if (!c->name || (subj[m].external_id && !c->external_id)) { rc = -FR_E_NOMEM; goto out; }
         }
         o->decision = fr_openset_decide(best, second, thr, out->rule.margin, o->face.q.reasons, !r->allow_low_quality);
+        fr_metric_observe(s->m.embedding_quality, o->face.q.score);
+        fr_metric_inc(s->m.identify_decisions, fr_decision_name(o->decision));
         if (o->decision == FR_DECISION_MATCH) o->match = 0;
     }
 out:

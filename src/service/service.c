@@ -2,6 +2,8 @@
  * step with the database (see service.h). */
 #include "service/service_int.h"
 
+#include "facerec/metrics.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -247,6 +249,28 @@ static void index_dir(const struct fr_service *s, char *buf, size_t len) {
     snprintf(buf, len, "%s/index", s->cfg.data_dir);
 }
 
+/* Registered once per process: a second service (tests, CLI) shares them. */
+static int register_metrics(struct fr_svc_metrics *m) {
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static struct fr_svc_metrics once;
+    static int done;
+    int rc = 0;
+    pthread_mutex_lock(&mu);
+    if (!done &&
+        (rc = fr_metric_new("facerec_gallery_faces", "Faces enrolled in each client's gallery.", FR_METRIC_GAUGE,
+                            "client", NULL, 0, &once.gallery_faces)) == 0 &&
+        (rc = fr_metric_new("facerec_embedding_quality", "Quality score of each face measured, in [0, 1].",
+                            FR_METRIC_HISTOGRAM, NULL, fr_metric_buckets_unit, FR_METRIC_BUCKETS_UNIT_N,
+                            &once.embedding_quality)) == 0 &&
+        (rc = fr_metric_new("facerec_identify_decisions_total",
+                            "Faces searched by identify, by decision (match, unknown, ambiguous, low_quality).",
+                            FR_METRIC_COUNTER, "decision", NULL, 0, &once.identify_decisions)) == 0)
+        done = 1;
+    if (done) *m = once;
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
 int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     struct fr_service *s = fr_calloc(1, sizeof *s);
     int rc;
@@ -261,6 +285,7 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     pthread_mutex_init(&s->usage_mu, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
     const int parts = s->cfg.parts;
+    if ((rc = register_metrics(&s->m)) < 0) goto fail;
     if ((parts & FR_SVC_STORE) && (rc = fr_store_open_sqlite(&s->store, cfg->data_dir)) < 0) goto fail;
     if (parts & FR_SVC_MODELS) load_models(s);
     else snprintf(s->models_error, sizeof s->models_error, "the models are not loaded by this command");
@@ -351,15 +376,14 @@ void fr_svc_status(struct fr_service *s, int count, struct fr_svc_status *out) {
     out->uptime_s = (fr_time_ms() - s->started_ms) / 1000.0;
 }
 
-struct gallery_walk { void (*fn)(void *, int64_t, size_t); void *ctx; };
-
-static void gallery_one(void *arg, int64_t client, const char *model, size_t n_rows) {
-    const struct gallery_walk *w = arg;
+static void gallery_gauge(void *arg, int64_t client, const char *model, size_t n_rows) {
+    const struct fr_service *s = arg;
+    char id[24];
     (void)model;
-    w->fn(w->ctx, client, n_rows);
+    snprintf(id, sizeof id, "%lld", (long long)client);
+    fr_metric_set(s->m.gallery_faces, (double)n_rows, id);
 }
 
-void fr_svc_galleries(struct fr_service *s, void (*fn)(void *ctx, int64_t client, size_t faces), void *ctx) {
-    struct gallery_walk w = { fn, ctx };
-    if (s->index) fr_index_set_foreach(s->index, gallery_one, &w);
+void fr_svc_metrics_update(struct fr_service *s) {
+    if (s->index) fr_index_set_foreach(s->index, gallery_gauge, s);
 }

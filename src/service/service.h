@@ -94,8 +94,10 @@ struct fr_svc_status {
 };
 /* count: also count the database's faces (one query). */
 FR_API void fr_svc_status(struct fr_service *s, int count, struct fr_svc_status *out);
-/* fn(ctx, client, faces) for each client's gallery in the index. */
-FR_API void fr_svc_galleries(struct fr_service *s, void (*fn)(void *ctx, int64_t client, size_t faces), void *ctx);
+/* Bring the service's gauges up to date before a scrape (its counters and
+ * histograms are kept as it works): facerec_gallery_faces,
+ * facerec_embedding_quality, facerec_identify_decisions_total. */
+FR_API void fr_svc_metrics_update(struct fr_service *s);
 
 /* ---- who acts: every change writes an audit row naming them ---- */
 

@@ -20,6 +20,14 @@ struct fr_svc_ctx {
 
 struct fr_svc_calib;
 struct svc_usage;
+struct fr_metric;
+
+/* The service's metrics (registered once per process by fr_service_open). */
+struct fr_svc_metrics {
+    struct fr_metric *gallery_faces;        /* gauge     facerec_gallery_faces{client} */
+    struct fr_metric *embedding_quality;    /* histogram facerec_embedding_quality */
+    struct fr_metric *identify_decisions;   /* counter   facerec_identify_decisions_total{decision} */
+};
 
 struct fr_service {
     struct fr_svc_config cfg;
@@ -45,6 +53,7 @@ struct fr_service {
     pthread_mutex_t usage_mu;
     struct svc_usage *usage;                /* counts not yet written to the store */
     size_t n_usage, cap_usage;
+    struct fr_svc_metrics m;
     double started_ms;
 };
 
