@@ -145,9 +145,10 @@ void fr_api_flush_usage(struct fr_api *a) {
     a->usage_flushed_ms = fr_time_ms();
     pthread_mutex_unlock(&a->usage_mu);
     if (!n) { fr_free(u); return; }
-    if (fr_store_tx_begin(a->svc->store) == 0) {
-        for (size_t i = 0; i < n; i++) fr_store_usage_add(a->svc->store, u[i].client, u[i].day, u[i].op, u[i].n);
-        fr_store_tx_commit(a->svc->store);
+    fr_store *tx = NULL;
+    if (fr_store_tx_begin(a->svc->store, &tx) == 0) {
+        for (size_t i = 0; i < n; i++) fr_store_usage_add(tx, u[i].client, u[i].day, u[i].op, u[i].n);
+        fr_store_tx_commit(tx);
     }
     fr_free(u);
 }

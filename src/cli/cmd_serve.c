@@ -46,6 +46,7 @@ static int load_config(int argc, char **argv, int first, struct fr_config *cfg, 
 static void svc_config(const struct fr_config *c, struct fr_svc_config *s) {
     memset(s, 0, sizeof *s);
     s->data_dir = c->data_dir;
+    s->database_url = c->database_url[0] ? c->database_url : NULL;
     s->models_dir = c->models_dir;
     s->max_upload_bytes = (size_t)c->max_upload_bytes;
     s->max_pixels = c->max_pixels;
@@ -254,8 +255,9 @@ int cmd_client(int argc, char **argv) {
         return FR_EXIT_USAGE;
     }
     fr_store *st = NULL;
-    int rc = fr_store_open_sqlite(&st, cfg.data_dir);
-    if (rc < 0) return fr_cli_err(rc, cfg.data_dir);
+    char url[FR_CONFIG_URL_MAX];
+    int rc = fr_store_open(fr_config_database_url(&cfg, url, sizeof url), &st);
+    if (rc < 0) return fr_cli_err(rc, "database");
     const char *what = rest[0];
     int64_t id = n_rest > 1 ? strtoll(rest[1], NULL, 10) : 0;
     char key[FR_KEY_LEN + 1], prefix[FR_KEY_PREFIX_LEN + 1], hash[FR_KEY_HASH_LEN + 1];
@@ -318,7 +320,8 @@ int cmd_backup(int argc, char **argv) {
     }
     fr_store *st = NULL;
     umask(077);                     /* the copy holds key hashes and embeddings: owner only */
-    int rc = fr_store_open_sqlite(&st, cfg.data_dir);
+    char url[FR_CONFIG_URL_MAX];
+    int rc = fr_store_open(fr_config_database_url(&cfg, url, sizeof url), &st);
     if (rc == 0) rc = fr_store_backup(st, rest[0]);
     if (rc == 0) rc = fr_store_audit_append(st, "admin:cli", "store.backup", NULL, NULL, NULL, NULL);
     fr_store_close(st);

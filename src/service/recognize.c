@@ -270,6 +270,7 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
     json_t *data = NULL;
     char *text = NULL;
     int rc, in_tx = 0, locked = 0;
+    fr_store *tx = NULL;
     *data_out = NULL;
     *status_out = 201;
     /* the request: photo, subject, and select when not the default (so keys
@@ -326,17 +327,17 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
      * and the index add */
     pthread_mutex_lock(&s->write_mu);
     locked = 1;
-    if ((rc = fr_store_tx_begin(s->store)) < 0) goto out;
+    if ((rc = fr_store_tx_begin(s->store, &tx)) < 0) goto out;
     in_tx = 1;
-    if (r->idempotency_key && fr_store_idem_get(s->store, r->client_id, r->idempotency_key, &prev) == 0) {
-        fr_store_tx_rollback(s->store);
+    if (r->idempotency_key && fr_store_idem_get(tx, r->client_id, r->idempotency_key, &prev) == 0) {
+        fr_store_tx_rollback(tx);
         in_tx = 0;
         pthread_mutex_unlock(&s->write_mu);
         locked = 0;
         goto replay;
     }
     int64_t face_id;
-    if ((rc = fr_store_face_add(s->store, &nf, &face_id)) < 0) goto out;
+    if ((rc = fr_store_face_add(tx, &nf, &face_id)) < 0) goto out;
     data = json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:I,s:i,s:s}", "face_id", (json_int_t)face_id, "subject_id",
                      (json_int_t)r->subject_id, "box", box_json(b), "quality", quality_json(&f->q), "liveness",
                      liveness_json(f, s->cfg.liveness_threshold), "model_id", s->model_id, "created_at",
@@ -345,16 +346,16 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
     text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     if (!text) { rc = -FR_E_NOMEM; goto out; }
     if (r->idempotency_key &&
-        (rc = fr_store_idem_put(s->store, r->client_id, r->idempotency_key, req_hash, 201, text)) < 0)
+        (rc = fr_store_idem_put(tx, r->client_id, r->idempotency_key, req_hash, 201, text)) < 0)
         goto out;
     char actor[32], target[32], details[96];
     snprintf(actor, sizeof actor, "client:%lld", (long long)r->client_id);
     snprintf(target, sizeof target, "face:%lld", (long long)face_id);
     snprintf(details, sizeof details, "{\"subject_id\":%lld}", (long long)r->subject_id);
-    if ((rc = fr_store_audit_append(s->store, actor, "face.create", target, r->request_id, details, NULL)) < 0)
+    if ((rc = fr_store_audit_append(tx, actor, "face.create", target, r->request_id, details, NULL)) < 0)
         goto out;
     in_tx = 0;
-    if ((rc = fr_store_tx_commit(s->store)) < 0) goto out;
+    if ((rc = fr_store_tx_commit(tx)) < 0) goto out;
     /* committed: now searchable. A failure here is repaired at the next
      * start (the index digest differs from the database's). */
     if (fr_index_set_add(s->index, r->client_id, s->model_id, face_id, r->subject_id, f->f.emb) < 0)
@@ -373,7 +374,7 @@ replay:
         rc = enroll_reply(prev.response, data_out);
     }
 out:
-    if (in_tx) fr_store_tx_rollback(s->store);
+    if (in_tx) fr_store_tx_rollback(tx);
     if (locked) pthread_mutex_unlock(&s->write_mu);
     fr_store_idem_free(&prev);
     fr_store_subject_free(&subj);
@@ -637,16 +638,17 @@ int fr_svc_reembed(struct fr_service *s, struct fr_svc_reembed_stats *st) {
             char target[32], details[96];
             snprintf(target, sizeof target, "face:%lld", (long long)k->id);
             pthread_mutex_lock(&s->write_mu);
-            rc = fr_store_tx_begin(s->store);
-            if (rc == 0) rc = fr_store_face_add(s->store, &nf, &id);
-            if (rc == 0) rc = fr_store_face_delete(s->store, k->client_id, k->id, NULL);
+            fr_store *tx = NULL;
+            rc = fr_store_tx_begin(s->store, &tx);
+            if (rc == 0) rc = fr_store_face_add(tx, &nf, &id);
+            if (rc == 0) rc = fr_store_face_delete(tx, k->client_id, k->id, NULL);
             if (rc == 0) {
                 snprintf(details, sizeof details, "{\"new_face_id\":%lld,\"model_id\":\"%s\"}", (long long)id,
                          s->model_id);
-                rc = fr_store_audit_append(s->store, "admin:cli", "face.reembed", target, NULL, details, NULL);
+                rc = fr_store_audit_append(tx, "admin:cli", "face.reembed", target, NULL, details, NULL);
             }
-            if (rc == 0) rc = fr_store_tx_commit(s->store);
-            else fr_store_tx_rollback(s->store);
+            if (rc == 0) rc = fr_store_tx_commit(tx);
+            else fr_store_tx_rollback(tx);
             if (rc == 0) fr_index_set_add(s->index, k->client_id, s->model_id, id, k->subject_id, f->f.emb);
             pthread_mutex_unlock(&s->write_mu);
             fr_free(photo);

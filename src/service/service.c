@@ -246,7 +246,9 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_mutex_init(&s->write_mu, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
-    if ((rc = fr_store_open_sqlite(&s->store, cfg->data_dir)) < 0) goto fail;
+    char db_url[4200];
+    snprintf(db_url, sizeof db_url, "sqlite:%s", cfg->data_dir);
+    if ((rc = fr_store_open(cfg->database_url ? cfg->database_url : db_url, &s->store)) < 0) goto fail;
     if ((rc = fr_index_set_new(FR_FACE_EMB_DIM, &s->index)) < 0) goto fail;
     load_models(s);
     char dir[4096];

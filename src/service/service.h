@@ -31,6 +31,7 @@ static inline void fr_json_free(void *p) {
 
 struct fr_svc_config {
     const char *data_dir;
+    const char *database_url;       /* the store (facerec/store.h); NULL: sqlite:<data_dir> */
     const char *models_dir;
     size_t max_upload_bytes;
     int64_t max_pixels;
