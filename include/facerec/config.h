@@ -21,6 +21,8 @@
  *   key                    env                           default        accepted
  *   listen                 FACEREC_LISTEN                127.0.0.1:8000 host:port, [v6]:port; port 0-65535
  *   data_dir               FACEREC_DATA_DIR              ./data         non-empty path
+ *   database_url           FACEREC_DATABASE_URL          sqlite:<data_dir> <backend>:<where>, the store
+ *                                                                       (facerec/store.h); its password never shown
  *   models_dir             FACEREC_MODELS_DIR            ./models       non-empty path
  *   admin_token            FACEREC_ADMIN_TOKEN           (unset)        16-255 printable chars, no spaces
  *   metrics_token          FACEREC_METRICS_TOKEN         (unset)        the same: /metrics and the counts of /status
@@ -58,6 +60,7 @@
 
 #define FR_CONFIG_PATH_MAX 4096
 #define FR_CONFIG_TOKEN_MIN 16
+#define FR_CONFIG_URL_MAX (FR_CONFIG_PATH_MAX + 8)   /* "sqlite:" + a data_dir */
 
 /* Plain data: copy it freely, nothing to free. */
 struct fr_config {
@@ -65,6 +68,7 @@ struct fr_config {
     char listen_host[256];                  /* "127.0.0.1", "::1" (without brackets), "localhost" */
     int listen_port;                        /* 0: any free port */
     char data_dir[FR_CONFIG_PATH_MAX];
+    char database_url[FR_CONFIG_PATH_MAX];  /* "" when unset: fr_config_database_url() */
     char models_dir[FR_CONFIG_PATH_MAX];
     char admin_token[256];                  /* "" when unset (the service then makes one) */
     char metrics_token[256];                /* "" when unset: /metrics and /status's counts are public */
@@ -106,6 +110,10 @@ FR_API int fr_config_set(struct fr_config *cfg, const char *key, const char *val
 /* Writes every key as a `key = value` line in file syntax, with the admin
  * token shown only as "(set)" or "(unset)". -FR_E_IO when writing fails. */
 FR_API int fr_config_print(const struct fr_config *cfg, FILE *f);
+
+/* The store's URL: database_url, or "sqlite:<data_dir>" when it is unset,
+ * written to buf (len >= FR_CONFIG_URL_MAX always fits). Returns buf. */
+FR_API const char *fr_config_database_url(const struct fr_config *cfg, char *buf, size_t len);
 
 /* threads, with 0 resolved to the number of online cores. */
 FR_API int fr_config_threads(const struct fr_config *cfg);

@@ -1,9 +1,10 @@
 /* facerec — storage: the system of record for clients, subjects, faces,
  * audit, usage and idempotency, behind one interface with one backend per
- * database (SQLite now, PostgreSQL later; both run the same test suite).
+ * database, chosen by the scheme of a URL (SQLite now, PostgreSQL later;
+ * every backend runs the same test suite).
  *
  *   fr_store *st;
- *   int rc = fr_store_open_sqlite(&st, "./data");       // creates ./data/facerec.db
+ *   int rc = fr_store_open("sqlite:./data", &st);       // creates ./data/facerec.db
  *   if (rc < 0) return rc;                               // fr_err_detail() says why
  *   int64_t client, subject, face;
  *   fr_store_client_create(st, "acme", prefix, hash, 1000, 10000, &client);
@@ -13,6 +14,12 @@
  *       .liveness = -1 };
  *   fr_store_face_add(st, &f, &face);
  *   fr_store_close(st);
+ *
+ * Backends. A URL is <backend>:<where>. "sqlite:/var/lib/facerec" and
+ * "sqlite:data" name the folder that holds facerec.db. A backend facerec
+ * knows but this build lacks ("postgresql:", "postgres:") and an unknown
+ * scheme are -FR_E_INVALID_ARGUMENT with the field "database_url";
+ * fr_store_backend_name() lists the backends built in.
  *
  * Tenancy. Every per-client call takes the client id, and every query of
  * per-client rows filters by it: a subject or face of another client is
@@ -24,19 +31,32 @@
  * it. Multi-row changes (deleting a subject and its faces, a client and all of
  * its data) are one transaction.
  *
- * Transactions across calls. fr_store_tx_begin() makes every following call
- * of the SAME thread part of one transaction until fr_store_tx_commit() or
- * fr_store_tx_rollback(); other threads wait meanwhile, so keep it short and
- * do slow work (decoding, embedding) before it. Enrolment with an
- * Idempotency-Key is the case it exists for:
- *   fr_store_tx_begin(st);
- *   if (fr_store_idem_get(st, client, key, &prev) == 0) -> rollback, reply prev
- *   fr_store_face_add(...); build the response with the new id;
- *   fr_store_idem_put(...); fr_store_audit_append(...);
- *   rc < 0 ? fr_store_tx_rollback(st) : (rc = fr_store_tx_commit(st));
+ * Transactions across calls. fr_store_tx_begin(st, &tx) opens a transaction
+ * and returns its handle, tx: every store call takes tx in place of st, and
+ * the calls made through tx are the transaction until fr_store_tx_commit(tx)
+ * or fr_store_tx_rollback(tx), which also free the handle. Calls on st itself
+ * (from any thread) are not part of it: they read what was committed before,
+ * and a change through st, or a second transaction, waits until tx ends
+ * (fails with -FR_E_SERVICE_UNAVAILABLE after 5 s). So keep a transaction
+ * short, do slow work (decoding, embedding) before it, and inside it call the
+ * store through tx only: a change through st from the thread that holds tx
+ * would wait for itself. A handle may pass between threads, one at a time.
+ * Enrolment with an Idempotency-Key is the case it exists for:
+ *   fr_store *tx;
+ *   if ((rc = fr_store_tx_begin(st, &tx)) < 0) return rc;
+ *   if (fr_store_idem_get(tx, client, key, &prev) == 0) -> rollback, reply prev
+ *   fr_store_face_add(tx, ...); build the response with the new id;
+ *   fr_store_idem_put(tx, ...); fr_store_audit_append(tx, ...);
+ *   rc < 0 ? fr_store_tx_rollback(tx) : (rc = fr_store_tx_commit(tx));
  * A retried request after a crash then finds all three rows or none. A call
  * that fails inside a transaction undoes only its own changes; the caller
- * decides whether to roll the rest back. Transactions may nest (savepoints).
+ * decides whether to roll the rest back. Transactions nest:
+ * fr_store_tx_begin(tx, &inner) opens a savepoint; while inner is open, tx
+ * itself is refused (-FR_E_INVALID_ARGUMENT) except by fr_store_tx_rollback,
+ * which ends inner first.
+ *
+ * Clock. Rows are stamped (created_at, updated_at, audit at) with the clock
+ * of struct fr_store_opts, the wall clock unless a test sets its own.
  *
  * Conventions. Ids are positive int64 and never reused. Times are unix
  * milliseconds (UTC). Strings passed in are borrowed (copied by the store).
@@ -67,24 +87,41 @@ typedef struct fr_store fr_store;
 
 /* ---- opening ---------------------------------------------------------- */
 
-/* Open (creating dir with mode 0700 and dir/facerec.db with mode 0600 when
- * absent) and bring the schema to the latest version. Fails with -FR_E_IO
- * when the database is unreadable or was written by a newer facerec. */
-FR_API int fr_store_open_sqlite(fr_store **out, const char *dir);
-FR_API void fr_store_close(fr_store *st);                 /* NULL: nothing */
+/* What a store is opened with; zeroed members take their default. */
+struct fr_store_opts {
+    int64_t (*now_ms)(void *ctx);   /* the clock rows are stamped with, unix ms; NULL: fr_now_ms */
+    void *ctx;                      /* passed to now_ms */
+};
+
+/* Open the database url names (see "Backends" above) and bring its schema to
+ * the latest version. sqlite: creates the folder with mode 0700 and
+ * facerec.db with mode 0600 when absent. Fails with -FR_E_IO when the
+ * database is unreadable or was written by a newer facerec. */
+FR_API int fr_store_open(const char *url, fr_store **out);
+FR_API int fr_store_open_opts(const char *url, const struct fr_store_opts *opts /* may be NULL */,
+                              fr_store **out);
+/* NULL: nothing. A transaction handle is rolled back (fr_store_tx_rollback).
+ * Every transaction of st must have ended before st is closed. */
+FR_API void fr_store_close(fr_store *st);
 FR_API const char *fr_store_backend(const fr_store *st);  /* "sqlite" */
+/* The backends built in, by the name their URLs start with: i < count. */
+FR_API size_t fr_store_backend_count(void);
+FR_API const char *fr_store_backend_name(size_t i);        /* NULL when i >= count */
 FR_API int fr_store_ping(fr_store *st);                   /* 0 when the database answers */
 FR_API int fr_store_schema_version(fr_store *st, int *version_out);
 /* Full consistency check (SQLite: PRAGMA integrity_check); -FR_E_IO with the
  * first problem in the detail. Reads the whole database: not for /health. */
 FR_API int fr_store_check(fr_store *st);
-/* Write a consistent, compacted copy of the database to path (must not exist). */
+/* Write a consistent, compacted copy of the database to path (must not
+ * exist). Not through a transaction handle. */
 FR_API int fr_store_backup(fr_store *st, const char *path);
 
 /* ---- transactions (see the overview) ------------------------------------ */
-FR_API int fr_store_tx_begin(fr_store *st);
-FR_API int fr_store_tx_commit(fr_store *st);   /* on failure the transaction is rolled back */
-FR_API void fr_store_tx_rollback(fr_store *st);
+/* st: a store, or a transaction (then *tx_out is a savepoint within it). */
+FR_API int fr_store_tx_begin(fr_store *st, fr_store **tx_out);
+/* Both end the transaction and free tx. A commit that fails rolls back. */
+FR_API int fr_store_tx_commit(fr_store *tx);
+FR_API void fr_store_tx_rollback(fr_store *tx);           /* NULL or not a transaction: nothing */
 
 /* ---- clients and the admin settings -------------------------------------- */
 

@@ -33,7 +33,8 @@ enum kind {
     K_F64,
     K_BOOL,
     K_LEVEL,                        /* log level name → enum fr_log_level */
-    K_ORIGINS                       /* "" (off), "*", or comma-separated scheme://host[:port] origins */
+    K_ORIGINS,                      /* "" (off), "*", or comma-separated scheme://host[:port] origins */
+    K_URL                           /* "" (unset) or <scheme>:<rest>; its password is never shown */
 };
 
 struct key {
@@ -48,6 +49,7 @@ struct key {
 static const struct key keys[] = {
     { "listen",                K_LISTEN, FIELD(listen),                0, 0,     "127.0.0.1:8000" },
     { "data_dir",              K_PATH,   FIELD(data_dir),              0, 0,     "./data" },
+    { "database_url",          K_URL,    FIELD(database_url),          0, 0,     "" },
     { "models_dir",            K_PATH,   FIELD(models_dir),            0, 0,     "./models" },
     { "admin_token",           K_SECRET, FIELD(admin_token),           0, 0,     NULL },
     { "metrics_token",         K_SECRET, FIELD(metrics_token),         0, 0,     NULL },
@@ -243,6 +245,31 @@ static int set_origins(const struct key *k, const char *v, char *field, char *wh
     return 0;
 }
 
+/* url with the password of a "scheme://user:password@host" masked. */
+static void mask_url(const char *url, char *out, size_t len) {
+    const char *auth = strstr(url, "://");
+    const char *at = auth ? strchr(auth + 3, '@') : NULL;
+    const char *colon = at ? memchr(auth + 3, ':', (size_t)(at - auth - 3)) : NULL;
+    if (!colon || memchr(auth + 3, '/', (size_t)(at - auth - 3))) snprintf(out, len, "%s", url);
+    else snprintf(out, len, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
+/* "" (the default: sqlite:<data_dir>) or <scheme>:<rest>, the scheme as RFC
+ * 3986 spells one; which backends exist is the store's to say. */
+static int set_url(const struct key *k, const char *v, char *field, char *why, size_t len) {
+    size_t n = strlen(v), s = 0;
+    while (isalnum((unsigned char)v[s]) || v[s] == '+' || v[s] == '-' || v[s] == '.') s++;
+    bool ok = n < k->size && (n == 0 || (isalpha((unsigned char)v[0]) && v[s] == ':' && v[s + 1]));
+    for (size_t i = 0; ok && i < n; i++) ok = !iscntrl((unsigned char)v[i]);
+    if (!ok) {
+        char shown[FR_CONFIG_URL_MAX];
+        mask_url(v, shown, sizeof shown);
+        return expected(why, len, "a database URL like sqlite:/var/lib/facerec", shown);
+    }
+    memcpy(field, v, n + 1);
+    return 0;
+}
+
 /* Parses v into k's field; on error writes the reason (without the key). */
 static int key_set(struct fr_config *cfg, const struct key *k, const char *v, char *why, size_t len) {
     void *field = (char *)cfg + k->off;
@@ -256,6 +283,7 @@ static int key_set(struct fr_config *cfg, const struct key *k, const char *v, ch
     case K_BOOL: return set_bool(v, field, why, len);
     case K_LEVEL: return set_level(v, field, why, len);
     case K_ORIGINS: return set_origins(k, v, field, why, len);
+    case K_URL: return set_url(k, v, field, why, len);
     }
     return -1;
 }
@@ -410,6 +438,12 @@ int fr_config_print(const struct fr_config *cfg, FILE *f) {
         case K_PATH:
         case K_ORIGINS: print_string(f, k->name, field); break;
         case K_SECRET: fprintf(f, "%s = %s\n", k->name, *(const char *)field ? "(set)" : "(unset)"); break;
+        case K_URL: {
+            char url[FR_CONFIG_URL_MAX], shown[FR_CONFIG_URL_MAX];
+            mask_url(fr_config_database_url(cfg, url, sizeof url), shown, sizeof shown);
+            print_string(f, k->name, shown);
+            break;
+        }
         case K_I64: fprintf(f, "%s = %lld\n", k->name, (long long)*(const int64_t *)field); break;
         case K_INT: fprintf(f, "%s = %d\n", k->name, *(const int *)field); break;
         case K_F64:
@@ -426,6 +460,12 @@ int fr_config_print(const struct fr_config *cfg, FILE *f) {
     }
     if (fflush(f) != 0 || ferror(f)) return fr_err_set(FR_E_IO, "cannot write the configuration");
     return 0;
+}
+
+const char *fr_config_database_url(const struct fr_config *cfg, char *buf, size_t len) {
+    if (cfg->database_url[0]) snprintf(buf, len, "%s", cfg->database_url);
+    else snprintf(buf, len, "sqlite:%s", cfg->data_dir);
+    return buf;
 }
 
 int fr_config_threads(const struct fr_config *cfg) {

@@ -235,13 +235,15 @@ static int bench_seed(int argc, char **argv) {
     struct fr_face_models *m = NULL;
     fr_store *st = NULL;
     int rc = fr_face_models_load(cfg.models_dir, &m);
-    if (rc == 0) rc = fr_store_open_sqlite(&st, cfg.data_dir);
+    char url[FR_CONFIG_URL_MAX];
+    if (rc == 0) rc = fr_store_open(fr_config_database_url(&cfg, url, sizeof url), &st);
     if (rc < 0) { fr_face_models_free(m); return fr_cli_err(rc, "bench seed"); }
     uint64_t x = 0x9e3779b97f4a7c15ull;
     float emb[FR_FACE_EMB_DIM];
     double t0 = fr_time_ms();
     for (long i = 0; i < n && rc == 0; i += 10000) {
-        if ((rc = fr_store_tx_begin(st)) < 0) break;
+        fr_store *tx = NULL;
+        if ((rc = fr_store_tx_begin(st, &tx)) < 0) break;
         for (long j = i; j < n && j < i + 10000 && rc == 0; j++) {
             double ss = 0;
             for (int k = 0; k < FR_FACE_EMB_DIM; k++) {     /* xorshift, roughly normal by summing */
@@ -257,14 +259,14 @@ static int bench_seed(int argc, char **argv) {
             char name[32];
             snprintf(name, sizeof name, "seed-%ld", j);
             int64_t sid, fid;
-            rc = fr_store_subject_create(st, client, name, NULL, NULL, &sid);
+            rc = fr_store_subject_create(tx, client, name, NULL, NULL, &sid);
             struct fr_store_face_new f = { .client_id = client, .subject_id = sid, .embedding = emb,
                                            .dim = FR_FACE_EMB_DIM, .model_id = fr_face_model_id(m), .quality = 0.9f,
                                            .liveness = -1.0f, .bbox = { 0, 0, 100, 100 } };
-            if (rc == 0) rc = fr_store_face_add(st, &f, &fid);
+            if (rc == 0) rc = fr_store_face_add(tx, &f, &fid);
         }
-        if (rc == 0) rc = fr_store_tx_commit(st);
-        else fr_store_tx_rollback(st);
+        if (rc == 0) rc = fr_store_tx_commit(tx);
+        else fr_store_tx_rollback(tx);
     }
     fr_store_close(st);
     fr_face_models_free(m);

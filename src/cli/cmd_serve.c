@@ -44,6 +44,7 @@ static int load_config(int argc, char **argv, int first, struct fr_config *cfg, 
 static void svc_config(const struct fr_config *c, struct fr_svc_config *s) {
     memset(s, 0, sizeof *s);
     s->data_dir = c->data_dir;
+    s->database_url = c->database_url[0] ? c->database_url : NULL;
     s->models_dir = c->models_dir;
     s->max_upload_bytes = (size_t)c->max_upload_bytes;
     s->max_pixels = c->max_pixels;

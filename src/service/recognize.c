@@ -303,6 +303,7 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
     const int64_t client = r->who.client_id;
     const char *key = r->idem.key;
     char *text = NULL;
+    fr_store *tx = NULL;
     int rc, in_tx = 0, locked = 0;
     memset(out, 0, sizeof *out);
     out->status = 201;
@@ -360,27 +361,27 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
      * and the index add */
     pthread_mutex_lock(&s->write_mu);
     locked = 1;
-    if ((rc = fr_store_tx_begin(s->store)) < 0) goto out;
+    if ((rc = fr_store_tx_begin(s->store, &tx)) < 0) goto out;
     in_tx = 1;
-    if (key && fr_store_idem_get(s->store, client, key, &prev) == 0) {
-        fr_store_tx_rollback(s->store);
+    if (key && fr_store_idem_get(tx, client, key, &prev) == 0) {
+        fr_store_tx_rollback(tx);
         in_tx = 0;
         pthread_mutex_unlock(&s->write_mu);
         locked = 0;
         goto replay;
     }
-    if ((rc = fr_store_face_add(s->store, &nf, &out->face_id)) < 0) goto out;
+    if ((rc = fr_store_face_add(tx, &nf, &out->face_id)) < 0) goto out;
     out->created_at = fr_now_ms();
     if (key && r->idem.render) {
         if ((rc = r->idem.render(r->idem.ctx, out, &text)) < 0 ||
-            (rc = fr_store_idem_put(s->store, client, key, r->idem.request_hash, out->status, text)) < 0)
+            (rc = fr_store_idem_put(tx, client, key, r->idem.request_hash, out->status, text)) < 0)
             goto out;
     }
     char details[48];
     snprintf(details, sizeof details, "{\"subject_id\":%lld}", (long long)r->subject_id);
-    if ((rc = fr__svc_audit(s, NULL, &r->who, "face.create", "face:%lld", out->face_id, details)) < 0) goto out;
+    if ((rc = fr__svc_audit(s, tx, &r->who, "face.create", "face:%lld", out->face_id, details)) < 0) goto out;
     in_tx = 0;
-    if ((rc = fr_store_tx_commit(s->store)) < 0) goto out;
+    if ((rc = fr_store_tx_commit(tx)) < 0) goto out;
     /* committed: now searchable. A failure here is repaired at the next
      * start (the index digest differs from the database's). */
     if (s->index && fr_index_set_add(s->index, client, s->model_id, out->face_id, r->subject_id, f->f.emb) < 0)
@@ -389,7 +390,7 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
 replay:
     rc = replay(r, &prev, out);
 out:
-    if (in_tx) fr_store_tx_rollback(s->store);
+    if (in_tx) fr_store_tx_rollback(tx);
     if (locked) pthread_mutex_unlock(&s->write_mu);
     fr_store_idem_free(&prev);
     fr_svc_subject_free(&subj);
@@ -656,16 +657,17 @@ int fr_svc_reembed(struct fr_service *s, struct fr_svc_reembed_stats *st) {
             int64_t id = 0;
             char details[96];
             pthread_mutex_lock(&s->write_mu);
-            rc = fr_store_tx_begin(s->store);
-            if (rc == 0) rc = fr_store_face_add(s->store, &nf, &id);
-            if (rc == 0) rc = fr_store_face_delete(s->store, k->client_id, k->id, NULL);
+            fr_store *tx = NULL;
+            rc = fr_store_tx_begin(s->store, &tx);
+            if (rc == 0) rc = fr_store_face_add(tx, &nf, &id);
+            if (rc == 0) rc = fr_store_face_delete(tx, k->client_id, k->id, NULL);
             if (rc == 0) {
                 snprintf(details, sizeof details, "{\"new_face_id\":%lld,\"model_id\":\"%s\"}", (long long)id,
                          s->model_id);
-                rc = fr__svc_audit(s, NULL, &who, "face.reembed", "face:%lld", k->id, details);
+                rc = fr__svc_audit(s, tx, &who, "face.reembed", "face:%lld", k->id, details);
             }
-            if (rc == 0) rc = fr_store_tx_commit(s->store);
-            else fr_store_tx_rollback(s->store);
+            if (rc == 0) rc = fr_store_tx_commit(tx);
+            else if (tx) fr_store_tx_rollback(tx);
             if (rc == 0 && s->index) fr_index_set_add(s->index, k->client_id, s->model_id, id, k->subject_id, f->f.emb);
             pthread_mutex_unlock(&s->write_mu);
             fr_free(photo);

@@ -321,11 +321,12 @@ void fr_svc_usage_flush(struct fr_service *s) {
     s->usage = NULL;
     s->n_usage = s->cap_usage = 0;
     pthread_mutex_unlock(&s->usage_mu);
-    if (n && fr_store_tx_begin(s->store) == 0) {
+    fr_store *tx = NULL;
+    if (n && fr_store_tx_begin(s->store, &tx) == 0) {
         int rc = 0;
-        for (size_t i = 0; i < n && rc == 0; i++) rc = fr_store_usage_add(s->store, u[i].client, u[i].day, u[i].op, u[i].n);
-        if (rc == 0) rc = fr_store_tx_commit(s->store);
-        else fr_store_tx_rollback(s->store);
+        for (size_t i = 0; i < n && rc == 0; i++) rc = fr_store_usage_add(tx, u[i].client, u[i].day, u[i].op, u[i].n);
+        if (rc == 0) rc = fr_store_tx_commit(tx);
+        else fr_store_tx_rollback(tx);
         if (rc < 0) fr_log(FR_LOG_WARN, "usage counts not written: %s", fr_err_detail());
     }
     fr_free(u);

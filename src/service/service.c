@@ -286,7 +286,11 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     pthread_cond_init(&s->pool_cv, NULL);
     const int parts = s->cfg.parts;
     if ((rc = register_metrics(&s->m)) < 0) goto fail;
-    if ((parts & FR_SVC_STORE) && (rc = fr_store_open_sqlite(&s->store, cfg->data_dir)) < 0) goto fail;
+    char db_url[4200];
+    snprintf(db_url, sizeof db_url, "sqlite:%s", cfg->data_dir ? cfg->data_dir : ".");
+    if ((parts & FR_SVC_STORE) &&
+        (rc = fr_store_open(cfg->database_url ? cfg->database_url : db_url, &s->store)) < 0)
+        goto fail;
     if (parts & FR_SVC_MODELS) load_models(s);
     else snprintf(s->models_error, sizeof s->models_error, "the models are not loaded by this command");
     if ((parts & FR_SVC_INDEX) && s->store) {

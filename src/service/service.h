@@ -43,6 +43,7 @@ enum {
 struct fr_svc_config {
     int parts;                      /* FR_SVC_* (0: FR_SVC_ALL) */
     const char *data_dir;
+    const char *database_url;       /* the store (facerec/store.h); NULL: sqlite:<data_dir> */
     const char *models_dir;
     size_t max_upload_bytes;
     int64_t max_pixels;

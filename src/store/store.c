@@ -1,12 +1,16 @@
 /* Storage front: the public fr_store_* calls. Each checks its arguments once
  * here, for every backend, zeroes its outputs (so a failed call leaves them
- * safe to free) and dispatches through st->ops. Also the row free helpers
- * and the clock/day helpers, which no backend needs to redo. */
+ * safe to free) and dispatches through st->ops. Also the table of backends
+ * that fr_store_open picks from by the URL's scheme (as curl's vtls.c picks
+ * a TLS backend from available_backends[]), the bookkeeping of transaction
+ * handles that no backend needs to redo, and the row free helpers. */
 #include "store/store_int.h"
 
+#include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- argument checks -------------------------------------------------------- */
 
@@ -34,8 +38,12 @@ static int need_id(int64_t id, const char *what) {
     return 0;
 }
 
+/* A store, or a transaction whose inner transaction (if any) has ended. */
 static int need_store(const fr_store *st) {
-    return st ? 0 : bad("store is NULL");
+    if (!st) return bad("store is NULL");
+    if (st->inner)
+        return bad("this transaction has an open inner transaction: call through that one");
+    return 0;
 }
 
 static int need_limit(int limit) {
@@ -59,10 +67,102 @@ no:
 
 #define TRY(x) do { int rc_ = (x); if (rc_ < 0) return rc_; } while (0)
 
-/* ---- opening and housekeeping -------------------------------------------- */
+/* ---- backends and opening ------------------------------------------------ */
+
+/* The backends built in, by URL scheme. A new backend adds one row. */
+static const struct fr_store_ops *const backends[] = {
+    &fr__store_sqlite_ops,
+};
+#define N_BACKENDS (sizeof backends / sizeof backends[0])
+
+/* Schemes of backends facerec has, or will have, that this build lacks: a
+ * URL naming one gets a clearer error than an unknown scheme. */
+static const struct {
+    const char *scheme;
+    const char *why;
+} not_built[] = {
+    { "postgresql", "the PostgreSQL backend is not built into this facerec yet" },
+    { "postgres",   "the PostgreSQL backend is not built into this facerec yet" },
+};
+
+size_t fr_store_backend_count(void) { return N_BACKENDS; }
+
+const char *fr_store_backend_name(size_t i) { return i < N_BACKENDS ? backends[i]->name : NULL; }
+
+static int bad_url(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad_url(const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return fr_err_set_at(FR_E_INVALID_ARGUMENT, "field", "database_url", "%s", msg);
+}
+
+/* The backend of url's scheme (letters, digits, + - . before the first ':',
+ * case-insensitive as in RFC 3986); *where_out is the rest. The URL itself
+ * is never quoted back: it may hold a password. */
+static int find_backend(const char *url, const struct fr_store_ops **ops_out,
+                        const char **where_out) {
+    char names[128] = "";
+    size_t n = 0;
+    if (!url || !url[0]) return bad_url("database URL is required (e.g. sqlite:./data)");
+    while (isalnum((unsigned char)url[n]) || url[n] == '+' || url[n] == '-' || url[n] == '.') n++;
+    if (n == 0 || n > 32 || url[n] != ':' || !isalpha((unsigned char)url[0]))
+        return bad_url("database URL must be <backend>:<where>, e.g. sqlite:./data");
+    char scheme[33];
+    for (size_t i = 0; i <= n; i++) scheme[i] = i < n ? (char)tolower((unsigned char)url[i]) : 0;
+    if (!url[n + 1])
+        return bad_url("database URL '%s:' names nothing after the scheme", scheme);
+    for (size_t i = 0; i < N_BACKENDS; i++) {
+        if (strcmp(scheme, backends[i]->name) == 0) {
+            *ops_out = backends[i];
+            *where_out = url + n + 1;
+            return 0;
+        }
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s:", i ? ", " : "", backends[i]->name);
+    }
+    for (size_t i = 0; i < sizeof not_built / sizeof not_built[0]; i++) {
+        if (strcmp(scheme, not_built[i].scheme) == 0)
+            return bad_url("database URL '%s:': %s", scheme, not_built[i].why);
+    }
+    return bad_url("database URL: unknown backend '%s' (this facerec has %s)", scheme, names);
+}
+
+static int64_t wall_clock(void *ctx) {
+    (void)ctx;
+    return fr_now_ms();
+}
+
+int fr_store_open_opts(const char *url, const struct fr_store_opts *opts, fr_store **out) {
+    const struct fr_store_ops *ops = NULL;
+    const char *where = NULL;
+    fr_store *st = NULL;
+    if (!out) return bad("out is NULL");
+    *out = NULL;
+    TRY(find_backend(url, &ops, &where));
+    TRY(ops->open(where, &st));
+    st->ops = ops;
+    st->opts.now_ms = opts && opts->now_ms ? opts->now_ms : wall_clock;
+    st->opts.ctx = opts ? opts->ctx : NULL;
+    int rc = ops->migrate(st);
+    if (rc < 0) {
+        ops->close(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+int fr_store_open(const char *url, fr_store **out) { return fr_store_open_opts(url, NULL, out); }
+
+/* ---- housekeeping ---------------------------------------------------------- */
 
 void fr_store_close(fr_store *st) {
-    if (st) st->ops->close(st);
+    if (!st) return;
+    if (st->parent) fr_store_tx_rollback(st);
+    else st->ops->close(st);
 }
 
 const char *fr_store_backend(const fr_store *st) { return st ? st->ops->name : "none"; }
@@ -89,23 +189,51 @@ int fr_store_check(fr_store *st) {
 int fr_store_backup(fr_store *st, const char *path) {
     TRY(need_store(st));
     TRY(need_str(path, "backup path", 4096));
+    if (st->parent) return bad("cannot back up inside a transaction");
     if (!st->ops->backup)
         return fr_err_set(FR_E_INTERNAL_ERROR, "the %s store has no backup", st->ops->name);
     return st->ops->backup(st, path);
 }
 
-int fr_store_tx_begin(fr_store *st) {
+/* ---- transactions ------------------------------------------------------------ */
+
+int fr_store_tx_begin(fr_store *st, fr_store **tx_out) {
+    fr_store *tx = NULL;
+    if (tx_out) *tx_out = NULL;
     TRY(need_store(st));
-    return st->ops->tx_begin(st);
+    if (!tx_out) return bad("tx_out is NULL");
+    TRY(st->ops->tx_begin(st, &tx));
+    tx->ops = st->ops;
+    tx->parent = st;
+    tx->inner = NULL;
+    tx->opts = st->opts;
+    if (st->parent) st->inner = tx;
+    *tx_out = tx;
+    return 0;
 }
 
-int fr_store_tx_commit(fr_store *st) {
-    TRY(need_store(st));
-    return st->ops->tx_commit(st);
+/* End tx (its inner transaction has ended) and forget it in its parent. */
+static int tx_end(fr_store *tx, int commit) {
+    fr_store *parent = tx->parent;
+    int rc = tx->ops->tx_end(tx, commit);
+    if (parent->parent) parent->inner = NULL;
+    return rc;
 }
 
-void fr_store_tx_rollback(fr_store *st) {
-    if (st) st->ops->tx_rollback(st);
+int fr_store_tx_commit(fr_store *tx) {
+    TRY(need_store(tx));
+    if (!tx->parent) return bad("not a transaction: fr_store_tx_begin makes one");
+    return tx_end(tx, 1);
+}
+
+void fr_store_tx_rollback(fr_store *tx) {
+    if (!tx || !tx->parent) return;
+    while (tx->inner) {             /* innermost first */
+        fr_store *in = tx->inner;
+        while (in->inner) in = in->inner;
+        tx_end(in, 0);
+    }
+    tx_end(tx, 0);
 }
 
 /* ---- clients ------------------------------------------------------------------ */

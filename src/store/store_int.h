@@ -2,26 +2,41 @@
  *
  * The public fr_store_* functions (store.c) check their arguments, zero the
  * outputs and then call the backend through st->ops, so a backend sees only
- * well-formed requests and every backend gets the same checks. A backend
- * embeds struct fr_store as its first member. Every member is required
- * unless its comment says "optional"; an optional NULL member makes the
- * public call return -FR_E_INTERNAL_ERROR saying the backend lacks it. */
+ * well-formed requests and every backend gets the same checks. store.c also
+ * holds the table of backends, by URL scheme: a new backend is one row there
+ * and one struct fr_store_ops here. A backend embeds struct fr_store as the
+ * first member of its store and of its transaction handles; the front fills
+ * in the generic members. Every member is required unless its comment says
+ * "optional"; an optional NULL member makes the public call return
+ * -FR_E_INTERNAL_ERROR saying the backend lacks it.
+ *
+ * Every call but open, migrate and close may get a transaction handle
+ * (st->parent != NULL) in place of the store; the backend then runs it on
+ * the transaction's connection. */
 #ifndef FR_STORE_INT_H
 #define FR_STORE_INT_H
 
 #include "facerec/store.h"
 
 struct fr_store_ops {
-    const char *name;
+    const char *name;                                   /* the URL scheme: "sqlite" */
+    /* where: the URL after "<name>:", not empty. Allocates the store (zeroed
+     * generic members; the front sets them) without touching the schema. */
+    int (*open)(const char *where, fr_store **out);
+    /* Bring the schema to the latest version: the backend's own numbered
+     * migrations (SQLite: sqlite_schema.c). Runs after open, before any call. */
+    int (*migrate)(fr_store *st);
     void (*close)(fr_store *st);
     int (*ping)(fr_store *st);
     int (*schema_version)(fr_store *st, int *version_out);
-    int (*check)(fr_store *st);                                       /* optional */
-    int (*backup)(fr_store *st, const char *path);                    /* optional */
+    int (*check)(fr_store *st);             /* optional: NULL when the database has no check */
+    int (*backup)(fr_store *st, const char *path);  /* optional: NULL when it cannot copy itself */
 
-    int (*tx_begin)(fr_store *st);
-    int (*tx_commit)(fr_store *st);
-    void (*tx_rollback)(fr_store *st);
+    /* st is the store (begin a transaction) or a transaction (begin a
+     * savepoint in it); *tx_out's generic members are the front's to fill. */
+    int (*tx_begin)(fr_store *st, fr_store **tx_out);
+    /* commit or roll back, then free tx; a failed commit rolls back. */
+    int (*tx_end)(fr_store *tx, int commit);
 
     int (*client_create)(fr_store *st, const char *name, const char *key_prefix,
                          const char *key_hash, int64_t per_hour, int64_t per_day, int64_t *id_out);
@@ -79,6 +94,15 @@ struct fr_store_ops {
 
 struct fr_store {
     const struct fr_store_ops *ops;
+    fr_store *parent;            /* NULL: a store; else what the transaction was begun on */
+    fr_store *inner;             /* a transaction's open inner transaction, NULL when none */
+    struct fr_store_opts opts;   /* now_ms is never NULL; a transaction has its store's */
 };
+
+/* The time to stamp rows with. */
+static inline int64_t fr__store_now(const fr_store *st) { return st->opts.now_ms(st->opts.ctx); }
+
+/* The SQLite backend (store_sqlite.c). */
+extern const struct fr_store_ops fr__store_sqlite_ops;
 
 #endif

@@ -1,14 +1,27 @@
-/* The SQLite backend of the store: one file dir/facerec.db in WAL mode.
+/* The SQLite backend of the store: one file dir/facerec.db in WAL mode,
+ * opened by fr_store_open("sqlite:dir").
  *
- * Design. One connection, guarded by one recursive mutex, with every
- * statement prepared once and kept (the statement table below). One
- * connection is the simplest thing that is correct: SQLite allows one writer
- * at a time anyway, and a single connection makes the last-insert id and
- * changes() counts exact. The mutex is recursive so that fr_store_tx_begin
- * can keep it for the whole of a caller's transaction while the calls inside
- * it lock it again. Calls that change more than one row open a transaction
- * (BEGIN IMMEDIATE at the outside, so a second process never fails half-way
- * with SQLITE_BUSY on upgrade; a SAVEPOINT when nested).
+ * Design. Two connections, each with every statement prepared once and kept
+ * (the statement table below) and a mutex that one call holds at a time:
+ * - main runs every call made on the store itself;
+ * - txc runs the calls of the caller's transaction (fr_store_tx_begin), so a
+ *   transaction is a handle bound to one connection, whichever threads use
+ *   it, and calls on the store go on meanwhile, reading what was committed.
+ * SQLite allows one writer at a time, and so does a gate in front of it
+ * here: a transaction holds the gate from begin to end and each write on
+ * main holds it for its call, so writers in this process queue on a
+ * condition variable (SQLite's busy handler, which polls, is left to other
+ * processes) and wait at most BUSY_TIMEOUT_MS, like writers of another
+ * process. A connection of its own per transaction also keeps the last
+ * insert id and changes() counts exact. Calls that change more than one row
+ * open a transaction (BEGIN IMMEDIATE at the outside, so a second process
+ * never fails half-way with SQLITE_BUSY on upgrade; a SAVEPOINT when nested,
+ * as are the caller's inner transactions).
+ *
+ * Every statement runs through stmt_run(): bind the arguments from a small
+ * table, step, and read each row through a row kind (its size, reader and
+ * free), growing an array or filling the caller's row; a call is then one
+ * stmt_run with its arguments and how its result reads.
  *
  * Durability: journal_mode=WAL with synchronous=FULL syncs the WAL on every
  * commit, so a commit that returned survives kill -9 and power loss
@@ -27,6 +40,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define BUSY_TIMEOUT_MS 5000
 #define DB_FILE "facerec.db"
@@ -43,6 +57,7 @@
 #define QUERIES(X) \
     X(PING,            "SELECT 1") \
     X(VERSION,         "SELECT coalesce(max(version), 0) FROM schema_version") \
+    X(VERSION_ADD,     "INSERT INTO schema_version(version, applied_at) VALUES (?, ?)") \
     X(CLIENT_INSERT,   "INSERT INTO clients(name, key_prefix, key_hash, rate_limit_per_hour, " \
                        "rate_limit_per_day, disabled, created_at) VALUES (?, ?, ?, ?, ?, 0, ?)") \
     X(CLIENT_GET,      "SELECT " CLIENT_COLS " FROM clients WHERE id = ?") \
@@ -77,7 +92,8 @@
     X(FACE_GET,        "SELECT " FACE_COLS " FROM faces WHERE client_id = ? AND id = ?") \
     X(FACE_LIST,       "SELECT " FACE_COLS " FROM faces WHERE client_id = ? AND subject_id = ? " \
                        "ORDER BY id") \
-    X(FACE_IMAGE,      "SELECT image FROM faces WHERE client_id = ? AND id = ?") \
+    X(FACE_IMAGE,      "SELECT image FROM faces WHERE client_id = ? AND id = ? " \
+                       "AND image IS NOT NULL") \
     X(FACE_IMAGE_PURGE,"UPDATE faces SET image = NULL WHERE image IS NOT NULL AND created_at < ?") \
     X(FACE_STALE,      "SELECT client_id, id, subject_id FROM faces WHERE image IS NOT NULL AND model_id <> ? " \
                        "AND id > ? ORDER BY id LIMIT ?") \
@@ -115,18 +131,37 @@ static const char *const q_sql[Q_COUNT] = {
 #undef X
 };
 
-struct sq {
-    struct fr_store base;        /* first: a struct sq * is a fr_store * */
-    sqlite3 *db;
-    pthread_mutex_t mu;          /* recursive; guards everything below and db */
-    int tx_depth;                /* open transaction levels (ours and the caller's) */
-    int user_tx;                 /* of those, opened by fr_store_tx_begin */
+/* One SQLite connection and its statements. */
+struct conn {
+    sqlite3 *db;                 /* NULL until opened (txc: at the first transaction) */
+    pthread_mutex_t mu;          /* held by one call at a time; guards db and below */
+    int depth;                   /* open transaction levels (ours and the caller's) */
     sqlite3_stmt *stmt[Q_COUNT];
 };
 
-static struct sq *SQ(fr_store *st) { return (struct sq *)st; }
+struct sq {
+    struct fr_store base;        /* first: a struct sq * is a fr_store * */
+    char *path;                  /* dir/facerec.db */
+    struct conn main;            /* calls on the store itself */
+    struct conn txc;             /* calls through the caller's transaction */
+    pthread_mutex_t gate_mu;     /* guards gate_held */
+    pthread_cond_t gate_cv;      /* signalled when the gate opens (CLOCK_MONOTONIC) */
+    int gate_held;               /* a transaction, or a write on main, is under way */
+};
 
-/* ---- errors, statements, locking ------------------------------------------ */
+/* A transaction handle: fr_store_tx_begin. */
+struct sq_tx {
+    struct fr_store base;        /* first */
+    struct sq *s;
+    int outer;                   /* 1: holds the gate (BEGIN); 0: a SAVEPOINT inside one */
+};
+
+/* The store, given itself or one of its transactions. */
+static struct sq *SQ(fr_store *st) {
+    return st->parent ? ((struct sq_tx *)st)->s : (struct sq *)st;
+}
+
+/* ---- errors, statements ----------------------------------------------------- */
 
 static int map_code(int r) {
     switch (r & 0xff) {
@@ -150,35 +185,23 @@ static int map_code(int r) {
 }
 
 /* A failed SQLite call becomes -FR_E_x with SQLite's own words in the detail. */
-static int sq_err(struct sq *s, int r, const char *what) {
+static int sq_err(struct conn *c, int r, const char *what) {
     int code = map_code(r);
-    const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(r);
+    const char *msg = c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(r);
     if (code == FR_E_IO || code == FR_E_INTERNAL_ERROR)
         fr_log(FR_LOG_ERROR, "sqlite: %s: %s (code %d)", what, msg, r);
     return fr_err_set(code, "database: %s: %s", what, msg);
 }
 
-/* A failed step of a write: uniqueness and foreign-key failures are the
- * caller's business and get its words; everything else goes to sq_err. */
-/* on_unique names the field whose value is taken: a uniqueness violation is
- * -FR_E_CONFLICT with that field as the error's structured detail. */
-static int write_err(struct sq *s, int r, const char *what, const char *on_unique, int fk_code,
-                     const char *on_fk) {
-    if (on_unique && (r == SQLITE_CONSTRAINT_UNIQUE || r == SQLITE_CONSTRAINT_PRIMARYKEY))
-        return fr_err_set_at(FR_E_CONFLICT, "field", on_unique, "%s is already taken", on_unique);
-    if (on_fk && r == SQLITE_CONSTRAINT_FOREIGNKEY) return fr_err_set(fk_code, "%s", on_fk);
-    return sq_err(s, r, what);
-}
-
-static int prep(struct sq *s, enum q id, sqlite3_stmt **out) {
-    if (!s->stmt[id]) {
-        int r = sqlite3_prepare_v3(s->db, q_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL);
+static int prep(struct conn *c, enum q id, sqlite3_stmt **out) {
+    if (!c->stmt[id]) {
+        int r = sqlite3_prepare_v3(c->db, q_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[id], NULL);
         if (r != SQLITE_OK) {
             *out = NULL;
-            return sq_err(s, r, "preparing a statement");
+            return sq_err(c, r, "preparing a statement");
         }
     }
-    *out = s->stmt[id];
+    *out = c->stmt[id];
     return 0;
 }
 
@@ -190,97 +213,173 @@ static void done(sqlite3_stmt *q) {
     sqlite3_clear_bindings(q);
 }
 
-static void lock(struct sq *s) { pthread_mutex_lock(&s->mu); }
-static void unlock(struct sq *s) { pthread_mutex_unlock(&s->mu); }
-
 /* Run SQL with no result rows; quiet: do not touch the error detail (used on
  * the way out of a failure, where the first error is the one to report). */
-static int exec(struct sq *s, const char *sql, int quiet) {
-    int r = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+static int exec(struct conn *c, const char *sql, int quiet) {
+    int r = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
     if (r == SQLITE_OK) return 0;
-    return quiet ? -map_code(r) : sq_err(s, r, sql);
+    return quiet ? -map_code(r) : sq_err(c, r, sql);
 }
 
-/* ---- transactions ----------------------------------------------------------- */
+/* ---- the write gate and the connection a call runs on ------------------------ */
 
-/* Open a transaction level (caller holds the lock). */
-static int tx_open(struct sq *s) {
-    int rc = exec(s, s->tx_depth ? "SAVEPOINT fr" : "BEGIN IMMEDIATE", 0);
-    if (rc == 0) s->tx_depth++;
+/* Wait (at most BUSY_TIMEOUT_MS) until no other writer holds the gate, and take it. */
+static int gate_enter(struct sq *s) {
+    struct timespec until = { 0, 0 };
+    int out_of_time = 0;
+    pthread_mutex_lock(&s->gate_mu);
+    if (s->gate_held) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += BUSY_TIMEOUT_MS / 1000;
+        until.tv_nsec += (long)(BUSY_TIMEOUT_MS % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    while (s->gate_held && !out_of_time)
+        out_of_time = pthread_cond_timedwait(&s->gate_cv, &s->gate_mu, &until) == ETIMEDOUT &&
+                      s->gate_held;
+    if (!out_of_time) s->gate_held = 1;
+    pthread_mutex_unlock(&s->gate_mu);
+    if (out_of_time)
+        return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "database: a transaction stayed open for "
+                          "over %d ms (one open on this thread? call through its handle)",
+                          BUSY_TIMEOUT_MS);
+    return 0;
+}
+
+static void gate_leave(struct sq *s) {
+    pthread_mutex_lock(&s->gate_mu);
+    s->gate_held = 0;
+    pthread_cond_signal(&s->gate_cv);
+    pthread_mutex_unlock(&s->gate_mu);
+}
+
+enum { READ, WRITE };
+
+/* The connection one call runs on, locked: a transaction's own, or main
+ * (behind the gate when the call writes). */
+struct use {
+    struct conn *c;
+    struct sq *gated;            /* the store whose gate this call holds, or NULL */
+};
+
+static int use_begin(fr_store *st, int mode, struct use *u) {
+    struct sq *s = SQ(st);
+    u->c = st->parent ? &s->txc : &s->main;
+    u->gated = NULL;
+    if (mode == WRITE && !st->parent) {
+        int rc = gate_enter(s);
+        if (rc < 0) return rc;
+        u->gated = s;
+    }
+    pthread_mutex_lock(&u->c->mu);
+    return 0;
+}
+
+static void use_end(struct use *u) {
+    pthread_mutex_unlock(&u->c->mu);
+    if (u->gated) gate_leave(u->gated);
+}
+
+/* ---- transaction levels on one connection --------------------------------------- */
+
+/* Open a write level (the connection is held). */
+static int tx_open(struct conn *c) {
+    int rc = exec(c, c->depth ? "SAVEPOINT fr" : "BEGIN IMMEDIATE", 0);
+    if (rc == 0) c->depth++;
     return rc;
 }
 
 /* A read transaction for calls that run several statements: one snapshot
  * for all of them, and one WAL read lock instead of one per statement (each
  * costs fcntl system calls; measured: 10 subject lookups 80 -> 35 us). */
-static int rtx_open(struct sq *s) {
-    int rc = exec(s, s->tx_depth ? "SAVEPOINT fr" : "BEGIN", 0);
-    if (rc == 0) s->tx_depth++;
+static int rtx_open(struct conn *c) {
+    int rc = exec(c, c->depth ? "SAVEPOINT fr" : "BEGIN", 0);
+    if (rc == 0) c->depth++;
     return rc;
 }
 
 /* Close a level: keep its changes when rc == 0, undo them otherwise.
  * Returns rc, or the commit's failure. */
-static int tx_close(struct sq *s, int rc) {
-    s->tx_depth--;
-    if (s->tx_depth > 0) {
-        if (rc == 0) return exec(s, "RELEASE fr", 0);
-        exec(s, "ROLLBACK TO fr", 1);
-        exec(s, "RELEASE fr", 1);
+static int tx_close(struct conn *c, int rc) {
+    c->depth--;
+    if (c->depth > 0) {
+        if (rc == 0) return exec(c, "RELEASE fr", 0);
+        exec(c, "ROLLBACK TO fr", 1);
+        exec(c, "RELEASE fr", 1);
         return rc;
     }
     if (rc == 0) {
-        rc = exec(s, "COMMIT", 0);
+        rc = exec(c, "COMMIT", 0);
         if (rc == 0) return 0;
     }
     /* A failed COMMIT (I/O error) can leave the transaction open. */
-    if (!sqlite3_get_autocommit(s->db)) exec(s, "ROLLBACK", 1);
+    if (!sqlite3_get_autocommit(c->db)) exec(c, "ROLLBACK", 1);
     return rc;
 }
 
-static int sq_tx_begin(fr_store *st) {
-    struct sq *s = SQ(st);
-    lock(s);                     /* held until commit or rollback */
-    int rc = tx_open(s);
-    if (rc < 0) {
-        unlock(s);
-        return rc;
+/* ---- running a statement: arguments in, rows out ---------------------------------- */
+
+/* One parameter of a statement, bound in order (?1, ?2, ...). */
+enum arg_type { ARG_END, ARG_INT, ARG_REAL, ARG_TEXT, ARG_BLOB, ARG_NULL };
+struct arg {
+    enum arg_type type;
+    int64_t i;
+    double f;
+    const void *p;               /* text (NUL-terminated) or blob; NULL binds SQL NULL */
+    size_t len;                  /* bytes of a blob */
+};
+#define ARGS(...) ((const struct arg[]){ __VA_ARGS__, { .type = ARG_END } })
+
+static struct arg a_int(int64_t v) { return (struct arg){ .type = ARG_INT, .i = v }; }
+static struct arg a_real(double v) { return (struct arg){ .type = ARG_REAL, .f = v }; }
+static struct arg a_text(const char *s) { return (struct arg){ .type = ARG_TEXT, .p = s }; }
+static struct arg a_null(void) { return (struct arg){ .type = ARG_NULL }; }
+static struct arg a_blob(const void *p, size_t len) {
+    return (struct arg){ .type = ARG_BLOB, .p = p, .len = len };
+}
+
+/* Strings and blobs are bound SQLITE_STATIC: they are the caller's and
+ * outlive the statement's run (done() unbinds them). */
+static int bind_args(struct conn *c, sqlite3_stmt *q, const struct arg *a, const char *what) {
+    int r = SQLITE_OK;
+    for (int i = 1; a && a->type != ARG_END && r == SQLITE_OK; a++, i++) {
+        switch (a->type) {
+        case ARG_INT:  r = sqlite3_bind_int64(q, i, a->i); break;
+        case ARG_REAL: r = sqlite3_bind_double(q, i, a->f); break;
+        case ARG_TEXT: r = sqlite3_bind_text(q, i, a->p, -1, SQLITE_STATIC); break;
+        /* (a blob of length 0 with a pointer is an empty blob, not NULL) */
+        case ARG_BLOB: r = a->p ? sqlite3_bind_blob64(q, i, a->p, a->len, SQLITE_STATIC)
+                                : sqlite3_bind_null(q, i); break;
+        default:       r = sqlite3_bind_null(q, i); break;
+        }
     }
-    s->user_tx++;
-    return 0;
+    return r == SQLITE_OK ? 0 : sq_err(c, r, what);
 }
 
-/* End the caller's innermost transaction; rc decides commit or rollback. */
-static int user_tx_end(struct sq *s, int rc) {
-    lock(s);
-    if (s->user_tx == 0) {
-        unlock(s);
-        return fr_err_set(FR_E_INVALID_ARGUMENT, "no transaction is open on this thread");
-    }
-    s->user_tx--;
-    rc = tx_close(s, rc);
-    unlock(s);                   /* ours, just now */
-    unlock(s);                   /* the one fr_store_tx_begin kept */
-    return rc;
-}
+/* How the rows of a statement become C values. */
+struct row_kind {
+    size_t size;                 /* bytes of one row; 0: every row is read into the same place */
+    /* Columns to row: 0; -FR_E_x with the row left freed; > 0 stops the run (a walk's answer). */
+    int (*read)(sqlite3_stmt *q, void *row);
+    void (*free)(void *row);     /* NULL: a row holds nothing to free */
+};
 
-static int sq_tx_commit(fr_store *st) { return user_tx_end(SQ(st), 0); }
-
-static void sq_tx_rollback(fr_store *st) {
-    user_tx_end(SQ(st), -FR_E_INTERNAL_ERROR);
-}
-
-/* ---- small helpers for rows --------------------------------------------------- */
-
-/* Copy a text column; SQL NULL gives NULL. */
-static int col_str(sqlite3_stmt *q, int i, char **out) {
-    *out = NULL;
-    if (sqlite3_column_type(q, i) == SQLITE_NULL) return 0;   /* before a conversion */
-    const unsigned char *t = sqlite3_column_text(q, i);
-    if (!t) return fr_err_set(FR_E_NOMEM, "out of memory reading a row");
-    *out = fr_strndup((const char *)t, (size_t)sqlite3_column_bytes(q, i));
-    return *out ? 0 : fr_err_set(FR_E_NOMEM, "out of memory copying a row");
-}
+/* A statement's result. */
+struct res {
+    const struct row_kind *kind; /* in: how rows read; NULL: rows are skipped */
+    size_t max;                  /* in: rows read at most; one more sets more */
+    void *rows;                  /* in: NULL (grown here, fr_free'd by the caller), or room
+                                  * for max rows of the caller's; out: the rows */
+    size_t n;                    /* out: rows read */
+    int more;                    /* out: there was a row beyond max */
+    int code;                    /* out: SQLite's code when the step failed */
+    int64_t changes;             /* out: rows a write changed */
+    int64_t last_id;             /* out: the rowid an INSERT made */
+    int fixed;                   /* rows were the caller's */
+};
 
 /* Make room for one more row in a growing array of rows of size elem. */
 static int grow(void **rows, size_t *cap, size_t n, size_t elem) {
@@ -294,15 +393,287 @@ static int grow(void **rows, size_t *cap, size_t n, size_t elem) {
     return 0;
 }
 
-/* Run a query that yields one integer (count(*), version). */
-static int one_int(struct sq *s, sqlite3_stmt *q, int64_t *out, const char *what) {
-    int r = sqlite3_step(q);
-    int rc = 0;
-    if (r == SQLITE_ROW) *out = sqlite3_column_int64(q, 0);
-    else rc = sq_err(s, r == SQLITE_DONE ? SQLITE_INTERNAL : r, what);
+/* Free the rows read so far (the caller's own room stays). */
+static void res_free(struct res *r) {
+    const struct row_kind *k = r->kind;
+    for (size_t i = 0; k && k->free && i < r->n; i++) k->free((char *)r->rows + i * k->size);
+    if (!r->fixed) {
+        fr_free(r->rows);
+        r->rows = NULL;
+    }
+    r->n = 0;
+}
+
+/* Prepare (once), bind args (NULL: none), step to the end or past r->max
+ * rows, reading each, and reset. The connection is held by the caller. A
+ * failure leaves no rows. */
+static int stmt_run(struct conn *c, enum q id, const struct arg *args, struct res *r,
+                    const char *what) {
+    const struct row_kind *k = r->kind;
+    sqlite3_stmt *q = NULL;
+    int sr = SQLITE_DONE;
+    r->fixed = r->rows != NULL;
+    size_t cap = r->fixed ? r->max : 0;
+    int rc = prep(c, id, &q);
+    if (rc == 0) rc = bind_args(c, q, args, what);
+    while (rc == 0 && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+        if (!k) continue;
+        if (r->n == r->max) {
+            r->more = 1;
+            sr = SQLITE_DONE;
+            break;
+        }
+        if (!r->fixed && (rc = grow(&r->rows, &cap, r->n, k->size)) < 0) break;
+        if ((rc = k->read(q, (char *)r->rows + r->n * k->size)) == 0) r->n++;
+    }
+    if (rc == 0 && sr != SQLITE_DONE) {
+        r->code = sr;
+        rc = sq_err(c, sr, what);
+    }
+    if (rc == 0) {
+        r->changes = sqlite3_changes(c->db);
+        r->last_id = sqlite3_last_insert_rowid(c->db);
+    }
     done(q);
+    if (rc < 0) res_free(r);
     return rc;
 }
+
+/* One statement as a whole call: the connection, the run, the release. */
+static int call(fr_store *st, int mode, enum q id, const struct arg *args, struct res *r,
+                const char *what) {
+    struct use u;
+    int rc = use_begin(st, mode, &u);
+    if (rc < 0) return rc;
+    rc = stmt_run(u.c, id, args, r, what);
+    use_end(&u);
+    return rc;
+}
+
+/* A write's constraint failures in the caller's words: a uniqueness
+ * violation is -FR_E_CONFLICT with on_unique as the structured detail's
+ * field, a foreign-key violation -fk_code with on_fk as the detail. */
+static int constraint(int rc, const struct res *r, const char *on_unique, int fk_code,
+                      const char *on_fk) {
+    if (rc >= 0) return rc;
+    if (on_unique && (r->code == SQLITE_CONSTRAINT_UNIQUE || r->code == SQLITE_CONSTRAINT_PRIMARYKEY))
+        return fr_err_set_at(FR_E_CONFLICT, "field", on_unique, "%s is already taken", on_unique);
+    if (on_fk && r->code == SQLITE_CONSTRAINT_FOREIGNKEY) return fr_err_set(fk_code, "%s", on_fk);
+    return rc;
+}
+
+/* A call that succeeded but found (or changed) no row: -code with msg. */
+static int missing(int rc, int64_t count, int code, const char *msg) {
+    if (rc == 0 && count == 0) return fr_err_set(code, "%s", msg);
+    return rc;
+}
+
+/* ---- row kinds ------------------------------------------------------------------------ */
+
+/* Copy a text column; SQL NULL gives NULL. */
+static int col_str(sqlite3_stmt *q, int i, char **out) {
+    *out = NULL;
+    if (sqlite3_column_type(q, i) == SQLITE_NULL) return 0;   /* before a conversion */
+    const unsigned char *t = sqlite3_column_text(q, i);
+    if (!t) return fr_err_set(FR_E_NOMEM, "out of memory reading a row");
+    *out = fr_strndup((const char *)t, (size_t)sqlite3_column_bytes(q, i));
+    return *out ? 0 : fr_err_set(FR_E_NOMEM, "out of memory copying a row");
+}
+
+/* An embedding blob: dim whole floats, or -FR_E_IO. */
+static int col_embedding_bytes(sqlite3_stmt *q, int i, const void **b, int *bytes) {
+    *b = sqlite3_column_blob(q, i);
+    *bytes = sqlite3_column_bytes(q, i);
+    if (!*b || *bytes <= 0 || *bytes % (int)sizeof(float) != 0)
+        return fr_err_set(FR_E_IO, "database: stored embedding has %d bytes", *bytes);
+    return 0;
+}
+
+static int read_i64(sqlite3_stmt *q, void *row) {
+    *(int64_t *)row = sqlite3_column_int64(q, 0);
+    return 0;
+}
+static const struct row_kind I64_ROW = { sizeof(int64_t), read_i64, NULL };
+
+static int read_text(sqlite3_stmt *q, void *row) { return col_str(q, 0, row); }
+static void free_text(void *row) {
+    fr_free(*(char **)row);
+    *(char **)row = NULL;
+}
+static const struct row_kind TEXT_ROW = { sizeof(char *), read_text, free_text };
+
+static int read_client(sqlite3_stmt *q, void *row) {
+    struct fr_store_client *c = row;
+    int rc;
+    c->id = sqlite3_column_int64(q, 0);
+    if ((rc = col_str(q, 1, &c->name)) < 0 || (rc = col_str(q, 2, &c->key_prefix)) < 0 ||
+        (rc = col_str(q, 3, &c->key_hash)) < 0) {
+        fr_store_client_free(c);
+        return rc;
+    }
+    c->rate_limit_per_hour = sqlite3_column_int64(q, 4);
+    c->rate_limit_per_day = sqlite3_column_int64(q, 5);
+    c->disabled = sqlite3_column_int(q, 6) != 0;
+    c->created_at = sqlite3_column_int64(q, 7);
+    return 0;
+}
+static void free_client(void *row) { fr_store_client_free(row); }
+static const struct row_kind CLIENT_ROW = { sizeof(struct fr_store_client), read_client,
+                                            free_client };
+
+static int read_subject(sqlite3_stmt *q, void *row) {
+    struct fr_store_subject *o = row;
+    int rc;
+    o->id = sqlite3_column_int64(q, 0);
+    o->client_id = sqlite3_column_int64(q, 1);
+    if ((rc = col_str(q, 2, &o->external_id)) < 0 || (rc = col_str(q, 3, &o->name)) < 0 ||
+        (rc = col_str(q, 4, &o->metadata)) < 0) {
+        fr_store_subject_free(o);
+        return rc;
+    }
+    o->created_at = sqlite3_column_int64(q, 5);
+    o->updated_at = sqlite3_column_int64(q, 6);
+    o->n_faces = sqlite3_column_int64(q, 7);
+    return 0;
+}
+static void free_subject(void *row) { fr_store_subject_free(row); }
+static const struct row_kind SUBJECT_ROW = { sizeof(struct fr_store_subject), read_subject,
+                                             free_subject };
+
+static int read_face(sqlite3_stmt *q, void *row) {
+    struct fr_store_face *f = row;
+    const void *b;
+    int bytes, rc;
+    f->id = sqlite3_column_int64(q, 0);
+    f->client_id = sqlite3_column_int64(q, 1);
+    f->subject_id = sqlite3_column_int64(q, 2);
+    if ((rc = col_embedding_bytes(q, 3, &b, &bytes)) < 0) return rc;
+    if (!(f->embedding = fr_malloc((size_t)bytes))) return fr_err_set(FR_E_NOMEM, "out of memory");
+    memcpy(f->embedding, b, (size_t)bytes);
+    f->dim = bytes / (int)sizeof(float);
+    if ((rc = col_str(q, 4, &f->model_id)) < 0 || (rc = col_str(q, 11, &f->image_sha256)) < 0) {
+        fr_store_face_free(f);
+        return rc;
+    }
+    f->quality = (float)sqlite3_column_double(q, 5);
+    f->liveness = sqlite3_column_type(q, 6) == SQLITE_NULL ? -1.0f : (float)sqlite3_column_double(q, 6);
+    for (int k = 0; k < 4; k++) f->bbox[k] = (float)sqlite3_column_double(q, 7 + k);
+    f->has_image = sqlite3_column_int(q, 12) != 0;
+    f->created_at = sqlite3_column_int64(q, 13);
+    return 0;
+}
+static void free_face(void *row) { fr_store_face_free(row); }
+static const struct row_kind FACE_ROW = { sizeof(struct fr_store_face), read_face, free_face };
+
+static int read_face_key(sqlite3_stmt *q, void *row) {
+    struct fr_store_face_key *k = row;
+    k->client_id = sqlite3_column_int64(q, 0);
+    k->id = sqlite3_column_int64(q, 1);
+    k->subject_id = sqlite3_column_int64(q, 2);
+    return 0;
+}
+static const struct row_kind FACE_KEY_ROW = { sizeof(struct fr_store_face_key), read_face_key,
+                                              NULL };
+
+static int read_face_stats(sqlite3_stmt *q, void *row) {
+    struct fr_store_face_stats *s = row;
+    s->count = sqlite3_column_int64(q, 0);
+    s->max_id = sqlite3_column_int64(q, 1);
+    s->id_sum = sqlite3_column_int64(q, 2);
+    return 0;
+}
+static const struct row_kind FACE_STATS_ROW = { sizeof(struct fr_store_face_stats), read_face_stats,
+                                                NULL };
+
+/* A stored photo. */
+struct blob {
+    uint8_t *buf;
+    size_t len;
+};
+static int read_blob(sqlite3_stmt *q, void *row) {
+    struct blob *b = row;
+    const void *p = sqlite3_column_blob(q, 0);
+    b->len = (size_t)sqlite3_column_bytes(q, 0);
+    if (!(b->buf = fr_malloc(b->len))) return fr_err_set(FR_E_NOMEM, "out of memory");
+    if (b->len) memcpy(b->buf, p, b->len);
+    return 0;
+}
+static void free_blob(void *row) {
+    struct blob *b = row;
+    fr_free(b->buf);
+    b->buf = NULL;
+    b->len = 0;
+}
+static const struct row_kind BLOB_ROW = { sizeof(struct blob), read_blob, free_blob };
+
+/* The walk of fr_store_faces_foreach: every row goes to the same struct
+ * walk and on to the caller's callback. The blob is copied into an aligned
+ * buffer: SQLite gives no alignment guarantee, and reading floats through a
+ * misaligned pointer is undefined. */
+struct walk {
+    fr_store_face_fn fn;
+    void *ctx;
+    float *buf;
+    size_t cap;                  /* bytes of buf */
+};
+static int read_walk(sqlite3_stmt *q, void *row) {
+    struct walk *w = row;
+    struct fr_store_face_ref f = { sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+                                   sqlite3_column_int64(q, 2), NULL, 0 };
+    const void *b;
+    int bytes;
+    int rc = col_embedding_bytes(q, 3, &b, &bytes);
+    if (rc < 0) return rc;
+    if ((size_t)bytes > w->cap) {
+        float *nb = fr_realloc(w->buf, (size_t)bytes);
+        if (!nb) return fr_err_set(FR_E_NOMEM, "out of memory");
+        w->buf = nb;
+        w->cap = (size_t)bytes;
+    }
+    memcpy(w->buf, b, (size_t)bytes);
+    f.embedding = w->buf;
+    f.dim = bytes / (int)sizeof(float);
+    return w->fn(w->ctx, &f);
+}
+static const struct row_kind WALK_ROW = { 0, read_walk, NULL };
+
+static int read_audit(sqlite3_stmt *q, void *row) {
+    struct fr_store_audit *a = row;
+    int rc;
+    a->id = sqlite3_column_int64(q, 0);
+    a->at = sqlite3_column_int64(q, 1);
+    if ((rc = col_str(q, 2, &a->actor)) < 0 || (rc = col_str(q, 3, &a->action)) < 0 ||
+        (rc = col_str(q, 4, &a->target)) < 0 || (rc = col_str(q, 5, &a->request_id)) < 0 ||
+        (rc = col_str(q, 6, &a->details)) < 0) {
+        fr_store_audit_free(a);
+        return rc;
+    }
+    return 0;
+}
+static void free_audit(void *row) { fr_store_audit_free(row); }
+static const struct row_kind AUDIT_ROW = { sizeof(struct fr_store_audit), read_audit, free_audit };
+
+static int read_usage(sqlite3_stmt *q, void *row) {
+    struct fr_store_usage *u = row;
+    const unsigned char *d = sqlite3_column_text(q, 0);
+    snprintf(u->day, sizeof u->day, "%s", d ? (const char *)d : "");
+    u->count = sqlite3_column_int64(q, 2);
+    return col_str(q, 1, &u->operation);
+}
+static void free_usage(void *row) { fr_free(((struct fr_store_usage *)row)->operation); }
+static const struct row_kind USAGE_ROW = { sizeof(struct fr_store_usage), read_usage, free_usage };
+
+static int read_idem(sqlite3_stmt *q, void *row) {
+    struct fr_store_idem *r = row;
+    int rc;
+    r->status = sqlite3_column_int(q, 1);
+    r->created_at = sqlite3_column_int64(q, 3);
+    if ((rc = col_str(q, 0, &r->request_hash)) < 0 || (rc = col_str(q, 2, &r->response)) < 0)
+        fr_store_idem_free(r);
+    return rc;
+}
+static void free_idem(void *row) { fr_store_idem_free(row); }
+static const struct row_kind IDEM_ROW = { sizeof(struct fr_store_idem), read_idem, free_idem };
 
 /* ---- opening, migrations, housekeeping ---------------------------------------- */
 
@@ -326,12 +697,12 @@ static int make_dir(const char *dir) {
     return rc;
 }
 
-static int pragma_text(struct sq *s, const char *sql, char *out, size_t cap) {
+static int pragma_text(struct conn *c, const char *sql, char *out, size_t cap) {
     sqlite3_stmt *q = NULL;
-    int r = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    int r = sqlite3_prepare_v2(c->db, sql, -1, &q, NULL);
     if (r == SQLITE_OK) r = sqlite3_step(q);
     if (r != SQLITE_ROW) {
-        int rc = sq_err(s, r, sql);
+        int rc = sq_err(c, r, sql);
         sqlite3_finalize(q);
         return rc;
     }
@@ -341,357 +712,283 @@ static int pragma_text(struct sq *s, const char *sql, char *out, size_t cap) {
     return 0;
 }
 
-static int configure(struct sq *s) {
+static int configure(struct conn *c) {
     char mode[16];
     int rc;
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    if ((rc = pragma_text(s, "PRAGMA journal_mode=WAL", mode, sizeof mode)) < 0) return rc;
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    if ((rc = pragma_text(c, "PRAGMA journal_mode=WAL", mode, sizeof mode)) < 0) return rc;
     if (strcmp(mode, "wal") != 0)   /* e.g. a file system without shared memory */
         fr_log(FR_LOG_WARN, "sqlite: WAL unavailable, journal mode is %s", mode);
-    if ((rc = exec(s, "PRAGMA synchronous=FULL", 0)) < 0) return rc;
-    if ((rc = exec(s, "PRAGMA foreign_keys=ON", 0)) < 0) return rc;
-    /* The page cache survives between transactions while no other process
-     * writes; the default 2 MB is a few thousand faces. */
-    if ((rc = exec(s, "PRAGMA cache_size=-" CACHE_KIB, 0)) < 0) return rc;
+    if ((rc = exec(c, "PRAGMA synchronous=FULL", 0)) < 0) return rc;
+    if ((rc = exec(c, "PRAGMA foreign_keys=ON", 0)) < 0) return rc;
+    /* The page cache survives between transactions while no other
+     * connection writes; the default 2 MB is a few thousand faces. */
+    if ((rc = exec(c, "PRAGMA cache_size=-" CACHE_KIB, 0)) < 0) return rc;
+    return 0;
+}
+
+/* Close c's database and statements; c can be opened again. */
+static void conn_close(struct conn *c) {
+    for (int i = 0; i < Q_COUNT; i++) {
+        sqlite3_finalize(c->stmt[i]);
+        c->stmt[i] = NULL;
+    }
+    if (c->db && sqlite3_close(c->db) != SQLITE_OK)
+        fr_log(FR_LOG_ERROR, "sqlite: close failed: %s", sqlite3_errmsg(c->db));
+    c->db = NULL;
+    c->depth = 0;
+}
+
+static int conn_open(struct sq *s, struct conn *c) {
+    int r = sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                             SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = r == SQLITE_OK ? configure(c)
+                            : fr_err_set(FR_E_IO, "cannot open %s: %s", s->path,
+                                         c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));
+    if (rc < 0) conn_close(c);
+    return rc;
+}
+
+static void sq_close(fr_store *st) {
+    struct sq *s = (struct sq *)st;
+    if (s->txc.depth) fr_log(FR_LOG_ERROR, "sqlite: store closed in a transaction: rolled back");
+    conn_close(&s->main);
+    conn_close(&s->txc);
+    pthread_mutex_destroy(&s->main.mu);
+    pthread_mutex_destroy(&s->txc.mu);
+    pthread_mutex_destroy(&s->gate_mu);
+    pthread_cond_destroy(&s->gate_cv);
+    fr_free(s->path);
+    fr_free(s);
+}
+
+/* where: the folder of facerec.db. The transaction connection opens later,
+ * at the first transaction; the schema is migrate's. */
+static int sq_open(const char *dir, fr_store **out) {
+    struct sq *s = NULL;
+    pthread_condattr_t ca;
+    struct stat sb;
+    size_t len = strlen(dir) + sizeof "/" DB_FILE;
+    int rc = make_dir(dir);
+    if (rc < 0) return rc;
+    if (!(s = fr_calloc(1, sizeof *s)) || !(s->path = fr_malloc(len))) {
+        fr_free(s);
+        return fr_err_set(FR_E_NOMEM, "out of memory");
+    }
+    snprintf(s->path, len, "%s/%s", dir, DB_FILE);
+    pthread_mutex_init(&s->main.mu, NULL);
+    pthread_mutex_init(&s->txc.mu, NULL);
+    pthread_mutex_init(&s->gate_mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->gate_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    int created = stat(s->path, &sb) < 0;
+    if ((rc = conn_open(s, &s->main)) < 0) {
+        sq_close(&s->base);
+        return rc;
+    }
+    if (created) chmod(s->path, 0600);   /* the -wal and -shm files take its mode */
+    *out = &s->base;
     return 0;
 }
 
 /* Bring the schema to the latest version. All missing migrations run in one
  * IMMEDIATE transaction, so two processes opening a new database at once
  * cannot both migrate it, and a crash leaves the old version intact. */
-static int migrate(struct sq *s) {
+static int sq_migrate(fr_store *st) {
+    struct use u;
     int64_t v = 0;
-    sqlite3_stmt *q;
-    int rc = exec(s, "CREATE TABLE IF NOT EXISTS schema_version ("
-                     "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)", 0);
-    if (rc < 0 || (rc = tx_open(s)) < 0) return rc;
-    if ((rc = prep(s, Q_VERSION, &q)) < 0 || (rc = one_int(s, q, &v, "reading the schema version")) < 0)
-        goto out;
-    if (v > fr__sqlite_n_migrations) {
-        rc = fr_err_set(FR_E_IO, "database schema version %lld is newer than this facerec (%d)",
-                        (long long)v, fr__sqlite_n_migrations);
-        goto out;
+    struct res r = { .kind = &I64_ROW, .max = 1, .rows = &v };
+    int rc = use_begin(st, WRITE, &u);
+    if (rc < 0) return rc;
+    rc = exec(u.c, "CREATE TABLE IF NOT EXISTS schema_version ("
+                   "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)", 0);
+    if (rc == 0 && (rc = tx_open(u.c)) == 0) {
+        rc = stmt_run(u.c, Q_VERSION, NULL, &r, "reading the schema version");
+        if (rc == 0 && v > fr__sqlite_n_migrations)
+            rc = fr_err_set(FR_E_IO, "database schema version %lld is newer than this facerec (%d)",
+                            (long long)v, fr__sqlite_n_migrations);
+        for (int m = (int)v + 1; m <= fr__sqlite_n_migrations && rc == 0; m++) {
+            struct res ins = { 0 };
+            if ((rc = exec(u.c, fr__sqlite_migrations[m - 1], 0)) < 0) break;
+            rc = stmt_run(u.c, Q_VERSION_ADD, ARGS(a_int(m), a_int(fr__store_now(st))), &ins,
+                          "recording a migration");
+            if (rc == 0) fr_log(FR_LOG_INFO, "sqlite: schema migrated to version %d", m);
+        }
+        rc = tx_close(u.c, rc);
     }
-    for (int m = (int)v + 1; m <= fr__sqlite_n_migrations && rc == 0; m++) {
-        char ins[128];
-        if ((rc = exec(s, fr__sqlite_migrations[m - 1], 0)) < 0) break;
-        snprintf(ins, sizeof ins, "INSERT INTO schema_version VALUES (%d, %lld)", m,
-                 (long long)fr_now_ms());
-        rc = exec(s, ins, 0);
-        if (rc == 0) fr_log(FR_LOG_INFO, "sqlite: schema migrated to version %d", m);
-    }
-out:
-    return tx_close(s, rc);
-}
-
-static void sq_close(fr_store *st) {
-    struct sq *s = SQ(st);
-    if (s->tx_depth) exec(s, "ROLLBACK", 1);
-    for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->stmt[i]);
-    if (s->db && sqlite3_close(s->db) != SQLITE_OK)
-        fr_log(FR_LOG_ERROR, "sqlite: close failed: %s", sqlite3_errmsg(s->db));
-    pthread_mutex_destroy(&s->mu);
-    fr_free(s);
-}
-
-static const struct fr_store_ops sq_ops;
-
-static int open_db(struct sq *s, const char *dir) {
-    size_t len = strlen(dir) + sizeof "/" DB_FILE;
-    char *path = fr_malloc(len);
-    struct stat sb;
-    int rc;
-    if (!path) return fr_err_set(FR_E_NOMEM, "out of memory");
-    snprintf(path, len, "%s/%s", dir, DB_FILE);
-    int created = stat(path, &sb) < 0;
-    int r = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                          SQLITE_OPEN_NOMUTEX, NULL);
-    if (r != SQLITE_OK) {
-        rc = fr_err_set(FR_E_IO, "cannot open %s: %s", path,
-                        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(r));
-    } else {
-        /* the -wal and -shm files take the database file's mode */
-        if (created) chmod(path, 0600);
-        rc = 0;
-    }
-    fr_free(path);
+    use_end(&u);
     return rc;
-}
-
-int fr_store_open_sqlite(fr_store **out, const char *dir) {
-    struct sq *s = NULL;
-    pthread_mutexattr_t ma;
-    int rc;
-    if (!out) return fr_err_set(FR_E_INVALID_ARGUMENT, "out is NULL");
-    *out = NULL;
-    if (!dir || !dir[0]) return fr_err_set(FR_E_INVALID_ARGUMENT, "data directory is required");
-    if ((rc = make_dir(dir)) < 0) return rc;
-    if (!(s = fr_calloc(1, sizeof *s))) return fr_err_set(FR_E_NOMEM, "out of memory");
-    s->base.ops = &sq_ops;
-    pthread_mutexattr_init(&ma);
-    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&s->mu, &ma);
-    pthread_mutexattr_destroy(&ma);
-    if ((rc = open_db(s, dir)) < 0 || (rc = configure(s)) < 0 || (rc = migrate(s)) < 0) {
-        sq_close(&s->base);
-        return rc;
-    }
-    *out = &s->base;
-    return 0;
 }
 
 static int sq_ping(fr_store *st) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
     int64_t one = 0;
-    lock(s);
-    int rc = prep(s, Q_PING, &q);
-    if (rc == 0) rc = one_int(s, q, &one, "ping");
-    unlock(s);
-    return rc;
+    struct res r = { .kind = &I64_ROW, .max = 1, .rows = &one };
+    return call(st, READ, Q_PING, NULL, &r, "ping");
 }
 
 static int sq_schema_version(fr_store *st, int *version_out) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
     int64_t v = 0;
-    lock(s);
-    int rc = prep(s, Q_VERSION, &q);
-    if (rc == 0) rc = one_int(s, q, &v, "reading the schema version");
-    unlock(s);
+    struct res r = { .kind = &I64_ROW, .max = 1, .rows = &v };
+    int rc = call(st, READ, Q_VERSION, NULL, &r, "reading the schema version");
     if (rc == 0) *version_out = (int)v;
     return rc;
 }
 
 /* The first row of a check pragma that is not "ok" becomes the detail. */
-static int run_check(struct sq *s, const char *sql, int want_ok) {
+static int run_check(struct conn *c, const char *sql, int want_ok) {
     sqlite3_stmt *q = NULL;
-    int r = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    int r = sqlite3_prepare_v2(c->db, sql, -1, &q, NULL);
     int rc = 0;
-    if (r != SQLITE_OK) return sq_err(s, r, sql);
+    if (r != SQLITE_OK) return sq_err(c, r, sql);
     r = sqlite3_step(q);
     if (r == SQLITE_ROW) {
         const char *t = (const char *)sqlite3_column_text(q, 0);
         if (!want_ok || !t || strcmp(t, "ok") != 0)
             rc = fr_err_set(FR_E_IO, "database check failed (%s): %s", sql, t ? t : "?");
     } else if (r != SQLITE_DONE) {
-        rc = sq_err(s, r, sql);
+        rc = sq_err(c, r, sql);
     }
     sqlite3_finalize(q);
     return rc;
 }
 
 static int sq_check(fr_store *st) {
-    struct sq *s = SQ(st);
-    lock(s);
-    int rc = run_check(s, "PRAGMA integrity_check", 1);
-    if (rc == 0) rc = run_check(s, "PRAGMA foreign_key_check", 0);
-    unlock(s);
+    struct use u;
+    int rc = use_begin(st, READ, &u);
+    if (rc < 0) return rc;
+    rc = run_check(u.c, "PRAGMA integrity_check", 1);
+    if (rc == 0) rc = run_check(u.c, "PRAGMA foreign_key_check", 0);
+    use_end(&u);
     return rc;
 }
 
+/* VACUUM INTO writes a consistent, compacted copy and refuses an existing
+ * file. It reads a snapshot: a transaction open meanwhile is not in it. */
 static int sq_backup(fr_store *st, const char *path) {
-    struct sq *s = SQ(st);
     sqlite3_stmt *q = NULL;
-    int rc = 0;
     struct stat sb;
+    struct use u;
     if (stat(path, &sb) == 0) return fr_err_set(FR_E_INVALID_ARGUMENT, "backup file %s exists", path);
-    lock(s);
-    if (s->tx_depth) {
-        rc = fr_err_set(FR_E_INVALID_ARGUMENT, "cannot back up inside a transaction");
-    } else {
-        /* VACUUM INTO writes a consistent, compacted copy and refuses an existing file. */
-        int r = sqlite3_prepare_v2(s->db, "VACUUM INTO ?", -1, &q, NULL);
-        if (r == SQLITE_OK) r = sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
-        if (r == SQLITE_OK) r = sqlite3_step(q);
-        if (r != SQLITE_DONE) rc = sq_err(s, r, "backup");
-        sqlite3_finalize(q);
-    }
-    unlock(s);
+    int rc = use_begin(st, READ, &u);
+    if (rc < 0) return rc;
+    int r = sqlite3_prepare_v2(u.c->db, "VACUUM INTO ?", -1, &q, NULL);
+    if (r == SQLITE_OK) r = sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
+    if (r == SQLITE_OK) r = sqlite3_step(q);
+    if (r != SQLITE_DONE) rc = sq_err(u.c, r, "backup");
+    sqlite3_finalize(q);
+    use_end(&u);
     return rc;
+}
+
+/* ---- the caller's transactions ------------------------------------------------------ */
+
+static int sq_tx_begin(fr_store *st, fr_store **tx_out) {
+    struct sq *s = SQ(st);
+    struct sq_tx *t = fr_calloc(1, sizeof *t);
+    int rc = 0;
+    if (!t) return fr_err_set(FR_E_NOMEM, "out of memory");
+    t->s = s;
+    t->outer = !st->parent;
+    if (t->outer && (rc = gate_enter(s)) < 0) {
+        fr_free(t);
+        return rc;
+    }
+    pthread_mutex_lock(&s->txc.mu);
+    if (!s->txc.db) rc = conn_open(s, &s->txc);
+    if (rc == 0) rc = tx_open(&s->txc);
+    pthread_mutex_unlock(&s->txc.mu);
+    if (rc < 0) {
+        if (t->outer) gate_leave(s);
+        fr_free(t);
+        return rc;
+    }
+    *tx_out = &t->base;
+    return 0;
+}
+
+static int sq_tx_end(fr_store *tx, int commit) {
+    struct sq_tx *t = (struct sq_tx *)tx;
+    struct sq *s = t->s;
+    pthread_mutex_lock(&s->txc.mu);
+    int rc = tx_close(&s->txc, commit ? 0 : -FR_E_INTERNAL_ERROR /* any failure: undo */);
+    pthread_mutex_unlock(&s->txc.mu);
+    if (t->outer) gate_leave(s);
+    fr_free(t);
+    return commit ? rc : 0;
 }
 
 /* ---- clients and admin settings ------------------------------------------------ */
 
-static int read_client(sqlite3_stmt *q, struct fr_store_client *c) {
-    int rc;
-    c->id = sqlite3_column_int64(q, 0);
-    if ((rc = col_str(q, 1, &c->name)) < 0 || (rc = col_str(q, 2, &c->key_prefix)) < 0 ||
-        (rc = col_str(q, 3, &c->key_hash)) < 0) {
-        fr_store_client_free(c);
-        return rc;
-    }
-    c->rate_limit_per_hour = sqlite3_column_int64(q, 4);
-    c->rate_limit_per_day = sqlite3_column_int64(q, 5);
-    c->disabled = sqlite3_column_int(q, 6) != 0;
-    c->created_at = sqlite3_column_int64(q, 7);
-    return 0;
-}
-
 static int sq_client_create(fr_store *st, const char *name, const char *key_prefix,
                             const char *key_hash, int64_t per_hour, int64_t per_day,
                             int64_t *id_out) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_CLIENT_INSERT, &q);
-    if (rc == 0) {
-        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, key_prefix, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, key_hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, per_hour);
-        sqlite3_bind_int64(q, 5, per_day);
-        sqlite3_bind_int64(q, 6, fr_now_ms());
-        int r = sqlite3_step(q);
-        if (r == SQLITE_DONE) *id_out = sqlite3_last_insert_rowid(s->db);
-        else rc = write_err(s, r, "creating a client", "key_prefix", 0, NULL);
-        done(q);
-    }
-    unlock(s);
-    return rc;
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_CLIENT_INSERT,
+                  ARGS(a_text(name), a_text(key_prefix), a_text(key_hash), a_int(per_hour),
+                       a_int(per_day), a_int(fr__store_now(st))), &r, "creating a client");
+    if (rc == 0) *id_out = r.last_id;
+    return constraint(rc, &r, "key_prefix", 0, NULL);
 }
 
-/* Run a client query bound to one value and read its single row. */
-static int client_one(struct sq *s, enum q id, int64_t key_id, const char *key_str,
-                      struct fr_store_client *out) {
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, id, &q);
-    if (rc == 0) {
-        if (key_str) sqlite3_bind_text(q, 1, key_str, -1, SQLITE_STATIC);
-        else sqlite3_bind_int64(q, 1, key_id);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_ROW) rc = read_client(q, out);
-        else if (r == SQLITE_DONE) rc = fr_err_set(FR_E_NOT_FOUND, "client not found");
-        else rc = sq_err(s, r, "reading a client");
-        done(q);
-    }
-    unlock(s);
-    return rc;
+/* A client query bound to one value, read into out. */
+static int client_one(fr_store *st, enum q id, struct arg key, struct fr_store_client *out) {
+    struct res r = { .kind = &CLIENT_ROW, .max = 1, .rows = out };
+    int rc = call(st, READ, id, ARGS(key), &r, "reading a client");
+    return missing(rc, (int64_t)r.n, FR_E_NOT_FOUND, "client not found");
 }
 
 static int sq_client_get(fr_store *st, int64_t id, struct fr_store_client *out) {
-    return client_one(SQ(st), Q_CLIENT_GET, id, NULL, out);
+    return client_one(st, Q_CLIENT_GET, a_int(id), out);
 }
 
 static int sq_client_get_by_prefix(fr_store *st, const char *prefix, struct fr_store_client *out) {
-    return client_one(SQ(st), Q_CLIENT_BY_PREFIX, 0, prefix, out);
+    return client_one(st, Q_CLIENT_BY_PREFIX, a_text(prefix), out);
 }
 
 static int sq_client_list(fr_store *st, struct fr_store_client **rows_out, size_t *n_out) {
-    struct sq *s = SQ(st);
-    struct fr_store_client *rows = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *q;
-    int r = SQLITE_DONE;
-    lock(s);
-    int rc = prep(s, Q_CLIENT_LIST, &q);
-    while (rc == 0 && (r = sqlite3_step(q)) == SQLITE_ROW) {
-        if ((rc = grow((void **)&rows, &cap, n, sizeof *rows)) == 0 && (rc = read_client(q, &rows[n])) == 0)
-            n++;
-    }
-    if (rc == 0 && r != SQLITE_DONE) rc = sq_err(s, r, "listing clients");
-    done(q);
-    unlock(s);
-    if (rc < 0) {
-        fr_store_clients_free(rows, n);
-        return rc;
-    }
-    *rows_out = rows;
-    *n_out = n;
-    return 0;
-}
-
-/* Run a prepared single-row write and report "not found" when it touched nothing. */
-static int write_one(struct sq *s, sqlite3_stmt *q, const char *what, const char *on_unique,
-                     int not_found_code, const char *not_found) {
-    int r = sqlite3_step(q);
-    int rc = 0;
-    if (r != SQLITE_DONE) rc = write_err(s, r, what, on_unique, 0, NULL);
-    else if (sqlite3_changes(s->db) == 0) rc = fr_err_set(not_found_code, "%s", not_found);
-    done(q);
+    struct res r = { .kind = &CLIENT_ROW, .max = SIZE_MAX };
+    int rc = call(st, READ, Q_CLIENT_LIST, NULL, &r, "listing clients");
+    *rows_out = r.rows;
+    *n_out = r.n;
     return rc;
 }
 
 static int sq_client_update(fr_store *st, int64_t id, const struct fr_store_client_update *u) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_CLIENT_UPDATE, &q);
-    if (rc == 0) {
-        sqlite3_bind_text(q, 1, u->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, u->rate_limit_per_hour);
-        sqlite3_bind_int64(q, 3, u->rate_limit_per_day);
-        sqlite3_bind_int(q, 4, u->disabled);
-        sqlite3_bind_int64(q, 5, id);
-        rc = write_one(s, q, "updating a client", NULL, FR_E_NOT_FOUND, "client not found");
-    }
-    unlock(s);
-    return rc;
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_CLIENT_UPDATE,
+                  ARGS(a_text(u->name), a_int(u->rate_limit_per_hour), a_int(u->rate_limit_per_day),
+                       a_int(u->disabled), a_int(id)), &r, "updating a client");
+    return missing(rc, r.changes, FR_E_NOT_FOUND, "client not found");
 }
 
 static int sq_client_set_key(fr_store *st, int64_t id, const char *prefix, const char *hash) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_CLIENT_SET_KEY, &q);
-    if (rc == 0) {
-        sqlite3_bind_text(q, 1, prefix, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 3, id);
-        rc = write_one(s, q, "setting a client key", "key_prefix", FR_E_NOT_FOUND,
-                       "client not found");
-    }
-    unlock(s);
-    return rc;
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_CLIENT_SET_KEY, ARGS(a_text(prefix), a_text(hash), a_int(id)), &r,
+                  "setting a client key");
+    rc = constraint(rc, &r, "key_prefix", 0, NULL);
+    return missing(rc, r.changes, FR_E_NOT_FOUND, "client not found");
 }
 
 /* One statement: the cascades run inside it, so it is all or nothing. */
 static int sq_client_delete(fr_store *st, int64_t id) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_CLIENT_DELETE, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, id);
-        rc = write_one(s, q, "deleting a client", NULL, FR_E_NOT_FOUND, "client not found");
-    }
-    unlock(s);
-    return rc;
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_CLIENT_DELETE, ARGS(a_int(id)), &r, "deleting a client");
+    return missing(rc, r.changes, FR_E_NOT_FOUND, "client not found");
 }
 
 static int sq_admin_get(fr_store *st, const char *key, char **v_out) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_ADMIN_GET, &q);
-    if (rc == 0) {
-        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_ROW) rc = col_str(q, 0, v_out);
-        else if (r == SQLITE_DONE) rc = fr_err_set(FR_E_NOT_FOUND, "setting %s is not set", key);
-        else rc = sq_err(s, r, "reading a setting");
-        done(q);
-    }
-    unlock(s);
+    struct res r = { .kind = &TEXT_ROW, .max = 1, .rows = v_out };
+    int rc = call(st, READ, Q_ADMIN_GET, ARGS(a_text(key)), &r, "reading a setting");
+    if (rc == 0 && r.n == 0) rc = fr_err_set(FR_E_NOT_FOUND, "setting %s is not set", key);
     return rc;
 }
 
 static int sq_admin_set(fr_store *st, const char *key, const char *value) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_ADMIN_SET, &q);
-    if (rc == 0) {
-        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
-        int r = sqlite3_step(q);
-        if (r != SQLITE_DONE) rc = sq_err(s, r, "writing a setting");
-        done(q);
-    }
-    unlock(s);
-    return rc;
+    struct res r = { 0 };
+    return call(st, WRITE, Q_ADMIN_SET, ARGS(a_text(key), a_text(value)), &r, "writing a setting");
 }
 
 /* ---- subjects --------------------------------------------------------------------- */
@@ -700,213 +997,116 @@ static int subject_missing(int64_t id) {
     return fr_err_set(FR_E_SUBJECT_NOT_FOUND, "subject %lld not found", (long long)id);
 }
 
-static int read_subject(sqlite3_stmt *q, struct fr_store_subject *o) {
-    int rc;
-    o->id = sqlite3_column_int64(q, 0);
-    o->client_id = sqlite3_column_int64(q, 1);
-    if ((rc = col_str(q, 2, &o->external_id)) < 0 || (rc = col_str(q, 3, &o->name)) < 0 ||
-        (rc = col_str(q, 4, &o->metadata)) < 0) {
-        fr_store_subject_free(o);
-        return rc;
-    }
-    o->created_at = sqlite3_column_int64(q, 5);
-    o->updated_at = sqlite3_column_int64(q, 6);
-    o->n_faces = sqlite3_column_int64(q, 7);
-    return 0;
-}
-
 static int sq_subject_create(fr_store *st, int64_t client_id, const char *name,
                              const char *external_id, const char *metadata, int64_t *id_out) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_SUBJECT_INSERT, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_text(q, 2, external_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 4, metadata, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 5, fr_now_ms());
-        int r = sqlite3_step(q);
-        if (r == SQLITE_DONE) *id_out = sqlite3_last_insert_rowid(s->db);
-        else rc = write_err(s, r, "creating a subject", "external_id", FR_E_NOT_FOUND,
-                            "client not found");
-        done(q);
-    }
-    unlock(s);
-    return rc;
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_SUBJECT_INSERT,
+                  ARGS(a_int(client_id), a_text(external_id), a_text(name), a_text(metadata),
+                       a_int(fr__store_now(st))), &r, "creating a subject");
+    if (rc == 0) *id_out = r.last_id;
+    return constraint(rc, &r, "external_id", FR_E_NOT_FOUND, "client not found");
 }
 
-/* One subject of one client, read with the lock held. A missing subject
- * leaves *o zeroed and returns 1 (not an error for get_many). */
-static int subject_read_locked(struct sq *s, int64_t client_id, int64_t id,
-                               struct fr_store_subject *o) {
-    sqlite3_stmt *q;
-    int rc = prep(s, Q_SUBJECT_GET, &q);
-    if (rc < 0) return rc;
-    sqlite3_bind_int64(q, 1, client_id);
-    sqlite3_bind_int64(q, 2, id);
-    int r = sqlite3_step(q);
-    if (r == SQLITE_ROW) rc = read_subject(q, o);
-    else if (r == SQLITE_DONE) rc = 1;
-    else rc = sq_err(s, r, "reading a subject");
-    done(q);
+/* One subject of one client into o (the connection held); r.n says whether it was there. */
+static int subject_read(struct conn *c, int64_t client_id, int64_t id, struct fr_store_subject *o,
+                        size_t *n_out) {
+    struct res r = { .kind = &SUBJECT_ROW, .max = 1, .rows = o };
+    int rc = stmt_run(c, Q_SUBJECT_GET, ARGS(a_int(client_id), a_int(id)), &r, "reading a subject");
+    *n_out = r.n;
     return rc;
 }
 
 static int sq_subject_get(fr_store *st, int64_t client_id, int64_t id, struct fr_store_subject *out) {
-    struct sq *s = SQ(st);
-    lock(s);
-    int rc = subject_read_locked(s, client_id, id, out);
-    unlock(s);
-    return rc == 1 ? subject_missing(id) : rc;
+    struct use u;
+    size_t n = 0;
+    int rc = use_begin(st, READ, &u);
+    if (rc < 0) return rc;
+    rc = subject_read(u.c, client_id, id, out, &n);
+    use_end(&u);
+    return rc == 0 && n == 0 ? subject_missing(id) : rc;
 }
 
+/* Ids that are gone or foreign leave their row zeroed. */
 static int sq_subject_get_many(fr_store *st, int64_t client_id, const int64_t *ids, size_t n,
                                struct fr_store_subject *out) {
-    struct sq *s = SQ(st);
-    size_t i = 0;
-    lock(s);
-    int rc = rtx_open(s);
-    if (rc == 0) {
-        for (; i < n && rc >= 0; i++) {
-            rc = ids[i] > 0 ? subject_read_locked(s, client_id, ids[i], &out[i]) : 1;
+    struct use u;
+    size_t i = 0, found;
+    int rc = use_begin(st, READ, &u);
+    if (rc < 0) return rc;
+    if ((rc = rtx_open(u.c)) == 0) {
+        for (; i < n && rc == 0; i++) {
+            if (ids[i] > 0) rc = subject_read(u.c, client_id, ids[i], &out[i], &found);
         }
-        rc = tx_close(s, rc < 0 ? rc : 0);
+        rc = tx_close(u.c, rc);
     }
-    unlock(s);
-    if (rc == 0) return 0;
-    while (i > 0) fr_store_subject_free(&out[--i]);
+    use_end(&u);
+    if (rc < 0) {
+        while (i > 0) fr_store_subject_free(&out[--i]);
+    }
     return rc;
 }
 
 static int sq_subject_list(fr_store *st, int64_t client_id, int limit, int64_t after_id,
                            struct fr_store_subject **rows_out, size_t *n_out, int64_t *next_out) {
-    struct sq *s = SQ(st);
-    struct fr_store_subject *rows = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *q;
-    int r = SQLITE_DONE, more = 0;
-    lock(s);
-    int rc = prep(s, Q_SUBJECT_LIST, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_int64(q, 2, after_id);
-        sqlite3_bind_int(q, 3, limit + 1);   /* one more tells whether there is a next page */
-    }
-    while (rc == 0 && (r = sqlite3_step(q)) == SQLITE_ROW) {
-        if (n == (size_t)limit) {
-            more = 1;
-            r = SQLITE_DONE;
-            break;
-        }
-        if ((rc = grow((void **)&rows, &cap, n, sizeof *rows)) == 0 && (rc = read_subject(q, &rows[n])) == 0)
-            n++;
-    }
-    if (rc == 0 && r != SQLITE_DONE) rc = sq_err(s, r, "listing subjects");
-    done(q);
-    unlock(s);
-    if (rc < 0) {
-        fr_store_subjects_free(rows, n);
-        return rc;
-    }
+    struct res r = { .kind = &SUBJECT_ROW, .max = (size_t)limit };
+    /* one more than limit tells whether there is a next page */
+    int rc = call(st, READ, Q_SUBJECT_LIST,
+                  ARGS(a_int(client_id), a_int(after_id), a_int(limit + 1)), &r,
+                  "listing subjects");
+    struct fr_store_subject *rows = r.rows;
     *rows_out = rows;
-    *n_out = n;
-    *next_out = more ? rows[n - 1].id : 0;
-    return 0;
+    *n_out = r.n;
+    *next_out = r.more ? rows[r.n - 1].id : 0;
+    return rc;
 }
 
 static int sq_subject_update(fr_store *st, int64_t client_id, int64_t id,
                              const struct fr_store_subject_update *u) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_SUBJECT_UPDATE, &q);
-    if (rc == 0) {
-        sqlite3_bind_text(q, 1, u->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, u->external_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, u->metadata, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, fr_now_ms());
-        sqlite3_bind_int64(q, 5, client_id);
-        sqlite3_bind_int64(q, 6, id);
-        rc = write_one(s, q, "updating a subject", "external_id", FR_E_SUBJECT_NOT_FOUND,
-                       "subject not found");
-    }
-    unlock(s);
-    return rc;
-}
-
-/* The ids of a subject's faces (lock held, inside the delete's transaction). */
-static int face_ids_locked(struct sq *s, int64_t client_id, int64_t id, int64_t **ids_out,
-                           size_t *n_out) {
-    sqlite3_stmt *q;
-    size_t n = 0, cap = 0;
-    int64_t *ids = NULL;
-    int r = SQLITE_DONE;
-    int rc = prep(s, Q_SUBJECT_FACE_IDS, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_int64(q, 2, id);
-    }
-    while (rc == 0 && (r = sqlite3_step(q)) == SQLITE_ROW) {
-        if ((rc = grow((void **)&ids, &cap, n, sizeof *ids)) == 0) ids[n++] = sqlite3_column_int64(q, 0);
-    }
-    if (rc == 0 && r != SQLITE_DONE) rc = sq_err(s, r, "listing a subject's faces");
-    done(q);
-    if (rc < 0) {
-        fr_free(ids);
-        return rc;
-    }
-    *ids_out = ids;
-    *n_out = n;
-    return 0;
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_SUBJECT_UPDATE,
+                  ARGS(a_text(u->name), a_text(u->external_id), a_text(u->metadata),
+                       a_int(fr__store_now(st)), a_int(client_id), a_int(id)),
+                  &r, "updating a subject");
+    rc = constraint(rc, &r, "external_id", 0, NULL);
+    return missing(rc, r.changes, FR_E_SUBJECT_NOT_FOUND, "subject not found");
 }
 
 static int sq_subject_delete(fr_store *st, int64_t client_id, int64_t id, int64_t **face_ids_out,
                              size_t *n_out) {
-    struct sq *s = SQ(st);
-    int64_t *ids = NULL;
-    size_t n = 0;
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = tx_open(s);
-    if (rc < 0) goto out;
-    /* The ids are read in the same transaction as the delete, so they are
-     * exactly the faces that the cascade removes. */
-    if (n_out) rc = face_ids_locked(s, client_id, id, &ids, &n);
-    if (rc == 0) rc = prep(s, Q_SUBJECT_DELETE, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_int64(q, 2, id);
-        rc = write_one(s, q, "deleting a subject", NULL, FR_E_SUBJECT_NOT_FOUND, "subject not found");
+    struct res ids = { .kind = &I64_ROW, .max = SIZE_MAX }, del = { 0 };
+    struct use u;
+    int rc = use_begin(st, WRITE, &u);
+    if (rc < 0) return rc;
+    if ((rc = tx_open(u.c)) == 0) {
+        /* The ids are read in the same transaction as the delete, so they
+         * are exactly the faces that the cascade removes. */
+        if (n_out)
+            rc = stmt_run(u.c, Q_SUBJECT_FACE_IDS, ARGS(a_int(client_id), a_int(id)), &ids,
+                          "listing a subject's faces");
+        if (rc == 0)
+            rc = stmt_run(u.c, Q_SUBJECT_DELETE, ARGS(a_int(client_id), a_int(id)), &del,
+                          "deleting a subject");
+        rc = missing(rc, del.changes, FR_E_SUBJECT_NOT_FOUND, "subject not found");
+        rc = tx_close(u.c, rc);
     }
-    rc = tx_close(s, rc);
-out:
-    unlock(s);
+    use_end(&u);
     if (rc < 0) {
-        fr_free(ids);
+        res_free(&ids);
         return rc;
     }
-    if (n_out) *n_out = n;
-    if (face_ids_out) *face_ids_out = ids;
-    else fr_free(ids);
+    if (n_out) *n_out = ids.n;
+    if (face_ids_out) *face_ids_out = ids.rows;
+    else res_free(&ids);
     return 0;
 }
 
-static int count_by(struct sq *s, enum q id, int64_t client_id, int64_t *n_out) {
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, id, &q);
-    if (rc == 0) {
-        if (client_id) sqlite3_bind_int64(q, 1, client_id);
-        rc = one_int(s, q, n_out, "counting rows");
-    }
-    unlock(s);
-    return rc;
+static int count_by(fr_store *st, enum q id, int64_t client_id, int64_t *n_out) {
+    struct res r = { .kind = &I64_ROW, .max = 1, .rows = n_out };
+    return call(st, READ, id, client_id ? ARGS(a_int(client_id)) : NULL, &r, "counting rows");
 }
 
 static int sq_subject_count(fr_store *st, int64_t client_id, int64_t *n_out) {
-    return count_by(SQ(st), Q_SUBJECT_COUNT, client_id, n_out);
+    return count_by(st, Q_SUBJECT_COUNT, client_id, n_out);
 }
 
 /* ---- faces ------------------------------------------------------------------------- */
@@ -915,493 +1115,188 @@ static int face_missing(int64_t id) {
     return fr_err_set(FR_E_NOT_FOUND, "face %lld not found", (long long)id);
 }
 
-/* A blob column as dim floats; rejects a length that is no whole float. */
-static int col_embedding(sqlite3_stmt *q, int i, float **out, int32_t *dim) {
-    const void *b = sqlite3_column_blob(q, i);
-    int bytes = sqlite3_column_bytes(q, i);
-    *out = NULL;
-    *dim = 0;
-    if (!b || bytes <= 0 || bytes % (int)sizeof(float) != 0)
-        return fr_err_set(FR_E_IO, "database: stored embedding has %d bytes", bytes);
-    if (!(*out = fr_malloc((size_t)bytes))) return fr_err_set(FR_E_NOMEM, "out of memory");
-    memcpy(*out, b, (size_t)bytes);
-    *dim = bytes / (int)sizeof(float);
-    return 0;
-}
-
-static int read_face(sqlite3_stmt *q, struct fr_store_face *f) {
-    int rc;
-    f->id = sqlite3_column_int64(q, 0);
-    f->client_id = sqlite3_column_int64(q, 1);
-    f->subject_id = sqlite3_column_int64(q, 2);
-    if ((rc = col_embedding(q, 3, &f->embedding, &f->dim)) < 0 || (rc = col_str(q, 4, &f->model_id)) < 0 ||
-        (rc = col_str(q, 11, &f->image_sha256)) < 0) {
-        fr_store_face_free(f);
-        return rc;
-    }
-    f->quality = (float)sqlite3_column_double(q, 5);
-    f->liveness = sqlite3_column_type(q, 6) == SQLITE_NULL ? -1.0f : (float)sqlite3_column_double(q, 6);
-    for (int k = 0; k < 4; k++) f->bbox[k] = (float)sqlite3_column_double(q, 7 + k);
-    f->has_image = sqlite3_column_int(q, 12) != 0;
-    f->created_at = sqlite3_column_int64(q, 13);
-    return 0;
-}
-
-static void bind_face(sqlite3_stmt *q, const struct fr_store_face_new *f) {
-    sqlite3_bind_int64(q, 1, f->client_id);
-    sqlite3_bind_int64(q, 2, f->subject_id);
-    sqlite3_bind_blob(q, 3, f->embedding, f->dim * (int)sizeof(float), SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, f->model_id, -1, SQLITE_STATIC);
-    sqlite3_bind_double(q, 5, (double)f->quality);
-    if (f->liveness >= 0) sqlite3_bind_double(q, 6, (double)f->liveness);
-    for (int k = 0; k < 4; k++) sqlite3_bind_double(q, 7 + k, (double)f->bbox[k]);
-    sqlite3_bind_text(q, 11, f->image_sha256, -1, SQLITE_STATIC);
-    /* (sqlite3_bind_blob64 with length 0 and a pointer stores an empty blob) */
-    if (f->image) sqlite3_bind_blob64(q, 12, f->image, f->image_len, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 13, fr_now_ms());
-}
-
 static int sq_face_add(fr_store *st, const struct fr_store_face_new *f, int64_t *id_out) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_FACE_INSERT, &q);
-    if (rc == 0) {
-        bind_face(q, f);
-        int r = sqlite3_step(q);
-        /* the (client_id, subject_id) foreign key is the tenancy check */
-        if (r == SQLITE_DONE) *id_out = sqlite3_last_insert_rowid(s->db);
-        else if (r == SQLITE_CONSTRAINT_FOREIGNKEY) rc = subject_missing(f->subject_id);
-        else rc = sq_err(s, r, "adding a face");
-        done(q);
-    }
-    unlock(s);
+    struct res r = { 0 };
+    const float *b = f->bbox;
+    struct arg live = f->liveness >= 0 ? a_real((double)f->liveness) : a_null();
+    int rc = call(st, WRITE, Q_FACE_INSERT,
+                  ARGS(a_int(f->client_id), a_int(f->subject_id),
+                       a_blob(f->embedding, (size_t)f->dim * sizeof(float)), a_text(f->model_id),
+                       a_real((double)f->quality), live, a_real((double)b[0]), a_real((double)b[1]),
+                       a_real((double)b[2]), a_real((double)b[3]), a_text(f->image_sha256),
+                       a_blob(f->image, f->image_len), a_int(fr__store_now(st))),
+                  &r, "adding a face");
+    if (rc == 0) *id_out = r.last_id;
+    /* the (client_id, subject_id) foreign key is the tenancy check */
+    if (rc < 0 && r.code == SQLITE_CONSTRAINT_FOREIGNKEY) rc = subject_missing(f->subject_id);
     return rc;
 }
 
 static int sq_face_get(fr_store *st, int64_t client_id, int64_t id, struct fr_store_face *out) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_FACE_GET, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_int64(q, 2, id);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_ROW) rc = read_face(q, out);
-        else if (r == SQLITE_DONE) rc = face_missing(id);
-        else rc = sq_err(s, r, "reading a face");
-        done(q);
-    }
-    unlock(s);
-    return rc;
-}
-
-static int subject_exists_locked(struct sq *s, int64_t client_id, int64_t id) {
-    sqlite3_stmt *q;
-    int rc = prep(s, Q_SUBJECT_EXISTS, &q);
-    if (rc < 0) return rc;
-    sqlite3_bind_int64(q, 1, client_id);
-    sqlite3_bind_int64(q, 2, id);
-    int r = sqlite3_step(q);
-    if (r == SQLITE_DONE) rc = subject_missing(id);
-    else if (r != SQLITE_ROW) rc = sq_err(s, r, "looking up a subject");
-    done(q);
-    return rc;
+    struct res r = { .kind = &FACE_ROW, .max = 1, .rows = out };
+    int rc = call(st, READ, Q_FACE_GET, ARGS(a_int(client_id), a_int(id)), &r, "reading a face");
+    return rc == 0 && r.n == 0 ? face_missing(id) : rc;
 }
 
 static int sq_face_list(fr_store *st, int64_t client_id, int64_t subject_id,
                         struct fr_store_face **rows_out, size_t *n_out) {
-    struct sq *s = SQ(st);
-    struct fr_store_face *rows = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *q = NULL;
-    int r = SQLITE_DONE;
-    lock(s);
-    int rc = rtx_open(s);   /* the subject check and the list see one snapshot */
-    if (rc < 0) goto out;
-    rc = subject_exists_locked(s, client_id, subject_id);
-    if (rc == 0) rc = prep(s, Q_FACE_LIST, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_int64(q, 2, subject_id);
+    int64_t one = 0;
+    struct res exists = { .kind = &I64_ROW, .max = 1, .rows = &one };
+    struct res r = { .kind = &FACE_ROW, .max = SIZE_MAX };
+    struct use u;
+    int rc = use_begin(st, READ, &u);
+    if (rc < 0) return rc;
+    if ((rc = rtx_open(u.c)) == 0) {   /* the subject check and the list see one snapshot */
+        rc = stmt_run(u.c, Q_SUBJECT_EXISTS, ARGS(a_int(client_id), a_int(subject_id)), &exists,
+                      "looking up a subject");
+        if (rc == 0 && exists.n == 0) rc = subject_missing(subject_id);
+        if (rc == 0)
+            rc = stmt_run(u.c, Q_FACE_LIST, ARGS(a_int(client_id), a_int(subject_id)), &r,
+                          "listing faces");
+        rc = tx_close(u.c, rc);
     }
-    while (rc == 0 && (r = sqlite3_step(q)) == SQLITE_ROW) {
-        if ((rc = grow((void **)&rows, &cap, n, sizeof *rows)) == 0 && (rc = read_face(q, &rows[n])) == 0)
-            n++;
-    }
-    if (rc == 0 && r != SQLITE_DONE) rc = sq_err(s, r, "listing faces");
-    done(q);
-    rc = tx_close(s, rc);
-out:
-    unlock(s);
-    if (rc < 0) {
-        fr_store_faces_free(rows, n);
-        return rc;
-    }
-    *rows_out = rows;
-    *n_out = n;
-    return 0;
+    use_end(&u);
+    if (rc < 0) res_free(&r);
+    *rows_out = r.rows;
+    *n_out = r.n;
+    return rc;
 }
 
 static int sq_face_image_get(fr_store *st, int64_t client_id, int64_t id, uint8_t **buf_out,
                              size_t *len_out) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_FACE_IMAGE, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_int64(q, 2, id);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
-            const void *b = sqlite3_column_blob(q, 0);
-            size_t len = (size_t)sqlite3_column_bytes(q, 0);
-            if (!(*buf_out = fr_malloc(len))) rc = fr_err_set(FR_E_NOMEM, "out of memory");
-            else if (len) memcpy(*buf_out, b, len);
-            if (rc == 0) *len_out = len;
-        } else if (r == SQLITE_ROW || r == SQLITE_DONE) {
-            rc = fr_err_set(FR_E_NOT_FOUND, "face %lld has no stored photo", (long long)id);
-        } else {
-            rc = sq_err(s, r, "reading a photo");
-        }
-        done(q);
-    }
-    unlock(s);
-    return rc;
-}
-
-/* A write that affects many rows; *n_out gets how many. */
-static int write_many(struct sq *s, enum q id, int64_t arg, int64_t *n_out, const char *what) {
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, id, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, arg);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_DONE) *n_out = sqlite3_changes(s->db);
-        else rc = sq_err(s, r, what);
-        done(q);
-    }
-    unlock(s);
+    struct blob b = { NULL, 0 };
+    struct res r = { .kind = &BLOB_ROW, .max = 1, .rows = &b };
+    int rc = call(st, READ, Q_FACE_IMAGE, ARGS(a_int(client_id), a_int(id)), &r, "reading a photo");
+    if (rc == 0 && r.n == 0)
+        return fr_err_set(FR_E_NOT_FOUND, "face %lld has no stored photo", (long long)id);
+    *buf_out = b.buf;
+    *len_out = b.len;
     return rc;
 }
 
 static int sq_face_stale(fr_store *st, const char *model_id, int64_t after_id, int limit,
                          struct fr_store_face_key **rows_out, size_t *n_out) {
-    struct sq *s = SQ(st);
-    struct fr_store_face_key *rows = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *q = NULL;
-    int r = SQLITE_DONE;
-    lock(s);
-    int rc = prep(s, Q_FACE_STALE, &q);
-    if (rc == 0) {
-        sqlite3_bind_text(q, 1, model_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, after_id);
-        sqlite3_bind_int(q, 3, limit);
-    }
-    while (rc == 0 && (r = sqlite3_step(q)) == SQLITE_ROW) {
-        if ((rc = grow((void **)&rows, &cap, n, sizeof *rows)) < 0) break;
-        rows[n].client_id = sqlite3_column_int64(q, 0);
-        rows[n].id = sqlite3_column_int64(q, 1);
-        rows[n].subject_id = sqlite3_column_int64(q, 2);
-        n++;
-    }
-    if (rc == 0 && r != SQLITE_DONE) rc = sq_err(s, r, "listing faces to re-embed");
-    if (q) done(q);
-    unlock(s);
-    if (rc < 0) {
-        fr_free(rows);
-        return rc;
-    }
-    *rows_out = rows;
-    *n_out = n;
-    return 0;
-}
-
-static int sq_face_image_purge(fr_store *st, int64_t before_ms, int64_t *n_out) {
-    return write_many(SQ(st), Q_FACE_IMAGE_PURGE, before_ms, n_out, "purging photos");
-}
-
-static int sq_face_delete(fr_store *st, int64_t client_id, int64_t id, int64_t *subject_out) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_FACE_DELETE, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_int64(q, 2, id);
-        int r = sqlite3_step(q);   /* the delete happens here, RETURNING gives the row */
-        if (r == SQLITE_ROW) {
-            *subject_out = sqlite3_column_int64(q, 0);
-            r = sqlite3_step(q);
-        } else if (r == SQLITE_DONE) {
-            rc = face_missing(id);
-        }
-        if (rc == 0 && r != SQLITE_DONE) rc = sq_err(s, r, "deleting a face");
-        done(q);
-    }
-    unlock(s);
+    struct res r = { .kind = &FACE_KEY_ROW, .max = (size_t)limit };
+    int rc = call(st, READ, Q_FACE_STALE, ARGS(a_text(model_id), a_int(after_id), a_int(limit)), &r,
+                  "listing faces to re-embed");
+    *rows_out = r.rows;
+    *n_out = r.n;
     return rc;
 }
 
-static int sq_face_count(fr_store *st, int64_t client_id, int64_t *n_out) {
-    return count_by(SQ(st), client_id ? Q_FACE_COUNT : Q_FACE_COUNT_ALL, client_id, n_out);
+/* A write that affects many rows; *n_out gets how many. */
+static int write_many(fr_store *st, enum q id, int64_t arg, int64_t *n_out, const char *what) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, id, ARGS(a_int(arg)), &r, what);
+    if (rc == 0) *n_out = r.changes;
+    return rc;
 }
 
-/* The blob is copied into an aligned buffer: SQLite gives no alignment
- * guarantee, and reading floats through a misaligned pointer is undefined. */
+static int sq_face_image_purge(fr_store *st, int64_t before_ms, int64_t *n_out) {
+    return write_many(st, Q_FACE_IMAGE_PURGE, before_ms, n_out, "purging photos");
+}
+
+/* The delete happens at the first step; RETURNING gives the row. */
+static int sq_face_delete(fr_store *st, int64_t client_id, int64_t id, int64_t *subject_out) {
+    struct res r = { .kind = &I64_ROW, .max = 1, .rows = subject_out };
+    int rc = call(st, WRITE, Q_FACE_DELETE, ARGS(a_int(client_id), a_int(id)), &r,
+                  "deleting a face");
+    return rc == 0 && r.n == 0 ? face_missing(id) : rc;
+}
+
+static int sq_face_count(fr_store *st, int64_t client_id, int64_t *n_out) {
+    return count_by(st, client_id ? Q_FACE_COUNT : Q_FACE_COUNT_ALL, client_id, n_out);
+}
+
 static int sq_faces_foreach(fr_store *st, const char *model_id, fr_store_face_fn fn, void *ctx) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    float *buf = NULL;
-    size_t buf_bytes = 0;
-    int r = SQLITE_DONE;
-    lock(s);
-    int rc = prep(s, Q_FACE_FOREACH, &q);
-    if (rc == 0) sqlite3_bind_text(q, 1, model_id, -1, SQLITE_STATIC);
-    while (rc == 0 && (r = sqlite3_step(q)) == SQLITE_ROW) {
-        struct fr_store_face_ref f = { sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
-                                       sqlite3_column_int64(q, 2), NULL, 0 };
-        const void *b = sqlite3_column_blob(q, 3);
-        int bytes = sqlite3_column_bytes(q, 3);
-        if (!b || bytes <= 0 || bytes % (int)sizeof(float) != 0) {
-            rc = fr_err_set(FR_E_IO, "database: face %lld has a %d-byte embedding", (long long)f.id, bytes);
-            break;
-        }
-        if ((size_t)bytes > buf_bytes) {
-            float *nb = fr_realloc(buf, (size_t)bytes);
-            if (!nb) {
-                rc = fr_err_set(FR_E_NOMEM, "out of memory");
-                break;
-            }
-            buf = nb;
-            buf_bytes = (size_t)bytes;
-        }
-        memcpy(buf, b, (size_t)bytes);
-        f.embedding = buf;
-        f.dim = bytes / (int)sizeof(float);
-        rc = fn(ctx, &f);
-    }
-    if (rc == 0 && r != SQLITE_DONE) rc = sq_err(s, r, "reading faces");
-    done(q);
-    unlock(s);
-    fr_free(buf);
+    struct walk w = { fn, ctx, NULL, 0 };
+    struct res r = { .kind = &WALK_ROW, .max = SIZE_MAX, .rows = &w };
+    int rc = call(st, READ, Q_FACE_FOREACH, ARGS(a_text(model_id)), &r, "reading faces");
+    fr_free(w.buf);
     return rc;
 }
 
 static int sq_face_stats(fr_store *st, const char *model_id, struct fr_store_face_stats *out) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_FACE_STATS, &q);
-    if (rc == 0) {
-        sqlite3_bind_text(q, 1, model_id, -1, SQLITE_STATIC);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_ROW) {
-            out->count = sqlite3_column_int64(q, 0);
-            out->max_id = sqlite3_column_int64(q, 1);
-            out->id_sum = sqlite3_column_int64(q, 2);
-        } else {
-            rc = sq_err(s, r, "counting faces");
-        }
-        done(q);
-    }
-    unlock(s);
-    return rc;
+    struct res r = { .kind = &FACE_STATS_ROW, .max = 1, .rows = out };
+    return call(st, READ, Q_FACE_STATS, ARGS(a_text(model_id)), &r, "counting faces");
 }
 
-/* ---- audit ------------------------------------------------------------------------ */
+/* ---- audit, usage, idempotency --------------------------------------------------------- */
 
 static int sq_audit_append(fr_store *st, const char *actor, const char *action, const char *target,
                            const char *request_id, const char *details, int64_t *id_out) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_AUDIT_INSERT, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, fr_now_ms());
-        sqlite3_bind_text(q, 2, actor, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, action, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 4, target, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 5, request_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 6, details, -1, SQLITE_STATIC);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_DONE) *id_out = sqlite3_last_insert_rowid(s->db);
-        else rc = sq_err(s, r, "writing an audit row");
-        done(q);
-    }
-    unlock(s);
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_AUDIT_INSERT,
+                  ARGS(a_int(fr__store_now(st)), a_text(actor), a_text(action), a_text(target),
+                       a_text(request_id), a_text(details)), &r, "writing an audit row");
+    if (rc == 0) *id_out = r.last_id;
     return rc;
-}
-
-static int read_audit(sqlite3_stmt *q, struct fr_store_audit *a) {
-    int rc;
-    a->id = sqlite3_column_int64(q, 0);
-    a->at = sqlite3_column_int64(q, 1);
-    if ((rc = col_str(q, 2, &a->actor)) < 0 || (rc = col_str(q, 3, &a->action)) < 0 ||
-        (rc = col_str(q, 4, &a->target)) < 0 || (rc = col_str(q, 5, &a->request_id)) < 0 ||
-        (rc = col_str(q, 6, &a->details)) < 0) {
-        fr_store_audit_free(a);
-        return rc;
-    }
-    return 0;
 }
 
 static int sq_audit_list(fr_store *st, int limit, int64_t before_id, struct fr_store_audit **rows_out,
                          size_t *n_out, int64_t *next_out) {
-    struct sq *s = SQ(st);
-    struct fr_store_audit *rows = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *q;
-    int r = SQLITE_DONE, more = 0;
-    lock(s);
-    int rc = prep(s, Q_AUDIT_LIST, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, before_id ? before_id : INT64_MAX);
-        sqlite3_bind_int(q, 2, limit + 1);
-    }
-    while (rc == 0 && (r = sqlite3_step(q)) == SQLITE_ROW) {
-        if (n == (size_t)limit) {
-            more = 1;
-            r = SQLITE_DONE;
-            break;
-        }
-        if ((rc = grow((void **)&rows, &cap, n, sizeof *rows)) == 0 && (rc = read_audit(q, &rows[n])) == 0)
-            n++;
-    }
-    if (rc == 0 && r != SQLITE_DONE) rc = sq_err(s, r, "listing audit rows");
-    done(q);
-    unlock(s);
-    if (rc < 0) {
-        fr_store_audits_free(rows, n);
-        return rc;
-    }
+    struct res r = { .kind = &AUDIT_ROW, .max = (size_t)limit };
+    int rc = call(st, READ, Q_AUDIT_LIST,
+                  ARGS(a_int(before_id ? before_id : INT64_MAX), a_int(limit + 1)), &r,
+                  "listing audit rows");
+    struct fr_store_audit *rows = r.rows;
     *rows_out = rows;
-    *n_out = n;
-    *next_out = more ? rows[n - 1].id : 0;
-    return 0;
+    *n_out = r.n;
+    *next_out = r.more ? rows[r.n - 1].id : 0;
+    return rc;
 }
-
-/* ---- usage ------------------------------------------------------------------------ */
 
 static int sq_usage_add(fr_store *st, int64_t client_id, const char *day, const char *operation,
                         int64_t n) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_USAGE_ADD, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_text(q, 2, day, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, operation, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, n);
-        int r = sqlite3_step(q);
-        if (r != SQLITE_DONE)
-            rc = write_err(s, r, "counting usage", NULL, FR_E_NOT_FOUND, "client not found");
-        done(q);
-    }
-    unlock(s);
-    return rc;
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_USAGE_ADD,
+                  ARGS(a_int(client_id), a_text(day), a_text(operation), a_int(n)), &r,
+                  "counting usage");
+    return constraint(rc, &r, NULL, FR_E_NOT_FOUND, "client not found");
 }
 
 static int sq_usage_list(fr_store *st, int64_t client_id, const char *from_day,
                          struct fr_store_usage **rows_out, size_t *n_out) {
-    struct sq *s = SQ(st);
-    struct fr_store_usage *rows = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *q;
-    int r = SQLITE_DONE;
-    lock(s);
-    int rc = prep(s, Q_USAGE_LIST, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_text(q, 2, from_day ? from_day : "", -1, SQLITE_STATIC);
-    }
-    while (rc == 0 && (r = sqlite3_step(q)) == SQLITE_ROW) {
-        if ((rc = grow((void **)&rows, &cap, n, sizeof *rows)) < 0) break;
-        const unsigned char *d = sqlite3_column_text(q, 0);
-        snprintf(rows[n].day, sizeof rows[n].day, "%s", d ? (const char *)d : "");
-        rows[n].count = sqlite3_column_int64(q, 2);
-        if ((rc = col_str(q, 1, &rows[n].operation)) == 0) n++;
-    }
-    if (rc == 0 && r != SQLITE_DONE) rc = sq_err(s, r, "listing usage");
-    done(q);
-    unlock(s);
-    if (rc < 0) {
-        fr_store_usages_free(rows, n);
-        return rc;
-    }
-    *rows_out = rows;
-    *n_out = n;
-    return 0;
+    struct res r = { .kind = &USAGE_ROW, .max = SIZE_MAX };
+    int rc = call(st, READ, Q_USAGE_LIST,
+                  ARGS(a_int(client_id), a_text(from_day ? from_day : "")), &r, "listing usage");
+    *rows_out = r.rows;
+    *n_out = r.n;
+    return rc;
 }
 
-/* ---- idempotency ------------------------------------------------------------------ */
-
 static int sq_idem_get(fr_store *st, int64_t client_id, const char *key, struct fr_store_idem *out) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_IDEM_GET, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_ROW) {
-            out->status = sqlite3_column_int(q, 1);
-            out->created_at = sqlite3_column_int64(q, 3);
-            if ((rc = col_str(q, 0, &out->request_hash)) < 0 || (rc = col_str(q, 2, &out->response)) < 0)
-                fr_store_idem_free(out);
-        } else if (r == SQLITE_DONE) {
-            rc = fr_err_set(FR_E_NOT_FOUND, "idempotency key not seen");
-        } else {
-            rc = sq_err(s, r, "reading an idempotency key");
-        }
-        done(q);
-    }
-    unlock(s);
-    return rc;
+    struct res r = { .kind = &IDEM_ROW, .max = 1, .rows = out };
+    int rc = call(st, READ, Q_IDEM_GET, ARGS(a_int(client_id), a_text(key)), &r,
+                  "reading an idempotency key");
+    return missing(rc, (int64_t)r.n, FR_E_NOT_FOUND, "idempotency key not seen");
 }
 
 static int sq_idem_put(fr_store *st, int64_t client_id, const char *key, const char *request_hash,
                        int status, const char *response) {
-    struct sq *s = SQ(st);
-    sqlite3_stmt *q;
-    lock(s);
-    int rc = prep(s, Q_IDEM_PUT, &q);
-    if (rc == 0) {
-        sqlite3_bind_int64(q, 1, client_id);
-        sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, request_hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 4, status);
-        sqlite3_bind_text(q, 5, response, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 6, fr_now_ms());
-        int r = sqlite3_step(q);
-        if (r != SQLITE_DONE)
-            rc = write_err(s, r, "storing an idempotency key", "Idempotency-Key",
-                           FR_E_NOT_FOUND, "client not found");
-        done(q);
-    }
-    unlock(s);
-    return rc;
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_IDEM_PUT,
+                  ARGS(a_int(client_id), a_text(key), a_text(request_hash), a_int(status),
+                       a_text(response), a_int(fr__store_now(st))),
+                  &r, "storing an idempotency key");
+    return constraint(rc, &r, "Idempotency-Key", FR_E_NOT_FOUND, "client not found");
 }
 
 static int sq_idem_purge(fr_store *st, int64_t before_ms, int64_t *n_out) {
-    return write_many(SQ(st), Q_IDEM_PURGE, before_ms, n_out, "purging idempotency keys");
+    return write_many(st, Q_IDEM_PURGE, before_ms, n_out, "purging idempotency keys");
 }
 
-static const struct fr_store_ops sq_ops = {
+const struct fr_store_ops fr__store_sqlite_ops = {
     .name = "sqlite",
+    .open = sq_open,
+    .migrate = sq_migrate,
     .close = sq_close,
     .ping = sq_ping,
     .schema_version = sq_schema_version,
     .check = sq_check,
     .backup = sq_backup,
     .tx_begin = sq_tx_begin,
-    .tx_commit = sq_tx_commit,
-    .tx_rollback = sq_tx_rollback,
+    .tx_end = sq_tx_end,
     .client_create = sq_client_create,
     .client_get = sq_client_get,
     .client_get_by_prefix = sq_client_get_by_prefix,

@@ -10,6 +10,7 @@
 
 static const char *const env_keys[] = {
     "FACEREC_LISTEN",           "FACEREC_DATA_DIR",         "FACEREC_MODELS_DIR",
+    "FACEREC_DATABASE_URL",
     "FACEREC_ADMIN_TOKEN",      "FACEREC_MAX_UPLOAD_BYTES", "FACEREC_MAX_PIXELS",
     "FACEREC_THREADS",          "FACEREC_MATCH_THRESHOLD",  "FACEREC_QUALITY_THRESHOLD",
     "FACEREC_LIVENESS_THRESHOLD", "FACEREC_REQUIRE_LIVENESS", "FACEREC_STORE_PHOTOS", "FACEREC_PHOTO_RETENTION_DAYS",
@@ -50,6 +51,7 @@ static char *printed(const struct fr_config *cfg) {
 static const char *defaults_text =
     "listen = 127.0.0.1:8000\n"
     "data_dir = ./data\n"
+    "database_url = sqlite:./data\n"
     "models_dir = ./models\n"
     "admin_token = (unset)\n"
     "metrics_token = (unset)\n"
@@ -79,6 +81,9 @@ static void test_defaults(void **state) {
     assert_string_equal(c.listen_host, "127.0.0.1");
     assert_int_equal(c.listen_port, 8000);
     assert_string_equal(c.data_dir, "./data");
+    assert_string_equal(c.database_url, "");
+    char url[FR_CONFIG_URL_MAX];
+    assert_string_equal(fr_config_database_url(&c, url, sizeof url), "sqlite:./data");
     assert_string_equal(c.admin_token, "");
     assert_int_equal(c.max_upload_bytes, 10485760);
     assert_int_equal(c.max_pixels, 50000000);
@@ -378,6 +383,49 @@ static void test_secret_masked(void **state) {
     unlink(path);
 }
 
+/* FACEREC_DATABASE_URL: unset follows data_dir; any <scheme>:<where> is taken
+ * (the store knows which backends exist); a password is never shown. */
+static void test_database_url(void **state) {
+    (void)state;
+    struct fr_config c;
+    char url[FR_CONFIG_URL_MAX];
+    setenv("FACEREC_DATA_DIR", "/srv/facerec", 1);
+    assert_int_equal(fr_config_load(&c, NULL), 0);
+    assert_string_equal(fr_config_database_url(&c, url, sizeof url), "sqlite:/srv/facerec");
+    assert_non_null(strstr(printed(&c), "database_url = sqlite:/srv/facerec\n"));
+    setenv("FACEREC_DATABASE_URL", "sqlite:/var/lib/facerec", 1);
+    assert_int_equal(fr_config_load(&c, NULL), 0);
+    assert_string_equal(c.database_url, "sqlite:/var/lib/facerec");
+    assert_string_equal(fr_config_database_url(&c, url, sizeof url), "sqlite:/var/lib/facerec");
+    /* the syntax is checked here, the backend by the store */
+    setenv("FACEREC_DATABASE_URL", "nosuchdb:x", 1);
+    assert_int_equal(fr_config_load(&c, NULL), 0);
+    static const char *const bad[] = { "/var/lib/facerec", "sqlite:", ":x", "1db:x", "sq lite:x" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("FACEREC_DATABASE_URL", bad[i], 1);
+        assert_int_equal(fr_config_load(&c, NULL), -FR_E_INVALID_ARGUMENT);
+        printf("%s\n", fr_err_detail());
+        assert_non_null(strstr(fr_err_detail(), "FACEREC_DATABASE_URL: expected a database URL like "
+                                                "sqlite:/var/lib/facerec, got '"));
+    }
+    /* the password stays out of the printed configuration and of errors */
+    setenv("FACEREC_DATABASE_URL", "postgresql://face:s3cr3t@db.example/facerec", 1);
+    assert_int_equal(fr_config_load(&c, NULL), 0);
+    char *text = printed(&c);
+    assert_non_null(strstr(text, "database_url = postgresql://face:***@db.example/facerec\n"));
+    assert_null(strstr(text, "s3cr3t"));
+    setenv("FACEREC_DATABASE_URL", "postgresql://face:s3cr3t@db.example/\x01", 1);
+    assert_int_equal(fr_config_load(&c, NULL), -FR_E_INVALID_ARGUMENT);
+    assert_null(strstr(fr_err_detail(), "s3cr3t"));
+    /* the file's key */
+    const char *file = "database_url = sqlite:rel/dir\n";
+    const char *path = write_file(file, strlen(file));
+    unsetenv("FACEREC_DATABASE_URL");
+    assert_int_equal(fr_config_load(&c, path), 0);
+    assert_string_equal(c.database_url, "sqlite:rel/dir");
+    unlink(path);
+}
+
 static void test_unknown_env_is_only_a_warning(void **state) {
     (void)state;
     setenv("FACEREC_THREAD", "4", 1);   /* a typo: warned about on stderr, not fatal */
@@ -396,6 +444,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_listen_forms, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_file_errors, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_secret_masked, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_database_url, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_unknown_env_is_only_a_warning, clear_env, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,7 +23,9 @@ static void test_reembed(void **state) {
     assert_int_equal(fr_file_read("tests/fixtures/images/baseline.jpg", 1 << 20, &noface, &nlen), 0);
     /* the old model's rows, written straight to the store */
     fr_store *st = NULL;
-    assert_int_equal(fr_store_open_sqlite(&st, dir), 0);
+    char url[64];
+    snprintf(url, sizeof url, "sqlite:%s", dir);
+    assert_int_equal(fr_store_open(url, &st), 0);
     char key[FR_KEY_LEN + 1], prefix[FR_KEY_PREFIX_LEN + 1], hash[FR_KEY_HASH_LEN + 1];
     int64_t client, subject, f1, f2;
     assert_int_equal(fr_key_generate("frk", key), 0);

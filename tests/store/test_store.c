@@ -1,11 +1,16 @@
-/* Storage layer: every call's happy path and error paths on a real SQLite
- * database in a fresh temporary directory, tenant isolation (client B can
- * neither see nor change client A's rows), cascades, cursor pagination,
- * transactions, many threads writing at once, allocation failures with no
- * leaks, and a child killed with SIGKILL while enrolling: every id it
- * acknowledged must survive and the database must pass integrity_check.
- * The suite is written against the public interface only, so a future
- * PostgreSQL backend runs it by changing open_store(). */
+/* Storage layer: every call's happy path and error paths on a real
+ * database made fresh for each test, tenant isolation (client B can neither
+ * see nor change client A's rows), cascades, cursor pagination, transaction
+ * handles (visibility, nesting, threads), many threads writing at once,
+ * allocation failures with no leaks, a clock of the test's own, and a child
+ * killed with SIGKILL while enrolling: every id it acknowledged must survive
+ * and the database must pass its check.
+ *
+ * The suite is written against the public interface only and runs once per
+ * backend that fr_store_backend_name() lists: each test is named
+ * "<backend>: <test>", and backend_fx[] below says how a backend gets a
+ * fresh database (a backend without a row there fails the suite). Checks of
+ * SQLite's files (modes, a junk file, backups as files) run for sqlite only. */
 #include "harness.h"
 
 #include "facerec/keys.h"
@@ -15,6 +20,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,8 +28,26 @@
 
 #define DIM 512
 
+/* How a backend's tests get a fresh, empty database. */
+struct backend_fx {
+    const char *name;            /* as fr_store_backend_name() gives it */
+    /* The URL of a new database for one test; dir is the test's fresh scratch folder. */
+    void (*make_url)(const char *dir, char *url, size_t len);
+    int sqlite_files;            /* the database is dir/facerec.db: SQLite's file checks apply */
+};
+
+static void sqlite_url(const char *dir, char *url, size_t len) {
+    snprintf(url, len, "sqlite:%s", dir);
+}
+
+static struct backend_fx backend_fx[] = {   /* not const: each is a test's initial state */
+    { "sqlite", sqlite_url, 1 },
+};
+
 struct fx {
-    char dir[64];
+    const struct backend_fx *b;
+    char dir[64];                /* scratch folder, removed at teardown */
+    char url[128];
     fr_store *st;
     size_t mem0;
 };
@@ -33,12 +57,15 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
     return remove(path);
 }
 
-static int open_store(struct fx *f) { return fr_store_open_sqlite(&f->st, f->dir); }
+static int open_store(struct fx *f) { return fr_store_open(f->url, &f->st); }
 
+/* *state comes in as the test's struct backend_fx and leaves as its struct fx. */
 static int setup(void **state) {
     struct fx *f = calloc(1, sizeof *f);
+    f->b = *state;
     snprintf(f->dir, sizeof f->dir, "/tmp/fr_store_XXXXXX");
     if (!mkdtemp(f->dir)) return -1;
+    f->b->make_url(f->dir, f->url, sizeof f->url);
     f->mem0 = fr_mem_used();
     if (open_store(f) < 0) {
         fprintf(stderr, "open: %s\n", fr_err_detail());
@@ -133,16 +160,23 @@ static void test_open_and_migrations(void **state) {
 static void test_open_errors(void **state) {
     struct fx *f = *state;
     fr_store *st = (fr_store *)1;
-    char path[128];
-    assert_int_equal(fr_store_open_sqlite(&st, ""), -FR_E_INVALID_ARGUMENT);
+    char path[128], url[160], cwd[4096];
+    assert_int_equal(fr_store_open(NULL, &st), -FR_E_INVALID_ARGUMENT);
     assert_null(st);
-    assert_int_equal(fr_store_open_sqlite(NULL, f->dir), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_open(f->url, NULL), -FR_E_INVALID_ARGUMENT);
+    fr_store_close(NULL);
+    if (!f->b->sqlite_files) return;
+    st = (fr_store *)1;
+    assert_int_equal(fr_store_open("sqlite:", &st), -FR_E_INVALID_ARGUMENT);
+    assert_null(st);
+    assert_string_equal(fr_err_value(), "database_url");
     /* a file where the directory should be */
     snprintf(path, sizeof path, "%s/file", f->dir);
     FILE *fp = fopen(path, "w");
     fputs("x", fp);
     fclose(fp);
-    assert_int_equal(fr_store_open_sqlite(&st, path), -FR_E_IO);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    assert_int_equal(fr_store_open(url, &st), -FR_E_IO);
     /* a facerec.db that is not a database */
     snprintf(path, sizeof path, "%s/junk", f->dir);
     mkdir(path, 0700);
@@ -150,20 +184,80 @@ static void test_open_errors(void **state) {
     fp = fopen(path, "w");
     for (int i = 0; i < 200; i++) fputs("this is not an SQLite database ", fp);
     fclose(fp);
-    snprintf(path, sizeof path, "%s/junk", f->dir);
-    assert_int_equal(fr_store_open_sqlite(&st, path), -FR_E_IO);
+    snprintf(url, sizeof url, "sqlite:%s/junk", f->dir);
+    assert_int_equal(fr_store_open(url, &st), -FR_E_IO);
     assert_null(st);
     printf("not a database: %s\n", fr_err_detail());
     /* nested directories are created */
-    snprintf(path, sizeof path, "%s/a/b/c", f->dir);
-    assert_int_equal(fr_store_open_sqlite(&st, path), 0);
+    snprintf(url, sizeof url, "sqlite:%s/a/b/c", f->dir);
+    assert_int_equal(fr_store_open(url, &st), 0);
     fr_store_close(st);
-    fr_store_close(NULL);
+    /* a relative folder is the working directory's; the scheme's case does not matter */
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(f->dir), 0);
+    assert_int_equal(fr_store_open("SQLite:rel/db", &st), 0);
+    assert_string_equal(fr_store_backend(st), "sqlite");
+    fr_store_close(st);
+    assert_int_equal(chdir(cwd), 0);
+    snprintf(path, sizeof path, "%s/rel/db/facerec.db", f->dir);
+    assert_int_equal(access(path, F_OK), 0);
+}
+
+/* Backends by name: the list, an unknown scheme, a known one not built. */
+static void test_open_by_url(void **state) {
+    struct fx *f = *state;
+    fr_store *st = (fr_store *)1;
+    int listed = 0;
+    assert_true(fr_store_backend_count() >= 1);
+    for (size_t i = 0; i < fr_store_backend_count(); i++) {
+        assert_non_null(fr_store_backend_name(i));
+        listed += strcmp(fr_store_backend_name(i), f->b->name) == 0;
+        assert_string_not_equal(fr_store_backend_name(i), "postgresql");   /* not built yet */
+    }
+    assert_int_equal(listed, 1);
+    assert_null(fr_store_backend_name(fr_store_backend_count()));
+    assert_string_equal(fr_store_backend(f->st), f->b->name);
+
+    /* an unknown scheme names the field and lists what there is; the URL
+     * itself (it may hold a password) is not quoted back */
+    assert_int_equal(fr_store_open("mysql://app:s3cr3t@db.example/facerec", &st),
+                     -FR_E_INVALID_ARGUMENT);
+    assert_null(st);
+    printf("unknown: %s\n", fr_err_detail());
+    assert_string_equal(fr_err_key(), "field");
+    assert_string_equal(fr_err_value(), "database_url");
+    assert_non_null(strstr(fr_err_detail(), "unknown backend 'mysql'"));
+    assert_non_null(strstr(fr_err_detail(), "sqlite:"));
+    assert_null(strstr(fr_err_detail(), "s3cr3t"));
+    /* not a URL at all */
+    static const char *const bad[] = { "", "/var/lib/facerec", ":x", "1db:x", "sq lite:x" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        st = (fr_store *)1;
+        assert_int_equal(fr_store_open(bad[i], &st), -FR_E_INVALID_ARGUMENT);
+        assert_null(st);
+        assert_string_equal(fr_err_value(), "database_url");
+    }
+}
+
+static void test_open_postgresql_not_built(void **state) {
+    (void)state;
+    static const char *const urls[] = { "postgresql://face:s3cr3t@localhost/facerec",
+                                        "postgres://localhost/facerec", "PostgreSQL:///facerec" };
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        fr_store *st = (fr_store *)1;
+        assert_int_equal(fr_store_open(urls[i], &st), -FR_E_INVALID_ARGUMENT);
+        assert_null(st);
+        printf("%s\n", fr_err_detail());
+        assert_string_equal(fr_err_key(), "field");
+        assert_string_equal(fr_err_value(), "database_url");
+        assert_non_null(strstr(fr_err_detail(), "not built"));
+        assert_null(strstr(fr_err_detail(), "s3cr3t"));
+    }
 }
 
 static void test_backup(void **state) {
     struct fx *f = *state;
-    char dir2[128], path[160];
+    char dir2[128], path[160], url[160];
     int64_t c = mk_client(f->st, "a");
     int64_t s = mk_subject(f->st, c, "s", NULL);
     int64_t face = mk_face(f->st, c, s, 1);
@@ -172,9 +266,11 @@ static void test_backup(void **state) {
     snprintf(path, sizeof path, "%s/facerec.db", dir2);
     assert_int_equal(fr_store_backup(f->st, path), 0);
     assert_true(fr_store_backup(f->st, path) < 0);   /* never overwrites */
+    if (!f->b->sqlite_files) return;                  /* the copy is a file only for sqlite */
     fr_store *b = NULL;
     struct fr_store_face row;
-    assert_int_equal(fr_store_open_sqlite(&b, dir2), 0);
+    snprintf(url, sizeof url, "sqlite:%s", dir2);
+    assert_int_equal(fr_store_open(url, &b), 0);
     assert_int_equal(fr_store_face_get(b, c, face, &row), 0);
     fr_store_face_free(&row);
     assert_int_equal(fr_store_check(b), 0);
@@ -409,13 +505,14 @@ static void test_subject_pagination(void **state) {
     enum { N = 250 };
     int64_t want[N];
     char name[32];
-    assert_int_equal(fr_store_tx_begin(f->st), 0);
+    fr_store *tx = NULL;
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "s%d", i);
-        want[i] = mk_subject(f->st, a, name, NULL);
-        if (i % 3 == 0) mk_subject(f->st, b, name, NULL);   /* interleaved foreign rows */
+        want[i] = mk_subject(tx, a, name, NULL);
+        if (i % 3 == 0) mk_subject(tx, b, name, NULL);   /* interleaved foreign rows */
     }
-    assert_int_equal(fr_store_tx_commit(f->st), 0);
+    assert_int_equal(fr_store_tx_commit(tx), 0);
     int64_t cursor = 0;
     int got = 0, pages = 0;
     do {
@@ -859,18 +956,19 @@ static void test_idempotency(void **state) {
 /* Enrolment as the service does it: face, idempotency row, audit row. */
 static int enroll_tx(fr_store *st, int64_t client, int64_t subject, const char *key, int commit,
                      int64_t *face_out) {
-    int rc = fr_store_tx_begin(st);
+    fr_store *tx = NULL;
+    int rc = fr_store_tx_begin(st, &tx);
     if (rc < 0) return rc;
     char resp[64];
-    *face_out = mk_face(st, client, subject, 11);
+    *face_out = mk_face(tx, client, subject, 11);
     snprintf(resp, sizeof resp, "{\"face_id\":%lld}", (long long)*face_out);
-    if ((rc = fr_store_idem_put(st, client, key, "h", 201, resp)) == 0)
-        rc = fr_store_audit_append(st, "client:1", "face.add", "face", "req", NULL, NULL);
+    if ((rc = fr_store_idem_put(tx, client, key, "h", 201, resp)) == 0)
+        rc = fr_store_audit_append(tx, "client:1", "face.add", "face", "req", NULL, NULL);
     if (rc < 0 || !commit) {
-        fr_store_tx_rollback(st);
+        fr_store_tx_rollback(tx);
         return rc;
     }
-    return fr_store_tx_commit(st);
+    return fr_store_tx_commit(tx);
 }
 
 static void test_transactions(void **state) {
@@ -880,6 +978,7 @@ static void test_transactions(void **state) {
     int64_t face = 0, n = 0;
     struct fr_store_face row;
     struct fr_store_idem idem;
+    fr_store *tx = NULL, *in = NULL;
     /* rolled back: none of the three rows exist */
     assert_int_equal(enroll_tx(f->st, a, s, "k1", 0, &face), 0);
     assert_int_equal(fr_store_face_get(f->st, a, face, &row), -FR_E_NOT_FOUND);
@@ -909,36 +1008,302 @@ static void test_transactions(void **state) {
     assert_int_equal(n, before);
 
     /* a failed call inside a transaction undoes only itself */
-    assert_int_equal(fr_store_tx_begin(f->st), 0);
-    int64_t s2 = mk_subject(f->st, a, "s2", NULL);
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    assert_string_equal(fr_store_backend(tx), f->b->name);
+    int64_t s2 = mk_subject(tx, a, "s2", NULL);
     int64_t x;
-    assert_int_equal(fr_store_subject_create(f->st, a, "dup", "ext", NULL, &x), -FR_E_CONFLICT);
-    assert_int_equal(fr_store_tx_commit(f->st), 0);
+    assert_int_equal(fr_store_subject_create(tx, a, "dup", "ext", NULL, &x), -FR_E_CONFLICT);
+    assert_int_equal(fr_store_tx_commit(tx), 0);
     struct fr_store_subject sub;
     assert_int_equal(fr_store_subject_get(f->st, a, s2, &sub), 0);
     fr_store_subject_free(&sub);
 
     /* nesting: the outer rollback undoes the committed inner level */
-    assert_int_equal(fr_store_tx_begin(f->st), 0);
-    assert_int_equal(fr_store_tx_begin(f->st), 0);
-    int64_t s3 = mk_subject(f->st, a, "s3", NULL);
-    assert_int_equal(fr_store_subject_delete(f->st, a, s2, NULL, NULL), 0);   /* itself a tx */
-    assert_int_equal(fr_store_tx_commit(f->st), 0);
-    fr_store_tx_rollback(f->st);
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    assert_int_equal(fr_store_tx_begin(tx, &in), 0);
+    int64_t s3 = mk_subject(in, a, "s3", NULL);
+    assert_int_equal(fr_store_subject_delete(in, a, s2, NULL, NULL), 0);   /* itself a tx */
+    /* while the inner one is open, the outer handle is refused */
+    assert_int_equal(fr_store_ping(tx), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_tx_commit(tx), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_tx_commit(in), 0);
+    assert_int_equal(fr_store_subject_get(tx, a, s3, &sub), 0);   /* the outer one sees it */
+    fr_store_subject_free(&sub);
+    fr_store_tx_rollback(tx);
     assert_int_equal(fr_store_subject_get(f->st, a, s3, &sub), -FR_E_SUBJECT_NOT_FOUND);
     assert_int_equal(fr_store_subject_get(f->st, a, s2, &sub), 0);
     fr_store_subject_free(&sub);
+    /* an inner rollback keeps the outer level's own changes */
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    int64_t s4 = mk_subject(tx, a, "s4", NULL);
+    assert_int_equal(fr_store_tx_begin(tx, &in), 0);
+    int64_t s5 = mk_subject(in, a, "s5", NULL);
+    fr_store_tx_rollback(in);
+    assert_int_equal(fr_store_tx_commit(tx), 0);
+    assert_int_equal(fr_store_subject_get(f->st, a, s4, &sub), 0);
+    fr_store_subject_free(&sub);
+    assert_int_equal(fr_store_subject_get(f->st, a, s5, &sub), -FR_E_SUBJECT_NOT_FOUND);
+    /* rolling back the outer one ends an inner one still open */
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    assert_int_equal(fr_store_tx_begin(tx, &in), 0);
+    assert_int_equal(fr_store_tx_begin(in, &in), 0);
+    int64_t s6 = mk_subject(in, a, "s6", NULL);
+    fr_store_tx_rollback(tx);
+    assert_int_equal(fr_store_subject_get(f->st, a, s6, &sub), -FR_E_SUBJECT_NOT_FOUND);
+    /* closing a transaction handle rolls it back */
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    int64_t s7 = mk_subject(tx, a, "s7", NULL);
+    fr_store_close(tx);
+    assert_int_equal(fr_store_subject_get(f->st, a, s7, &sub), -FR_E_SUBJECT_NOT_FOUND);
 
-    /* ending a transaction that was never begun */
+    /* ending what is not a transaction */
     assert_int_equal(fr_store_tx_commit(f->st), -FR_E_INVALID_ARGUMENT);
     fr_store_tx_rollback(f->st);   /* harmless */
+    fr_store_tx_rollback(NULL);
     assert_int_equal(fr_store_ping(f->st), 0);
     /* backup is refused inside a transaction */
     char path[128];
     snprintf(path, sizeof path, "%s/b.db", f->dir);
-    assert_int_equal(fr_store_tx_begin(f->st), 0);
-    assert_int_equal(fr_store_backup(f->st, path), -FR_E_INVALID_ARGUMENT);
-    fr_store_tx_rollback(f->st);
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    assert_int_equal(fr_store_backup(tx, path), -FR_E_INVALID_ARGUMENT);
+    fr_store_tx_rollback(tx);
+}
+
+static int count_cb(void *ctx, const struct fr_store_face_ref *r) {
+    (void)r;
+    (*(int64_t *)ctx)++;
+    return 0;
+}
+
+/* What a transaction changed is seen through its handle at once, by every
+ * other caller only after the commit, and by nobody after a rollback. */
+static void test_tx_visibility(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a");
+    int64_t s = mk_subject(f->st, a, "s", NULL);
+    struct fr_store_subject sub;
+    struct fr_store_face row;
+    int64_t n = 0, walked = 0;
+    fr_store *tx = NULL;
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    int64_t s2 = mk_subject(tx, a, "inside", "in-1");
+    int64_t face = mk_face(tx, a, s2, 1);
+    assert_int_equal(fr_store_subject_get(tx, a, s2, &sub), 0);
+    assert_int_equal(sub.n_faces, 1);
+    fr_store_subject_free(&sub);
+    assert_int_equal(fr_store_faces_foreach(tx, NULL, count_cb, &walked), 0);
+    assert_int_equal(walked, 1);
+    /* the store itself still reads what was committed */
+    assert_int_equal(fr_store_subject_get(f->st, a, s2, &sub), -FR_E_SUBJECT_NOT_FOUND);
+    assert_int_equal(fr_store_face_get(f->st, a, face, &row), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_subject_count(f->st, a, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(fr_store_tx_commit(tx), 0);
+    assert_int_equal(fr_store_subject_get(f->st, a, s2, &sub), 0);
+    assert_string_equal(sub.external_id, "in-1");
+    fr_store_subject_free(&sub);
+    assert_int_equal(fr_store_face_get(f->st, a, face, &row), 0);
+    fr_store_face_free(&row);
+
+    /* rolled back: gone for everybody, the store's own rows untouched */
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    int64_t face2 = mk_face(tx, a, s, 2);
+    assert_int_equal(fr_store_subject_delete(tx, a, s2, NULL, NULL), 0);
+    assert_int_equal(fr_store_subject_count(tx, a, &n), 0);
+    assert_int_equal(n, 1);
+    fr_store_tx_rollback(tx);
+    assert_int_equal(fr_store_face_get(f->st, a, face2, &row), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_subject_count(f->st, a, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(fr_store_face_get(f->st, a, face, &row), 0);
+    fr_store_face_free(&row);
+    assert_int_equal(fr_store_check(f->st), 0);
+}
+
+/* Two threads, each with a transaction handle: the second waits for the
+ * first to end, so each one's rows are together; and a handle begun on one
+ * thread may be ended on another. */
+enum { TX_ROWS = 20 };
+
+struct tx_worker {
+    fr_store *st;                /* the store (begin here) or, with handed, a transaction */
+    int handed;                  /* st is a transaction begun elsewhere: use and commit it */
+    int64_t client;
+    int64_t ids[TX_ROWS];
+    int rc;
+};
+
+static void *tx_worker_main(void *arg) {
+    struct tx_worker *w = arg;
+    fr_store *tx = w->st;
+    if (!w->handed && (w->rc = fr_store_tx_begin(w->st, &tx)) < 0) return NULL;
+    for (int i = 0; i < TX_ROWS && w->rc == 0; i++) {
+        w->rc = fr_store_subject_create(tx, w->client, "t", NULL, NULL, &w->ids[i]);
+        if (i == TX_ROWS / 2) usleep(20000);   /* give the other thread a chance to cut in */
+    }
+    if (w->rc == 0) w->rc = fr_store_tx_commit(tx);
+    else fr_store_tx_rollback(tx);
+    return NULL;
+}
+
+static void test_tx_two_threads(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a");
+    struct tx_worker w[2] = { { .st = f->st, .client = a }, { .st = f->st, .client = a } };
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, tx_worker_main, &w[i]), 0);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(w[i].rc, 0);
+        for (int k = 1; k < TX_ROWS; k++) assert_int_equal(w[i].ids[k], w[i].ids[k - 1] + 1);
+    }
+    int64_t n = 0;
+    assert_int_equal(fr_store_subject_count(f->st, a, &n), 0);
+    assert_int_equal(n, 2 * TX_ROWS);
+    /* handed over: begun here, used and committed by another thread, then again */
+    for (int round = 0; round < 2; round++) {
+        fr_store *tx = NULL;
+        struct tx_worker h = { .handed = 1, .client = a };
+        assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+        h.st = tx;
+        assert_int_equal(pthread_create(&th[0], NULL, tx_worker_main, &h), 0);
+        pthread_join(th[0], NULL);
+        assert_int_equal(h.rc, 0);
+    }
+    assert_int_equal(fr_store_subject_count(f->st, a, &n), 0);
+    assert_int_equal(n, 4 * TX_ROWS);
+}
+
+/* A write on the store from another thread while a transaction is open
+ * waits for it and completes after the commit; reads go on meanwhile. */
+struct writer {
+    fr_store *st;
+    int64_t client, id;
+    int rc;
+    atomic_int finished;
+};
+
+static void *writer_main(void *arg) {
+    struct writer *w = arg;
+    w->rc = fr_store_subject_create(w->st, w->client, "outside", NULL, NULL, &w->id);
+    atomic_store(&w->finished, 1);
+    return NULL;
+}
+
+static void test_tx_waits_for_commit(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a");
+    fr_store *tx = NULL;
+    int64_t n = 0;
+    pthread_t th;
+    struct writer w = { .st = f->st, .client = a };
+    atomic_init(&w.finished, 0);
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    int64_t inside = mk_subject(tx, a, "inside", NULL);
+    assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+    usleep(300000);
+    assert_int_equal(atomic_load(&w.finished), 0);        /* still waiting */
+    assert_int_equal(fr_store_ping(f->st), 0);             /* reads are not held up */
+    assert_int_equal(fr_store_subject_count(f->st, a, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(fr_store_tx_commit(tx), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&w.finished), 1);
+    assert_int_equal(w.rc, 0);
+    assert_true(w.id > inside);                             /* it ran after the commit */
+    assert_int_equal(fr_store_subject_count(f->st, a, &n), 0);
+    assert_int_equal(n, 2);
+}
+
+/* The one mistake a handle invites: writing through the store on the thread
+ * that holds the transaction would wait for itself. It gives up after the
+ * busy timeout instead of hanging, and the transaction is still usable. */
+static void test_tx_same_thread_write_gives_up(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a"), x = 0;
+    fr_store *tx = NULL;
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    double t0 = fr_time_ms();
+    assert_int_equal(fr_store_subject_create(f->st, a, "wrong handle", NULL, NULL, &x),
+                     -FR_E_SERVICE_UNAVAILABLE);
+    printf("gave up after %.0f ms: %s\n", fr_time_ms() - t0, fr_err_detail());
+    assert_int_equal(x, 0);
+    mk_subject(tx, a, "right handle", NULL);
+    assert_int_equal(fr_store_tx_commit(tx), 0);
+    assert_int_equal(fr_store_subject_count(f->st, a, &x), 0);
+    assert_int_equal(x, 1);
+}
+
+/* A clock of the test's own stamps the rows, so purges by age are exact. */
+static int64_t test_clock(void *ctx) { return *(const int64_t *)ctx; }
+
+static void test_clock_stamps_rows(void **state) {
+    struct fx *f = *state;
+    int64_t now = 1000, n = 0;
+    struct fr_store_opts o = { test_clock, &now };
+    fr_store_close(f->st);
+    assert_int_equal(fr_store_open_opts(f->url, &o, &f->st), 0);
+    int64_t a = mk_client(f->st, "a");
+    struct fr_store_client c;
+    assert_int_equal(fr_store_client_get(f->st, a, &c), 0);
+    assert_int_equal(c.created_at, 1000);
+    fr_store_client_free(&c);
+    int64_t s = mk_subject(f->st, a, "s", NULL);
+    float emb[DIM];
+    fill_emb(emb, 1);
+    uint8_t photo[4] = { 1, 2, 3, 4 };
+    struct fr_store_face_new nf = { .client_id = a, .subject_id = s, .embedding = emb, .dim = DIM,
+                                    .model_id = "fr_feature", .liveness = -1, .image = photo,
+                                    .image_len = sizeof photo };
+    int64_t old_face = 0, new_face = 0;
+    assert_int_equal(fr_store_face_add(f->st, &nf, &old_face), 0);
+    assert_int_equal(fr_store_idem_put(f->st, a, "old", "h", 201, "{}"), 0);
+    now = 5000;
+    assert_int_equal(fr_store_face_add(f->st, &nf, &new_face), 0);
+    assert_int_equal(fr_store_idem_put(f->st, a, "new", "h", 201, "{}"), 0);
+    assert_int_equal(fr_store_audit_append(f->st, "admin", "x", NULL, NULL, NULL, NULL), 0);
+    /* a transaction stamps with the same clock */
+    fr_store *tx = NULL;
+    now = 7000;
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    struct fr_store_subject_update u = { .name = "renamed" };
+    assert_int_equal(fr_store_subject_update(tx, a, s, &u), 0);
+    assert_int_equal(fr_store_tx_commit(tx), 0);
+    struct fr_store_subject sub;
+    assert_int_equal(fr_store_subject_get(f->st, a, s, &sub), 0);
+    assert_int_equal(sub.created_at, 1000);
+    assert_int_equal(sub.updated_at, 7000);
+    fr_store_subject_free(&sub);
+    struct fr_store_audit *au = NULL;
+    size_t na = 0;
+    int64_t next = 0;
+    assert_int_equal(fr_store_audit_list(f->st, 10, 0, &au, &na, &next), 0);
+    assert_int_equal(na, 1);
+    assert_int_equal(au[0].at, 5000);
+    fr_store_audits_free(au, na);
+
+    /* photo retention: only the photo taken before 3000 goes */
+    assert_int_equal(fr_store_face_image_purge(f->st, 1000, &n), 0);
+    assert_int_equal(n, 0);                                 /* "before", not "at" */
+    assert_int_equal(fr_store_face_image_purge(f->st, 3000, &n), 0);
+    assert_int_equal(n, 1);
+    struct fr_store_face row;
+    assert_int_equal(fr_store_face_get(f->st, a, old_face, &row), 0);
+    assert_int_equal(row.created_at, 1000);
+    assert_false(row.has_image);
+    fr_store_face_free(&row);
+    assert_int_equal(fr_store_face_get(f->st, a, new_face, &row), 0);
+    assert_true(row.has_image);
+    fr_store_face_free(&row);
+    /* idempotency keys by age */
+    assert_int_equal(fr_store_idem_purge(f->st, 3000, &n), 0);
+    assert_int_equal(n, 1);
+    struct fr_store_idem idem;
+    assert_int_equal(fr_store_idem_get(f->st, a, "old", &idem), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_idem_get(f->st, a, "new", &idem), 0);
+    assert_int_equal(idem.created_at, 5000);
+    fr_store_idem_free(&idem);
 }
 
 /* ---- concurrency ------------------------------------------------------------------ */
@@ -965,11 +1330,15 @@ static void *worker_main(void *arg) {
         struct fr_store_subject s;
         if (fr_store_subject_get(w->st, w->client, w->subject, &s) < 0) w->failures++;
         fr_store_subject_free(&s);
-        if (i % 10 == 0) {
-            fr_store_tx_begin(w->st);   /* and whole transactions too */
+        if (i % 10 == 0) {   /* and whole transactions too */
+            fr_store *tx = NULL;
             int64_t x;
-            if (fr_store_audit_append(w->st, "client:1", "t", NULL, NULL, NULL, &x) < 0) w->failures++;
-            if (fr_store_tx_commit(w->st) < 0) w->failures++;
+            if (fr_store_tx_begin(w->st, &tx) < 0) {
+                w->failures++;
+                continue;
+            }
+            if (fr_store_audit_append(tx, "client:1", "t", NULL, NULL, NULL, &x) < 0) w->failures++;
+            if (fr_store_tx_commit(tx) < 0) w->failures++;
         }
     }
     return NULL;
@@ -1010,9 +1379,9 @@ static void test_concurrent_writers(void **state) {
 
 /* The child enrols faces as fast as it can and reports each id only after
  * fr_store_face_add returned: those are the acknowledged writes. */
-static _Noreturn void crash_child(const char *dir, int64_t client, int64_t subject, int fd) {
+static _Noreturn void crash_child(const char *url, int64_t client, int64_t subject, int fd) {
     fr_store *st = NULL;
-    if (fr_store_open_sqlite(&st, dir) < 0) _exit(2);
+    if (fr_store_open(url, &st) < 0) _exit(2);
     float emb[DIM];
     for (int64_t i = 0;; i++) {
         int64_t id = 0;
@@ -1039,7 +1408,7 @@ static void test_crash_kill9(void **state) {
         assert_true(pid >= 0);
         if (pid == 0) {
             close(p[0]);
-            crash_child(f->dir, a, s, p[1]);
+            crash_child(f->url, a, s, p[1]);
         }
         close(p[1]);
         /* let it run a varying while, then kill it mid-write */
@@ -1112,7 +1481,9 @@ static void test_alloc_failures(void **state) {
     assert_int_equal(fr_store_admin_set(f->st, "k", "v"), 0);
 
     fr_store *st2 = NULL;
-    TORTURE("open", , fr_store_open_sqlite(&st2, f->dir), fr_store_close(st2));
+    TORTURE("open", , fr_store_open(f->url, &st2), fr_store_close(st2));
+    fr_store *tx = NULL;
+    TORTURE("tx_begin", , fr_store_tx_begin(f->st, &tx), fr_store_tx_rollback(tx));
     struct fr_store_client *cl = NULL;
     size_t n = 0;
     TORTURE("client_list", , fr_store_client_list(f->st, &cl, &n), fr_store_clients_free(cl, n));
@@ -1157,7 +1528,10 @@ static void test_null_arguments(void **state) {
     int v;
     assert_int_equal(fr_store_ping(NULL), -FR_E_INVALID_ARGUMENT);
     assert_int_equal(fr_store_schema_version(NULL, &v), -FR_E_INVALID_ARGUMENT);
-    assert_int_equal(fr_store_tx_begin(NULL), -FR_E_INVALID_ARGUMENT);
+    fr_store *tx = (fr_store *)1;
+    assert_int_equal(fr_store_tx_begin(NULL, &tx), -FR_E_INVALID_ARGUMENT);
+    assert_null(tx);
+    assert_int_equal(fr_store_tx_commit(NULL), -FR_E_INVALID_ARGUMENT);
     assert_int_equal(fr_store_subject_create(NULL, 1, "n", NULL, NULL, &x), -FR_E_INVALID_ARGUMENT);
     assert_int_equal(fr_store_face_add(NULL, NULL, &x), -FR_E_INVALID_ARGUMENT);
     assert_int_equal(fr_store_face_count(NULL, 0, &x), -FR_E_INVALID_ARGUMENT);
@@ -1175,12 +1549,6 @@ static void test_null_arguments(void **state) {
     fr_store_idem_free(NULL);
 }
 
-static int count_cb(void *ctx, const struct fr_store_face_ref *r) {
-    (void)r;
-    (*(int64_t *)ctx)++;
-    return 0;
-}
-
 /* Figures for the report: bulk enrolment in one transaction, the start-up
  * walk over every face, and identify's subject lookups. */
 static void test_throughput(void **state) {
@@ -1189,10 +1557,11 @@ static void test_throughput(void **state) {
     int64_t a = mk_client(f->st, "a");
     int64_t subj[SUBJECTS];
     double t0 = fr_time_ms();
-    assert_int_equal(fr_store_tx_begin(f->st), 0);
-    for (int i = 0; i < SUBJECTS; i++) subj[i] = mk_subject(f->st, a, "s", NULL);
-    for (int i = 0; i < FACES; i++) mk_face(f->st, a, subj[i % SUBJECTS], i);
-    assert_int_equal(fr_store_tx_commit(f->st), 0);
+    fr_store *tx = NULL;
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    for (int i = 0; i < SUBJECTS; i++) subj[i] = mk_subject(tx, a, "s", NULL);
+    for (int i = 0; i < FACES; i++) mk_face(tx, a, subj[i % SUBJECTS], i);
+    assert_int_equal(fr_store_tx_commit(tx), 0);
     double t1 = fr_time_ms();
     int64_t n = 0;
     assert_int_equal(fr_store_faces_foreach(f->st, "fr_feature", count_cb, &n), 0);
@@ -1218,32 +1587,66 @@ static void test_throughput(void **state) {
     printf("face_add, each its own synced commit: %.2f ms per face\n", (fr_time_ms() - t4) / 100);
 }
 
+/* Every test, run once per backend built in. */
+#define T(fn) { #fn, fn }
+static const struct {
+    const char *name;
+    CMUnitTestFunction fn;
+} cases[] = {
+    T(test_open_and_migrations),
+    T(test_open_errors),
+    T(test_open_by_url),
+    T(test_open_postgresql_not_built),
+    T(test_backup),
+    T(test_keys),
+    T(test_clients),
+    T(test_admin_settings),
+    T(test_subjects),
+    T(test_subject_pagination),
+    T(test_faces),
+    T(test_faces_foreach_and_stats),
+    T(test_tenant_isolation),
+    T(test_cascades),
+    T(test_audit),
+    T(test_usage),
+    T(test_idempotency),
+    T(test_transactions),
+    T(test_tx_visibility),
+    T(test_tx_two_threads),
+    T(test_tx_waits_for_commit),
+    T(test_tx_same_thread_write_gives_up),
+    T(test_clock_stamps_rows),
+    T(test_concurrent_writers),
+    T(test_crash_kill9),
+    T(test_alloc_failures),
+    T(test_null_arguments),
+    T(test_throughput),
+};
+#undef T
+#define N_CASES (sizeof cases / sizeof cases[0])
+
 int main(void) {
     fr_log_set_level(FR_LOG_WARN);   /* "schema migrated" on every fresh directory */
-    const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-        T(test_open_and_migrations),
-        T(test_open_errors),
-        T(test_backup),
-        T(test_keys),
-        T(test_clients),
-        T(test_admin_settings),
-        T(test_subjects),
-        T(test_subject_pagination),
-        T(test_faces),
-        T(test_faces_foreach_and_stats),
-        T(test_tenant_isolation),
-        T(test_cascades),
-        T(test_audit),
-        T(test_usage),
-        T(test_idempotency),
-        T(test_transactions),
-        T(test_concurrent_writers),
-        T(test_crash_kill9),
-        T(test_alloc_failures),
-        T(test_null_arguments),
-        T(test_throughput),
-#undef T
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    size_t n_backends = fr_store_backend_count(), n = 0;
+    struct CMUnitTest *tests = calloc(n_backends * N_CASES, sizeof *tests);
+    char (*names)[96] = calloc(n_backends * N_CASES, sizeof *names);
+    for (size_t b = 0; b < n_backends; b++) {
+        const char *name = fr_store_backend_name(b);
+        struct backend_fx *bx = NULL;
+        for (size_t k = 0; k < sizeof backend_fx / sizeof backend_fx[0]; k++)
+            if (strcmp(backend_fx[k].name, name) == 0) bx = &backend_fx[k];
+        if (!bx) {
+            fprintf(stderr, "backend %s has no row in backend_fx[] (tests/store/test_store.c)\n",
+                    name);
+            return 1;
+        }
+        for (size_t c = 0; c < N_CASES; c++, n++) {
+            snprintf(names[n], sizeof names[n], "%s: %s", name, cases[c].name);
+            tests[n] = (struct CMUnitTest){ names[n], cases[c].fn, setup, teardown, bx };
+        }
+    }
+    int failed = _cmocka_run_group_tests("store", tests, n, NULL, NULL);
+    free(tests);
+    free(names);
+    return failed;
 }
