@@ -360,4 +360,142 @@ FR_API int fr_store_idem_put(fr_store *st, int64_t client_id, const char *key,
 FR_API int fr_store_idem_purge(fr_store *st, int64_t before_ms, int64_t *n_out);
 FR_API void fr_store_idem_free(struct fr_store_idem *r);
 
+/* ---- webhooks and the outbox ------------------------------------------------
+ * An event is written with one pending delivery per enabled webhook of its
+ * client that subscribes to its type, in the caller's transaction: the change
+ * and its event commit together or not at all. The dispatcher claims due
+ * deliveries with a lease (a claimed delivery is invisible to other claims
+ * until the lease ends or it is finished), so a delivery whose sender died is
+ * claimed again after its lease: at least once, never dropped. */
+
+#define FR_STORE_EVENTS_MAX 1024  /* bytes of a webhook's event list */
+
+struct fr_store_webhook {
+    int64_t id;
+    int64_t client_id;
+    char *url;
+    char *events;                /* "*" or a comma list: "face.enrolled,subject.created" */
+    char *description;           /* NULL when none */
+    int enabled;
+    char *secret;                /* "whsec_...": the current signing secret */
+    char *old_secret;            /* the previous one during a rotation, else NULL */
+    int64_t old_secret_until;    /* unix ms; 0 when none */
+    int64_t failing_since;       /* unix ms of the first failure of the current run; 0 healthy */
+    char *disabled_reason;       /* why facerec disabled it ("gone", "failing"); NULL otherwise */
+    int64_t created_at, updated_at;
+};
+
+/* Fields left at their "keep" value are not changed. Enabling clears
+ * disabled_reason and failing_since. */
+struct fr_store_webhook_update {
+    const char *url;             /* NULL: keep */
+    const char *events;          /* NULL: keep */
+    const char *description;     /* NULL: keep; "": none */
+    int enabled;                 /* < 0: keep */
+};
+#define FR_STORE_WEBHOOK_UPDATE_KEEP { NULL, NULL, NULL, -1 }
+
+FR_API int fr_store_webhook_create(fr_store *st, int64_t client_id, const char *url, const char *events,
+                                   const char *description, int enabled, const char *secret,
+                                   int64_t *id_out);
+FR_API int fr_store_webhook_get(fr_store *st, int64_t client_id, int64_t id, struct fr_store_webhook *out);
+FR_API int fr_store_webhook_list(fr_store *st, int64_t client_id, struct fr_store_webhook **rows_out,
+                                 size_t *n_out);
+FR_API int fr_store_webhook_update(fr_store *st, int64_t client_id, int64_t id,
+                                   const struct fr_store_webhook_update *u);
+/* The current secret becomes the old one, valid until old_until (unix ms). */
+FR_API int fr_store_webhook_rotate(fr_store *st, int64_t client_id, int64_t id, const char *new_secret,
+                                   int64_t old_until);
+/* The webhook and its deliveries. */
+FR_API int fr_store_webhook_delete(fr_store *st, int64_t client_id, int64_t id);
+/* After an attempt: ok clears failing_since; a failure sets it (when unset)
+ * to at. The webhook is disabled with reason when reason is not NULL, or
+ * ("failing") when it has been failing since before disable_before (> 0);
+ * *disabled_out: 1 when this call disabled it. -FR_E_NOT_FOUND when gone. */
+FR_API int fr_store_webhook_health(fr_store *st, int64_t id, int ok, int64_t at, int64_t disable_before,
+                                   const char *reason, int *disabled_out, int64_t *client_out);
+FR_API void fr_store_webhook_free(struct fr_store_webhook *w);
+FR_API void fr_store_webhooks_free(struct fr_store_webhook *rows, size_t n);
+/* Enabled webhooks failing since before `since` (unix ms), all clients. */
+FR_API int fr_store_webhook_failing_count(fr_store *st, int64_t since, int64_t *n_out);
+
+struct fr_store_event_new {
+    int64_t client_id;
+    const char *id;              /* "evt_..." (unique) */
+    const char *type;            /* "face.enrolled", ... */
+    int opt_in;                  /* only webhooks naming the type get it, "*" does not */
+    const char *body;            /* the whole JSON body to deliver */
+    int64_t webhook_id;          /* > 0: to this webhook only (webhook.test), whatever it subscribes to */
+};
+/* The event and its deliveries (due now); *n_out: how many (0: no webhook
+ * wants it, and nothing is written). */
+FR_API int fr_store_event_add(fr_store *st, const struct fr_store_event_new *e, int64_t *n_out);
+
+enum fr_store_delivery_status {
+    FR_DELIVERY_PENDING = 0,
+    FR_DELIVERY_DELIVERED,
+    FR_DELIVERY_FAILED
+};
+
+struct fr_store_delivery {
+    int64_t id;
+    int64_t webhook_id;
+    int64_t client_id;
+    char *event_id;
+    char *event_type;
+    int status;                  /* enum fr_store_delivery_status */
+    int attempts;
+    int last_status_code;        /* 0: none */
+    char *last_error;            /* NULL: none */
+    int64_t next_attempt_at;     /* unix ms; pending only (0 otherwise) */
+    int64_t delivered_at;        /* 0: not delivered */
+    int64_t created_at;
+};
+
+/* A claimed delivery: what the dispatcher needs to send it. */
+struct fr_store_claim {
+    int64_t id, webhook_id, client_id;
+    char *url;
+    char *secret, *old_secret;   /* old_secret: NULL unless a rotation is under way at the claim */
+    char *event_id;
+    char *body;
+    int attempts;
+    int64_t created_at;          /* the event's */
+};
+
+/* Up to max pending deliveries due at now, of enabled webhooks, oldest due
+ * first, each leased until now + lease_ms. */
+FR_API int fr_store_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max,
+                                   struct fr_store_claim **rows_out, size_t *n_out);
+FR_API void fr_store_claims_free(struct fr_store_claim *rows, size_t n);
+FR_API void fr_store_claims_free_one(struct fr_store_claim *c);
+
+struct fr_store_delivery_done {
+    int64_t id;
+    int status;                  /* enum fr_store_delivery_status */
+    int attempts;
+    int last_status_code;
+    const char *last_error;      /* NULL: none */
+    int64_t next_attempt_at;     /* pending: when */
+    int64_t delivered_at;        /* delivered: when */
+};
+/* The outcome of an attempt; the lease ends. -FR_E_NOT_FOUND when the
+ * delivery is gone (its webhook was deleted meanwhile). */
+FR_API int fr_store_delivery_finish(fr_store *st, const struct fr_store_delivery_done *d);
+/* A webhook's deliveries, newest first; cursor: the id to continue below (0: the first page). */
+FR_API int fr_store_delivery_list(fr_store *st, int64_t client_id, int64_t webhook_id, int limit,
+                                  int64_t before_id, struct fr_store_delivery **rows_out, size_t *n_out,
+                                  int64_t *next_out);
+FR_API int fr_store_delivery_get(fr_store *st, int64_t client_id, int64_t webhook_id, int64_t id,
+                                 struct fr_store_delivery *out);
+/* Pending again, due at now (attempts kept). */
+FR_API int fr_store_delivery_retry(fr_store *st, int64_t client_id, int64_t webhook_id, int64_t id,
+                                   int64_t now);
+/* Delivered rows older than before_ms, and the events left without deliveries. */
+FR_API int fr_store_delivery_purge(fr_store *st, int64_t before_ms, int64_t *n_out);
+/* Pending deliveries (of enabled webhooks) and the oldest one's event time (0: none). */
+FR_API int fr_store_outbox_stats(fr_store *st, int64_t *pending_out, int64_t *oldest_out);
+FR_API void fr_store_delivery_free(struct fr_store_delivery *d);
+FR_API void fr_store_deliveries_free(struct fr_store_delivery *rows, size_t n);
+
 #endif

@@ -136,8 +136,57 @@ static const char migration_1[] =
     "  PRIMARY KEY (client_id, key)) WITHOUT ROWID;"
     "CREATE INDEX idempotency_age ON idempotency(created_at);";
 
+/* 2: webhooks, their events and deliveries (the outbox). The placeholder
+ * tables of migration 1 were never written: replaced. An event is kept once,
+ * with one delivery per webhook that wants it; a delivery is claimed with a
+ * lease (lease_until) and its status is 0 pending, 1 delivered, 2 failed. */
+static const char migration_2[] =
+    "DROP TABLE outbox;"
+    "DROP TABLE webhooks;"
+    "CREATE TABLE webhooks ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL,"
+    "  events TEXT NOT NULL,"
+    "  description TEXT,"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  secret TEXT NOT NULL,"
+    "  old_secret TEXT,"
+    "  old_secret_until INTEGER,"
+    "  failing_since INTEGER,"
+    "  disabled_reason TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (client_id, id));"
+    "CREATE TABLE events ("
+    "  id TEXT PRIMARY KEY,"
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  type TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX events_client ON events(client_id);"
+    "CREATE TABLE deliveries ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL,"
+    "  webhook_id INTEGER NOT NULL,"
+    "  event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
+    "  status INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER NOT NULL,"
+    "  lease_until INTEGER NOT NULL DEFAULT 0,"
+    "  last_status_code INTEGER,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  delivered_at INTEGER,"
+    "  FOREIGN KEY (client_id, webhook_id) REFERENCES webhooks(client_id, id) ON DELETE CASCADE);"
+    "CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE status = 0;"
+    "CREATE INDEX deliveries_webhook ON deliveries(client_id, webhook_id, id);"
+    "CREATE INDEX deliveries_event ON deliveries(event_id);"
+    "CREATE INDEX deliveries_delivered ON deliveries(delivered_at) WHERE status = 1;";
+
 const char *const fr__sqlite_migrations[] = {
     migration_1,
+    migration_2,
 };
 
 const int fr__sqlite_n_migrations =

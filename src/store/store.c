@@ -682,3 +682,218 @@ void fr_store_idem_free(struct fr_store_idem *r) {
     fr_free(r->response);
     memset(r, 0, sizeof *r);
 }
+
+/* ---- webhooks and the outbox ------------------------------------------------ */
+
+#define URL_MAX 2048
+#define SECRET_MAX 128
+
+int fr_store_webhook_create(fr_store *st, int64_t client_id, const char *url, const char *events,
+                            const char *description, int enabled, const char *secret, int64_t *id_out) {
+    if (id_out) *id_out = 0;
+    TRY(need_store(st));
+    if (!id_out) return bad("id_out is NULL");
+    TRY(need_id(client_id, "client id"));
+    TRY(need_str(url, "url", URL_MAX));
+    TRY(need_str(events, "events", FR_STORE_EVENTS_MAX));
+    TRY(opt_str(description, "description", FR_STORE_NAME_MAX));
+    TRY(need_str(secret, "secret", SECRET_MAX));
+    if (enabled != 0 && enabled != 1) return bad("enabled must be 0 or 1");
+    return st->ops->webhook_create(st, client_id, url, events, description && *description ? description : NULL,
+                                   enabled, secret, id_out);
+}
+
+int fr_store_webhook_get(fr_store *st, int64_t client_id, int64_t id, struct fr_store_webhook *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    TRY(need_id(client_id, "client id"));
+    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "webhook not found");
+    return st->ops->webhook_get(st, client_id, id, out);
+}
+
+int fr_store_webhook_list(fr_store *st, int64_t client_id, struct fr_store_webhook **rows_out, size_t *n_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out) return bad("rows_out and n_out are required");
+    TRY(need_id(client_id, "client id"));
+    return st->ops->webhook_list(st, client_id, rows_out, n_out);
+}
+
+int fr_store_webhook_update(fr_store *st, int64_t client_id, int64_t id, const struct fr_store_webhook_update *u) {
+    TRY(need_store(st));
+    if (!u) return bad("update is NULL");
+    TRY(need_id(client_id, "client id"));
+    if (u->url) TRY(need_str(u->url, "url", URL_MAX));
+    if (u->events) TRY(need_str(u->events, "events", FR_STORE_EVENTS_MAX));
+    TRY(opt_str(u->description, "description", FR_STORE_NAME_MAX));
+    if (u->enabled > 1) return bad("enabled must be 0, 1 or < 0 (keep)");
+    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "webhook not found");
+    return st->ops->webhook_update(st, client_id, id, u);
+}
+
+int fr_store_webhook_rotate(fr_store *st, int64_t client_id, int64_t id, const char *new_secret, int64_t old_until) {
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    TRY(need_str(new_secret, "secret", SECRET_MAX));
+    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "webhook not found");
+    return st->ops->webhook_rotate(st, client_id, id, new_secret, old_until);
+}
+
+int fr_store_webhook_delete(fr_store *st, int64_t client_id, int64_t id) {
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "webhook not found");
+    return st->ops->webhook_delete(st, client_id, id);
+}
+
+int fr_store_webhook_health(fr_store *st, int64_t id, int ok, int64_t at, int64_t disable_before, const char *reason,
+                            int *disabled_out, int64_t *client_out) {
+    int disabled = 0;
+    int64_t client = 0;
+    if (disabled_out) *disabled_out = 0;
+    if (client_out) *client_out = 0;
+    TRY(need_store(st));
+    TRY(need_id(id, "webhook id"));
+    TRY(opt_str(reason, "reason", FR_STORE_NAME_MAX));
+    int rc = st->ops->webhook_health(st, id, ok != 0, at, disable_before, reason, &disabled, &client);
+    if (rc == 0 && disabled_out) *disabled_out = disabled;
+    if (rc == 0 && client_out) *client_out = client;
+    return rc;
+}
+
+int fr_store_webhook_failing_count(fr_store *st, int64_t since, int64_t *n_out) {
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!n_out) return bad("n_out is NULL");
+    return st->ops->webhook_failing_count(st, since, n_out);
+}
+
+void fr_store_webhook_free(struct fr_store_webhook *w) {
+    if (!w) return;
+    fr_free(w->url);
+    fr_free(w->events);
+    fr_free(w->description);
+    fr_free(w->secret);
+    fr_free(w->old_secret);
+    fr_free(w->disabled_reason);
+    memset(w, 0, sizeof *w);
+}
+
+void fr_store_webhooks_free(struct fr_store_webhook *rows, size_t n) {
+    for (size_t i = 0; rows && i < n; i++) fr_store_webhook_free(&rows[i]);
+    fr_free(rows);
+}
+
+int fr_store_event_add(fr_store *st, const struct fr_store_event_new *e, int64_t *n_out) {
+    int64_t n = 0;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!e) return bad("event is NULL");
+    TRY(need_id(e->client_id, "client id"));
+    TRY(need_str(e->id, "event id", FR_STORE_NAME_MAX));
+    TRY(need_str(e->type, "event type", FR_STORE_NAME_MAX));
+    if (!e->body) return bad("event body is NULL");
+    if (e->webhook_id < 0) return bad("webhook id must be >= 0");
+    int rc = st->ops->event_add(st, e, &n);
+    if (rc == 0 && n_out) *n_out = n;
+    return rc;
+}
+
+void fr_store_claims_free_one(struct fr_store_claim *c) {
+    if (!c) return;
+    fr_free(c->url);
+    fr_free(c->secret);
+    fr_free(c->old_secret);
+    fr_free(c->event_id);
+    fr_free(c->body);
+    memset(c, 0, sizeof *c);
+}
+
+void fr_store_claims_free(struct fr_store_claim *rows, size_t n) {
+    for (size_t i = 0; rows && i < n; i++) fr_store_claims_free_one(&rows[i]);
+    fr_free(rows);
+}
+
+int fr_store_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max, struct fr_store_claim **rows_out,
+                            size_t *n_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out) return bad("rows_out and n_out are required");
+    TRY(need_limit(max));
+    if (lease_ms <= 0) return bad("lease_ms must be > 0");
+    return st->ops->delivery_claim(st, now, lease_ms, max, rows_out, n_out);
+}
+
+int fr_store_delivery_finish(fr_store *st, const struct fr_store_delivery_done *d) {
+    TRY(need_store(st));
+    if (!d) return bad("outcome is NULL");
+    TRY(need_id(d->id, "delivery id"));
+    if (d->status < FR_DELIVERY_PENDING || d->status > FR_DELIVERY_FAILED) return bad("unknown delivery status");
+    if (d->attempts < 0) return bad("attempts must be >= 0");
+    TRY(opt_str(d->last_error, "last error", FR_STORE_NAME_MAX));
+    return st->ops->delivery_finish(st, d);
+}
+
+int fr_store_delivery_list(fr_store *st, int64_t client_id, int64_t webhook_id, int limit, int64_t before_id,
+                           struct fr_store_delivery **rows_out, size_t *n_out, int64_t *next_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    if (next_out) *next_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out || !next_out) return bad("rows_out, n_out and next_out are required");
+    TRY(need_id(client_id, "client id"));
+    TRY(need_id(webhook_id, "webhook id"));
+    TRY(need_limit(limit));
+    if (before_id < 0) return bad("cursor must be >= 0");
+    return st->ops->delivery_list(st, client_id, webhook_id, limit, before_id, rows_out, n_out, next_out);
+}
+
+int fr_store_delivery_get(fr_store *st, int64_t client_id, int64_t webhook_id, int64_t id,
+                          struct fr_store_delivery *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    TRY(need_id(client_id, "client id"));
+    if (webhook_id <= 0 || id <= 0) return fr_err_set(FR_E_NOT_FOUND, "delivery not found");
+    return st->ops->delivery_get(st, client_id, webhook_id, id, out);
+}
+
+int fr_store_delivery_retry(fr_store *st, int64_t client_id, int64_t webhook_id, int64_t id, int64_t now) {
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    if (webhook_id <= 0 || id <= 0) return fr_err_set(FR_E_NOT_FOUND, "delivery not found");
+    return st->ops->delivery_retry(st, client_id, webhook_id, id, now);
+}
+
+int fr_store_delivery_purge(fr_store *st, int64_t before_ms, int64_t *n_out) {
+    int64_t n = 0;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    int rc = st->ops->delivery_purge(st, before_ms, &n);
+    if (rc == 0 && n_out) *n_out = n;
+    return rc;
+}
+
+int fr_store_outbox_stats(fr_store *st, int64_t *pending_out, int64_t *oldest_out) {
+    if (pending_out) *pending_out = 0;
+    if (oldest_out) *oldest_out = 0;
+    TRY(need_store(st));
+    if (!pending_out || !oldest_out) return bad("pending_out and oldest_out are required");
+    return st->ops->outbox_stats(st, pending_out, oldest_out);
+}
+
+void fr_store_delivery_free(struct fr_store_delivery *d) {
+    if (!d) return;
+    fr_free(d->event_id);
+    fr_free(d->event_type);
+    fr_free(d->last_error);
+    memset(d, 0, sizeof *d);
+}
+
+void fr_store_deliveries_free(struct fr_store_delivery *rows, size_t n) {
+    for (size_t i = 0; rows && i < n; i++) fr_store_delivery_free(&rows[i]);
+    fr_free(rows);
+}

@@ -90,6 +90,28 @@ struct fr_store_ops {
     int (*idem_put)(fr_store *st, int64_t client_id, const char *key, const char *request_hash,
                     int status, const char *response);
     int (*idem_purge)(fr_store *st, int64_t before_ms, int64_t *n_out);
+
+    int (*webhook_create)(fr_store *st, int64_t client_id, const char *url, const char *events,
+                          const char *description, int enabled, const char *secret, int64_t *id_out);
+    int (*webhook_get)(fr_store *st, int64_t client_id, int64_t id, struct fr_store_webhook *out);
+    int (*webhook_list)(fr_store *st, int64_t client_id, struct fr_store_webhook **rows_out, size_t *n_out);
+    int (*webhook_update)(fr_store *st, int64_t client_id, int64_t id, const struct fr_store_webhook_update *u);
+    int (*webhook_rotate)(fr_store *st, int64_t client_id, int64_t id, const char *new_secret, int64_t old_until);
+    int (*webhook_delete)(fr_store *st, int64_t client_id, int64_t id);
+    int (*webhook_health)(fr_store *st, int64_t id, int ok, int64_t at, int64_t disable_before,
+                          const char *reason, int *disabled_out, int64_t *client_out);
+    int (*webhook_failing_count)(fr_store *st, int64_t since, int64_t *n_out);
+    int (*event_add)(fr_store *st, const struct fr_store_event_new *e, int64_t *n_out);
+    int (*delivery_claim)(fr_store *st, int64_t now, int64_t lease_ms, int max, struct fr_store_claim **rows_out,
+                          size_t *n_out);
+    int (*delivery_finish)(fr_store *st, const struct fr_store_delivery_done *d);
+    int (*delivery_list)(fr_store *st, int64_t client_id, int64_t webhook_id, int limit, int64_t before_id,
+                         struct fr_store_delivery **rows_out, size_t *n_out, int64_t *next_out);
+    int (*delivery_get)(fr_store *st, int64_t client_id, int64_t webhook_id, int64_t id,
+                        struct fr_store_delivery *out);
+    int (*delivery_retry)(fr_store *st, int64_t client_id, int64_t webhook_id, int64_t id, int64_t now);
+    int (*delivery_purge)(fr_store *st, int64_t before_ms, int64_t *n_out);
+    int (*outbox_stats)(fr_store *st, int64_t *pending_out, int64_t *oldest_out);
 };
 
 struct fr_store {

@@ -116,7 +116,52 @@
                        "WHERE client_id = ? AND key = ?") \
     X(IDEM_PUT,        "INSERT INTO idempotency(client_id, key, request_hash, status, response, " \
                        "created_at) VALUES (?, ?, ?, ?, ?, ?)") \
-    X(IDEM_PURGE,      "DELETE FROM idempotency WHERE created_at < ?")
+    X(IDEM_PURGE,      "DELETE FROM idempotency WHERE created_at < ?") \
+    X(WH_INSERT,       "INSERT INTO webhooks(client_id, url, events, description, enabled, secret, created_at, " \
+                       "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)") \
+    X(WH_GET,          "SELECT id, client_id, url, events, description, enabled, secret, old_secret, coalesce(old_secret_until, 0), coalesce(failing_since, 0), disabled_reason, created_at, updated_at FROM webhooks WHERE client_id = ? AND id = ?") \
+    X(WH_LIST,         "SELECT id, client_id, url, events, description, enabled, secret, old_secret, coalesce(old_secret_until, 0), coalesce(failing_since, 0), disabled_reason, created_at, updated_at FROM webhooks WHERE client_id = ? ORDER BY id") \
+    X(WH_UPDATE,       "UPDATE webhooks SET url = coalesce(?3, url), events = coalesce(?4, events), " \
+                       "description = CASE WHEN ?5 IS NULL THEN description WHEN ?5 = '' THEN NULL ELSE ?5 END, " \
+                       "enabled = CASE WHEN ?6 < 0 THEN enabled ELSE ?6 END, " \
+                       "disabled_reason = CASE WHEN ?6 = 1 THEN NULL ELSE disabled_reason END, " \
+                       "failing_since = CASE WHEN ?6 = 1 THEN NULL ELSE failing_since END, updated_at = ?7 " \
+                       "WHERE client_id = ?1 AND id = ?2") \
+    X(WH_ROTATE,       "UPDATE webhooks SET old_secret = secret, old_secret_until = ?4, secret = ?3, " \
+                       "updated_at = ?5 WHERE client_id = ?1 AND id = ?2") \
+    X(WH_DELETE,       "DELETE FROM webhooks WHERE client_id = ? AND id = ?") \
+    X(WH_HEALTH_OK,    "UPDATE webhooks SET failing_since = NULL WHERE id = ?1 RETURNING client_id") \
+    X(WH_HEALTH_FAIL,  "UPDATE webhooks SET failing_since = coalesce(failing_since, ?2) WHERE id = ?1 " \
+                       "RETURNING client_id") \
+    X(WH_DISABLE,      "UPDATE webhooks SET enabled = 0, disabled_reason = ?2, updated_at = ?3 " \
+                       "WHERE id = ?1 AND enabled = 1 AND (?4 = 0 OR failing_since < ?4)") \
+    X(WH_FAILING,      "SELECT count(*) FROM webhooks WHERE enabled = 1 AND failing_since < ?") \
+    X(EV_INSERT,       "INSERT INTO events(id, client_id, type, body, created_at) VALUES (?, ?, ?, ?, ?)") \
+    X(EV_DELETE,       "DELETE FROM events WHERE id = ?") \
+    X(EV_ORPHANS,      "DELETE FROM events WHERE NOT EXISTS " \
+                       "(SELECT 1 FROM deliveries d WHERE d.event_id = events.id)") \
+    X(DL_FANOUT,       "INSERT INTO deliveries(client_id, webhook_id, event_id, next_attempt_at, created_at) " \
+                       "SELECT client_id, id, ?3, ?4, ?4 FROM webhooks WHERE client_id = ?1 AND enabled = 1 AND " \
+                       "CASE WHEN ?6 > 0 THEN id = ?6 ELSE (events = '*' AND ?5 = 0) OR " \
+                       "instr(',' || events || ',', ',' || ?2 || ',') > 0 END") \
+    X(DL_DUE,          "SELECT d.id, d.webhook_id, d.client_id, w.url, w.secret, " \
+                       "CASE WHEN w.old_secret_until > ?1 THEN w.old_secret END, d.event_id, e.body, " \
+                       "d.attempts, e.created_at FROM deliveries d " \
+                       "JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id " \
+                       "WHERE d.status = 0 AND d.next_attempt_at <= ?1 AND d.lease_until <= ?1 AND w.enabled = 1 " \
+                       "ORDER BY d.next_attempt_at, d.id LIMIT ?2") \
+    X(DL_LEASE,        "UPDATE deliveries SET lease_until = ?2 WHERE id = ?1") \
+    X(DL_FINISH,       "UPDATE deliveries SET status = ?2, attempts = ?3, last_status_code = ?4, last_error = ?5, " \
+                       "next_attempt_at = ?6, delivered_at = ?7, lease_until = 0 WHERE id = ?1") \
+    X(DL_LIST,         "SELECT d.id, d.webhook_id, d.client_id, d.event_id, e.type, d.status, d.attempts, coalesce(d.last_status_code, 0), d.last_error, CASE WHEN d.status = 0 THEN d.next_attempt_at ELSE 0 END, coalesce(d.delivered_at, 0), d.created_at FROM deliveries d JOIN events e ON e.id = d.event_id " \
+                       "WHERE d.client_id = ?1 AND d.webhook_id = ?2 AND d.id < ?3 ORDER BY d.id DESC LIMIT ?4") \
+    X(DL_GET,          "SELECT d.id, d.webhook_id, d.client_id, d.event_id, e.type, d.status, d.attempts, coalesce(d.last_status_code, 0), d.last_error, CASE WHEN d.status = 0 THEN d.next_attempt_at ELSE 0 END, coalesce(d.delivered_at, 0), d.created_at FROM deliveries d JOIN events e ON e.id = d.event_id " \
+                       "WHERE d.client_id = ?1 AND d.webhook_id = ?2 AND d.id = ?3") \
+    X(DL_RETRY,        "UPDATE deliveries SET status = 0, next_attempt_at = ?4, lease_until = 0 " \
+                       "WHERE client_id = ?1 AND webhook_id = ?2 AND id = ?3") \
+    X(DL_PURGE,        "DELETE FROM deliveries WHERE status = 1 AND delivered_at < ?") \
+    X(OUTBOX_STATS,    "SELECT count(*), coalesce(min(d.created_at), 0) FROM deliveries d " \
+                       "JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 0 AND w.enabled = 1")
 
 enum q {
 #define X(n, sql) Q_##n,
@@ -674,6 +719,62 @@ static int read_idem(sqlite3_stmt *q, void *row) {
 }
 static void free_idem(void *row) { fr_store_idem_free(row); }
 static const struct row_kind IDEM_ROW = { sizeof(struct fr_store_idem), read_idem, free_idem };
+
+static int read_webhook(sqlite3_stmt *q, void *row) {
+    struct fr_store_webhook *w = row;
+    int rc;
+    w->id = sqlite3_column_int64(q, 0);
+    w->client_id = sqlite3_column_int64(q, 1);
+    w->enabled = sqlite3_column_int(q, 5) != 0;
+    w->old_secret_until = sqlite3_column_int64(q, 8);
+    w->failing_since = sqlite3_column_int64(q, 9);
+    w->created_at = sqlite3_column_int64(q, 11);
+    w->updated_at = sqlite3_column_int64(q, 12);
+    if ((rc = col_str(q, 2, &w->url)) < 0 || (rc = col_str(q, 3, &w->events)) < 0 ||
+        (rc = col_str(q, 4, &w->description)) < 0 || (rc = col_str(q, 6, &w->secret)) < 0 ||
+        (rc = col_str(q, 7, &w->old_secret)) < 0 || (rc = col_str(q, 10, &w->disabled_reason)) < 0)
+        fr_store_webhook_free(w);
+    return rc;
+}
+static void free_webhook(void *row) { fr_store_webhook_free(row); }
+static const struct row_kind WEBHOOK_ROW = { sizeof(struct fr_store_webhook), read_webhook, free_webhook };
+
+static int read_claim(sqlite3_stmt *q, void *row) {
+    struct fr_store_claim *c = row;
+    int rc;
+    c->id = sqlite3_column_int64(q, 0);
+    c->webhook_id = sqlite3_column_int64(q, 1);
+    c->client_id = sqlite3_column_int64(q, 2);
+    c->attempts = sqlite3_column_int(q, 8);
+    c->created_at = sqlite3_column_int64(q, 9);
+    if ((rc = col_str(q, 3, &c->url)) < 0 || (rc = col_str(q, 4, &c->secret)) < 0 ||
+        (rc = col_str(q, 5, &c->old_secret)) < 0 || (rc = col_str(q, 6, &c->event_id)) < 0 ||
+        (rc = col_str(q, 7, &c->body)) < 0)
+        fr_store_claims_free_one(c);
+    return rc;
+}
+static void free_claim(void *row) { fr_store_claims_free_one(row); }
+static const struct row_kind CLAIM_ROW = { sizeof(struct fr_store_claim), read_claim, free_claim };
+
+static int read_delivery(sqlite3_stmt *q, void *row) {
+    struct fr_store_delivery *d = row;
+    int rc;
+    d->id = sqlite3_column_int64(q, 0);
+    d->webhook_id = sqlite3_column_int64(q, 1);
+    d->client_id = sqlite3_column_int64(q, 2);
+    d->status = sqlite3_column_int(q, 5);
+    d->attempts = sqlite3_column_int(q, 6);
+    d->last_status_code = sqlite3_column_int(q, 7);
+    d->next_attempt_at = sqlite3_column_int64(q, 9);
+    d->delivered_at = sqlite3_column_int64(q, 10);
+    d->created_at = sqlite3_column_int64(q, 11);
+    if ((rc = col_str(q, 3, &d->event_id)) < 0 || (rc = col_str(q, 4, &d->event_type)) < 0 ||
+        (rc = col_str(q, 8, &d->last_error)) < 0)
+        fr_store_delivery_free(d);
+    return rc;
+}
+static void free_delivery(void *row) { fr_store_delivery_free(row); }
+static const struct row_kind DELIVERY_ROW = { sizeof(struct fr_store_delivery), read_delivery, free_delivery };
 
 /* ---- opening, migrations, housekeeping ---------------------------------------- */
 
@@ -1286,6 +1387,207 @@ static int sq_idem_purge(fr_store *st, int64_t before_ms, int64_t *n_out) {
     return write_many(st, Q_IDEM_PURGE, before_ms, n_out, "purging idempotency keys");
 }
 
+/* ---- webhooks and the outbox ------------------------------------------------------ */
+
+static int webhook_missing(void) { return fr_err_set(FR_E_NOT_FOUND, "webhook not found"); }
+
+static int sq_webhook_create(fr_store *st, int64_t client_id, const char *url, const char *events,
+                             const char *description, int enabled, const char *secret, int64_t *id_out) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_WH_INSERT,
+                  ARGS(a_int(client_id), a_text(url), a_text(events), a_text(description), a_int(enabled),
+                       a_text(secret), a_int(fr__store_now(st))),
+                  &r, "creating a webhook");
+    if (rc == 0) *id_out = r.last_id;
+    return constraint(rc, &r, NULL, FR_E_NOT_FOUND, "client not found");
+}
+
+static int sq_webhook_get(fr_store *st, int64_t client_id, int64_t id, struct fr_store_webhook *out) {
+    struct res r = { .kind = &WEBHOOK_ROW, .max = 1, .rows = out };
+    int rc = call(st, READ, Q_WH_GET, ARGS(a_int(client_id), a_int(id)), &r, "reading a webhook");
+    return rc == 0 && r.n == 0 ? webhook_missing() : rc;
+}
+
+static int sq_webhook_list(fr_store *st, int64_t client_id, struct fr_store_webhook **rows_out, size_t *n_out) {
+    struct res r = { .kind = &WEBHOOK_ROW, .max = SIZE_MAX };
+    int rc = call(st, READ, Q_WH_LIST, ARGS(a_int(client_id)), &r, "listing webhooks");
+    *rows_out = r.rows;
+    *n_out = r.n;
+    return rc;
+}
+
+static int sq_webhook_update(fr_store *st, int64_t client_id, int64_t id, const struct fr_store_webhook_update *u) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_WH_UPDATE,
+                  ARGS(a_int(client_id), a_int(id), a_text(u->url), a_text(u->events), a_text(u->description),
+                       a_int(u->enabled), a_int(fr__store_now(st))),
+                  &r, "updating a webhook");
+    return rc == 0 && r.changes == 0 ? webhook_missing() : rc;
+}
+
+static int sq_webhook_rotate(fr_store *st, int64_t client_id, int64_t id, const char *new_secret, int64_t old_until) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_WH_ROTATE,
+                  ARGS(a_int(client_id), a_int(id), a_text(new_secret), a_int(old_until), a_int(fr__store_now(st))),
+                  &r, "rotating a webhook's secret");
+    return rc == 0 && r.changes == 0 ? webhook_missing() : rc;
+}
+
+static int sq_webhook_delete(fr_store *st, int64_t client_id, int64_t id) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_WH_DELETE, ARGS(a_int(client_id), a_int(id)), &r, "deleting a webhook");
+    return rc == 0 && r.changes == 0 ? webhook_missing() : rc;
+}
+
+static int sq_webhook_health(fr_store *st, int64_t id, int ok, int64_t at, int64_t disable_before,
+                             const char *reason, int *disabled_out, int64_t *client_out) {
+    struct res h = { .kind = &I64_ROW, .max = 1, .rows = client_out }, d = { 0 };
+    struct use u;
+    int rc = use_begin(st, WRITE, &u);
+    if (rc < 0) return rc;
+    if ((rc = tx_open(u.c)) == 0) {
+        rc = ok ? stmt_run(u.c, Q_WH_HEALTH_OK, ARGS(a_int(id)), &h, "recording a webhook's health")
+                : stmt_run(u.c, Q_WH_HEALTH_FAIL, ARGS(a_int(id), a_int(at)), &h, "recording a webhook's health");
+        if (rc == 0 && h.n == 0) rc = webhook_missing();
+        if (rc == 0 && (reason || (!ok && disable_before > 0)))
+            rc = stmt_run(u.c, Q_WH_DISABLE,
+                          ARGS(a_int(id), a_text(reason ? reason : "failing"), a_int(fr__store_now(st)),
+                               a_int(reason ? 0 : disable_before)),
+                          &d, "disabling a webhook");
+        rc = tx_close(u.c, rc);
+    }
+    use_end(&u);
+    if (rc == 0) *disabled_out = d.changes > 0;
+    return rc;
+}
+
+static int sq_webhook_failing_count(fr_store *st, int64_t since, int64_t *n_out) {
+    struct res r = { .kind = &I64_ROW, .max = 1, .rows = n_out };
+    return call(st, READ, Q_WH_FAILING, ARGS(a_int(since)), &r, "counting failing webhooks");
+}
+
+static int sq_event_add(fr_store *st, const struct fr_store_event_new *e, int64_t *n_out) {
+    struct res ev = { 0 }, fan = { 0 }, del = { 0 };
+    const int64_t now = fr__store_now(st);
+    struct use u;
+    int rc = use_begin(st, WRITE, &u);
+    if (rc < 0) return rc;
+    if ((rc = tx_open(u.c)) == 0) {
+        rc = stmt_run(u.c, Q_EV_INSERT, ARGS(a_text(e->id), a_int(e->client_id), a_text(e->type), a_text(e->body),
+                                             a_int(now)),
+                      &ev, "writing an event");
+        rc = constraint(rc, &ev, "event id", FR_E_NOT_FOUND, "client not found");
+        if (rc == 0)
+            rc = stmt_run(u.c, Q_DL_FANOUT,
+                          ARGS(a_int(e->client_id), a_text(e->type), a_text(e->id), a_int(now), a_int(e->opt_in),
+                               a_int(e->webhook_id)),
+                          &fan, "queueing an event's deliveries");
+        /* nobody listens: the event is not kept */
+        if (rc == 0 && fan.changes == 0)
+            rc = stmt_run(u.c, Q_EV_DELETE, ARGS(a_text(e->id)), &del, "dropping an event nobody wants");
+        rc = tx_close(u.c, rc);
+    }
+    use_end(&u);
+    if (rc == 0) *n_out = fan.changes;
+    return rc;
+}
+
+static int sq_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max, struct fr_store_claim **rows_out,
+                             size_t *n_out) {
+    struct res r = { .kind = &CLAIM_ROW, .max = (size_t)max };
+    struct use u;
+    int rc = use_begin(st, WRITE, &u);
+    if (rc < 0) return rc;
+    if ((rc = tx_open(u.c)) == 0) {
+        rc = stmt_run(u.c, Q_DL_DUE, ARGS(a_int(now), a_int(max)), &r, "finding due deliveries");
+        const struct fr_store_claim *c = r.rows;
+        for (size_t i = 0; rc == 0 && i < r.n; i++) {
+            struct res l = { 0 };
+            rc = stmt_run(u.c, Q_DL_LEASE, ARGS(a_int(c[i].id), a_int(now + lease_ms)), &l, "leasing a delivery");
+        }
+        rc = tx_close(u.c, rc);
+    }
+    use_end(&u);
+    if (rc < 0) {
+        res_free(&r);
+        return rc;
+    }
+    *rows_out = r.rows;
+    *n_out = r.n;
+    return 0;
+}
+
+static int sq_delivery_finish(fr_store *st, const struct fr_store_delivery_done *d) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_DL_FINISH,
+                  ARGS(a_int(d->id), a_int(d->status), a_int(d->attempts),
+                       d->last_status_code ? a_int(d->last_status_code) : a_null(), a_text(d->last_error),
+                       a_int(d->status == FR_DELIVERY_PENDING ? d->next_attempt_at : 0),
+                       d->status == FR_DELIVERY_DELIVERED ? a_int(d->delivered_at) : a_null()),
+                  &r, "recording a delivery");
+    return missing(rc, r.changes, FR_E_NOT_FOUND, "delivery not found");
+}
+
+static int sq_delivery_list(fr_store *st, int64_t client_id, int64_t webhook_id, int limit, int64_t before_id,
+                            struct fr_store_delivery **rows_out, size_t *n_out, int64_t *next_out) {
+    struct res r = { .kind = &DELIVERY_ROW, .max = (size_t)limit };
+    int rc = call(st, READ, Q_DL_LIST,
+                  ARGS(a_int(client_id), a_int(webhook_id), a_int(before_id > 0 ? before_id : INT64_MAX),
+                       a_int(limit + 1)),
+                  &r, "listing deliveries");
+    *rows_out = r.rows;
+    *n_out = r.n;
+    *next_out = rc == 0 && r.more && r.n ? ((struct fr_store_delivery *)r.rows)[r.n - 1].id : 0;
+    return rc;
+}
+
+static int sq_delivery_get(fr_store *st, int64_t client_id, int64_t webhook_id, int64_t id,
+                           struct fr_store_delivery *out) {
+    struct res r = { .kind = &DELIVERY_ROW, .max = 1, .rows = out };
+    int rc = call(st, READ, Q_DL_GET, ARGS(a_int(client_id), a_int(webhook_id), a_int(id)), &r,
+                  "reading a delivery");
+    return missing(rc, (int64_t)r.n, FR_E_NOT_FOUND, "delivery not found");
+}
+
+static int sq_delivery_retry(fr_store *st, int64_t client_id, int64_t webhook_id, int64_t id, int64_t now) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_DL_RETRY, ARGS(a_int(client_id), a_int(webhook_id), a_int(id), a_int(now)), &r,
+                  "retrying a delivery");
+    return missing(rc, r.changes, FR_E_NOT_FOUND, "delivery not found");
+}
+
+static int sq_delivery_purge(fr_store *st, int64_t before_ms, int64_t *n_out) {
+    struct res d = { 0 }, e = { 0 };
+    struct use u;
+    int rc = use_begin(st, WRITE, &u);
+    if (rc < 0) return rc;
+    if ((rc = tx_open(u.c)) == 0) {
+        rc = stmt_run(u.c, Q_DL_PURGE, ARGS(a_int(before_ms)), &d, "purging delivered rows");
+        if (rc == 0) rc = stmt_run(u.c, Q_EV_ORPHANS, NULL, &e, "purging delivered events");
+        rc = tx_close(u.c, rc);
+    }
+    use_end(&u);
+    if (rc == 0) *n_out = d.changes;
+    return rc;
+}
+
+static int read_stats(sqlite3_stmt *q, void *row) {
+    int64_t *v = row;
+    v[0] = sqlite3_column_int64(q, 0);
+    v[1] = sqlite3_column_int64(q, 1);
+    return 0;
+}
+static const struct row_kind STATS_ROW = { 2 * sizeof(int64_t), read_stats, NULL };
+
+static int sq_outbox_stats(fr_store *st, int64_t *pending_out, int64_t *oldest_out) {
+    int64_t v[2] = { 0, 0 };
+    struct res r = { .kind = &STATS_ROW, .max = 1, .rows = v };
+    int rc = call(st, READ, Q_OUTBOX_STATS, NULL, &r, "counting pending deliveries");
+    *pending_out = v[0];
+    *oldest_out = v[1];
+    return rc;
+}
+
 const struct fr_store_ops fr__store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1330,4 +1632,20 @@ const struct fr_store_ops fr__store_sqlite_ops = {
     .idem_get = sq_idem_get,
     .idem_put = sq_idem_put,
     .idem_purge = sq_idem_purge,
+    .webhook_create = sq_webhook_create,
+    .webhook_get = sq_webhook_get,
+    .webhook_list = sq_webhook_list,
+    .webhook_update = sq_webhook_update,
+    .webhook_rotate = sq_webhook_rotate,
+    .webhook_delete = sq_webhook_delete,
+    .webhook_health = sq_webhook_health,
+    .webhook_failing_count = sq_webhook_failing_count,
+    .event_add = sq_event_add,
+    .delivery_claim = sq_delivery_claim,
+    .delivery_finish = sq_delivery_finish,
+    .delivery_list = sq_delivery_list,
+    .delivery_get = sq_delivery_get,
+    .delivery_retry = sq_delivery_retry,
+    .delivery_purge = sq_delivery_purge,
+    .outbox_stats = sq_outbox_stats,
 };

@@ -135,7 +135,7 @@ static void test_open_and_migrations(void **state) {
     assert_string_equal(fr_store_backend(f->st), "sqlite");
     assert_int_equal(fr_store_ping(f->st), 0);
     assert_int_equal(fr_store_schema_version(f->st, &v), 0);
-    assert_int_equal(v, 1);
+    assert_int_equal(v, 2);
     int64_t c = mk_client(f->st, "a");
     mk_subject(f->st, c, "s", "x");
     /* reopening runs no migration twice and keeps the rows */
@@ -143,7 +143,7 @@ static void test_open_and_migrations(void **state) {
         fr_store_close(f->st);
         assert_int_equal(open_store(f), 0);
         assert_int_equal(fr_store_schema_version(f->st, &v), 0);
-        assert_int_equal(v, 1);
+        assert_int_equal(v, 2);
     }
     int64_t n = 0;
     assert_int_equal(fr_store_subject_count(f->st, c, &n), 0);
