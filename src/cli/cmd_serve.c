@@ -198,6 +198,7 @@ int cmd_serve(int argc, char **argv) {
     const char *host = strcmp(cfg.listen_host, "localhost") ? cfg.listen_host : "127.0.0.1";
     struct fr_http_opts ho = { .host = host, .port = cfg.listen_port, .threads = sc.threads,
                                .max_body = (size_t)cfg.max_upload_bytes, .per_ip = cfg.max_connections_per_ip,
+                               .max_conns = cfg.max_connections, .request_timeout_ms = cfg.request_timeout_ms,
                                .handler = fr_api_handle,
                                .early = fr_api_early, .ctx = &api };
     struct fr_http_server *http = NULL;
