@@ -186,12 +186,11 @@ static double limit_ms(const struct fr_conns *t, const struct fr_conn *k) {
     return k->over_limit && t->timeout_ms > FR_CONNS_OVER_MS ? FR_CONNS_OVER_MS : t->timeout_ms;
 }
 
-int fr_conn_expired(const struct fr_conns *t, const struct fr_conn *k) {
+int fr_conn_expired(struct fr_conns *t, const struct fr_conn *k) {
     if (!k) return 0;
-    pthread_mutex_t *mu = (pthread_mutex_t *)(uintptr_t)&t->mu;
-    pthread_mutex_lock(mu);
+    pthread_mutex_lock(&t->mu);
     int e = (k->phase == FR_CONN_HEAD || k->phase == FR_CONN_BODY) && fr_time_ms() - k->t_phase > limit_ms(t, k);
-    pthread_mutex_unlock(mu);
+    pthread_mutex_unlock(&t->mu);
     return e;
 }
 

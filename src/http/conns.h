@@ -96,7 +96,7 @@ void fr_conns_close(struct fr_conns *t, struct fr_conn *k);
 /* Phase changes, by the connection's owner. */
 void fr_conn_set_phase(struct fr_conns *t, struct fr_conn *k, enum fr_conn_phase p);
 /* 1 when k's request is past its deadline. */
-int fr_conn_expired(const struct fr_conns *t, const struct fr_conn *k);
+int fr_conn_expired(struct fr_conns *t, const struct fr_conn *k);
 /* The request timeout in milliseconds. */
 int fr_conns_timeout_ms(const struct fr_conns *t);
 
