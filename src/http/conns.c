@@ -61,13 +61,15 @@ static void shut(struct fr_conns *t, struct fr_conn *k) {
     shutdown(k->fd, SHUT_RDWR);
 }
 
-/* Under mu: the oldest connection in phase p (for HEAD: whose head has been
- * arriving for longer than min_ms), other than self. */
+/* Under mu: the connection longest in phase p, if for at least min_ms,
+ * other than self. */
 static struct fr_conn *oldest(struct fr_conns *t, enum fr_conn_phase p, double min_ms, const struct fr_conn *self,
                               double now) {
+    struct fr_conn *v = NULL;
     for (struct fr_conn *k = t->head; k; k = k->next)
-        if (k != self && !k->closing && k->phase == p && now - k->t_phase >= min_ms) return k;
-    return NULL;
+        if (k != self && !k->closing && k->phase == p && now - k->t_phase >= min_ms && (!v || k->t_phase < v->t_phase))
+            v = k;
+    return v;
 }
 
 /* Under mu: close the oldest idle kept-alive connection, else the oldest
