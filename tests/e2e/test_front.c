@@ -21,6 +21,30 @@
 
 #define NO_MODELS "FACEREC_MODELS_DIR=/nonexistent-models"
 
+/* ---- servers ---- */
+
+/* Starts s (static: see e2e.h) without models, with up to two more settings ("KEY=value"; NULL: none). */
+static void start(struct e2e_server *s, const char *e1, const char *e2) {
+    const char *env[] = { NO_MODELS, e1, e2, NULL };
+    assert_int_equal(e2e_server_start(s, NULL, env), 0);
+}
+
+/* SIGTERM: it must exit 0. */
+static void stop(struct e2e_server *s) {
+    assert_int_equal(e2e_server_stop(s), 0);
+    e2e_server_cleanup(s);
+}
+
+/* A new client's API key, through the admin API. */
+static void client_key(const struct e2e_server *s, char *key, size_t len) {
+    struct e2e_resp r;
+    const char *body = "{\"name\":\"front\"}";
+    e2e_http(s->port, "POST", "/api/v1/admin/clients", s->auth, "application/json", body, strlen(body), &r);
+    assert_int_equal(r.status, 201);
+    snprintf(key, len, "%s", json_string_value(json_object_get(json_object_get(r.json, "data"), "api_key")));
+    e2e_resp_free(&r);
+}
+
 /* ---- raw connections ---- */
 
 /* A connection from loopback address src (127.0.0.x) to port; -1 on failure. */
@@ -143,8 +167,7 @@ static char *repeat(const char *prefix, const char *unit, int n, const char *suf
 static void test_front_own_limits(void **state) {
     (void)state;
     static struct e2e_server s;
-    const char *env[] = { NO_MODELS, NULL };
-    assert_int_equal(e2e_server_start(&s, NULL, env), 0);
+    start(&s, NULL, NULL);
     struct {
         char *req;
         int status;
@@ -199,8 +222,7 @@ static void test_front_own_limits(void **state) {
     raw_request(s.port, v12, strlen(v12), 5000, &g);
     assert_true(strncmp(g.raw.p, "HTTP/1.1 200 ", 13) == 0);
     got_free(&g);
-    assert_int_equal(e2e_server_stop(&s), 0);
-    e2e_server_cleanup(&s);
+    stop(&s);
 }
 
 /* What libmicrohttpd 0.9.75 refuses before the server sees the request, in
@@ -210,8 +232,7 @@ static void test_front_own_limits(void **state) {
 static void test_front_library_pages(void **state) {
     (void)state;
     static struct e2e_server s;
-    const char *env[] = { NO_MODELS, NULL };
-    assert_int_equal(e2e_server_start(&s, NULL, env), 0);
+    start(&s, NULL, NULL);
     struct {
         char *req;
         const char *what;
@@ -249,8 +270,7 @@ static void test_front_library_pages(void **state) {
     e2e_http(s.port, "GET", "/health", NULL, NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     e2e_resp_free(&r);
-    assert_int_equal(e2e_server_stop(&s), 0);
-    e2e_server_cleanup(&s);
+    stop(&s);
 }
 
 /* ---- slow and idle connections ---- */
@@ -284,8 +304,7 @@ static void test_front_slow_clients(void **state) {
     char maxc[64], tmo[64];
     snprintf(maxc, sizeof maxc, "FACEREC_MAX_CONNECTIONS=%d", MAXC);
     snprintf(tmo, sizeof tmo, "FACEREC_REQUEST_TIMEOUT_MS=%d", TIMEOUT_MS);
-    const char *env[] = { NO_MODELS, maxc, tmo, NULL };
-    assert_int_equal(e2e_server_start(&s, NULL, env), 0);
+    start(&s, maxc, tmo);
 
     /* 1. slow loris: 72 connections (from eight addresses) trickle a head, a
      * byte every 200 ms, past the limit of 64 (and then 10 more) */
@@ -447,8 +466,7 @@ static void test_front_slow_clients(void **state) {
     assert_int_equal(served, NN);
     assert_true(evicted >= 1);
     assert_true(slowest < 1000);
-    assert_int_equal(e2e_server_stop(&s), 0);
-    e2e_server_cleanup(&s);
+    stop(&s);
 }
 
 /* ---- 413 that clients read ---- */
@@ -505,15 +523,9 @@ static const char py_client[] =
 static void test_front_413_readable(void **state) {
     (void)state;
     static struct e2e_server s;
-    const char *env[] = { NO_MODELS, "FACEREC_MAX_UPLOAD_BYTES=100000", NULL };
-    assert_int_equal(e2e_server_start(&s, NULL, env), 0);
-    struct e2e_resp r;
-    const char *cbody = "{\"name\":\"front\"}";
-    e2e_http(s.port, "POST", "/api/v1/admin/clients", s.auth, "application/json", cbody, strlen(cbody), &r);
-    assert_int_equal(r.status, 201);
+    start(&s, "FACEREC_MAX_UPLOAD_BYTES=100000", NULL);
     char key[128];
-    snprintf(key, sizeof key, "%s", json_string_value(json_object_get(json_object_get(r.json, "data"), "api_key")));
-    e2e_resp_free(&r);
+    client_key(&s, key, sizeof key);
 
     if (system("python3 -c 'import http.client' >/dev/null 2>&1") == 0) {
         char path[] = "/tmp/facerec-front-XXXXXX";
@@ -580,8 +592,7 @@ static void test_front_413_readable(void **state) {
     assert_true(sent_at_answer > 100000 && sent_at_answer < 100000 + 4 * clen);
     assert_true(cut && sent < ((size_t)16 << 20));          /* read away at most ~1 MiB, then closed */
     e2e_buf_free(&raw);
-    assert_int_equal(e2e_server_stop(&s), 0);
-    e2e_server_cleanup(&s);
+    stop(&s);
 }
 
 /* ---- SIGTERM ---- */
@@ -589,15 +600,9 @@ static void test_front_413_readable(void **state) {
 static void test_front_sigterm(void **state) {
     (void)state;
     static struct e2e_server s;
-    const char *env[] = { NO_MODELS, NULL };
-    assert_int_equal(e2e_server_start(&s, NULL, env), 0);
-    struct e2e_resp r;
-    const char *cbody = "{\"name\":\"front\"}";
-    e2e_http(s.port, "POST", "/api/v1/admin/clients", s.auth, "application/json", cbody, strlen(cbody), &r);
-    assert_int_equal(r.status, 201);
+    start(&s, NULL, NULL);
     char key[128];
-    snprintf(key, sizeof key, "%s", json_string_value(json_object_get(json_object_get(r.json, "data"), "api_key")));
-    e2e_resp_free(&r);
+    client_key(&s, key, sizeof key);
 
     enum { NA = 4 };
     int a[NA], b, c, d;
