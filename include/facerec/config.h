@@ -45,7 +45,11 @@
  *   log_level              FACEREC_LOG_LEVEL             info           debug, info, warn, error
  *   max_faces              FACEREC_MAX_FACES             10             [1, 1000]
  *   top_k                  FACEREC_TOP_K                 5              [1, 1000]
- *   max_connections_per_ip FACEREC_MAX_CONNECTIONS_PER_IP 100          [0, 1000]: 0 = no limit (of 1000 in all)
+ *   max_connections_per_ip FACEREC_MAX_CONNECTIONS_PER_IP 100          [0, 1000]: 0 = no limit (of max_connections)
+ *   max_connections        FACEREC_MAX_CONNECTIONS       1000           [1, 100000]: connections at once; near it idle
+ *                                                                       kept-alive ones are closed first, past it 503
+ *   request_timeout_ms     FACEREC_REQUEST_TIMEOUT_MS    30000          [100, 3600000]: a request's head and body must
+ *                                                                       arrive within this of its first byte, or cut
  *   cors_origins           FACEREC_CORS_ORIGINS          "" (off)       "*" or scheme://host[:port],...: browsers on
  *                                                                       these origins may call the API
  */
@@ -90,6 +94,8 @@ struct fr_config {
     int top_k;
     char cors_origins[1024];                /* "" off, "*", or "https://a.example,http://localhost:3000" */
     int max_connections_per_ip;             /* 0: no limit (behind a proxy that limits them itself) */
+    int max_connections;                    /* at once, all addresses */
+    int request_timeout_ms;                 /* the whole request (head + body), however it trickles */
 };
 
 /* The built-in defaults. */

@@ -71,6 +71,8 @@ static const struct key keys[] = {
     { "top_k",                 K_INT,    FIELD(top_k),                 1, 1000,  "5" },
     { "cors_origins",          K_ORIGINS, FIELD(cors_origins),         0, 0,     "" },
     { "max_connections_per_ip", K_INT,   FIELD(max_connections_per_ip), 0, 1000, "100" },
+    { "max_connections",       K_INT,    FIELD(max_connections),       1, 100000, "1000" },
+    { "request_timeout_ms",    K_INT,    FIELD(request_timeout_ms),    100, 3600000, "30000" },
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 

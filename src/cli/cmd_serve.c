@@ -162,6 +162,7 @@ int cmd_serve(int argc, char **argv) {
     const int threads = fr_svc_config_of(svc)->threads;
     struct fr_http_opts ho = { .host = host, .port = cfg.listen_port, .threads = threads,
                                .max_body = (size_t)cfg.max_upload_bytes, .per_ip = cfg.max_connections_per_ip,
+                               .max_conns = cfg.max_connections, .request_timeout_ms = cfg.request_timeout_ms,
                                .handler = fr_api_handle,
                                .early = fr_api_early, .ctx = &api };
     struct fr_http_server *http = NULL;

@@ -16,6 +16,7 @@ static const char *const env_keys[] = {
     "FACEREC_LIVENESS_THRESHOLD", "FACEREC_REQUIRE_LIVENESS", "FACEREC_STORE_PHOTOS", "FACEREC_PHOTO_RETENTION_DAYS",
     "FACEREC_DEFAULT_RATE_PER_HOUR", "FACEREC_DEFAULT_RATE_PER_DAY", "FACEREC_LOG_LEVEL",
     "FACEREC_MAX_FACES",        "FACEREC_TOP_K", "FACEREC_CORS_ORIGINS", "FACEREC_METRICS_TOKEN", "FACEREC_MAX_CONNECTIONS_PER_IP", "FACEREC_IDENTIFY_FPIR", "FACEREC_IDENTIFY_MARGIN",
+    "FACEREC_MAX_CONNECTIONS", "FACEREC_REQUEST_TIMEOUT_MS",
 };
 #define N_ENV (sizeof env_keys / sizeof env_keys[0])
 
@@ -72,7 +73,9 @@ static const char *defaults_text =
     "max_faces = 10\n"
     "top_k = 5\n"
     "cors_origins = \n"
-    "max_connections_per_ip = 100\n";
+    "max_connections_per_ip = 100\n"
+    "max_connections = 1000\n"
+    "request_timeout_ms = 30000\n";
 
 static void test_defaults(void **state) {
     (void)state;
@@ -99,6 +102,8 @@ static void test_defaults(void **state) {
     assert_int_equal(c.log_level, FR_LOG_INFO);
     assert_int_equal(c.max_faces, 10);
     assert_int_equal(c.top_k, 5);
+    assert_int_equal(c.max_connections, 1000);
+    assert_int_equal(c.request_timeout_ms, 30000);
     assert_true(fr_config_threads(&c) >= 1);
     char *text = printed(&c);
     printf("%s", text);
@@ -137,7 +142,9 @@ static void test_precedence(void **state) {
         "  data_dir   =   \"  /srv/face data  \"  \n"   /* quotes keep the spaces */
         "match_threshold = 0.31\n"
         "require_liveness = YES\n"
-        "log_level = debug\n";
+        "log_level = debug\n"
+        "request_timeout_ms = 5000\n"
+        "max_connections = 64\n";
     const char *path = write_file(file, strlen(file));
     struct fr_config c;
     assert_int_equal(fr_config_load(&c, path), 0);
@@ -150,13 +157,18 @@ static void test_precedence(void **state) {
     assert_true(c.require_liveness);
     assert_int_equal(c.log_level, FR_LOG_DEBUG);
     assert_int_equal(c.top_k, 5);                           /* untouched: the default */
+    assert_int_equal(c.request_timeout_ms, 5000);
+    assert_int_equal(c.max_connections, 64);
     /* the environment beats the file; an empty variable counts as unset */
     setenv("FACEREC_THREADS", "7", 1);
     setenv("FACEREC_LISTEN", "", 1);
     setenv("FACEREC_TOP_K", "12", 1);
     setenv("FACEREC_STORE_PHOTOS", "on", 1);
     setenv("FACEREC_MATCH_THRESHOLD", "-0.5", 1);
+    setenv("FACEREC_REQUEST_TIMEOUT_MS", "2000", 1);
     assert_int_equal(fr_config_load(&c, path), 0);
+    assert_int_equal(c.request_timeout_ms, 2000);
+    assert_int_equal(c.max_connections, 64);
     assert_int_equal(c.threads, 7);
     assert_int_equal(c.listen_port, 9000);
     assert_int_equal(c.top_k, 12);
@@ -254,6 +266,13 @@ static void test_env_errors(void **state) {
           "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got '-a.com:80'" },
         { "FACEREC_LISTEN", "a..com:80",
           "FACEREC_LISTEN: expected host:port or [ipv6]:port with a port in [0, 65535], got 'a..com:80'" },
+        { "FACEREC_MAX_CONNECTIONS", "0", "FACEREC_MAX_CONNECTIONS: expected an integer in [1, 100000], got '0'" },
+        { "FACEREC_MAX_CONNECTIONS", "100001",
+          "FACEREC_MAX_CONNECTIONS: expected an integer in [1, 100000], got '100001'" },
+        { "FACEREC_REQUEST_TIMEOUT_MS", "99",
+          "FACEREC_REQUEST_TIMEOUT_MS: expected an integer in [100, 3600000], got '99'" },
+        { "FACEREC_REQUEST_TIMEOUT_MS", "30s",
+          "FACEREC_REQUEST_TIMEOUT_MS: expected an integer in [100, 3600000], got '30s'" },
         { "FACEREC_ADMIN_TOKEN", "short",
           "FACEREC_ADMIN_TOKEN: expected 16 to 255 printable characters without spaces, got 5 characters" },
         { "FACEREC_ADMIN_TOKEN", "has a space inside it",
