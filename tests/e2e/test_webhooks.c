@@ -18,6 +18,7 @@
  *   test_validation           (g) non-http URL, user:pass@, unknown event → 4xx field
  *   test_face_enrolled        (a) delivered within 1 s, signed, body fields, no secrets
  *   test_retry_500            (b) 500, 500, 200: third attempt, same webhook-id
+ *   test_retry_after          429 + Retry-After later than the schedule: honoured
  *   test_timeout              (d) a receiver slower than the timeout is retried
  *   test_gone                 (e) 410 disables the webhook
  *   test_redirect             (f) 302 not followed, counted as a failure
@@ -789,6 +790,28 @@ static void test_retry_500(void **state) {
     sleep(1);
     assert_int_equal(rv_count(&g_rv, "/b"), 3);     /* nothing after the 200 */
     json_decref(lines);
+}
+
+/* 429 with Retry-After: 3 s, later than the schedule's next attempt (+1 s): honoured. */
+static void test_retry_after(void **state) {
+    (void)state;
+    struct client c;
+    new_client(&g_srv, &c, "429");
+    struct hook h;
+    hook_create(&g_srv, &c, &g_rv, "/b429", "[\"*\"]", &h);
+    rv_control(&g_rv, "{\"path\":\"/b429\",\"responses\":[{\"status\":429,\"retry_after\":3}]}");
+    char ev[128];
+    hook_test(&g_srv, &c, &h, ev, sizeof ev);
+    json_t *lines = rv_expect(&g_rv, "/b429", 2, 8000);
+    check_signed(lines);
+    double g1 = gap_s(json_array_get(lines, 0), json_array_get(lines, 1));
+    printf("429 + Retry-After: 3: the next attempt %.2f s later (the schedule alone: 1 s)\n", g1);
+    assert_true(g1 >= 2.9);
+    assert_string_equal(jstr(json_array_get(lines, 1), "id"), ev);
+    json_decref(lines);
+    json_t *d = wait_delivery(&g_srv, &c, &h, ev, "delivered", 3000);
+    assert_int_equal(jint(d, "attempts"), 2);
+    json_decref(d);
 }
 
 /* (d) a receiver slower than FACEREC_WEBHOOK_TIMEOUT_MS (1500) is retried. */
@@ -1606,6 +1629,7 @@ int main(void) {
         cmocka_unit_test_setup(test_validation, ensure_shared),
         cmocka_unit_test_setup(test_face_enrolled, ensure_shared),
         cmocka_unit_test_setup(test_retry_500, ensure_shared),
+        cmocka_unit_test_setup(test_retry_after, ensure_shared),
         cmocka_unit_test_setup(test_timeout, ensure_shared),
         cmocka_unit_test_setup(test_gone, ensure_shared),
         cmocka_unit_test_setup(test_redirect, ensure_shared),
