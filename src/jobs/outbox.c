@@ -60,7 +60,7 @@ _Static_assert(FR_OUTBOX_MAX_SCHEDULE == FR_CONFIG_SCHEDULE_MAX, "one schedule s
 #define RESPONSE_MAX      4096     /* bytes of a response body read; the transfer is cut after */
 #define URL_MAX           2048
 #define LEASE_MARGIN_MS   1000     /* an attempt ends this long before its lease, to be recorded */
-#define ATTEMPT_MIN_MS    1000     /* an attempt the lease leaves less time than this is not started */
+#define ATTEMPT_MIN_MS    1000     /* nor started when the lease leaves less than this */
 #define RETRY_AFTER_MAX_S 86400
 #define IN_FLIGHT_MAX     4096
 #define USER_AGENT        "facerec-webhooks/1"
@@ -75,7 +75,8 @@ static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAUL
 static int curl_ready(void) {
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
-        return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "libcurl: %s", curl_easy_strerror(curl_init_rc));
+        return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "libcurl: %s",
+                          curl_easy_strerror(curl_init_rc));
     return 0;
 }
 
@@ -122,8 +123,9 @@ static uint32_t be32(const unsigned char *p) {
 /* Why an IPv6 address is not one to deliver to, or NULL. The forms that
  * carry an IPv4 address (mapped, NAT64, 6to4) answer for that address. */
 static const char *v6_refusal(const unsigned char b[16]) {
-    static const unsigned char zero[12] = { 0 }, mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff },
-                               nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
+    static const unsigned char zero[12] = { 0 };
+    static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
     if (memcmp(b, zero, 12) == 0) {
         uint32_t low = be32(b + 12);
         return low == 0 ? "unspecified" : low == 1 ? "loopback" : "reserved (IPv4-compatible)";
@@ -132,7 +134,8 @@ static const char *v6_refusal(const unsigned char b[16]) {
     if (b[0] == 0x20 && b[1] == 0x02) return v4_refusal(be32(b + 2));   /* 2002::/16, 6to4 */
     if (b[0] == 0x01 && b[1] == 0x00 && !b[2] && !b[3] && !b[4] && !b[5] && !b[6] && !b[7])
         return "reserved (discard)";                                     /* 100::/64 */
-    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return "documentation";   /* 2001:db8::/32 */
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
+        return "documentation";                                          /* 2001:db8::/32 */
     if ((b[0] & 0xfe) == 0xfc) return "private (unique local)";          /* fc00::/7 */
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local";       /* fe80::/10 */
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return "private (site-local)";   /* fec0::/10 */
@@ -166,28 +169,34 @@ static int url_parse(const char *url, const char *field, struct url_parts *u) {
     CURLUcode uc;
     int rc = 0;
     memset(u, 0, sizeof *u);
-    if (!url || !*url) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "the URL is empty");
+    if (!url || !*url)
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "the URL is empty");
     if (strlen(url) > URL_MAX)
-        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "the URL is longer than %d bytes", URL_MAX);
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field,
+                             "the URL is longer than %d bytes", URL_MAX);
     if ((rc = curl_ready()) < 0) return rc;
     if (!(h = curl_url())) return fr_err_set(FR_E_NOMEM, "URL check: out of memory");
     if ((uc = curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)) != CURLUE_OK) {
-        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "not a valid URL (%s)", curl_url_strerror(uc));
+        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "not a valid URL (%s)",
+                           curl_url_strerror(uc));
         goto out;
     }
     if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "the URL's scheme must be http or https, not '%.16s'",
+        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field,
+                           "the URL's scheme must be http or https, not '%.16s'",
                            scheme ? scheme : "");
         goto out;
     }
     if (curl_url_get(h, CURLUPART_USER, &part, 0) == CURLUE_OK ||
         curl_url_get(h, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK) {
-        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "the URL must not carry credentials (user:password@)");
+        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field,
+                           "the URL must not carry credentials (user:password@)");
         goto out;
     }
     if (curl_url_get(h, CURLUPART_ZONEID, &part, 0) == CURLUE_OK) {
-        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "the URL's IPv6 address must not have a zone id");
+        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field,
+                           "the URL's IPv6 address must not have a zone id");
         goto out;
     }
     if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0]) {
@@ -200,17 +209,20 @@ static int url_parse(const char *url, const char *field, struct url_parts *u) {
         name = host + 1;
         hl -= 2;
     }
-    if (hl >= sizeof u->host || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") < hl) {
+    if (hl >= sizeof u->host ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") < hl) {
         rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field,
-                           "the URL's host must be an ASCII name (an IDN in its xn-- form) or an address");
+                           "the URL's host must be an ASCII name (an IDN as xn--) or an address");
         goto out;
     }
     memcpy(u->host, name, hl);
     u->host[hl] = 0;
     long p = 0;
-    if (curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) p = strtol(port, NULL, 10);
+    if (curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+        p = strtol(port, NULL, 10);
     if (p < 1 || p > 65535) {
-        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "the URL's port must be in 1..65535");
+        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field,
+                           "the URL's port must be in 1..65535");
         goto out;
     }
     snprintf(u->port, sizeof u->port, "%ld", p);
@@ -226,7 +238,8 @@ out:
 }
 
 /* Resolves u's host and checks every address; addr_out: the first. */
-static int url_resolve(const struct url_parts *u, int allow_private, const char *field, char addr_out[64]) {
+static int url_resolve(const struct url_parts *u, int allow_private, const char *field,
+                       char addr_out[64]) {
     struct addrinfo hints = { 0 }, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -234,7 +247,8 @@ static int url_resolve(const struct url_parts *u, int allow_private, const char 
     int g = getaddrinfo(u->host, u->port, &hints, &res);
     if (g != 0 || !res) {
         if (res) freeaddrinfo(res);
-        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "cannot resolve host '%.200s': %s", u->host,
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field,
+                             "cannot resolve host '%.200s': %s", u->host,
                              g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
     }
     int rc = 0;
@@ -243,7 +257,8 @@ static int url_resolve(const struct url_parts *u, int allow_private, const char 
         const char *why = addr_refusal(ai->ai_addr, text);
         if (ai == res && addr_out) snprintf(addr_out, 64, "%s", text);
         if (why && (!allow_private || (ai->ai_family != AF_INET6 && ai->ai_family != AF_INET)))
-            rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "address refused: %s is %s", text, why);
+            rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "address refused: %s is %s",
+                               text, why);
     }
     freeaddrinfo(res);
     return rc;
@@ -283,11 +298,11 @@ static int register_metrics(struct outbox_metrics *m) {
     pthread_mutex_lock(&mu);
     if (!done &&
         (rc = fr_metric_new("facerec_webhook_deliveries_total",
-                            "Webhook delivery attempts, by result (delivered, retry, failed, gone).", FR_METRIC_COUNTER,
-                            "result", NULL, 0, &once.deliveries)) == 0 &&
+                            "Webhook delivery attempts by result: delivered, retry, failed, gone.",
+                            FR_METRIC_COUNTER, "result", NULL, 0, &once.deliveries)) == 0 &&
         (rc = fr_metric_new("facerec_webhook_delivery_duration_seconds",
-                            "Time of one webhook delivery attempt, DNS lookup to last byte.", FR_METRIC_HISTOGRAM, NULL,
-                            NULL, 0, &once.duration)) == 0)
+                            "Time of one webhook delivery attempt, DNS lookup to last byte.",
+                            FR_METRIC_HISTOGRAM, NULL, NULL, 0, &once.duration)) == 0)
         done = 1;
     if (done) *m = once;
     pthread_mutex_unlock(&mu);
@@ -389,19 +404,22 @@ static uint64_t rng_next(uint64_t *s) {   /* splitmix64 */
 }
 
 static int policy_valid(const struct fr_outbox_policy *p) {
-    if (p->n < 1 || p->n > FR_OUTBOX_MAX_SCHEDULE || !(p->jitter >= 0 && p->jitter <= 1) || p->timeout_ms < 1 ||
-        p->timeout_ms > 3600000)
+    if (p->n < 1 || p->n > FR_OUTBOX_MAX_SCHEDULE || !(p->jitter >= 0 && p->jitter <= 1) ||
+        p->timeout_ms < 1 || p->timeout_ms > 3600000)
         return 0;
     for (int i = 0; i < p->n; i++)
-        if (p->seconds[i] < 0 || p->seconds[i] > FR_CONFIG_SCHEDULE_SECONDS_MAX || (i && p->seconds[i] < p->seconds[i - 1]))
+        if (p->seconds[i] < 0 || p->seconds[i] > FR_CONFIG_SCHEDULE_SECONDS_MAX ||
+            (i && p->seconds[i] < p->seconds[i - 1]))
             return 0;
     return 1;
 }
 
-static const struct fr_outbox_policy *item_policy(struct fr_outbox *ob, const struct fr_outbox_item *it) {
+static const struct fr_outbox_policy *item_policy(struct fr_outbox *ob,
+                                                  const struct fr_outbox_item *it) {
     if (!it->policy) return &ob->o.policy;
     if (policy_valid(it->policy)) return it->policy;
-    fr_log(FR_LOG_WARN, "outbox: delivery %lld has an invalid policy; the default is used", (long long)it->id);
+    fr_log(FR_LOG_WARN, "outbox: delivery %lld has an invalid policy; the default is used",
+           (long long)it->id);
     return &ob->o.policy;
 }
 
@@ -438,8 +456,8 @@ static void slot_clear(struct fr_outbox *ob, struct slot *s) {
 
 /* Not attempted: no finish(), the lease brings the delivery back. */
 static void give_back(struct fr_outbox *ob, struct slot *s, const char *why) {
-    fr_log(FR_LOG_DEBUG, "outbox: delivery %lld not attempted (%s): claimed again after its lease", (long long)s->it->id,
-           why);
+    fr_log(FR_LOG_DEBUG, "outbox: delivery %lld not attempted (%s): claimed again after its lease",
+           (long long)s->it->id, why);
     slot_clear(ob, s);
 }
 
@@ -456,7 +474,8 @@ static const char *outcome_name(enum fr_outbox_outcome o) {
 /* The attempt is over: decide, record, log, count, free the slot. status:
  * the HTTP status or 0; error: "" when status says it all; retry_after:
  * seconds the response asked for (0: none). */
-static void finish_attempt(struct fr_outbox *ob, struct slot *s, int status, const char *error, int64_t retry_after) {
+static void finish_attempt(struct fr_outbox *ob, struct slot *s, int status, const char *error,
+                           int64_t retry_after) {
     const struct fr_outbox_item *it = s->it;
     const struct fr_outbox_policy *pol = s->pol;
     struct fr_outbox_result r;
@@ -471,7 +490,8 @@ static void finish_attempt(struct fr_outbox *ob, struct slot *s, int status, con
         r.outcome = FR_OUTBOX_DELIVERED;
     } else {
         if (error[0]) snprintf(r.error, sizeof r.error, "%s", error);
-        else if (status >= 300 && status < 400) snprintf(r.error, sizeof r.error, "redirect not followed (%d)", status);
+        else if (status >= 300 && status < 400)
+            snprintf(r.error, sizeof r.error, "redirect not followed (%d)", status);
         else snprintf(r.error, sizeof r.error, "HTTP %d", status);
         if (status == 410) {
             r.outcome = FR_OUTBOX_GONE;
@@ -480,8 +500,10 @@ static void finish_attempt(struct fr_outbox *ob, struct slot *s, int status, con
         } else {
             r.outcome = FR_OUTBOX_RETRY;
             int64_t delay = pol->seconds[r.attempts] * 1000;
-            double u = (double)(rng_next(&ob->rng) >> 11) * 0x1.0p-53 * 2 - 1;   /* uniform in [-1, 1) */
-            int64_t next = it->created_at + pol->seconds[0] * 1000 + delay + (int64_t)(u * pol->jitter * (double)delay);
+            /* u: uniform in [-1, 1) */
+            double u = (double)(rng_next(&ob->rng) >> 11) * 0x1.0p-53 * 2 - 1;
+            int64_t next = it->created_at + pol->seconds[0] * 1000 + delay +
+                           (int64_t)(u * pol->jitter * (double)delay);
             int64_t now = fr_now_ms();
             if (next < now) next = now;
             if (retry_after > RETRY_AFTER_MAX_S) retry_after = RETRY_AFTER_MAX_S;
@@ -490,12 +512,14 @@ static void finish_attempt(struct fr_outbox *ob, struct slot *s, int status, con
         }
     }
     if (ob->src.finish(ob->src.ctx, &r) < 0)
-        fr_log(FR_LOG_ERROR, "outbox: recording the attempt of delivery %lld failed (%s): claimed again after its lease",
+        fr_log(FR_LOG_ERROR, "outbox: recording delivery %lld failed (%s): claimed again later",
                (long long)r.id, fr_err_detail());
     fr_log(r.outcome == FR_OUTBOX_DELIVERED ? FR_LOG_INFO : FR_LOG_WARN,
-           "webhook attempt: event=%s delivery=%lld endpoint=%lld attempt=%d status=%d outcome=%s duration_ms=%.1f%s%s",
-           it->event_id ? it->event_id : "", (long long)r.id, (long long)r.endpoint, r.attempts, r.status_code,
-           outcome_name(r.outcome), r.duration_ms, r.error[0] ? " error=" : "", r.error);
+           "webhook attempt: event=%s delivery=%lld endpoint=%lld attempt=%d status=%d "
+           "outcome=%s duration_ms=%.1f%s%s%s",
+           it->event_id ? it->event_id : "", (long long)r.id, (long long)r.endpoint, r.attempts,
+           r.status_code, outcome_name(r.outcome), r.duration_ms, r.error[0] ? " error=\"" : "",
+           r.error, r.error[0] ? "\"" : "");
     fr_metric_inc(ob->m.deliveries, outcome_name(r.outcome));
     fr_metric_observe(ob->m.duration, r.duration_ms / 1000.0);
     slot_clear(ob, s);
@@ -523,7 +547,7 @@ static void start(struct fr_outbox *ob, struct slot *s, int64_t now) {
     s->t0 = fr_time_ms();
     s->state = SLOT_RESOLVE;
     if (!s->it->url || !token_ok(s->it->event_id, 255) || (!s->it->body && s->it->body_len)) {
-        finish_attempt(ob, s, 0, "invalid delivery: no URL or body, or an event id that is not a printable token", 0);
+        finish_attempt(ob, s, 0, "invalid delivery: no URL or body, or a bad event id", 0);
         return;
     }
     pthread_mutex_lock(&ob->mu);
@@ -570,8 +594,8 @@ static int claim(struct fr_outbox *ob) {
             endpoint_counts(ob, s->it->endpoint, &active, &held);
             if (!known && active + held >= ob->o.per_endpoint) ob->skip[n_skip++] = s->it->endpoint;
         }
-        rc = ob->src.claim_spread(ob->src.ctx, now, ob->o.lease_ms, n_free, ob->o.per_endpoint, ob->skip, n_skip, &items,
-                                  &n);
+        rc = ob->src.claim_spread(ob->src.ctx, now, ob->o.lease_ms, n_free, ob->o.per_endpoint,
+                                  ob->skip, n_skip, &items, &n);
     } else {
         rc = ob->src.claim(ob->src.ctx, now, ob->o.lease_ms, n_free, &items, &n);
     }
@@ -585,7 +609,8 @@ static int claim(struct fr_outbox *ob) {
     }
     struct batch *b = fr_calloc(1, sizeof *b);
     if (!b) {
-        fr_log(FR_LOG_ERROR, "outbox: out of memory: %zu claimed deliveries come back after their lease", n);
+        fr_log(FR_LOG_ERROR,
+               "outbox: out of memory: %zu claimed deliveries come back after their lease", n);
         ob->src.release(ob->src.ctx, items, n);
         return 0;
     }
@@ -596,9 +621,11 @@ static int claim(struct fr_outbox *ob) {
         int active = 0, held = 0;
         while (next < ob->n_slots && ob->slots[next].state != SLOT_FREE) next++;
         if (next < ob->n_slots) endpoint_counts(ob, items[i].endpoint, &active, &held);
-        if (next == ob->n_slots || (active >= ob->o.per_endpoint && held >= ob->o.per_endpoint)) {
-            fr_log(FR_LOG_DEBUG, "outbox: delivery %lld not attempted (%s): claimed again after its lease",
-                   (long long)items[i].id, next == ob->n_slots ? "more than asked for" : "its endpoint is busy");
+        if (next == ob->n_slots || active + held >= 2 * ob->o.per_endpoint) {
+            fr_log(FR_LOG_DEBUG,
+                   "outbox: delivery %lld not attempted (%s): claimed again after its lease",
+                   (long long)items[i].id,
+                   next == ob->n_slots ? "more than asked for" : "its endpoint is busy");
             given_back++;
             batch_done(ob, b);
             continue;
@@ -636,19 +663,22 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl
 }
 
 /* RESOLVE (checked, fine) → SEND; -1 with error set when it cannot start. */
-static int send_attempt(struct fr_outbox *ob, struct slot *s, int64_t timeout, char *error, size_t len) {
+static int send_attempt(struct fr_outbox *ob, struct slot *s, int64_t timeout, char *error,
+                        size_t len) {
     const struct fr_outbox_item *it = s->it;
     char line[320], sig[FR_WEBHOOK_SIGNATURE_MAX(2)];
     int64_t ts = fr_now_ms() / 1000;
     if (it->secrets[0]) {
         const char *const secrets[2] = { it->secrets[0], it->secrets[1] };
-        if (fr_webhook_sign(secrets, secrets[1] ? 2 : 1, it->event_id, ts, it->body, it->body_len, sig, sizeof sig) < 0) {
+        if (fr_webhook_sign(secrets, secrets[1] ? 2 : 1, it->event_id, ts, it->body, it->body_len,
+                            sig, sizeof sig) < 0) {
             snprintf(error, len, "cannot sign: %s", fr_err_detail());
             return -1;
         }
     }
     struct curl_slist *h = NULL;
-    bool ok = (h = curl_slist_append(h, "Content-Type: application/json")) && (h = curl_slist_append(h, "Expect:"));
+    bool ok = (h = curl_slist_append(h, "Content-Type: application/json")) &&
+              (h = curl_slist_append(h, "Expect:"));
     snprintf(line, sizeof line, "webhook-id: %s", it->event_id);
     ok = ok && (h = curl_slist_append(h, line));
     snprintf(line, sizeof line, "webhook-timestamp: %lld", (long long)ts);
@@ -659,7 +689,8 @@ static int send_attempt(struct fr_outbox *ob, struct slot *s, int64_t timeout, c
     }
     s->headers = h;
     if (ok && !s->url.numeric) {   /* pin: HOST:PORT:ADDRESS, an IPv6 address in brackets */
-        snprintf(line, sizeof line, strchr(s->addr, ':') ? "%s:%s:[%s]" : "%s:%s:%s", s->url.host, s->url.port, s->addr);
+        snprintf(line, sizeof line, strchr(s->addr, ':') ? "%s:%s:[%s]" : "%s:%s:%s", s->url.host,
+                 s->url.port, s->addr);
         ok = (s->resolve = curl_slist_append(NULL, line)) != NULL;
     }
     CURL *e = ok ? curl_easy_init() : NULL;
@@ -728,7 +759,8 @@ static void take_checked(struct fr_outbox *ob, bool stopping) {
         } else if (s->check_rc < 0) {
             finish_attempt(ob, s, 0, s->error, 0);
         } else if (left < 1) {
-            snprintf(error, sizeof error, "timeout after %lld ms (looking up the host)", (long long)s->timeout_ms);
+            snprintf(error, sizeof error, "timeout after %lld ms (looking up the host)",
+                     (long long)s->timeout_ms);
             finish_attempt(ob, s, 0, error, 0);
         } else if (send_attempt(ob, s, left, error, sizeof error) < 0) {
             finish_attempt(ob, s, 0, error, 0);
@@ -742,7 +774,9 @@ static void transfer_error(const struct slot *s, CURLcode res, char *out, size_t
     long os = 0;
     char buf[128];
     switch (res) {
-    case CURLE_OPERATION_TIMEDOUT: snprintf(out, len, "timeout after %lld ms", (long long)s->timeout_ms); break;
+    case CURLE_OPERATION_TIMEDOUT:
+        snprintf(out, len, "timeout after %lld ms", (long long)s->timeout_ms);
+        break;
     case CURLE_COULDNT_CONNECT:
         if (s->refused[0]) {
             snprintf(out, len, "%s", s->refused);
@@ -750,7 +784,8 @@ static void transfer_error(const struct slot *s, CURLcode res, char *out, size_t
         }
         curl_easy_getinfo(s->easy, CURLINFO_OS_ERRNO, &os);
         if (os == ECONNREFUSED) snprintf(out, len, "connection refused");
-        else if (os) snprintf(out, len, "connection failed: %s", strerror_r((int)os, buf, sizeof buf));
+        else if (os)
+            snprintf(out, len, "connection failed: %s", strerror_r((int)os, buf, sizeof buf));
         else snprintf(out, len, "connection failed");
         break;
     case CURLE_SSL_CONNECT_ERROR:
@@ -777,7 +812,8 @@ static void take_done(struct fr_outbox *ob) {
         curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
         struct slot *s = (struct slot *)(void *)priv;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-        if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK || retry_after < 0) retry_after = 0;
+        if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK || retry_after < 0)
+            retry_after = 0;
         /* A status decides, even if the rest of the response was cut or
          * late: the receiver has answered. Without one, the error does. */
         if (code < 100 || code > 999) {
@@ -795,7 +831,8 @@ static void *dispatcher_main(void *arg) {
     const int refill = (ob->n_slots + 3) / 4;   /* free slots worth claiming into before the poll */
     for (;;) {
         double now = fr_time_ms();
-        if (!stopping && atomic_load(&ob->stop)) {   /* stop claiming; give back what has not started */
+        /* stopping: claim no more, give back what has not started */
+        if (!stopping && atomic_load(&ob->stop)) {
             stopping = true;
             int64_t longest = 0;
             pthread_mutex_lock(&ob->mu);
@@ -811,7 +848,8 @@ static void *dispatcher_main(void *arg) {
         }
         if (!stopping) {
             int n_free = free_slots(ob);
-            if (n_free && (atomic_exchange(&ob->wake, 0) || now >= next_poll || (more && n_free >= refill))) {
+            if (n_free &&
+                (atomic_exchange(&ob->wake, 0) || now >= next_poll || (more && n_free >= refill))) {
                 more = claim(ob);
                 next_poll = now + (double)ob->o.poll_ms;
             }
@@ -827,9 +865,11 @@ static void *dispatcher_main(void *arg) {
                 busy |= ob->slots[i].state != SLOT_FREE;
                 sending |= ob->slots[i].state == SLOT_SEND;
             }
-            if (sending && fr_time_ms() >= stop_at) {   /* curl's own timeouts should have ended them */
+            /* curl's own timeouts should have ended them before */
+            if (sending && fr_time_ms() >= stop_at) {
                 for (int i = 0; i < ob->n_slots; i++)
-                    if (ob->slots[i].state == SLOT_SEND) give_back(ob, &ob->slots[i], "stopped mid-send");
+                    if (ob->slots[i].state == SLOT_SEND)
+                        give_back(ob, &ob->slots[i], "stopped mid-send");
                 continue;
             }
             if (!busy) break;
@@ -838,7 +878,10 @@ static void *dispatcher_main(void *arg) {
          * claimed into freed slots; while every slot is busy, until a
          * transfer or a lookup ends (curl_multi_poll wakes for both). */
         int n_free = free_slots(ob);
-        double wait = stopping ? 100 : !n_free ? 1000 : more && n_free >= refill ? 0 : next_poll - fr_time_ms();
+        double wait = next_poll - fr_time_ms();
+        if (stopping) wait = 100;
+        else if (!n_free) wait = 1000;
+        else if (more && n_free >= refill) wait = 0;
         int ms = wait < 0 ? 0 : wait > 1000 ? 1000 : (int)wait;
         curl_multi_poll(ob->multi, NULL, 0, ms, NULL);
     }
@@ -851,7 +894,8 @@ static void outbox_free(struct fr_outbox *ob) {
     pthread_cond_broadcast(&ob->cv);
     pthread_mutex_unlock(&ob->mu);
     for (int i = 0; i < ob->n_resolvers; i++) pthread_join(ob->resolvers[i], NULL);
-    for (int i = 0; ob->slots && i < ob->n_slots; i++)   /* only after a failed start: nothing was claimed */
+    /* after the dispatcher's end, or a failed start: nothing is claimed */
+    for (int i = 0; ob->slots && i < ob->n_slots; i++)
         FR_ASSERT(ob->slots[i].state == SLOT_FREE);
     if (ob->multi) curl_multi_cleanup(ob->multi);
     pthread_cond_destroy(&ob->cv);
@@ -862,14 +906,18 @@ static void outbox_free(struct fr_outbox *ob) {
     fr_free(ob);
 }
 
-int fr_outbox_start(const struct fr_outbox_opts *o, const struct fr_outbox_source *src, struct fr_outbox **out) {
+int fr_outbox_start(const struct fr_outbox_opts *o, const struct fr_outbox_source *src,
+                    struct fr_outbox **out) {
     int rc;
     *out = NULL;
     if (!o || !src || !src->claim || !src->release || !src->finish)
-        return fr_err_set(FR_E_INVALID_ARGUMENT, "outbox: a source needs claim, release and finish");
+        return fr_err_set(FR_E_INVALID_ARGUMENT,
+                          "outbox: a source needs claim, release and finish");
     if (!policy_valid(&o->policy))
-        return fr_err_set(FR_E_INVALID_ARGUMENT, "outbox: the policy needs 1..%d non-decreasing delays, jitter in [0, 1] "
-                          "and a timeout in [1, 3600000] ms", FR_OUTBOX_MAX_SCHEDULE);
+        return fr_err_set(FR_E_INVALID_ARGUMENT,
+                          "outbox: the policy needs 1..%d non-decreasing delays, jitter in [0, 1] "
+                          "and a timeout in [1, 3600000] ms",
+                          FR_OUTBOX_MAX_SCHEDULE);
     struct fr_outbox_opts opts = *o;
     if (!opts.max_in_flight) opts.max_in_flight = 64;
     if (!opts.per_endpoint) opts.per_endpoint = 4;
@@ -877,8 +925,10 @@ int fr_outbox_start(const struct fr_outbox_opts *o, const struct fr_outbox_sourc
     if (!opts.poll_ms) opts.poll_ms = 1000;
     if (opts.max_in_flight < 1 || opts.max_in_flight > IN_FLIGHT_MAX || opts.per_endpoint < 1 ||
         opts.per_endpoint > opts.max_in_flight || opts.lease_ms < 1 || opts.poll_ms < 1)
-        return fr_err_set(FR_E_INVALID_ARGUMENT, "outbox: max_in_flight in [1, %d], per_endpoint in [1, max_in_flight], "
-                          "lease_ms and poll_ms positive", IN_FLIGHT_MAX);
+        return fr_err_set(FR_E_INVALID_ARGUMENT,
+                          "outbox: max_in_flight in [1, %d], per_endpoint in [1, max_in_flight], "
+                          "lease_ms and poll_ms positive",
+                          IN_FLIGHT_MAX);
     if ((rc = curl_ready()) < 0) return rc;
     struct outbox_metrics m;
     if ((rc = register_metrics(&m)) < 0) return rc;
