@@ -339,8 +339,7 @@ struct slot {
     /* the transfer */
     CURL *easy;
     struct curl_slist *headers, *resolve;
-    size_t body_seen;
-    bool body_cut;                  /* more than RESPONSE_MAX bytes came: cut off */
+    size_t body_seen;               /* response bytes: past RESPONSE_MAX the transfer is cut */
     char refused[160];              /* set by the opensocket callback */
 };
 
@@ -355,7 +354,7 @@ struct fr_outbox {
     uint64_t rng;                   /* jitter */
     atomic_int wake, stop;
     pthread_t thread;
-    bool thread_started;
+    int freed;                      /* slots freed since the last claim */
     /* the resolver queue: a ring of slot indices */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -451,6 +450,7 @@ static void slot_clear(struct fr_outbox *ob, struct slot *s) {
     memset(s, 0, sizeof *s);
     s->ob = ob;
     s->state = SLOT_FREE;
+    ob->freed++;
     batch_done(ob, b);
 }
 
@@ -574,17 +574,19 @@ static int free_slots(const struct fr_outbox *ob) {
     return n;
 }
 
-/* Claims up to the free slots; returns 1 when the claim filled them (more
- * may be due at once). */
+/* Claims up to the free slots. Returns 1 when more may be due as soon as a
+ * slot frees: the claim returned items, or claim_spread skipped a full
+ * endpoint; 0 when nothing was due, or what was over an endpoint's limit had
+ * to be given back (claiming again at once would only churn the leases). */
 static int claim(struct fr_outbox *ob) {
     int n_free = free_slots(ob);
     if (!n_free) return 0;
     struct fr_outbox_item *items = NULL;
-    size_t n = 0;
+    size_t n = 0, n_skip = 0;
     int64_t now = fr_now_ms();
     int rc;
+    ob->freed = 0;
     if (ob->src.claim_spread) {
-        size_t n_skip = 0;
         for (int i = 0; i < ob->n_slots; i++) {
             const struct slot *s = &ob->slots[i];
             int active, held;
@@ -605,7 +607,7 @@ static int claim(struct fr_outbox *ob) {
     }
     if (!n) {
         if (items) ob->src.release(ob->src.ctx, items, 0);
-        return 0;
+        return n_skip > 0;
     }
     struct batch *b = fr_calloc(1, sizeof *b);
     if (!b) {
@@ -636,16 +638,14 @@ static int claim(struct fr_outbox *ob) {
         s->it = &items[i];
         s->lease_end = now + ob->o.lease_ms;
     }
-    return n >= (size_t)n_free && !given_back;
+    return !given_back;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
     struct slot *s = arg;
     (void)data;
     s->body_seen += size * nmemb;
-    if (s->body_seen <= RESPONSE_MAX) return size * nmemb;
-    s->body_cut = true;
-    return 0;   /* CURLE_WRITE_ERROR: the status is already known */
+    return s->body_seen <= RESPONSE_MAX ? size * nmemb : 0;   /* 0: cut (the status is known) */
 }
 
 /* The last check before connect(): whatever address libcurl is about to use
@@ -828,7 +828,8 @@ static void *dispatcher_main(void *arg) {
     struct fr_outbox *ob = arg;
     double next_poll = 0, stop_at = 0;
     bool more = false, stopping = false;
-    const int refill = (ob->n_slots + 3) / 4;   /* free slots worth claiming into before the poll */
+    /* with a backlog, claim again (before the poll) once this many slots are free */
+    const int refill = (ob->n_slots + 3) / 4;
     for (;;) {
         double now = fr_time_ms();
         /* stopping: claim no more, give back what has not started */
@@ -848,8 +849,8 @@ static void *dispatcher_main(void *arg) {
         }
         if (!stopping) {
             int n_free = free_slots(ob);
-            if (n_free &&
-                (atomic_exchange(&ob->wake, 0) || now >= next_poll || (more && n_free >= refill))) {
+            bool backlog = more && ob->freed && n_free >= refill;
+            if (n_free && (atomic_exchange(&ob->wake, 0) || now >= next_poll || backlog)) {
                 more = claim(ob);
                 next_poll = now + (double)ob->o.poll_ms;
             }
@@ -881,7 +882,7 @@ static void *dispatcher_main(void *arg) {
         double wait = next_poll - fr_time_ms();
         if (stopping) wait = 100;
         else if (!n_free) wait = 1000;
-        else if (more && n_free >= refill) wait = 0;
+        else if (more && ob->freed && n_free >= refill) wait = 0;
         int ms = wait < 0 ? 0 : wait > 1000 ? 1000 : (int)wait;
         curl_multi_poll(ob->multi, NULL, 0, ms, NULL);
     }
