@@ -73,6 +73,27 @@ static void stop_and_check(struct fr_outbox *ob, struct fake *f) {
     assert_int_equal(f->violations, 0);
 }
 
+/* One delivery to the receiver's path (signed with SPEC_SECRET, and
+ * secret1 when not NULL) through an outbox with this schedule and timeout;
+ * waits (at most 8 s) for n results, stops, checks the source's contract,
+ * and returns the delivery as the source has it. */
+static struct fake_delivery deliver_one(const char *path, const char *secret1, const char *schedule,
+                                        int64_t timeout_ms, int n) {
+    struct fake f;
+    char url[256];
+    fake_init(&f, 1);
+    url_of(url, sizeof url, path);
+    fake_add(&f, 0, 1, url, "{\"n\":1}", SPEC_SECRET, secret1);
+    struct fr_outbox_opts o = opts_for(schedule, timeout_ms);
+    struct fr_outbox *ob = start(&o, &f);
+    wait_results(&f, 0, n, 8000);
+    rcv_sleep_ms(100);   /* nothing more comes after the n-th */
+    struct fake_delivery d = fake_get(&f, 0);
+    stop_and_check(ob, &f);
+    fake_free(&f);
+    return d;
+}
+
 /* ---- signing ---- */
 
 static void test_sign_spec_vector(void **state) {
@@ -302,15 +323,7 @@ static void test_delivered(void **state) {
 
 static void test_retried_until_delivered(void **state) {
     (void)state;
-    struct fake f;
-    char url[256];
-    fake_init(&f, 1);
-    url_of(url, sizeof url, "/r/500,500,200/flaky");
-    fake_add(&f, 0, 1, url, "{\"n\":1}", SPEC_SECRET, NULL);
-    struct fr_outbox_opts o = opts_for("0,1,2", 2000);
-    struct fr_outbox *ob = start(&o, &f);
-    struct fake_delivery d = wait_results(&f, 0, 3, 8000);
-    stop_and_check(ob, &f);
+    struct fake_delivery d = deliver_one("/r/500,500,200/flaky", NULL, "0,1,2", 2000, 3);
     assert_int_equal(d.n_results, 3);
     assert_int_equal(d.state, FAKE_DELIVERED);
     assert_int_equal(d.results[0].outcome, FR_OUTBOX_RETRY);
@@ -332,65 +345,37 @@ static void test_retried_until_delivered(void **state) {
            (long long)(q[1].at_ms - d.created_at), (long long)(q[2].at_ms - d.created_at));
     assert_true(q[1].at_ms >= d.created_at + 1000);
     assert_true(q[2].at_ms >= d.created_at + 2000);
-    fake_free(&f);
 }
 
 static void test_timeout(void **state) {
     (void)state;
-    struct fake f;
-    char url[256];
-    fake_init(&f, 1);
-    url_of(url, sizeof url, "/r/200:3000/slow");
-    fake_add(&f, 0, 1, url, "{}", SPEC_SECRET, NULL);
-    struct fr_outbox_opts o = opts_for("0,60", 300);
-    struct fr_outbox *ob = start(&o, &f);
-    struct fake_delivery d = wait_results(&f, 0, 1, 5000);
-    stop_and_check(ob, &f);
+    struct fake_delivery d = deliver_one("/r/200:3000/slow", NULL, "0,60", 300, 1);
     assert_int_equal(d.results[0].outcome, FR_OUTBOX_RETRY);
     assert_int_equal(d.results[0].status_code, 0);
     assert_string_equal(d.results[0].error, "timeout after 300 ms");
     assert_true(d.results[0].duration_ms >= 250 && d.results[0].duration_ms < 2500);
     assert_true(d.results[0].next_attempt_at >= d.created_at + 60000 - 100);
-    fake_free(&f);
 }
 
 static void test_gone(void **state) {
     (void)state;
-    struct fake f;
-    char url[256];
-    fake_init(&f, 1);
-    url_of(url, sizeof url, "/r/410/gone");
-    fake_add(&f, 0, 1, url, "{}", SPEC_SECRET, NULL);
-    struct fr_outbox_opts o = opts_for("0,1,2", 2000);
-    struct fr_outbox *ob = start(&o, &f);
-    struct fake_delivery d = wait_results(&f, 0, 1, 5000);
-    stop_and_check(ob, &f);
+    struct fake_delivery d = deliver_one("/r/410/gone", NULL, "0,1,2", 2000, 1);
     assert_int_equal(d.state, FAKE_GONE);
+    assert_int_equal(d.n_results, 1);
     assert_int_equal(d.results[0].outcome, FR_OUTBOX_GONE);
     assert_int_equal(d.results[0].status_code, 410);
-    fake_free(&f);
 }
 
 static void test_redirect_not_followed(void **state) {
     (void)state;
-    struct fake f;
-    char url[256];
-    fake_init(&f, 1);
-    url_of(url, sizeof url, "/r/302/redir");
-    fake_add(&f, 0, 1, url, "{}", SPEC_SECRET, NULL);
-    struct fr_outbox_opts o = opts_for("0,1", 2000);
-    struct fr_outbox *ob = start(&o, &f);
-    struct fake_delivery d = wait_results(&f, 0, 2, 5000);
-    rcv_sleep_ms(100);
-    stop_and_check(ob, &f);
+    struct fake_delivery d = deliver_one("/r/302/redir", NULL, "0,1", 2000, 2);
     assert_int_equal(d.results[0].outcome, FR_OUTBOX_RETRY);
     assert_int_equal(d.results[0].status_code, 302);
     assert_string_equal(d.results[0].error, "redirect not followed (302)");
     assert_int_equal(d.results[1].outcome, FR_OUTBOX_FAILED);   /* the last of 2 attempts */
     assert_int_equal(d.state, FAKE_FAILED);
     assert_int_equal(rcv_path_stats(&rcv, "/r/302/redir").hits, 2);
-    assert_int_equal(rcv_path_stats(&rcv, "/target/redir").hits, 0); /* Location never requested */
-    fake_free(&f);
+    assert_int_equal(rcv_path_stats(&rcv, "/target/redir").hits, 0);   /* Location never requested */
 }
 
 static void test_private_refused_unless_allowed(void **state) {
@@ -499,21 +484,12 @@ static void test_per_endpoint_limit(void **state) {
 
 static void test_two_secrets(void **state) {
     (void)state;
-    struct fake f;
-    char url[256];
-    fake_init(&f, 1);
-    url_of(url, sizeof url, "/r/200/rotation");
-    fake_add(&f, 0, 1, url, "{\"rotating\":true}", SPEC_SECRET, secret_b);
-    struct fr_outbox_opts o = opts_for("0,1", 2000);
-    struct fr_outbox *ob = start(&o, &f);
-    struct fake_delivery d = wait_results(&f, 0, 1, 5000);
-    stop_and_check(ob, &f);
+    struct fake_delivery d = deliver_one("/r/200/rotation", secret_b, "0,1", 2000, 1);
     assert_int_equal(d.state, FAKE_DELIVERED);
     struct rcv_request q;
     assert_int_equal(rcv_request_get(&rcv, "/r/200/rotation", 0, &q), 0);
     assert_int_equal(q.n_sigs, 2);
     assert_int_equal(q.n_valid, 2);   /* both verify, each with its own secret */
-    fake_free(&f);
 }
 
 static void test_retry_after(void **state) {
@@ -553,18 +529,8 @@ static void test_retry_after(void **state) {
 
 static void test_failed_after_last_attempt(void **state) {
     (void)state;
-    struct fake f;
-    char url[256];
-    fake_init(&f, 1);
-    url_of(url, sizeof url, "/r/500/always");
-    fake_add(&f, 0, 1, url, "{}", SPEC_SECRET, NULL);
-    struct fr_outbox_opts o = opts_for("0,0,0", 2000);
-    struct fr_outbox *ob = start(&o, &f);
-    struct fake_delivery d = wait_results(&f, 0, 3, 5000);
-    rcv_sleep_ms(200);   /* nothing more after the last */
-    d = fake_get(&f, 0);
-    stop_and_check(ob, &f);
-    assert_int_equal(d.n_results, 3);
+    struct fake_delivery d = deliver_one("/r/500/always", NULL, "0,0,0", 2000, 3);
+    assert_int_equal(d.n_results, 3);   /* nothing after the last */
     assert_int_equal(d.results[0].outcome, FR_OUTBOX_RETRY);
     assert_int_equal(d.results[1].outcome, FR_OUTBOX_RETRY);
     assert_int_equal(d.results[2].outcome, FR_OUTBOX_FAILED);
@@ -572,7 +538,6 @@ static void test_failed_after_last_attempt(void **state) {
     assert_string_equal(d.results[2].error, "HTTP 500");
     assert_int_equal(d.state, FAKE_FAILED);
     assert_int_equal(rcv_path_stats(&rcv, "/r/500/always").hits, 3);
-    fake_free(&f);
 }
 
 /* Stop while one attempt is in flight (answered after 700 ms), one waits for
