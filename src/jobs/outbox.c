@@ -25,8 +25,9 @@
  * (curl_multi_wakeup from any thread). Every timeout is curl's
  * (CURLOPT_TIMEOUT_MS), so the loop has no clock of its own beyond the poll.
  *
- * The connection is pinned to the checked address (CURLOPT_RESOLVE), so a
- * second DNS answer cannot send it elsewhere; an opensocket callback checks
+ * The connection is pinned to the checked addresses (CURLOPT_RESOLVE, up
+ * to 8, in getaddrinfo's order), so a second DNS answer cannot send it
+ * elsewhere; an opensocket callback checks
  * the address again just before connect(), whatever libcurl resolved (an
  * IDN name in another form, say), so no path reaches a refused address. A
  * connection reused from the multi's cache was checked when it was opened.
@@ -237,9 +238,15 @@ out:
     return rc;
 }
 
-/* Resolves u's host and checks every address; addr_out: the first. */
+#define PIN_ADDRS 8                 /* addresses a connection is pinned to, at most */
+#define PIN_LEN   (PIN_ADDRS * 66)  /* "a,[b],...": each at most 46 chars + brackets + comma */
+
+/* Resolves u's host and checks every address; addr_out: the first; pin
+ * (may be NULL, PIN_LEN bytes): the first PIN_ADDRS of them as
+ * CURLOPT_RESOLVE lists them ("192.0.2.1,[2001:db8::1]"), getaddrinfo's
+ * order kept. */
 static int url_resolve(const struct url_parts *u, int allow_private, const char *field,
-                       char addr_out[64]) {
+                       char addr_out[64], char *pin) {
     struct addrinfo hints = { 0 }, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -251,11 +258,16 @@ static int url_resolve(const struct url_parts *u, int allow_private, const char 
                              "cannot resolve host '%.200s': %s", u->host,
                              g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
     }
-    int rc = 0;
+    int rc = 0, n = 0;
+    size_t pl = 0;
+    if (pin) pin[0] = 0;
     for (struct addrinfo *ai = res; ai && rc == 0; ai = ai->ai_next) {
         char text[64];
         const char *why = addr_refusal(ai->ai_addr, text);
         if (ai == res && addr_out) snprintf(addr_out, 64, "%s", text);
+        if (pin && n++ < PIN_ADDRS)
+            pl += (size_t)snprintf(pin + pl, PIN_LEN - pl,
+                                   ai->ai_family == AF_INET6 ? "%s[%s]" : "%s%s", pl ? "," : "", text);
         if (why && (!allow_private || (ai->ai_family != AF_INET6 && ai->ai_family != AF_INET)))
             rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "address refused: %s is %s",
                                text, why);
@@ -269,7 +281,7 @@ int fr_outbox_check_url(const char *url, int allow_private, const char *field, c
     if (addr_out) addr_out[0] = 0;
     if (!field) field = "url";
     int rc = url_parse(url, field, &u);
-    if (rc == 0) rc = url_resolve(&u, allow_private, field, addr_out);
+    if (rc == 0) rc = url_resolve(&u, allow_private, field, addr_out, NULL);
     if (rc < 0 && addr_out) addr_out[0] = 0;
     return rc;
 }
@@ -334,7 +346,7 @@ struct slot {
     bool checked, ready;            /* ready: checked, seen by the dispatcher */
     int check_rc;
     struct url_parts url;
-    char addr[64];
+    char pin[PIN_LEN];              /* the checked addresses, for CURLOPT_RESOLVE */
     char error[200];
     /* the transfer */
     CURL *easy;
@@ -376,14 +388,14 @@ static void *resolver_main(void *arg) {
         ob->q_len--;
         pthread_mutex_unlock(&ob->mu);
         struct url_parts u;
-        char addr[64] = "", error[200] = "";
+        char pin[PIN_LEN] = "", error[200] = "";
         int rc = url_parse(s->it->url, "url", &u);
-        if (rc == 0) rc = url_resolve(&u, ob->o.allow_private, "url", addr);
+        if (rc == 0) rc = url_resolve(&u, ob->o.allow_private, "url", NULL, pin);
         if (rc < 0) snprintf(error, sizeof error, "%s", fr_err_detail());
         pthread_mutex_lock(&ob->mu);
         s->check_rc = rc;
         s->url = u;
-        memcpy(s->addr, addr, sizeof addr);
+        memcpy(s->pin, pin, sizeof pin);
         memcpy(s->error, error, sizeof error);
         s->checked = true;
         ob->n_checked++;
@@ -688,10 +700,10 @@ static int send_attempt(struct fr_outbox *ob, struct slot *s, int64_t timeout, c
         ok = (h = curl_slist_append(h, line)) != NULL;
     }
     s->headers = h;
-    if (ok && !s->url.numeric) {   /* pin: HOST:PORT:ADDRESS, an IPv6 address in brackets */
-        snprintf(line, sizeof line, strchr(s->addr, ':') ? "%s:%s:[%s]" : "%s:%s:%s", s->url.host,
-                 s->url.port, s->addr);
-        ok = (s->resolve = curl_slist_append(NULL, line)) != NULL;
+    if (ok && !s->url.numeric) {   /* pin: HOST:PORT:ADDRESS[,ADDRESS...] */
+        char entry[sizeof s->url.host + sizeof s->url.port + PIN_LEN + 2];
+        snprintf(entry, sizeof entry, "%s:%s:%s", s->url.host, s->url.port, s->pin);
+        ok = (s->resolve = curl_slist_append(NULL, entry)) != NULL;
     }
     CURL *e = ok ? curl_easy_init() : NULL;
     if (!e) {

@@ -22,7 +22,7 @@
  * What it does with a claimed item (each one exactly one of these):
  *   - attempts it: its URL is checked on a resolver thread (fr_outbox_check_url:
  *     getaddrinfo, every address checked), the connection pinned to the checked
- *     address (CURLOPT_RESOLVE), then the POST runs on the dispatcher's one
+ *     addresses (CURLOPT_RESOLVE), then the POST runs on the dispatcher's one
  *     curl multi handle; the outcome goes to finish().
  *   - gives it back unsent: not finish()ed, so its lease brings it back (claimed
  *     again lease_ms after its claim). This happens to items beyond what an

@@ -409,6 +409,26 @@ static void test_private_refused_unless_allowed(void **state) {
     fake_free(&f);
 }
 
+/* A host name: resolved and checked on a resolver thread, then pinned
+ * (CURLOPT_RESOLVE with every checked address: localhost may list ::1
+ * first, where nothing listens). */
+static void test_host_name_pinned(void **state) {
+    (void)state;
+    struct fake f;
+    char url[256];
+    fake_init(&f, 1);
+    snprintf(url, sizeof url, "http://localhost:%d/r/200/byname", rcv.port);
+    fake_add(&f, 0, 1, url, "{}", SPEC_SECRET, NULL);
+    struct fr_outbox_opts o = opts_for("0,60", 2000);
+    struct fr_outbox *ob = start(&o, &f);
+    struct fake_delivery d = wait_results(&f, 0, 1, 5000);
+    stop_and_check(ob, &f);
+    printf("%s: %s\n", url, d.results[0].error);
+    assert_int_equal(d.state, FAKE_DELIVERED);
+    assert_int_equal(rcv_path_stats(&rcv, "/r/200/byname").hits, 1);
+    fake_free(&f);
+}
+
 static void test_connection_errors(void **state) {
     (void)state;
     /* a port nobody listens on */
@@ -625,6 +645,7 @@ int main(void) {
         cmocka_unit_test(test_gone),
         cmocka_unit_test(test_redirect_not_followed),
         cmocka_unit_test(test_private_refused_unless_allowed),
+        cmocka_unit_test(test_host_name_pinned),
         cmocka_unit_test(test_connection_errors),
         cmocka_unit_test(test_per_endpoint_limit),
         cmocka_unit_test(test_two_secrets),
