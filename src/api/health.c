@@ -69,15 +69,23 @@ int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
                                    c->api->http ? fr_http_open_connections(c->api->http) : 0, "in_flight",
                                    c->api->http ? fr_http_in_flight(c->api->http) : 0, "uptime_seconds",
                                    st.uptime_s));
+    /* webhooks: unhealthy while a delivery has waited for over an hour */
+    const int hooks_ok = st.webhooks_oldest_s <= 3600;
+    json_t *wh = service("Webhooks", hooks_ok,
+                         json_pack("{s:I,s:f,s:I}", "pending", (json_int_t)st.webhooks_pending,
+                                   "oldest_pending_seconds", st.webhooks_oldest_s, "failing_endpoints",
+                                   (json_int_t)st.webhooks_failing));
     if (!fr_api_metrics_allowed(c)) {   /* FACEREC_METRICS_TOKEN set and not given: states, no counts */
         json_object_del(json_object_get(db, "details"), "faces");
         json_object_del(json_object_get(ix, "details"), "faces");
         json_object_clear(json_object_get(wk, "details"));
+        json_object_clear(json_object_get(wh, "details"));
     }
-    int healthy = models_ok + st.database_ok + st.index_ok + 1, total = 4;
+    int healthy = models_ok + st.database_ok + st.index_ok + 1 + hooks_ok, total = 5;
     const char *overall = !st.database_ok ? "unhealthy" : healthy == total ? "healthy" : "degraded";
-    *data = json_pack("{s:s,s:{s:o,s:o,s:o,s:o},s:i,s:i}", "overall_status", overall, "services", "models", models,
-                      "database", db, "index", ix, "workers", wk, "healthy_count", healthy, "total_count", total);
+    *data = json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o},s:i,s:i}", "overall_status", overall, "services", "models",
+                      models, "database", db, "index", ix, "workers", wk, "webhooks", wh, "healthy_count", healthy,
+                      "total_count", total);
     return *data ? 0 : -FR_E_NOMEM;
 }
 

@@ -34,7 +34,8 @@ enum kind {
     K_BOOL,
     K_LEVEL,                        /* log level name → enum fr_log_level */
     K_ORIGINS,                      /* "" (off), "*", or comma-separated scheme://host[:port] origins */
-    K_URL                           /* "" (unset) or <scheme>:<rest>; its password is never shown */
+    K_URL,                          /* "" (unset) or <scheme>:<rest>; its password is never shown */
+    K_SCHEDULE                      /* retry schedule "0,5,300" (fr_config_schedule_parse), kept as text */
 };
 
 struct key {
@@ -73,6 +74,12 @@ static const struct key keys[] = {
     { "max_connections_per_ip", K_INT,   FIELD(max_connections_per_ip), 0, 1000, "100" },
     { "max_connections",       K_INT,    FIELD(max_connections),       1, 100000, "1000" },
     { "request_timeout_ms",    K_INT,    FIELD(request_timeout_ms),    100, 3600000, "30000" },
+    { "webhook_timeout_ms",    K_I64,    FIELD(webhook_timeout_ms),    100, 600000, "15000" },
+    { "webhook_schedule",      K_SCHEDULE, FIELD(webhook_schedule),    0, 0,
+      "0,5,300,1800,7200,18000,36000,50400,72000,86400" },
+    { "webhook_allow_private", K_BOOL,   FIELD(webhook_allow_private), 0, 0,     "false" },
+    { "webhook_disable_after_hours", K_INT, FIELD(webhook_disable_after_hours), 0, 87600, "120" },
+    { "webhook_retention_days", K_INT,   FIELD(webhook_retention_days), 0, 36500, "30" },
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 
@@ -272,6 +279,48 @@ static int set_url(const struct key *k, const char *v, char *field, char *why, s
     return 0;
 }
 
+/* The retry schedule's rules (facerec/config.h); on error writes the reason. */
+static int parse_schedule(const char *v, int64_t seconds[FR_CONFIG_SCHEDULE_MAX], int *n_out, char *why, size_t len) {
+    char what[160];
+    snprintf(what, sizeof what, "1 to %d non-decreasing seconds in [0, %d] separated by commas, like 0,5,300",
+             FR_CONFIG_SCHEDULE_MAX, FR_CONFIG_SCHEDULE_SECONDS_MAX);
+    int n = 0;
+    for (const char *p = v;; p++) {   /* one entry per turn; p is at its comma after it */
+        while (*p == ' ' || *p == '\t') p++;
+        size_t digits = strspn(p, "0123456789");
+        int64_t x = 0;
+        for (size_t i = 0; i < digits && x <= FR_CONFIG_SCHEDULE_SECONDS_MAX; i++) x = x * 10 + (p[i] - '0');
+        if (!digits || x > FR_CONFIG_SCHEDULE_SECONDS_MAX || n == FR_CONFIG_SCHEDULE_MAX || (n && x < seconds[n - 1]))
+            return expected(why, len, what, v);
+        seconds[n++] = x;
+        p += digits;
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p) break;
+        if (*p != ',') return expected(why, len, what, v);
+    }
+    *n_out = n;
+    return 0;
+}
+
+int fr_config_schedule_parse(const char *text, const char *field, int64_t seconds[FR_CONFIG_SCHEDULE_MAX], int *n_out) {
+    char why[256];
+    int n = 0;
+    if (!field) field = "schedule";
+    if (parse_schedule(text ? text : "", seconds, &n, why, sizeof why) < 0)
+        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "%s: %s", field, why);
+    *n_out = n;
+    return 0;
+}
+
+static int set_schedule(const struct key *k, const char *v, char *field, char *why, size_t len) {
+    int64_t seconds[FR_CONFIG_SCHEDULE_MAX];
+    int n;
+    if (strlen(v) >= k->size) return expected(why, len, "a schedule of at most 511 bytes", v);
+    if (parse_schedule(v, seconds, &n, why, len) < 0) return -1;
+    memcpy(field, v, strlen(v) + 1);
+    return 0;
+}
+
 /* Parses v into k's field; on error writes the reason (without the key). */
 static int key_set(struct fr_config *cfg, const struct key *k, const char *v, char *why, size_t len) {
     void *field = (char *)cfg + k->off;
@@ -286,6 +335,7 @@ static int key_set(struct fr_config *cfg, const struct key *k, const char *v, ch
     case K_LEVEL: return set_level(v, field, why, len);
     case K_ORIGINS: return set_origins(k, v, field, why, len);
     case K_URL: return set_url(k, v, field, why, len);
+    case K_SCHEDULE: return set_schedule(k, v, field, why, len);
     }
     return -1;
 }
@@ -438,7 +488,8 @@ int fr_config_print(const struct fr_config *cfg, FILE *f) {
         switch (k->kind) {
         case K_LISTEN:
         case K_PATH:
-        case K_ORIGINS: print_string(f, k->name, field); break;
+        case K_ORIGINS:
+        case K_SCHEDULE: print_string(f, k->name, field); break;
         case K_SECRET: fprintf(f, "%s = %s\n", k->name, *(const char *)field ? "(set)" : "(unset)"); break;
         case K_URL: {
             char url[FR_CONFIG_URL_MAX], shown[FR_CONFIG_URL_MAX];

@@ -58,6 +58,9 @@ static void svc_config(const struct fr_config *c, struct fr_svc_config *s) {
     s->store_photos = c->store_photos;
     s->max_faces = c->max_faces;
     s->top_k = c->top_k;
+    s->webhook_allow_private = c->webhook_allow_private;
+    s->webhook_disable_after_hours = c->webhook_disable_after_hours;
+    s->webhook_retention_days = c->webhook_retention_days;
     s->default_rate_per_hour = c->default_rate_per_hour;
     s->default_rate_per_day = c->default_rate_per_day;
 }
@@ -90,12 +93,15 @@ static void job_ratelimit_sweep(void *arg) {
  * table would otherwise grow forever). */
 static void job_purge(void *arg) {
     const struct housekeeping *h = arg;
-    int64_t photos = 0, keys = 0;
-    if (fr_svc_purge(h->svc, h->photo_days, &photos, &keys) < 0) fr_log(FR_LOG_WARN, "purge: %s", fr_err_detail());
+    int64_t photos = 0, keys = 0, deliveries = 0;
+    if (fr_svc_purge(h->svc, h->photo_days, &photos, &keys, &deliveries) < 0)
+        fr_log(FR_LOG_WARN, "purge: %s", fr_err_detail());
     if (photos > 0)
         fr_log(FR_LOG_INFO, "photo retention: %lld stored photos older than %d days deleted", (long long)photos,
                h->photo_days);
     if (keys > 0) fr_log(FR_LOG_INFO, "idempotency purge: %lld keys older than a day deleted", (long long)keys);
+    if (deliveries > 0)
+        fr_log(FR_LOG_INFO, "webhook retention: %lld delivered deliveries deleted", (long long)deliveries);
 }
 
 static int start_jobs(struct housekeeping *h, struct fr_jobs **out) {
@@ -179,6 +185,19 @@ int cmd_serve(int argc, char **argv) {
         fr_api_fini(&api);
         fr_service_close(svc);
         return fr_cli_err(rc, "background jobs");
+    }
+    /* the webhook dispatcher: what a previous run left pending goes out now */
+    struct fr_outbox_opts oo = { 0 };
+    oo.allow_private = cfg.webhook_allow_private;
+    oo.policy.jitter = 0.2;
+    oo.policy.timeout_ms = cfg.webhook_timeout_ms;
+    if ((rc = fr_outbox_parse_schedule(cfg.webhook_schedule, &oo.policy)) < 0 ||
+        (rc = fr_svc_outbox_start(svc, &oo)) < 0) {
+        fr_jobs_stop(jobs);
+        fr_http_stop(http, 0);
+        fr_api_fini(&api);
+        fr_service_close(svc);
+        return fr_cli_err(rc, "webhook dispatcher");
     }
     fr_log(FR_LOG_INFO, "listening on http://%s:%d (%d workers, data %s, models %s)", host, fr_http_port(http),
            threads, cfg.data_dir, fr_svc_models_ready(svc, NULL) ? "loaded" : "NOT loaded");

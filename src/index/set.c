@@ -275,8 +275,10 @@ int fr_index_set_drop_client(fr_index_set *s, int64_t client) {
     pthread_rwlock_wrlock(&s->lock);
     size_t a = client_start(s, client), b = a;
     while (b < s->n && s->e[b]->client == client) entry_free(s->e[b++]);
-    memmove(s->e + a, s->e + b, (s->n - b) * sizeof *s->e);
-    s->n -= b - a;
+    if (b > a) {   /* (an empty set has no array at all) */
+        memmove(s->e + a, s->e + b, (s->n - b) * sizeof *s->e);
+        s->n -= b - a;
+    }
     pthread_rwlock_unlock(&s->lock);
     return 0;
 }

@@ -295,6 +295,31 @@ static int replay(const struct fr_svc_enroll_req *r, struct fr_store_idem *prev,
     return 0;
 }
 
+/* face.enrolled, in the enrolment's transaction. */
+static int enrolled_event(struct fr_service *s, fr_store *tx, const struct fr_svc_enroll_req *r,
+                          const struct fr_svc_enroll_result *out, const struct fr_svc_subject *subj) {
+    struct fr__jw w;
+    char *data = NULL;
+    int rc = fr__jw_begin(&w);
+    if (rc < 0) return rc;
+    fr__jw_open(&w, "face", 0);
+    fr__jw_int(&w, "id", out->face_id);
+    fr__jw_int(&w, "subject_id", r->subject_id);
+    fr__jw_str(&w, "model_id", out->model_id);
+    fr__jw_num(&w, "quality", out->face.q.score);
+    if (out->face.has_live) fr__jw_num(&w, "liveness", out->face.live);
+    else fr__jw_null(&w, "liveness");
+    fr__jw_open(&w, "box", 1);
+    for (int k = 0; k < 4; k++) fr__jw_num(&w, NULL, out->face.f.box[k]);
+    fr__jw_close(&w);
+    fr__jw_close(&w);
+    fr__jw_subject(&w, "subject", subj->id, subj->external_id, subj->name);
+    if ((rc = fr__jw_end(&w, &data)) < 0) return rc;
+    rc = fr__svc_emit(s, tx, r->who.client_id, "face.enrolled", data, 0, NULL);
+    fr_free(data);
+    return rc;
+}
+
 int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struct fr_svc_timing *t,
                   struct fr_svc_enroll_result *out) {
     struct analysis an = { 0 };
@@ -379,9 +404,12 @@ int fr_svc_enroll(struct fr_service *s, const struct fr_svc_enroll_req *r, struc
     }
     char details[48];
     snprintf(details, sizeof details, "{\"subject_id\":%lld}", (long long)r->subject_id);
-    if ((rc = fr__svc_audit(s, tx, &r->who, "face.create", "face:%lld", out->face_id, details)) < 0) goto out;
+    if ((rc = fr__svc_audit(s, tx, &r->who, "face.create", "face:%lld", out->face_id, details)) < 0 ||
+        (rc = enrolled_event(s, tx, r, out, &subj)) < 0)
+        goto out;
     in_tx = 0;
     if ((rc = fr_store_tx_commit(tx)) < 0) goto out;
+    fr__svc_events_committed(s);
     /* committed: now searchable. A failure here is repaired at the next
      * start (the index digest differs from the database's). */
     if (s->index && fr_index_set_add(s->index, client, s->model_id, out->face_id, r->subject_id, f->f.emb) < 0)
@@ -506,6 +534,38 @@ static struct svc_opts identify_opts(const struct fr_service *s, const struct fr
     return o;
 }
 
+/* identify.completed (opt-in): what was decided, on its own (identify changes nothing). */
+static void identified_event(struct fr_service *s, int64_t client, const struct fr_svc_identify_result *res) {
+    struct fr__jw w;
+    char *data = NULL;
+    if (fr__jw_begin(&w) < 0) return;
+    fr__jw_int(&w, "faces_detected", res->faces_detected);
+    fr__jw_str(&w, "model_id", res->model_id);
+    fr__jw_num(&w, "threshold", res->rule.threshold);
+    fr__jw_open(&w, "faces", 1);
+    for (int i = 0; i < res->n; i++) {
+        const struct fr_svc_identified *f = &res->faces[i];
+        fr__jw_open(&w, NULL, 0);
+        fr__jw_str(&w, "decision", fr_decision_name(f->decision));
+        fr__jw_num(&w, "quality", f->face.q.score);
+        if (f->match >= 0) {
+            const struct fr_svc_candidate *c = &f->cands[f->match];
+            fr__jw_subject(&w, "subject", c->subject_id, c->external_id, c->name);
+            fr__jw_num(&w, "similarity", c->similarity);
+        } else {
+            fr__jw_null(&w, "subject");
+            fr__jw_null(&w, "similarity");
+        }
+        fr__jw_close(&w);
+    }
+    fr__jw_close(&w);
+    if (fr__jw_end(&w, &data) < 0) return;
+    if (fr__svc_emit(s, NULL, client, "identify.completed", data, 0, NULL) < 0)
+        fr_log(FR_LOG_WARN, "identify.completed not written: %s", fr_err_detail());
+    else fr__svc_events_committed(s);
+    fr_free(data);
+}
+
 int fr_svc_identify(struct fr_service *s, const struct fr_svc_identify_req *r, struct fr_svc_timing *t,
                     struct fr_svc_identify_result *out) {
     struct analysis an = { 0 };
@@ -518,6 +578,7 @@ int fr_svc_identify(struct fr_service *s, const struct fr_svc_identify_req *r, s
     else rc = decide(s, r, &an, t, out);
     analysis_free(&an);
     if (rc < 0) fr_svc_identify_result_free(out);
+    else identified_event(s, r->client_id, out);
     return rc;
 }
 
@@ -543,6 +604,23 @@ int fr_svc_identify_frame(struct fr_service *s, const struct fr_image *frame, co
 }
 
 /* ---- verify ---- */
+
+/* verify.completed (opt-in). */
+static void verified_event(struct fr_service *s, int64_t client, const struct fr_svc_verify_result *res) {
+    struct fr__jw w;
+    char *data = NULL;
+    if (!s->store || client <= 0 || fr__jw_begin(&w) < 0) return;
+    fr__jw_bool(&w, "match", res->match);
+    fr__jw_num(&w, "similarity", res->similarity);
+    fr__jw_num(&w, "threshold", res->threshold);
+    if (res->two_photos) fr__jw_null(&w, "subject_id");
+    else fr__jw_int(&w, "subject_id", res->subject_id);
+    if (fr__jw_end(&w, &data) < 0) return;
+    if (fr__svc_emit(s, NULL, client, "verify.completed", data, 0, NULL) < 0)
+        fr_log(FR_LOG_WARN, "verify.completed not written: %s", fr_err_detail());
+    else fr__svc_events_committed(s);
+    fr_free(data);
+}
 
 int fr_svc_verify(struct fr_service *s, const struct fr_svc_verify_req *r, struct fr_svc_timing *t,
                   struct fr_svc_verify_result *out) {
@@ -601,6 +679,7 @@ int fr_svc_verify(struct fr_service *s, const struct fr_svc_verify_req *r, struc
     }
     out->similarity = sim;
     out->match = sim >= (double)out->threshold;
+    verified_event(s, r->client_id, out);
 out:
     fr_store_faces_free(rows, n);
     analysis_free(&a);

@@ -364,12 +364,16 @@ int fr_svc_usage_list(struct fr_service *s, int64_t client, int days, char from_
 
 /* ---- housekeeping ---- */
 
-int fr_svc_purge(struct fr_service *s, int photo_days, int64_t *photos, int64_t *keys) {
+int fr_svc_purge(struct fr_service *s, int photo_days, int64_t *photos, int64_t *keys, int64_t *deliveries) {
     int rc = fr__svc_need_store(s);
-    *photos = *keys = 0;
+    *photos = *keys = *deliveries = 0;
     if (rc < 0) return rc;
     const int64_t now = fr_now_ms();
     if (photo_days > 0 && (rc = fr_store_face_image_purge(s->store, now - (int64_t)photo_days * 86400000LL, photos)) < 0)
+        return rc;
+    if (s->cfg.webhook_retention_days > 0 &&
+        (rc = fr_store_delivery_purge(s->store, now - (int64_t)s->cfg.webhook_retention_days * 86400000LL,
+                                      deliveries)) < 0)
         return rc;
     return fr_store_idem_purge(s->store, now - IDEM_KEEP_MS, keys);
 }
@@ -419,16 +423,44 @@ int fr_svc_subject_get(struct fr_service *s, int64_t client, int64_t id, struct 
     return 0;
 }
 
+/* A subject change in one transaction: the row, its audit row and its event. */
+static int subject_event(struct fr_service *s, fr_store *tx, const struct fr_svc_actor *who, const char *type,
+                         int64_t id, const char *ext, const char *name, int64_t faces_deleted) {
+    struct fr__jw w;
+    char *data = NULL;
+    int rc = fr__jw_begin(&w);
+    if (rc < 0) return rc;
+    fr__jw_subject(&w, "subject", id, ext, name);
+    if (faces_deleted >= 0) fr__jw_int(&w, "faces_deleted", faces_deleted);
+    if ((rc = fr__jw_end(&w, &data)) < 0) return rc;
+    rc = fr__svc_emit(s, tx, who->client_id, type, data, 0, NULL);
+    fr_free(data);
+    return rc;
+}
+
+/* Commit tx when rc is 0 (else roll it back); wake the dispatcher after a commit. */
+static int finish_tx(struct fr_service *s, fr_store *tx, int rc) {
+    if (rc < 0) {
+        fr_store_tx_rollback(tx);
+        return rc;
+    }
+    if ((rc = fr_store_tx_commit(tx)) == 0) fr__svc_events_committed(s);
+    return rc;
+}
+
 int fr_svc_subject_create(struct fr_service *s, const struct fr_svc_actor *who, const struct fr_svc_subject_fields *f,
                           struct fr_svc_subject *out) {
-    int64_t id;
+    int64_t id = 0;
+    fr_store *tx = NULL;
     memset(out, 0, sizeof *out);
     int rc = fr__svc_need_store(s);
-    if (rc < 0) return rc;
+    if (rc < 0 || (rc = fr_store_tx_begin(s->store, &tx)) < 0) return rc;
     const char *ext = f->external_id && *f->external_id ? f->external_id : NULL;
     const char *meta = f->metadata && *f->metadata ? f->metadata : NULL;
-    if ((rc = fr_store_subject_create(s->store, who->client_id, f->name, ext, meta, &id)) < 0) return rc;
-    fr__svc_audit(s, NULL, who, "subject.create", "subject:%lld", id, NULL);
+    rc = fr_store_subject_create(tx, who->client_id, f->name, ext, meta, &id);
+    if (rc == 0) rc = fr__svc_audit(s, tx, who, "subject.create", "subject:%lld", id, NULL);
+    if (rc == 0) rc = subject_event(s, tx, who, "subject.created", id, ext, f->name, -1);
+    if ((rc = finish_tx(s, tx, rc)) < 0) return rc;
     return fr_svc_subject_get(s, who->client_id, id, out);
 }
 
@@ -452,28 +484,41 @@ int fr_svc_subject_list(struct fr_service *s, int64_t client, int limit, int64_t
 int fr_svc_subject_update(struct fr_service *s, const struct fr_svc_actor *who, int64_t id,
                           const struct fr_svc_subject_fields *f, struct fr_svc_subject *out) {
     struct fr_store_subject_update u = { f->name, f->external_id, f->metadata };
+    struct fr_store_subject now = { 0 };
+    fr_store *tx = NULL;
     memset(out, 0, sizeof *out);
     int rc = fr__svc_need_store(s);
-    if (rc < 0) return rc;
-    if ((rc = fr_store_subject_update(s->store, who->client_id, id, &u)) < 0) return subject_not_found(rc, id);
-    fr__svc_audit(s, NULL, who, "subject.update", "subject:%lld", id, NULL);
+    if (rc < 0 || (rc = fr_store_tx_begin(s->store, &tx)) < 0) return rc;
+    rc = fr_store_subject_update(tx, who->client_id, id, &u);
+    if (rc == 0) rc = fr__svc_audit(s, tx, who, "subject.update", "subject:%lld", id, NULL);
+    if (rc == 0) rc = fr_store_subject_get(tx, who->client_id, id, &now);
+    if (rc == 0) rc = subject_event(s, tx, who, "subject.updated", id, now.external_id, now.name, -1);
+    fr_store_subject_free(&now);
+    if ((rc = finish_tx(s, tx, rc)) < 0) return subject_not_found(rc, id);
     return fr_svc_subject_get(s, who->client_id, id, out);
 }
 
 int fr_svc_subject_delete(struct fr_service *s, const struct fr_svc_actor *who, int64_t id) {
+    struct fr_store_subject was = { 0 };
     int64_t *ids = NULL;
     size_t n = 0;
+    fr_store *tx = NULL;
     int rc = fr__svc_need_store(s);
     if (rc < 0) return rc;
     pthread_mutex_lock(&s->write_mu);
-    rc = fr_store_subject_delete(s->store, who->client_id, id, &ids, &n);
+    if ((rc = fr_store_tx_begin(s->store, &tx)) == 0) {
+        rc = fr_store_subject_get(tx, who->client_id, id, &was);
+        if (rc == 0) rc = fr_store_subject_delete(tx, who->client_id, id, &ids, &n);
+        if (rc == 0) rc = fr__svc_audit(s, tx, who, "subject.delete", "subject:%lld", id, NULL);
+        if (rc == 0) rc = subject_event(s, tx, who, "subject.deleted", id, was.external_id, was.name, (int64_t)n);
+        rc = finish_tx(s, tx, rc);
+    }
     for (size_t i = 0; rc == 0 && s->index && s->model_id && i < n; i++)
         fr_index_set_remove(s->index, who->client_id, s->model_id, ids[i]);
     pthread_mutex_unlock(&s->write_mu);
+    fr_store_subject_free(&was);
     fr_free(ids);
-    if (rc < 0) return subject_not_found(rc, id);
-    fr__svc_audit(s, NULL, who, "subject.delete", "subject:%lld", id, NULL);
-    return 0;
+    return rc < 0 ? subject_not_found(rc, id) : 0;
 }
 
 /* ---- faces ---- */
@@ -507,13 +552,31 @@ int fr_svc_face_list(struct fr_service *s, int64_t client, int64_t subject, stru
 }
 
 int fr_svc_face_delete(struct fr_service *s, const struct fr_svc_actor *who, int64_t face_id) {
+    int64_t subject = 0;
+    fr_store *tx = NULL;
     int rc = fr__svc_need_store(s);
     if (rc < 0) return rc;
     pthread_mutex_lock(&s->write_mu);
-    rc = fr_store_face_delete(s->store, who->client_id, face_id, NULL);
+    if ((rc = fr_store_tx_begin(s->store, &tx)) == 0) {
+        rc = fr_store_face_delete(tx, who->client_id, face_id, &subject);
+        if (rc == 0) rc = fr__svc_audit(s, tx, who, "face.delete", "face:%lld", face_id, NULL);
+        if (rc == 0) {
+            struct fr__jw w;
+            char *data = NULL;
+            if ((rc = fr__jw_begin(&w)) == 0) {
+                fr__jw_open(&w, "face", 0);
+                fr__jw_int(&w, "id", face_id);
+                fr__jw_int(&w, "subject_id", subject);
+                fr__jw_close(&w);
+                rc = fr__jw_end(&w, &data);
+            }
+            if (rc == 0) rc = fr__svc_emit(s, tx, who->client_id, "face.deleted", data, 0, NULL);
+            fr_free(data);
+        }
+        rc = finish_tx(s, tx, rc);
+    }
     if (rc == 0 && s->index && s->model_id) fr_index_set_remove(s->index, who->client_id, s->model_id, face_id);
     pthread_mutex_unlock(&s->write_mu);
     if (rc < 0) return rc == -FR_E_NOT_FOUND ? fr_err_set(FR_E_NOT_FOUND, "face %lld not found", (long long)face_id) : rc;
-    fr__svc_audit(s, NULL, who, "face.delete", "face:%lld", face_id, NULL);
     return 0;
 }

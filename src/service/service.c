@@ -264,7 +264,12 @@ static int register_metrics(struct fr_svc_metrics *m) {
                             &once.embedding_quality)) == 0 &&
         (rc = fr_metric_new("facerec_identify_decisions_total",
                             "Faces searched by identify, by decision (match, unknown, ambiguous, low_quality).",
-                            FR_METRIC_COUNTER, "decision", NULL, 0, &once.identify_decisions)) == 0)
+                            FR_METRIC_COUNTER, "decision", NULL, 0, &once.identify_decisions)) == 0 &&
+        (rc = fr_metric_new("facerec_webhook_pending", "Webhook deliveries waiting to be delivered.",
+                            FR_METRIC_GAUGE, NULL, NULL, 0, &once.webhook_pending)) == 0 &&
+        (rc = fr_metric_new("facerec_webhook_oldest_pending_seconds",
+                            "Age of the oldest webhook delivery waiting (0 when none).", FR_METRIC_GAUGE, NULL, NULL,
+                            0, &once.webhook_oldest)) == 0)
         done = 1;
     if (done) *m = once;
     pthread_mutex_unlock(&mu);
@@ -283,6 +288,7 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_mutex_init(&s->write_mu, NULL);
     pthread_mutex_init(&s->usage_mu, NULL);
+    pthread_mutex_init(&s->hooks_mu, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
     const int parts = s->cfg.parts;
     if ((rc = register_metrics(&s->m)) < 0) goto fail;
@@ -322,6 +328,8 @@ fail:
 void fr_service_close(struct fr_service *s) {
     if (!s) return;
     fr__svc_calib_stop(s);
+    fr_outbox_stop(s->outbox);      /* attempts in flight are recorded before the store goes */
+    s->outbox = NULL;
     if (s->store) fr_svc_usage_flush(s);
     if (s->index && s->index_ok) {
         char dir[4096];
@@ -342,6 +350,8 @@ void fr_service_close(struct fr_service *s) {
     pthread_mutex_destroy(&s->pool_mu);
     pthread_mutex_destroy(&s->write_mu);
     pthread_mutex_destroy(&s->usage_mu);
+    fr__svc_hooks_free(s);
+    pthread_mutex_destroy(&s->hooks_mu);
     fr_free(s->usage);
     pthread_cond_destroy(&s->pool_cv);
     fr_free(s);
@@ -376,6 +386,15 @@ void fr_svc_status(struct fr_service *s, int count, struct fr_svc_status *out) {
     out->index_ok = s->index_ok;
     out->index_kind = index_kind_for(s, 0, NULL);
     out->index_faces = s->index ? (int64_t)fr_index_set_total(s->index) : 0;
+    if (count && out->database_ok) {
+        int64_t pending = 0, oldest = 0, failing = 0;
+        const int64_t now = fr_now_ms();
+        if (fr_store_outbox_stats(s->store, &pending, &oldest) == 0) {
+            out->webhooks_pending = pending;
+            out->webhooks_oldest_s = pending && oldest ? (double)(now - oldest) / 1000.0 : 0;
+        }
+        if (fr_store_webhook_failing_count(s->store, now - 3600000, &failing) == 0) out->webhooks_failing = failing;
+    }
     out->threads = s->cfg.threads;
     out->uptime_s = (fr_time_ms() - s->started_ms) / 1000.0;
 }
@@ -390,4 +409,9 @@ static void gallery_gauge(void *arg, int64_t client, const char *model, size_t n
 
 void fr_svc_metrics_update(struct fr_service *s) {
     if (s->index) fr_index_set_foreach(s->index, gallery_gauge, s);
+    int64_t pending = 0, oldest = 0;
+    if (s->store && fr_store_outbox_stats(s->store, &pending, &oldest) == 0) {
+        fr_metric_set(s->m.webhook_pending, (double)pending);
+        fr_metric_set(s->m.webhook_oldest, pending && oldest ? (double)(fr_now_ms() - oldest) / 1000.0 : 0.0);
+    }
 }

@@ -23,6 +23,7 @@
 
 #include "facerec/face.h"
 #include "facerec/keys.h"
+#include "jobs/outbox.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,9 @@ struct fr_svc_config {
     int max_faces;                  /* identify default */
     int top_k;                      /* identify default */
     const char *index_kind;         /* every collection's index kind (NULL: "exact") */
+    int webhook_allow_private;      /* webhooks may point at private addresses (FACEREC_WEBHOOK_ALLOW_PRIVATE) */
+    int webhook_disable_after_hours;/* a webhook failing this long is disabled (0: never) */
+    int webhook_retention_days;     /* delivered deliveries kept this long (0: forever) */
     int64_t default_rate_per_hour;  /* a new client's limits when none are given */
     int64_t default_rate_per_day;
 };
@@ -90,6 +94,9 @@ struct fr_svc_status {
     int has_index, index_ok;
     const char *index_kind;
     int64_t index_faces;
+    int64_t webhooks_pending;               /* deliveries waiting */
+    double webhooks_oldest_s;               /* the oldest waiting one's age, s (0: none) */
+    int64_t webhooks_failing;               /* enabled webhooks failing for over an hour */
     int threads;
     double uptime_s;
 };
@@ -189,9 +196,10 @@ FR_API void fr_svc_usages_free(struct fr_svc_usage *v, size_t n);
 FR_API int fr_svc_usage_list(struct fr_service *s, int64_t client, int days, char from_day[11],
                              struct fr_svc_usage **rows, size_t *n);
 
-/* Stored enrolment photos older than photo_days (0: none) and Idempotency-
- * Keys older than a day are deleted; *photos / *keys: how many. */
-FR_API int fr_svc_purge(struct fr_service *s, int photo_days, int64_t *photos, int64_t *keys);
+/* Stored enrolment photos older than photo_days (0: none), Idempotency-Keys
+ * older than a day and delivered webhook deliveries older than the
+ * configured retention are deleted; the outputs say how many. */
+FR_API int fr_svc_purge(struct fr_service *s, int photo_days, int64_t *photos, int64_t *keys, int64_t *deliveries);
 /* A consistent copy of the database at path (which must not exist). */
 FR_API int fr_svc_backup(struct fr_service *s, const struct fr_svc_actor *who, const char *path);
 
@@ -391,6 +399,76 @@ struct fr_svc_verify_result {
 };
 FR_API int fr_svc_verify(struct fr_service *s, const struct fr_svc_verify_req *r, struct fr_svc_timing *t,
                          struct fr_svc_verify_result *out);
+
+/* ---- webhooks (Standard Webhooks 1.0) and their deliveries ---- */
+
+/* The event types a webhook may subscribe to; opt_in ones only by name
+ * (never by "*"). The table ends with a NULL name. */
+struct fr_svc_event_type { const char *name; int opt_in; };
+FR_API extern const struct fr_svc_event_type fr_svc_event_types[];
+FR_API const struct fr_svc_event_type *fr_svc_event_type_find(const char *name);
+
+#define FR_SVC_WEBHOOK_EVENTS_MAX 32
+#define FR_SVC_ROTATION_MS (24LL * 3600 * 1000)   /* the old secret still signs for a day */
+
+struct fr_svc_webhook {
+    int64_t id;
+    char *url;
+    char *events;                   /* "*" or a comma list */
+    char *description;              /* may be NULL */
+    int enabled;
+    char *disabled_reason;          /* "gone" (410), "failing" (too long), NULL */
+    int64_t failing_since;          /* unix ms, 0: healthy */
+    int64_t old_secret_until;       /* unix ms while the previous secret still signs; 0 */
+    int64_t created_at, updated_at;
+    char *secret;                   /* after create and rotate-secret only (shown once); else NULL */
+};
+FR_API void fr_svc_webhook_free(struct fr_svc_webhook *w);
+FR_API void fr_svc_webhooks_free(struct fr_svc_webhook *v, size_t n);
+
+/* Create: url and events required. Update: NULL / n_events < 0 / enabled < 0 keep. */
+struct fr_svc_webhook_fields {
+    const char *url;
+    const char *const *events;      /* names of fr_svc_event_types, or the one name "*" */
+    int n_events;
+    const char *description;        /* "" clears */
+    int enabled;
+};
+/* VALIDATION_ERROR naming the field: a URL that is not http(s), has
+ * credentials or points at a private address (unless allowed); an unknown
+ * event name. */
+FR_API int fr_svc_webhook_create(struct fr_service *s, const struct fr_svc_actor *who,
+                                 const struct fr_svc_webhook_fields *f, struct fr_svc_webhook *out);
+FR_API int fr_svc_webhook_list(struct fr_service *s, int64_t client, struct fr_svc_webhook **rows, size_t *n);
+FR_API int fr_svc_webhook_get(struct fr_service *s, int64_t client, int64_t id, struct fr_svc_webhook *out);
+FR_API int fr_svc_webhook_update(struct fr_service *s, const struct fr_svc_actor *who, int64_t id,
+                                 const struct fr_svc_webhook_fields *f, struct fr_svc_webhook *out);
+FR_API int fr_svc_webhook_delete(struct fr_service *s, const struct fr_svc_actor *who, int64_t id);
+FR_API int fr_svc_webhook_rotate(struct fr_service *s, const struct fr_svc_actor *who, int64_t id,
+                                 struct fr_svc_webhook *out);
+/* Queues a webhook.test event to that webhook only; event_id out. */
+FR_API int fr_svc_webhook_test(struct fr_service *s, const struct fr_svc_actor *who, int64_t id, char event_id[40]);
+
+struct fr_svc_delivery {
+    int64_t id, webhook_id;
+    char *event_id, *event_type;
+    const char *status;             /* "pending", "delivered", "failed" */
+    int attempts;
+    int last_status_code;           /* 0: none */
+    char *last_error;               /* NULL: none */
+    int64_t next_attempt_at;        /* unix ms; 0 unless pending */
+    int64_t delivered_at;           /* unix ms; 0 unless delivered */
+    int64_t created_at;
+};
+FR_API void fr_svc_deliveries_free(struct fr_svc_delivery *v, size_t n);
+FR_API int fr_svc_delivery_list(struct fr_service *s, int64_t client, int64_t webhook, int limit, int64_t cursor,
+                                struct fr_svc_delivery **rows, size_t *n, int64_t *next);
+/* Pending again, due now; the delivery as it then is. */
+FR_API int fr_svc_delivery_retry(struct fr_service *s, const struct fr_svc_actor *who, int64_t webhook, int64_t id,
+                                 struct fr_svc_delivery *out);
+
+/* Start the dispatcher over this service's outbox (stopped by fr_service_close). */
+FR_API int fr_svc_outbox_start(struct fr_service *s, const struct fr_outbox_opts *o);
 
 /* After a model change: every face with a stored photo whose embedding came
  * from another model is embedded again by the current one (largest face of

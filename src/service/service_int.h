@@ -8,7 +8,11 @@
 #include "facerec/openset.h"
 #include "facerec/store.h"
 
+#include "jobs/outbox.h"
+
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 
 /* One worker's inference state; checked out per request. */
 struct fr_svc_ctx {
@@ -20,6 +24,7 @@ struct fr_svc_ctx {
 
 struct fr_svc_calib;
 struct svc_usage;
+struct svc_hooks;
 struct fr_metric;
 
 /* The service's metrics (registered once per process by fr_service_open). */
@@ -27,6 +32,8 @@ struct fr_svc_metrics {
     struct fr_metric *gallery_faces;        /* gauge     facerec_gallery_faces{client} */
     struct fr_metric *embedding_quality;    /* histogram facerec_embedding_quality */
     struct fr_metric *identify_decisions;   /* counter   facerec_identify_decisions_total{decision} */
+    struct fr_metric *webhook_pending;      /* gauge     facerec_webhook_pending */
+    struct fr_metric *webhook_oldest;       /* gauge     facerec_webhook_oldest_pending_seconds */
 };
 
 struct fr_service {
@@ -54,8 +61,50 @@ struct fr_service {
     struct svc_usage *usage;                /* counts not yet written to the store */
     size_t n_usage, cap_usage;
     struct fr_svc_metrics m;
+    pthread_mutex_t hooks_mu;
+    struct svc_hooks *hooks;                /* per client: the enabled webhooks' subscriptions (events.c) */
+    size_t n_hooks, cap_hooks;
+    struct fr_outbox *outbox;               /* the dispatcher, when started (webhooks.c) */
+    atomic_int events_queued;               /* an event was written: wake the dispatcher after the commit */
     double started_ms;
 };
+
+/* JSON text without jansson (events.c): a writer over open_memstream.
+ *   struct fr__jw w; fr__jw_begin(&w); fr__jw_str(&w, "id", id);
+ *   fr__jw_open(&w, "face", 0); ... fr__jw_close(&w); fr__jw_end(&w, &text);
+ * A NULL key writes an array element. */
+struct fr__jw {
+    FILE *f;
+    char *buf;
+    size_t len;
+    int depth;
+    int first[8];
+    char close[8];
+};
+int fr__jw_begin(struct fr__jw *w);
+void fr__jw_str(struct fr__jw *w, const char *key, const char *v);      /* NULL: null */
+void fr__jw_int(struct fr__jw *w, const char *key, int64_t v);
+void fr__jw_num(struct fr__jw *w, const char *key, double v);
+void fr__jw_bool(struct fr__jw *w, const char *key, int v);
+void fr__jw_null(struct fr__jw *w, const char *key);
+void fr__jw_raw(struct fr__jw *w, const char *key, const char *json);
+void fr__jw_open(struct fr__jw *w, const char *key, int array);
+void fr__jw_close(struct fr__jw *w);
+int fr__jw_end(struct fr__jw *w, char **out);                           /* fr_free(*out) */
+void fr__jw_abort(struct fr__jw *w);
+/* {"id", "external_id", "name"} of a subject under key. */
+void fr__jw_subject(struct fr__jw *w, const char *key, int64_t id, const char *external_id, const char *name);
+
+/* Write event `type` with data (a JSON object's text) in tx (NULL: on its
+ * own) when an enabled webhook of client wants it (webhook_id > 0: for that
+ * webhook only); id_out (may be NULL): the event's id, "" when nobody wanted
+ * it. Call fr__svc_events_committed after the commit. */
+int fr__svc_emit(struct fr_service *s, fr_store *tx, int64_t client, const char *type, const char *data,
+                 int64_t webhook_id, char id_out[40]);
+void fr__svc_events_committed(struct fr_service *s);
+/* Drop the cached subscriptions of client (0: all) after its webhooks change. */
+void fr__svc_hooks_forget(struct fr_service *s, int64_t client);
+void fr__svc_hooks_free(struct fr_service *s);
 
 /* A worker context from the pool (waits while all are busy);
  * SERVICE_UNAVAILABLE when the models are not loaded. */

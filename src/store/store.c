@@ -816,15 +816,27 @@ void fr_store_claims_free(struct fr_store_claim *rows, size_t n) {
     fr_free(rows);
 }
 
-int fr_store_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max, struct fr_store_claim **rows_out,
-                            size_t *n_out) {
+int fr_store_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max, int per_endpoint,
+                            const int64_t *skip, size_t n_skip, struct fr_store_claim **rows_out, size_t *n_out) {
     if (rows_out) *rows_out = NULL;
     if (n_out) *n_out = 0;
     TRY(need_store(st));
     if (!rows_out || !n_out) return bad("rows_out and n_out are required");
     TRY(need_limit(max));
     if (lease_ms <= 0) return bad("lease_ms must be > 0");
-    return st->ops->delivery_claim(st, now, lease_ms, max, rows_out, n_out);
+    if (n_skip && !skip) return bad("skip is NULL");
+    if (n_skip > FR_STORE_LIST_MAX) return bad("too many webhooks to skip");
+    /* the endpoints to skip as a JSON array: one bound parameter for any number */
+    char *json = fr_malloc(n_skip * 21 + 3), *p = json;
+    if (!json) return -FR_E_NOMEM;
+    *p++ = '[';
+    for (size_t i = 0; i < n_skip; i++) p += sprintf(p, "%s%lld", i ? "," : "", (long long)skip[i]);
+    *p++ = ']';
+    *p = 0;
+    int rc = st->ops->delivery_claim(st, now, lease_ms, max, per_endpoint > 0 ? per_endpoint : max, json, rows_out,
+                                     n_out);
+    fr_free(json);
+    return rc;
 }
 
 int fr_store_delivery_finish(fr_store *st, const struct fr_store_delivery_done *d) {

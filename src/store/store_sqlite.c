@@ -144,12 +144,15 @@
                        "SELECT client_id, id, ?3, ?4, ?4 FROM webhooks WHERE client_id = ?1 AND enabled = 1 AND " \
                        "CASE WHEN ?6 > 0 THEN id = ?6 ELSE (events = '*' AND ?5 = 0) OR " \
                        "instr(',' || events || ',', ',' || ?2 || ',') > 0 END") \
-    X(DL_DUE,          "SELECT d.id, d.webhook_id, d.client_id, w.url, w.secret, " \
-                       "CASE WHEN w.old_secret_until > ?1 THEN w.old_secret END, d.event_id, e.body, " \
-                       "d.attempts, e.created_at FROM deliveries d " \
+    X(DL_DUE,          "SELECT id, webhook_id, client_id, url, secret, old_secret, event_id, body, attempts, " \
+                       "created_at FROM (SELECT d.id, d.webhook_id, d.client_id, w.url, w.secret, " \
+                       "CASE WHEN w.old_secret_until > ?1 THEN w.old_secret END AS old_secret, d.event_id, e.body, " \
+                       "d.attempts, e.created_at, d.next_attempt_at AS due, ROW_NUMBER() OVER " \
+                       "(PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rn FROM deliveries d " \
                        "JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id " \
                        "WHERE d.status = 0 AND d.next_attempt_at <= ?1 AND d.lease_until <= ?1 AND w.enabled = 1 " \
-                       "ORDER BY d.next_attempt_at, d.id LIMIT ?2") \
+                       "AND d.webhook_id NOT IN (SELECT value FROM json_each(?4))) " \
+                       "WHERE rn <= ?3 ORDER BY due, id LIMIT ?2") \
     X(DL_LEASE,        "UPDATE deliveries SET lease_until = ?2 WHERE id = ?1") \
     X(DL_FINISH,       "UPDATE deliveries SET status = ?2, attempts = ?3, last_status_code = ?4, last_error = ?5, " \
                        "next_attempt_at = ?6, delivered_at = ?7, lease_until = 0 WHERE id = ?1") \
@@ -1492,14 +1495,15 @@ static int sq_event_add(fr_store *st, const struct fr_store_event_new *e, int64_
     return rc;
 }
 
-static int sq_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max, struct fr_store_claim **rows_out,
-                             size_t *n_out) {
+static int sq_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max, int per_endpoint,
+                             const char *skip_json, struct fr_store_claim **rows_out, size_t *n_out) {
     struct res r = { .kind = &CLAIM_ROW, .max = (size_t)max };
     struct use u;
     int rc = use_begin(st, WRITE, &u);
     if (rc < 0) return rc;
     if ((rc = tx_open(u.c)) == 0) {
-        rc = stmt_run(u.c, Q_DL_DUE, ARGS(a_int(now), a_int(max)), &r, "finding due deliveries");
+        rc = stmt_run(u.c, Q_DL_DUE, ARGS(a_int(now), a_int(max), a_int(per_endpoint), a_text(skip_json)), &r,
+                      "finding due deliveries");
         const struct fr_store_claim *c = r.rows;
         for (size_t i = 0; rc == 0 && i < r.n; i++) {
             struct res l = { 0 };

@@ -17,6 +17,8 @@ static const char *const env_keys[] = {
     "FACEREC_DEFAULT_RATE_PER_HOUR", "FACEREC_DEFAULT_RATE_PER_DAY", "FACEREC_LOG_LEVEL",
     "FACEREC_MAX_FACES",        "FACEREC_TOP_K", "FACEREC_CORS_ORIGINS", "FACEREC_METRICS_TOKEN", "FACEREC_MAX_CONNECTIONS_PER_IP", "FACEREC_IDENTIFY_FPIR", "FACEREC_IDENTIFY_MARGIN",
     "FACEREC_MAX_CONNECTIONS", "FACEREC_REQUEST_TIMEOUT_MS",
+    "FACEREC_WEBHOOK_TIMEOUT_MS", "FACEREC_WEBHOOK_SCHEDULE", "FACEREC_WEBHOOK_ALLOW_PRIVATE",
+    "FACEREC_WEBHOOK_DISABLE_AFTER_HOURS", "FACEREC_WEBHOOK_RETENTION_DAYS",
 };
 #define N_ENV (sizeof env_keys / sizeof env_keys[0])
 
@@ -75,7 +77,12 @@ static const char *defaults_text =
     "cors_origins = \n"
     "max_connections_per_ip = 100\n"
     "max_connections = 1000\n"
-    "request_timeout_ms = 30000\n";
+    "request_timeout_ms = 30000\n"
+    "webhook_timeout_ms = 15000\n"
+    "webhook_schedule = 0,5,300,1800,7200,18000,36000,50400,72000,86400\n"
+    "webhook_allow_private = false\n"
+    "webhook_disable_after_hours = 120\n"
+    "webhook_retention_days = 30\n";
 
 static void test_defaults(void **state) {
     (void)state;
@@ -104,6 +111,11 @@ static void test_defaults(void **state) {
     assert_int_equal(c.top_k, 5);
     assert_int_equal(c.max_connections, 1000);
     assert_int_equal(c.request_timeout_ms, 30000);
+    assert_int_equal(c.webhook_timeout_ms, 15000);
+    assert_string_equal(c.webhook_schedule, "0,5,300,1800,7200,18000,36000,50400,72000,86400");
+    assert_false(c.webhook_allow_private);
+    assert_int_equal(c.webhook_disable_after_hours, 120);
+    assert_int_equal(c.webhook_retention_days, 30);
     assert_true(fr_config_threads(&c) >= 1);
     char *text = printed(&c);
     printf("%s", text);
@@ -273,6 +285,23 @@ static void test_env_errors(void **state) {
           "FACEREC_REQUEST_TIMEOUT_MS: expected an integer in [100, 3600000], got '99'" },
         { "FACEREC_REQUEST_TIMEOUT_MS", "30s",
           "FACEREC_REQUEST_TIMEOUT_MS: expected an integer in [100, 3600000], got '30s'" },
+        { "FACEREC_WEBHOOK_TIMEOUT_MS", "99",
+          "FACEREC_WEBHOOK_TIMEOUT_MS: expected an integer in [100, 600000], got '99'" },
+        { "FACEREC_WEBHOOK_SCHEDULE", "0,5,1",
+          "FACEREC_WEBHOOK_SCHEDULE: expected 1 to 32 non-decreasing seconds in [0, 31536000] separated by commas, "
+          "like 0,5,300, got '0,5,1'" },
+        { "FACEREC_WEBHOOK_SCHEDULE", "0,,5",
+          "FACEREC_WEBHOOK_SCHEDULE: expected 1 to 32 non-decreasing seconds in [0, 31536000] separated by commas, "
+          "like 0,5,300, got '0,,5'" },
+        { "FACEREC_WEBHOOK_SCHEDULE", "5s",
+          "FACEREC_WEBHOOK_SCHEDULE: expected 1 to 32 non-decreasing seconds in [0, 31536000] separated by commas, "
+          "like 0,5,300, got '5s'" },
+        { "FACEREC_WEBHOOK_ALLOW_PRIVATE", "sometimes",
+          "FACEREC_WEBHOOK_ALLOW_PRIVATE: expected true or false (also 1/0, yes/no, on/off), got 'sometimes'" },
+        { "FACEREC_WEBHOOK_DISABLE_AFTER_HOURS", "-1",
+          "FACEREC_WEBHOOK_DISABLE_AFTER_HOURS: expected an integer in [0, 87600], got '-1'" },
+        { "FACEREC_WEBHOOK_RETENTION_DAYS", "36501",
+          "FACEREC_WEBHOOK_RETENTION_DAYS: expected an integer in [0, 36500], got '36501'" },
         { "FACEREC_ADMIN_TOKEN", "short",
           "FACEREC_ADMIN_TOKEN: expected 16 to 255 printable characters without spaces, got 5 characters" },
         { "FACEREC_ADMIN_TOKEN", "has a space inside it",
@@ -404,6 +433,41 @@ static void test_secret_masked(void **state) {
 
 /* FACEREC_DATABASE_URL: unset follows data_dir; any <scheme>:<where> is taken
  * (the store knows which backends exist); a password is never shown. */
+/* The webhook keys: from a file and the environment, and the schedule
+ * syntax on its own (fr_config_schedule_parse, also the outbox's). */
+static void test_webhook_settings(void **state) {
+    (void)state;
+    const char *file =
+        "webhook_schedule = \"0, 1, 1, 60\"\n"
+        "webhook_allow_private = yes\n"
+        "webhook_timeout_ms = 2500\n";
+    const char *path = write_file(file, strlen(file));
+    setenv("FACEREC_WEBHOOK_RETENTION_DAYS", "0", 1);
+    setenv("FACEREC_WEBHOOK_DISABLE_AFTER_HOURS", "0", 1);
+    struct fr_config c;
+    assert_int_equal(fr_config_load(&c, path), 0);
+    unlink(path);
+    assert_string_equal(c.webhook_schedule, "0, 1, 1, 60");
+    assert_true(c.webhook_allow_private);
+    assert_int_equal(c.webhook_timeout_ms, 2500);
+    assert_int_equal(c.webhook_retention_days, 0);
+    assert_int_equal(c.webhook_disable_after_hours, 0);
+    assert_non_null(strstr(printed(&c), "webhook_schedule = 0, 1, 1, 60\n"));
+    int64_t sec[FR_CONFIG_SCHEDULE_MAX];
+    int n = 0;
+    assert_int_equal(fr_config_schedule_parse(c.webhook_schedule, "webhook_schedule", sec, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(sec[3], 60);
+    assert_int_equal(fr_config_schedule_parse("31536000", NULL, sec, &n), 0);
+    assert_int_equal(sec[0], 31536000);
+    assert_int_equal(fr_config_schedule_parse("1,0", "callbacks", sec, &n), -FR_E_VALIDATION_ERROR);
+    assert_string_equal(fr_err_key(), "field");
+    assert_string_equal(fr_err_value(), "callbacks");
+    assert_int_equal(fr_config_schedule_parse(NULL, "callbacks", sec, &n), -FR_E_VALIDATION_ERROR);
+    assert_int_equal(fr_config_set(&c, "webhook_schedule", "9,8"), -FR_E_INVALID_ARGUMENT);
+    assert_string_equal(c.webhook_schedule, "0, 1, 1, 60");   /* unchanged */
+}
+
 static void test_database_url(void **state) {
     (void)state;
     struct fr_config c;
@@ -463,6 +527,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_listen_forms, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_file_errors, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_secret_masked, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_webhook_settings, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_database_url, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_unknown_env_is_only_a_warning, clear_env, clear_env),
     };

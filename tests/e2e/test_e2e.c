@@ -384,7 +384,7 @@ static void test_status(void **state) {
     json_t *sv = jget(r.json, "data.services");
     assert_true(json_is_object(sv));
     int healthy = 0, total = 0;
-    for (const char *k = "models\0database\0index\0workers\0"; *k; k += strlen(k) + 1) {
+    for (const char *k = "models\0database\0index\0workers\0webhooks\0"; *k; k += strlen(k) + 1) {
         json_t *one = json_object_get(sv, k);
         if (!one) {
             dump(&r, "/status");
@@ -1697,8 +1697,8 @@ static void test_console_page(void **state) {
     }
     static char dom[1 << 17], log[1 << 17];
     assert_int_equal(console_dom(g_srv.port, dom, sizeof dom, log, sizeof log), 0);
-    static const char *const services[] = { "models", "database", "index", "workers" };
-    for (int i = 0; i < 4; i++) {
+    static const char *const services[] = { "models", "database", "index", "workers", "webhooks" };
+    for (int i = 0; i < 5; i++) {
         char want[64];
         snprintf(want, sizeof want, "data-service=\"%s\"", services[i]);
         if (!strstr(dom, want)) fprintf(stderr, "DOM: %.2000s\n", dom);

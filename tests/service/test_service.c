@@ -79,7 +79,8 @@ static void test_clients_and_audit(void **state) {
     memcpy(old, c.api_key, sizeof old);
     assert_int_equal(fr_svc_client_rotate_key(s, &admin, c.id, &r), 0);
     assert_string_not_equal(r.api_key, old);
-    assert_int_equal(fr_svc_auth_client(s, old, &c), -FR_E_UNAUTHORIZED);
+    struct fr_svc_client none;
+    assert_int_equal(fr_svc_auth_client(s, old, &none), -FR_E_UNAUTHORIZED);
     struct fr_svc_client_update u = FR_SVC_CLIENT_UPDATE_KEEP;
     u.disabled = 1;
     struct fr_svc_client d;

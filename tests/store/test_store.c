@@ -1587,6 +1587,186 @@ static void test_throughput(void **state) {
     printf("face_add, each its own synced commit: %.2f ms per face\n", (fr_time_ms() - t4) / 100);
 }
 
+/* Webhooks and the outbox: fan-out by subscription in the caller's
+ * transaction, claims with a lease, outcomes, listing, retry, purge, health,
+ * rotation, cascades and tenancy. */
+static void test_webhooks_outbox(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a"), b = mk_client(f->st, "b"), w1, w2, w3, wb, n = 0;
+    assert_int_equal(fr_store_webhook_create(f->st, a, "https://a.example/hook", "face.enrolled,subject.created", "one",
+                                             1, "whsec_one", &w1), 0);
+    assert_int_equal(fr_store_webhook_create(f->st, a, "https://a.example/all", "*", NULL, 1, "whsec_two", &w2), 0);
+    assert_int_equal(fr_store_webhook_create(f->st, a, "https://a.example/off", "*", NULL, 0, "whsec_off", &w3), 0);
+    assert_int_equal(fr_store_webhook_create(f->st, b, "https://b.example/hook", "*", NULL, 1, "whsec_b", &wb), 0);
+    /* tenancy: b cannot see a's */
+    struct fr_store_webhook w = { 0 };
+    assert_int_equal(fr_store_webhook_get(f->st, b, w1, &w), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_webhook_get(f->st, a, w1, &w), 0);
+    assert_string_equal(w.events, "face.enrolled,subject.created");
+    assert_string_equal(w.description, "one");
+    assert_null(w.old_secret);
+    fr_store_webhook_free(&w);
+    struct fr_store_webhook *list = NULL;
+    size_t nl = 0;
+    assert_int_equal(fr_store_webhook_list(f->st, a, &list, &nl), 0);
+    assert_int_equal(nl, 3);
+    fr_store_webhooks_free(list, nl);
+
+    /* fan-out in a transaction: rolled back, nothing stays */
+    fr_store *tx = NULL;
+    struct fr_store_event_new e = { a, "evt_1", "face.enrolled", 0, "{\"x\":1}", 0 };
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    assert_int_equal(fr_store_event_add(tx, &e, &n), 0);
+    assert_int_equal(n, 2);                        /* w1 by name, w2 by "*"; w3 is disabled */
+    fr_store_tx_rollback(tx);
+    int64_t pending = 0, oldest = 0;
+    assert_int_equal(fr_store_outbox_stats(f->st, &pending, &oldest), 0);
+    assert_int_equal(pending, 0);
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    assert_int_equal(fr_store_event_add(tx, &e, &n), 0);
+    assert_int_equal(fr_store_tx_commit(tx), 0);
+    assert_int_equal(fr_store_outbox_stats(f->st, &pending, &oldest), 0);
+    assert_int_equal(pending, 2);
+    assert_true(oldest > 0);
+    /* opt-in types: "*" does not take them, and nobody names it: nothing written */
+    struct fr_store_event_new e2 = { a, "evt_2", "identify.completed", 1, "{}", 0 };
+    assert_int_equal(fr_store_event_add(f->st, &e2, &n), 0);
+    assert_int_equal(n, 0);
+    struct fr_store_event_new e3 = { a, "evt_3", "subject.deleted", 0, "{}", 0 };
+    assert_int_equal(fr_store_event_add(f->st, &e3, &n), 0);
+    assert_int_equal(n, 1);                        /* w2 only */
+    struct fr_store_event_new e4 = { a, "evt_4", "webhook.test", 0, "{}", w1 };
+    assert_int_equal(fr_store_event_add(f->st, &e4, &n), 0);
+    assert_int_equal(n, 1);                        /* to that webhook, whatever it subscribes to */
+    assert_int_equal(fr_store_event_add(f->st, &e4, &n), -FR_E_CONFLICT);   /* event ids are unique */
+
+    /* claims: each due delivery once until its lease ends */
+    const int64_t now = fr_now_ms() + 1000;
+    struct fr_store_claim *c = NULL;
+    size_t nc = 0;
+    assert_int_equal(fr_store_delivery_claim(f->st, now, 60000, 10, 0, NULL, 0, &c, &nc), 0);
+    assert_int_equal(nc, 4);
+    for (size_t i = 0; i < nc; i++) {
+        assert_non_null(c[i].url);
+        assert_non_null(c[i].secret);
+        assert_null(c[i].old_secret);
+        assert_non_null(c[i].body);
+        assert_int_equal(c[i].client_id, a);
+    }
+    struct fr_store_claim *c2 = NULL;
+    size_t nc2 = 0;
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 1000, 60000, 10, 0, NULL, 0, &c2, &nc2), 0);
+    assert_int_equal(nc2, 0);                      /* all leased */
+    fr_free(c2);
+    /* outcomes: delivered, retry later, failed, and one left to its lease */
+    struct fr_store_delivery_done d0 = { c[0].id, FR_DELIVERY_DELIVERED, 1, 200, NULL, 0, now };
+    struct fr_store_delivery_done d1 = { c[1].id, FR_DELIVERY_PENDING, 1, 500, "HTTP 500", now + 5000, 0 };
+    struct fr_store_delivery_done d2 = { c[2].id, FR_DELIVERY_FAILED, 10, 0, "connection refused", 0, 0 };
+    assert_int_equal(fr_store_delivery_finish(f->st, &d0), 0);
+    assert_int_equal(fr_store_delivery_finish(f->st, &d1), 0);
+    assert_int_equal(fr_store_delivery_finish(f->st, &d2), 0);
+    const int64_t leased = c[3].id, retried = c[1].id, failed = c[2].id, failed_hook = c[2].webhook_id;
+    fr_store_claims_free(c, nc);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 4000, 60000, 10, 0, NULL, 0, &c, &nc), 0);
+    assert_int_equal(nc, 0);                       /* the retry is not due, the lease still runs */
+    fr_free(c);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 61000, 60000, 10, 0, NULL, 0, &c, &nc), 0);
+    assert_int_equal(nc, 2);                       /* the retry is due and the lease has ended */
+    assert_true((c[0].id == retried && c[1].id == leased) || (c[0].id == leased && c[1].id == retried));
+    for (size_t i = 0; i < nc; i++) assert_int_equal(c[i].attempts, c[i].id == retried ? 1 : 0);
+    fr_store_claims_free(c, nc);
+
+    /* listing, newest first, paged; get; retry a failed one */
+    struct fr_store_delivery *dl = NULL;
+    size_t nd = 0;
+    int64_t next = 0;
+    assert_int_equal(fr_store_delivery_list(f->st, a, failed_hook, 1, 0, &dl, &nd, &next), 0);
+    assert_int_equal(nd, 1);
+    fr_store_deliveries_free(dl, nd);
+    struct fr_store_delivery one = { 0 };
+    assert_int_equal(fr_store_delivery_get(f->st, a, failed_hook, failed, &one), 0);
+    assert_int_equal(one.status, FR_DELIVERY_FAILED);
+    assert_int_equal(one.attempts, 10);
+    assert_string_equal(one.last_error, "connection refused");
+    fr_store_delivery_free(&one);
+    assert_int_equal(fr_store_delivery_get(f->st, b, failed_hook, failed, &one), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_delivery_retry(f->st, b, failed_hook, failed, now), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_delivery_retry(f->st, a, failed_hook, failed, now), 0);
+    assert_int_equal(fr_store_delivery_get(f->st, a, failed_hook, failed, &one), 0);
+    assert_int_equal(one.status, FR_DELIVERY_PENDING);
+    assert_int_equal(one.next_attempt_at, now);
+    fr_store_delivery_free(&one);
+
+    /* purge: delivered rows older than the cut, and their events */
+    int64_t purged = 0;
+    assert_int_equal(fr_store_delivery_purge(f->st, now - 1, &purged), 0);
+    assert_int_equal(purged, 0);
+    assert_int_equal(fr_store_delivery_purge(f->st, now + 1, &purged), 0);
+    assert_int_equal(purged, 1);
+
+    /* health: failing since before the cut disables; 410 disables at once */
+    int disabled = 0;
+    int64_t client = 0;
+    assert_int_equal(fr_store_webhook_health(f->st, w2, 0, now, now - 1000, NULL, &disabled, &client), 0);
+    assert_int_equal(disabled, 0);
+    assert_int_equal(client, a);
+    assert_int_equal(fr_store_webhook_health(f->st, w2, 0, now + 5000, now + 2000, NULL, &disabled, &client), 0);
+    assert_int_equal(disabled, 1);
+    assert_int_equal(fr_store_webhook_get(f->st, a, w2, &w), 0);
+    assert_false(w.enabled);
+    assert_string_equal(w.disabled_reason, "failing");
+    assert_int_equal(w.failing_since, now);
+    fr_store_webhook_free(&w);
+    assert_int_equal(fr_store_webhook_failing_count(f->st, now + 1, &n), 0);
+    assert_int_equal(n, 0);                        /* disabled ones are not counted */
+    assert_int_equal(fr_store_webhook_health(f->st, w1, 0, now, 0, "gone", &disabled, &client), 0);
+    assert_int_equal(disabled, 1);
+    /* enabling again clears the reason and the failure */
+    struct fr_store_webhook_update u = FR_STORE_WEBHOOK_UPDATE_KEEP;
+    u.enabled = 1;
+    u.description = "";
+    assert_int_equal(fr_store_webhook_update(f->st, a, w1, &u), 0);
+    assert_int_equal(fr_store_webhook_get(f->st, a, w1, &w), 0);
+    assert_true(w.enabled);
+    assert_null(w.disabled_reason);
+    assert_null(w.description);
+    assert_int_equal(w.failing_since, 0);
+    fr_store_webhook_free(&w);
+
+    /* rotation: both secrets at a claim until the old one expires */
+    assert_int_equal(fr_store_webhook_rotate(f->st, a, w1, "whsec_new", now + 100000), 0);
+    struct fr_store_event_new e5 = { a, "evt_5", "subject.created", 0, "{}", 0 };
+    assert_int_equal(fr_store_event_add(f->st, &e5, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 62000, 1000, 10, 0, NULL, 0, &c, &nc), 0);
+    int seen = 0;
+    for (size_t i = 0; i < nc; i++)
+        if (c[i].webhook_id == w1) {
+            assert_string_equal(c[i].secret, "whsec_new");
+            assert_string_equal(c[i].old_secret, "whsec_one");
+            seen++;
+        }
+    assert_true(seen >= 1);
+    fr_store_claims_free(c, nc);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 200000, 1000, 10, 0, NULL, 0, &c, &nc), 0);
+    for (size_t i = 0; i < nc; i++)
+        if (c[i].webhook_id == w1) assert_null(c[i].old_secret);
+    fr_store_claims_free(c, nc);
+
+    /* deleting a webhook takes its deliveries */
+    assert_int_equal(fr_store_webhook_delete(f->st, b, w1), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_webhook_delete(f->st, a, w1), 0);
+    assert_int_equal(fr_store_delivery_list(f->st, a, w1, 10, 0, &dl, &nd, &next), 0);
+    assert_int_equal(nd, 0);
+    fr_free(dl);
+    struct fr_store_delivery_done gone = { leased, FR_DELIVERY_DELIVERED, 1, 200, NULL, 0, now };
+    if (fr_store_delivery_finish(f->st, &gone) == -FR_E_NOT_FOUND) n = 0;   /* was w1's: gone with it */
+    /* deleting the client takes the rest */
+    assert_int_equal(fr_store_client_delete(f->st, a), 0);
+    assert_int_equal(fr_store_outbox_stats(f->st, &pending, &oldest), 0);
+    assert_int_equal(pending, 0);
+}
+
 /* Every test, run once per backend built in. */
 #define T(fn) { #fn, fn }
 static const struct {
@@ -1616,6 +1796,7 @@ static const struct {
     T(test_tx_waits_for_commit),
     T(test_tx_same_thread_write_gives_up),
     T(test_clock_stamps_rows),
+    T(test_webhooks_outbox),
     T(test_concurrent_writers),
     T(test_crash_kill9),
     T(test_alloc_failures),
