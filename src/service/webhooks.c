@@ -77,6 +77,17 @@ static int events_text(const struct fr_svc_webhook_fields *f, char *out, size_t 
     return 0;
 }
 
+int fr_svc_webhook_check(const struct fr_svc_webhook_fields *f, int create) {
+    char events[FR_STORE_EVENTS_MAX + 1];
+    int rc = 0;
+    if (create || f->url) rc = fr_outbox_check_url_syntax(f->url, "url");
+    if (rc == 0 && (create || f->n_events >= 0)) rc = events_text(f, events, sizeof events);
+    if (rc == 0 && f->description && strlen(f->description) > FR_SVC_NAME_MAX)
+        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "description", "description is longer than %d bytes",
+                           FR_SVC_NAME_MAX);
+    return rc;
+}
+
 static int check_url(struct fr_service *s, const char *url) {
     if (!url || !*url) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "url", "url is required");
     if (strlen(url) > 2048) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "url", "url is longer than 2048 bytes");
