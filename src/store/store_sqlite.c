@@ -130,7 +130,8 @@
     X(WH_ROTATE,       "UPDATE webhooks SET old_secret = secret, old_secret_until = ?4, secret = ?3, " \
                        "updated_at = ?5 WHERE client_id = ?1 AND id = ?2") \
     X(WH_DELETE,       "DELETE FROM webhooks WHERE client_id = ? AND id = ?") \
-    X(WH_HEALTH_OK,    "UPDATE webhooks SET failing_since = NULL WHERE id = ?1 RETURNING client_id") \
+    X(WH_HEALTH_OK,    "UPDATE webhooks SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL " \
+                       "RETURNING client_id") \
     X(WH_HEALTH_FAIL,  "UPDATE webhooks SET failing_since = coalesce(failing_since, ?2) WHERE id = ?1 " \
                        "RETURNING client_id") \
     X(WH_DISABLE,      "UPDATE webhooks SET enabled = 0, disabled_reason = ?2, updated_at = ?3 " \
@@ -1449,9 +1450,10 @@ static int sq_webhook_health(fr_store *st, int64_t id, int ok, int64_t at, int64
     int rc = use_begin(st, WRITE, &u);
     if (rc < 0) return rc;
     if ((rc = tx_open(u.c)) == 0) {
+        /* a healthy webhook's row is not written again (no write, no sync) */
         rc = ok ? stmt_run(u.c, Q_WH_HEALTH_OK, ARGS(a_int(id)), &h, "recording a webhook's health")
                 : stmt_run(u.c, Q_WH_HEALTH_FAIL, ARGS(a_int(id), a_int(at)), &h, "recording a webhook's health");
-        if (rc == 0 && h.n == 0) rc = webhook_missing();
+        if (rc == 0 && h.n == 0 && !ok) rc = webhook_missing();
         if (rc == 0 && (reason || (!ok && disable_before > 0)))
             rc = stmt_run(u.c, Q_WH_DISABLE,
                           ARGS(a_int(id), a_text(reason ? reason : "failing"), a_int(fr__store_now(st)),
