@@ -128,10 +128,10 @@ $(BUILD)/bench/index_bench: bench/index_bench.c $(BUILD)/libfacerec.a
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
 
 # the outbox dispatcher against the test receiver (tests/jobs/outbox_fixture.h)
-$(BUILD)/bench/outbox_bench: bench/outbox_bench.c tests/jobs/outbox_fixture.h $(BUILD)/libfacerec.a
+$(BUILD)/bench/outbox_bench $(BUILD)/bench/enroll_outbox_bench $(BUILD)/bench/outbox_store_bench: $(BUILD)/bench/%: bench/%.c tests/jobs/outbox_fixture.h $(BUILD)/libfacerec.a
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
-	@$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
+	@$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
 
 $(BUILD)/bench/faiss_flat: bench/faiss_flat.cc
 	@mkdir -p $(dir $@)
@@ -153,8 +153,13 @@ bench: deps
 	@echo
 	@sh bench/serve_bench.sh $(BUILD)
 	@echo
-	@$(MAKE) --no-print-directory $(BUILD)/bench/outbox_bench
+	@$(MAKE) --no-print-directory $(BUILD)/bench/outbox_bench $(BUILD)/bench/enroll_outbox_bench \
+	    $(BUILD)/bench/outbox_store_bench
 	@$(BUILD)/bench/outbox_bench
+	@echo
+	@$(BUILD)/bench/outbox_store_bench
+	@echo
+	@$(BUILD)/bench/enroll_outbox_bench
 
 INDEX_SIZES ?= 10000,100000,1000000
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))

@@ -61,7 +61,7 @@
  *                                                                       private addresses too
  *   webhook_disable_after_hours FACEREC_WEBHOOK_DISABLE_AFTER_HOURS 120 [0, 87600]: an endpoint failing this long
  *                                                                       is disabled; 0 = never
- *   webhook_retention_days FACEREC_WEBHOOK_RETENTION_DAYS 30           [0, 36500]: delivered and failed events
+ *   webhook_retention_days FACEREC_WEBHOOK_RETENTION_DAYS 30           [0, 36500]: delivered deliveries
  *                                                                       older are deleted; 0 = kept
  */
 #ifndef FACEREC_CONFIG_H

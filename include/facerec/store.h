@@ -411,7 +411,9 @@ FR_API int fr_store_webhook_delete(fr_store *st, int64_t client_id, int64_t id);
 /* After an attempt: ok clears failing_since; a failure sets it (when unset)
  * to at. The webhook is disabled with reason when reason is not NULL, or
  * ("failing") when it has been failing since before disable_before (> 0);
- * *disabled_out: 1 when this call disabled it. -FR_E_NOT_FOUND when gone. */
+ * *disabled_out: 1 when this call disabled it; *client_out its client (0
+ * after an ok of a webhook that was not failing: nothing was written).
+ * -FR_E_NOT_FOUND for a failure of a webhook that is gone. */
 FR_API int fr_store_webhook_health(fr_store *st, int64_t id, int ok, int64_t at, int64_t disable_before,
                                    const char *reason, int *disabled_out, int64_t *client_out);
 FR_API void fr_store_webhook_free(struct fr_store_webhook *w);

@@ -123,6 +123,9 @@ int fr_api_param_string(struct fr_api_call *c, const char *name, size_t max_len,
 /* The photo in multipart field `field`, JSON field `b64_field` (base64), or a raw image body. */
 int fr_api_photo(struct fr_api_call *c, const char *field, const char *b64_field, int slot, struct fr_svc_photo *out,
                  int required);
+/* A webhook's fields from a JSON body (create: url and events required);
+ * names holds FR_SVC_WEBHOOK_EVENTS_MAX pointers into body. */
+int fr_api_webhook_fields(json_t *body, int create, struct fr_svc_webhook_fields *f, const char **names);
 /* The JSON body (must be an object); VALIDATION_ERROR otherwise. */
 int fr_api_json_body(struct fr_api_call *c, json_t **out);
 

@@ -50,7 +50,7 @@ static int webhook_id(struct fr_api_call *c, int64_t *id) {
 }
 
 /* The fields of a JSON body; events point into it (f->events: names[]). */
-static int webhook_fields(json_t *body, int create, struct fr_svc_webhook_fields *f, const char **names) {
+int fr_api_webhook_fields(json_t *body, int create, struct fr_svc_webhook_fields *f, const char **names) {
     int rc, enabled = -1;
     memset(f, 0, sizeof *f);
     f->n_events = -1;
@@ -88,7 +88,7 @@ int fr_api_webhook_create(struct fr_api_call *c, json_t **data, json_t **details
     json_t *body;
     (void)details;
     int rc = fr_api_json_body(c, &body);
-    if (rc < 0 || (rc = webhook_fields(body, 1, &f, names)) < 0 ||
+    if (rc < 0 || (rc = fr_api_webhook_fields(body, 1, &f, names)) < 0 ||
         (rc = fr_svc_webhook_create(c->api->svc, &c->who, &f, &w)) < 0)
         return rc;
     return reply_webhook(&w, data);
@@ -124,7 +124,7 @@ int fr_api_webhook_patch(struct fr_api_call *c, json_t **data, json_t **details)
     int64_t id;
     (void)details;
     int rc = webhook_id(c, &id);
-    if (rc < 0 || (rc = fr_api_json_body(c, &body)) < 0 || (rc = webhook_fields(body, 0, &f, names)) < 0 ||
+    if (rc < 0 || (rc = fr_api_json_body(c, &body)) < 0 || (rc = fr_api_webhook_fields(body, 0, &f, names)) < 0 ||
         (rc = fr_svc_webhook_update(c->api->svc, &c->who, id, &f, &w)) < 0)
         return rc;
     return reply_webhook(&w, data);

@@ -286,6 +286,11 @@ int fr_outbox_check_url(const char *url, int allow_private, const char *field, c
     return rc;
 }
 
+int fr_outbox_check_url_syntax(const char *url, const char *field) {
+    struct url_parts u;
+    return url_parse(url, field ? field : "url", &u);
+}
+
 int fr_outbox_parse_schedule(const char *text, struct fr_outbox_policy *policy) {
     int64_t seconds[FR_OUTBOX_MAX_SCHEDULE];
     int n = 0;

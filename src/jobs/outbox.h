@@ -179,5 +179,8 @@ FR_API int fr_outbox_parse_schedule(const char *text, struct fr_outbox_policy *p
  * checked (getaddrinfo's order), for pinning the connection to it. Blocks
  * for as long as the lookup takes. */
 FR_API int fr_outbox_check_url(const char *url, int allow_private, const char *field, char addr_out[64]);
+/* The same rules without resolving the host (no DNS): scheme, credentials,
+ * host, port, length. */
+FR_API int fr_outbox_check_url_syntax(const char *url, const char *field);
 
 #endif

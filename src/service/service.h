@@ -437,6 +437,8 @@ struct fr_svc_webhook_fields {
 /* VALIDATION_ERROR naming the field: a URL that is not http(s), has
  * credentials or points at a private address (unless allowed); an unknown
  * event name. */
+/* The fields' own rules, without the database or DNS (the fuzz target's). */
+FR_API int fr_svc_webhook_check(const struct fr_svc_webhook_fields *f, int create);
 FR_API int fr_svc_webhook_create(struct fr_service *s, const struct fr_svc_actor *who,
                                  const struct fr_svc_webhook_fields *f, struct fr_svc_webhook *out);
 FR_API int fr_svc_webhook_list(struct fr_service *s, int64_t client, struct fr_svc_webhook **rows, size_t *n);

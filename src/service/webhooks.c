@@ -77,6 +77,17 @@ static int events_text(const struct fr_svc_webhook_fields *f, char *out, size_t 
     return 0;
 }
 
+int fr_svc_webhook_check(const struct fr_svc_webhook_fields *f, int create) {
+    char events[FR_STORE_EVENTS_MAX + 1];
+    int rc = 0;
+    if (create || f->url) rc = fr_outbox_check_url_syntax(f->url, "url");
+    if (rc == 0 && (create || f->n_events >= 0)) rc = events_text(f, events, sizeof events);
+    if (rc == 0 && f->description && strlen(f->description) > FR_SVC_NAME_MAX)
+        rc = fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "description", "description is longer than %d bytes",
+                           FR_SVC_NAME_MAX);
+    return rc;
+}
+
 static int check_url(struct fr_service *s, const char *url) {
     if (!url || !*url) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "url", "url is required");
     if (strlen(url) > 2048) return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "url", "url is longer than 2048 bytes");
@@ -334,24 +345,38 @@ static int src_finish(void *ctx, const struct fr_outbox_result *r) {
     default:
         d.status = FR_DELIVERY_FAILED;
     }
-    int rc = fr_store_delivery_finish(s->store, &d);
-    if (rc == -FR_E_NOT_FOUND) return 0;    /* its webhook was deleted meanwhile */
+    /* the outcome and the webhook's health in one transaction (one sync) */
+    fr_store *tx = NULL;
+    int rc = fr_store_tx_begin(s->store, &tx);
     if (rc < 0) return rc;
-    /* the webhook's health: 410 disables it at once, failing for too long too */
+    rc = fr_store_delivery_finish(tx, &d);
+    if (rc == -FR_E_NOT_FOUND) {     /* its webhook was deleted meanwhile */
+        fr_store_tx_rollback(tx);
+        return 0;
+    }
+    /* 410 disables the webhook at once, failing for too long too */
     const int ok = r->outcome == FR_OUTBOX_DELIVERED, gone = r->outcome == FR_OUTBOX_GONE;
     const int64_t hours = s->cfg.webhook_disable_after_hours;
     int disabled = 0;
     int64_t client = 0;
-    rc = fr_store_webhook_health(s->store, r->endpoint, ok, r->attempted_at,
-                                 hours > 0 ? r->attempted_at - hours * 3600000 : 0, gone ? "gone" : NULL, &disabled,
-                                 &client);
-    if (rc == -FR_E_NOT_FOUND) return 0;
-    if (rc == 0 && disabled) {
+    if (rc == 0)
+        rc = fr_store_webhook_health(tx, r->endpoint, ok, r->attempted_at,
+                                     hours > 0 ? r->attempted_at - hours * 3600000 : 0, gone ? "gone" : NULL,
+                                     &disabled, &client);
+    if (rc == -FR_E_NOT_FOUND) rc = 0;
+    if (rc == 0 && disabled) {   /* the audit row with the change */
         const struct fr_svc_actor who = { 0, "facerec:webhooks", NULL };
         char details[160];
         snprintf(details, sizeof details, "{\"reason\":\"%s\",\"client_id\":%lld,\"last_status_code\":%d}",
                  gone ? "gone" : "failing", (long long)client, r->status_code);
-        fr__svc_audit(s, NULL, &who, "webhook.disable", "webhook:%lld", r->endpoint, details);
+        rc = fr__svc_audit(s, tx, &who, "webhook.disable", "webhook:%lld", r->endpoint, details);
+    }
+    if (rc < 0) {
+        fr_store_tx_rollback(tx);
+        return rc;
+    }
+    if ((rc = fr_store_tx_commit(tx)) < 0) return rc;
+    if (disabled) {
         fr_log(FR_LOG_WARN, "webhook %lld of client %lld disabled: %s", (long long)r->endpoint, (long long)client,
                gone ? "the endpoint answered 410 Gone" : "failing for too long");
         fr__svc_hooks_forget(s, client);

@@ -130,7 +130,8 @@
     X(WH_ROTATE,       "UPDATE webhooks SET old_secret = secret, old_secret_until = ?4, secret = ?3, " \
                        "updated_at = ?5 WHERE client_id = ?1 AND id = ?2") \
     X(WH_DELETE,       "DELETE FROM webhooks WHERE client_id = ? AND id = ?") \
-    X(WH_HEALTH_OK,    "UPDATE webhooks SET failing_since = NULL WHERE id = ?1 RETURNING client_id") \
+    X(WH_HEALTH_OK,    "UPDATE webhooks SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL " \
+                       "RETURNING client_id") \
     X(WH_HEALTH_FAIL,  "UPDATE webhooks SET failing_since = coalesce(failing_since, ?2) WHERE id = ?1 " \
                        "RETURNING client_id") \
     X(WH_DISABLE,      "UPDATE webhooks SET enabled = 0, disabled_reason = ?2, updated_at = ?3 " \
@@ -144,15 +145,19 @@
                        "SELECT client_id, id, ?3, ?4, ?4 FROM webhooks WHERE client_id = ?1 AND enabled = 1 AND " \
                        "CASE WHEN ?6 > 0 THEN id = ?6 ELSE (events = '*' AND ?5 = 0) OR " \
                        "instr(',' || events || ',', ',' || ?2 || ',') > 0 END") \
-    X(DL_DUE,          "SELECT id, webhook_id, client_id, url, secret, old_secret, event_id, body, attempts, " \
-                       "created_at FROM (SELECT d.id, d.webhook_id, d.client_id, w.url, w.secret, " \
-                       "CASE WHEN w.old_secret_until > ?1 THEN w.old_secret END AS old_secret, d.event_id, e.body, " \
-                       "d.attempts, e.created_at, d.next_attempt_at AS due, ROW_NUMBER() OVER " \
-                       "(PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rn FROM deliveries d " \
+    X(DL_DUE,          "WITH due AS (SELECT id, webhook_id, next_attempt_at FROM deliveries WHERE status = 0 " \
+                       "AND next_attempt_at <= ?1 AND lease_until <= ?1 " \
+                       "AND webhook_id IN (SELECT id FROM webhooks WHERE enabled = 1) " \
+                       "AND webhook_id NOT IN (SELECT value FROM json_each(?4)) " \
+                       "ORDER BY next_attempt_at, id LIMIT ?5), " \
+                       "pick AS (SELECT id FROM (SELECT id, next_attempt_at AS due_at, ROW_NUMBER() OVER " \
+                       "(PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS rn FROM due) " \
+                       "WHERE rn <= ?3 ORDER BY due_at, id LIMIT ?2) " \
+                       "SELECT d.id, d.webhook_id, d.client_id, w.url, w.secret, " \
+                       "CASE WHEN w.old_secret_until > ?1 THEN w.old_secret END, d.event_id, e.body, d.attempts, " \
+                       "e.created_at FROM pick JOIN deliveries d ON d.id = pick.id " \
                        "JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id " \
-                       "WHERE d.status = 0 AND d.next_attempt_at <= ?1 AND d.lease_until <= ?1 AND w.enabled = 1 " \
-                       "AND d.webhook_id NOT IN (SELECT value FROM json_each(?4))) " \
-                       "WHERE rn <= ?3 ORDER BY due, id LIMIT ?2") \
+                       "ORDER BY d.next_attempt_at, d.id") \
     X(DL_LEASE,        "UPDATE deliveries SET lease_until = ?2 WHERE id = ?1") \
     X(DL_FINISH,       "UPDATE deliveries SET status = ?2, attempts = ?3, last_status_code = ?4, last_error = ?5, " \
                        "next_attempt_at = ?6, delivered_at = ?7, lease_until = 0 WHERE id = ?1") \
@@ -1449,9 +1454,10 @@ static int sq_webhook_health(fr_store *st, int64_t id, int ok, int64_t at, int64
     int rc = use_begin(st, WRITE, &u);
     if (rc < 0) return rc;
     if ((rc = tx_open(u.c)) == 0) {
+        /* a healthy webhook's row is not written again (no write, no sync) */
         rc = ok ? stmt_run(u.c, Q_WH_HEALTH_OK, ARGS(a_int(id)), &h, "recording a webhook's health")
                 : stmt_run(u.c, Q_WH_HEALTH_FAIL, ARGS(a_int(id), a_int(at)), &h, "recording a webhook's health");
-        if (rc == 0 && h.n == 0) rc = webhook_missing();
+        if (rc == 0 && h.n == 0 && !ok) rc = webhook_missing();
         if (rc == 0 && (reason || (!ok && disable_before > 0)))
             rc = stmt_run(u.c, Q_WH_DISABLE,
                           ARGS(a_int(id), a_text(reason ? reason : "failing"), a_int(fr__store_now(st)),
@@ -1495,6 +1501,8 @@ static int sq_event_add(fr_store *st, const struct fr_store_event_new *e, int64_
     return rc;
 }
 
+#define CLAIM_SCAN 1024
+
 static int sq_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max, int per_endpoint,
                              const char *skip_json, struct fr_store_claim **rows_out, size_t *n_out) {
     struct res r = { .kind = &CLAIM_ROW, .max = (size_t)max };
@@ -1502,8 +1510,14 @@ static int sq_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int ma
     int rc = use_begin(st, WRITE, &u);
     if (rc < 0) return rc;
     if ((rc = tx_open(u.c)) == 0) {
-        rc = stmt_run(u.c, Q_DL_DUE, ARGS(a_int(now), a_int(max), a_int(per_endpoint), a_text(skip_json)), &r,
-                      "finding due deliveries");
+        /* the window looks at the first max * per_endpoint due rows (32 to
+         * CLAIM_SCAN) of the endpoints not skipped: a claim's cost does not grow
+         * with the backlog, and a busy endpoint, once full (skipped), leaves
+         * the window to the others */
+        int64_t scan = (int64_t)max * per_endpoint;
+        scan = scan < 32 ? 32 : scan > CLAIM_SCAN ? CLAIM_SCAN : scan;
+        rc = stmt_run(u.c, Q_DL_DUE, ARGS(a_int(now), a_int(max), a_int(per_endpoint), a_text(skip_json), a_int(scan)),
+                      &r, "finding due deliveries");
         const struct fr_store_claim *c = r.rows;
         for (size_t i = 0; rc == 0 && i < r.n; i++) {
             struct res l = { 0 };

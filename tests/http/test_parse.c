@@ -16,6 +16,7 @@
 #include "../../fuzz/fuzz_multipart.c"
 #include "../../fuzz/fuzz_json.c"
 #include "../../fuzz/fuzz_router.c"
+#include "../../fuzz/fuzz_webhook.c"
 
 #define assert_err(rc, code, needle) check_err((rc), -(code), (needle), __FILE__, __LINE__)
 
@@ -885,8 +886,9 @@ static void test_fuzz_corpora(void **state) {
     int a = replay("fuzz/corpus/multipart", fuzz_multipart_one);
     int b = replay("fuzz/corpus/json", fuzz_json_one);
     int c = replay("fuzz/corpus/router", fuzz_router_one);
-    printf("fuzz corpora replayed: multipart %d, json %d, router %d files\n", a, b, c);
-    assert_true(a >= 10 && b >= 10 && c >= 10);
+    int d = replay("fuzz/corpus/webhook", fuzz_webhook_one);
+    printf("fuzz corpora replayed: multipart %d, json %d, router %d, webhook %d files\n", a, b, c, d);
+    assert_true(a >= 10 && b >= 10 && c >= 10 && d >= 10);
 }
 
 int main(void) {
