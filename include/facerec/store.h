@@ -466,11 +466,16 @@ struct fr_store_claim {
 };
 
 /* Up to max pending deliveries due at now, of enabled webhooks, oldest due
- * first, each leased until now + lease_ms; at most per_endpoint (> 0) of any
- * one webhook, none of the n_skip webhooks in skip (may be NULL). */
+ * first, each leased to owner (a node's id, may be NULL) until now +
+ * lease_ms; at most per_endpoint (> 0) of any one webhook, none of the
+ * n_skip webhooks in skip (may be NULL). */
 FR_API int fr_store_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max, int per_endpoint,
-                                   const int64_t *skip, size_t n_skip, struct fr_store_claim **rows_out,
-                                   size_t *n_out);
+                                   const int64_t *skip, size_t n_skip, const char *owner,
+                                   struct fr_store_claim **rows_out, size_t *n_out);
+/* A node starting again after a crash: the leases it held end now (its
+ * sends died with it), so those deliveries go out at once instead of after
+ * their lease. *n_out: how many. */
+FR_API int fr_store_delivery_release(fr_store *st, const char *owner, int64_t *n_out);
 FR_API void fr_store_claims_free(struct fr_store_claim *rows, size_t n);
 FR_API void fr_store_claims_free_one(struct fr_store_claim *c);
 

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static int load_config(int argc, char **argv, int first, struct fr_config *cfg, char **rest, int *n_rest) {
     const char *file = NULL;
@@ -68,6 +69,11 @@ static void svc_config(const struct fr_config *c, struct fr_svc_config *s) {
 int fr_cli_open_service(const struct fr_config *cfg, int parts, struct fr_service **out) {
     struct fr_svc_config sc;
     svc_config(cfg, &sc);
+    /* this node's name in the leases it takes: host:port (several nodes may share a host) */
+    char host[96] = "", node[128];
+    if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "node");
+    snprintf(node, sizeof node, "%s:%d", host, cfg->listen_port);
+    sc.node_id = node;
     sc.parts = parts;
     int rc = fr_service_open(&sc, out);
     if (rc < 0) fr_cli_err(rc, parts & FR_SVC_STORE ? "cannot open the data directory" : "cannot start");

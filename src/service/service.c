@@ -283,6 +283,8 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     if (!s) return -FR_E_NOMEM;
     s->cfg = *cfg;
     if (!s->cfg.parts) s->cfg.parts = FR_SVC_ALL;
+    if (cfg->node_id && *cfg->node_id) snprintf(s->node_id, sizeof s->node_id, "%s", cfg->node_id);
+    else if (gethostname(s->node_id, sizeof s->node_id - 1) != 0) snprintf(s->node_id, sizeof s->node_id, "node");
     s->started_ms = fr_time_ms();
     s->pool_max = cfg->threads > 0 ? cfg->threads : 1;
     pthread_mutex_init(&s->pool_mu, NULL);

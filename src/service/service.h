@@ -59,6 +59,7 @@ struct fr_svc_config {
     int max_faces;                  /* identify default */
     int top_k;                      /* identify default */
     const char *index_kind;         /* every collection's index kind (NULL: "exact") */
+    const char *node_id;            /* this node's name (the leases it holds); NULL: the host name */
     int webhook_allow_private;      /* webhooks may point at private addresses (FACEREC_WEBHOOK_ALLOW_PRIVATE) */
     int webhook_disable_after_hours;/* a webhook failing this long is disabled (0: never) */
     int webhook_retention_days;     /* delivered deliveries kept this long (0: forever) */

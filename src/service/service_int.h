@@ -65,6 +65,7 @@ struct fr_service {
     struct svc_hooks *hooks;                /* per client: the enabled webhooks' subscriptions (events.c) */
     size_t n_hooks, cap_hooks;
     struct fr_outbox *outbox;               /* the dispatcher, when started (webhooks.c) */
+    char node_id[128];                      /* this node's name in leases: cfg.node_id or host:port */
     atomic_int events_queued;               /* an event was written: wake the dispatcher after the commit */
     double started_ms;
 };

@@ -198,7 +198,8 @@ int fr_svc_webhook_test(struct fr_service *s, const struct fr_svc_actor *who, in
     int enabled = w.enabled;
     fr_svc_webhook_free(&w);
     if (!enabled)
-        return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", "enabled", "webhook %lld is disabled", (long long)id);
+        return fr_err_set_at(FR_E_CONFLICT, "field", "enabled", "webhook %lld is disabled; enable it first",
+                             (long long)id);
     struct fr__jw j;
     char *data = NULL;
     if ((rc = fr__jw_begin(&j)) < 0) return rc;
@@ -292,7 +293,8 @@ static int src_claim_spread(void *ctx, int64_t now_ms, int64_t lease_ms, int max
     *n = 0;
     if (max > CLAIM_MAX) max = CLAIM_MAX;
     if (max < 1) return 0;
-    int rc = fr_store_delivery_claim(s->store, now_ms, lease_ms, max, per_endpoint, skip, n_skip, &rows, &m);
+    int rc = fr_store_delivery_claim(s->store, now_ms, lease_ms, max, per_endpoint, skip, n_skip, s->node_id, &rows,
+                                     &m);
     if (rc < 0 || m == 0) {
         fr_free(rows);
         return rc;
@@ -387,6 +389,12 @@ static int src_finish(void *ctx, const struct fr_outbox_result *r) {
 int fr_svc_outbox_start(struct fr_service *s, const struct fr_outbox_opts *o) {
     int rc = fr__svc_need_store(s);
     if (rc < 0 || s->outbox) return rc;
+    /* what this node had in flight when it stopped (a crash) goes out now */
+    int64_t released = 0;
+    if ((rc = fr_store_delivery_release(s->store, s->node_id, &released)) < 0) return rc;
+    if (released > 0)
+        fr_log(FR_LOG_INFO, "webhooks: %lld deliveries this node had in flight when it stopped are due again",
+               (long long)released);
     struct fr_outbox_source src = { src_claim, src_release, src_finish, s, src_claim_spread };
     return fr_outbox_start(o, &src, &s->outbox);
 }

@@ -139,7 +139,9 @@ static const char migration_1[] =
 /* 2: webhooks, their events and deliveries (the outbox). The placeholder
  * tables of migration 1 were never written: replaced. An event is kept once,
  * with one delivery per webhook that wants it; a delivery is claimed with a
- * lease (lease_until) and its status is 0 pending, 1 delivered, 2 failed. */
+ * lease (lease_until, by lease_owner: a node's id, so that a node restarted
+ * after a crash takes back its own leases at once) and its status is 0
+ * pending, 1 delivered, 2 failed. */
 static const char migration_2[] =
     "DROP TABLE outbox;"
     "DROP TABLE webhooks;"
@@ -174,6 +176,7 @@ static const char migration_2[] =
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_attempt_at INTEGER NOT NULL,"
     "  lease_until INTEGER NOT NULL DEFAULT 0,"
+    "  lease_owner TEXT,"
     "  last_status_code INTEGER,"
     "  last_error TEXT,"
     "  created_at INTEGER NOT NULL,"

@@ -817,7 +817,8 @@ void fr_store_claims_free(struct fr_store_claim *rows, size_t n) {
 }
 
 int fr_store_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max, int per_endpoint,
-                            const int64_t *skip, size_t n_skip, struct fr_store_claim **rows_out, size_t *n_out) {
+                            const int64_t *skip, size_t n_skip, const char *owner, struct fr_store_claim **rows_out,
+                            size_t *n_out) {
     if (rows_out) *rows_out = NULL;
     if (n_out) *n_out = 0;
     TRY(need_store(st));
@@ -826,6 +827,7 @@ int fr_store_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max
     if (lease_ms <= 0) return bad("lease_ms must be > 0");
     if (n_skip && !skip) return bad("skip is NULL");
     if (n_skip > FR_STORE_LIST_MAX) return bad("too many webhooks to skip");
+    TRY(opt_str(owner, "lease owner", FR_STORE_NAME_MAX));
     /* the endpoints to skip as a JSON array: one bound parameter for any number */
     char *json = fr_malloc(n_skip * 21 + 3), *p = json;
     if (!json) return -FR_E_NOMEM;
@@ -833,9 +835,19 @@ int fr_store_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max
     for (size_t i = 0; i < n_skip; i++) p += sprintf(p, "%s%lld", i ? "," : "", (long long)skip[i]);
     *p++ = ']';
     *p = 0;
-    int rc = st->ops->delivery_claim(st, now, lease_ms, max, per_endpoint > 0 ? per_endpoint : max, json, rows_out,
-                                     n_out);
+    int rc = st->ops->delivery_claim(st, now, lease_ms, max, per_endpoint > 0 ? per_endpoint : max, json, owner,
+                                     rows_out, n_out);
     fr_free(json);
+    return rc;
+}
+
+int fr_store_delivery_release(fr_store *st, const char *owner, int64_t *n_out) {
+    int64_t n = 0;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    TRY(need_str(owner, "lease owner", FR_STORE_NAME_MAX));
+    int rc = st->ops->delivery_release(st, owner, &n);
+    if (rc == 0 && n_out) *n_out = n;
     return rc;
 }
 

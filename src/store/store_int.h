@@ -103,7 +103,8 @@ struct fr_store_ops {
     int (*webhook_failing_count)(fr_store *st, int64_t since, int64_t *n_out);
     int (*event_add)(fr_store *st, const struct fr_store_event_new *e, int64_t *n_out);
     int (*delivery_claim)(fr_store *st, int64_t now, int64_t lease_ms, int max, int per_endpoint,
-                          const char *skip_json, struct fr_store_claim **rows_out, size_t *n_out);
+                          const char *skip_json, const char *owner, struct fr_store_claim **rows_out, size_t *n_out);
+    int (*delivery_release)(fr_store *st, const char *owner, int64_t *n_out);
     int (*delivery_finish)(fr_store *st, const struct fr_store_delivery_done *d);
     int (*delivery_list)(fr_store *st, int64_t client_id, int64_t webhook_id, int limit, int64_t before_id,
                          struct fr_store_delivery **rows_out, size_t *n_out, int64_t *next_out);

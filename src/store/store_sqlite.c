@@ -158,7 +158,9 @@
                        "e.created_at FROM pick JOIN deliveries d ON d.id = pick.id " \
                        "JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id " \
                        "ORDER BY d.next_attempt_at, d.id") \
-    X(DL_LEASE,        "UPDATE deliveries SET lease_until = ?2 WHERE id = ?1") \
+    X(DL_LEASE,        "UPDATE deliveries SET lease_until = ?2, lease_owner = ?3 WHERE id = ?1") \
+    X(DL_RELEASE,      "UPDATE deliveries SET lease_until = 0, lease_owner = NULL " \
+                       "WHERE status = 0 AND lease_owner = ?1 AND lease_until > 0") \
     X(DL_FINISH,       "UPDATE deliveries SET status = ?2, attempts = ?3, last_status_code = ?4, last_error = ?5, " \
                        "next_attempt_at = ?6, delivered_at = ?7, lease_until = 0 WHERE id = ?1") \
     X(DL_LIST,         "SELECT d.id, d.webhook_id, d.client_id, d.event_id, e.type, d.status, d.attempts, coalesce(d.last_status_code, 0), d.last_error, CASE WHEN d.status = 0 THEN d.next_attempt_at ELSE 0 END, coalesce(d.delivered_at, 0), d.created_at FROM deliveries d JOIN events e ON e.id = d.event_id " \
@@ -1504,7 +1506,8 @@ static int sq_event_add(fr_store *st, const struct fr_store_event_new *e, int64_
 #define CLAIM_SCAN 1024
 
 static int sq_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int max, int per_endpoint,
-                             const char *skip_json, struct fr_store_claim **rows_out, size_t *n_out) {
+                             const char *skip_json, const char *owner, struct fr_store_claim **rows_out,
+                             size_t *n_out) {
     struct res r = { .kind = &CLAIM_ROW, .max = (size_t)max };
     struct use u;
     int rc = use_begin(st, WRITE, &u);
@@ -1521,7 +1524,8 @@ static int sq_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int ma
         const struct fr_store_claim *c = r.rows;
         for (size_t i = 0; rc == 0 && i < r.n; i++) {
             struct res l = { 0 };
-            rc = stmt_run(u.c, Q_DL_LEASE, ARGS(a_int(c[i].id), a_int(now + lease_ms)), &l, "leasing a delivery");
+            rc = stmt_run(u.c, Q_DL_LEASE, ARGS(a_int(c[i].id), a_int(now + lease_ms), a_text(owner)), &l,
+                          "leasing a delivery");
         }
         rc = tx_close(u.c, rc);
     }
@@ -1533,6 +1537,13 @@ static int sq_delivery_claim(fr_store *st, int64_t now, int64_t lease_ms, int ma
     *rows_out = r.rows;
     *n_out = r.n;
     return 0;
+}
+
+static int sq_delivery_release(fr_store *st, const char *owner, int64_t *n_out) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_DL_RELEASE, ARGS(a_text(owner)), &r, "releasing a node's leases");
+    if (rc == 0) *n_out = r.changes;
+    return rc;
 }
 
 static int sq_delivery_finish(fr_store *st, const struct fr_store_delivery_done *d) {
@@ -1661,6 +1672,7 @@ const struct fr_store_ops fr__store_sqlite_ops = {
     .event_add = sq_event_add,
     .delivery_claim = sq_delivery_claim,
     .delivery_finish = sq_delivery_finish,
+    .delivery_release = sq_delivery_release,
     .delivery_list = sq_delivery_list,
     .delivery_get = sq_delivery_get,
     .delivery_retry = sq_delivery_retry,

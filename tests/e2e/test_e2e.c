@@ -1705,7 +1705,7 @@ static void test_console_page(void **state) {
         assert_non_null(strstr(dom, want));
     }
     if (g_models) {
-        assert_non_null(strstr(dom, "4 of 4 healthy"));
+        assert_non_null(strstr(dom, "5 of 5 healthy"));
         assert_non_null(strstr(dom, "data-overall=\"healthy\""));
         assert_null(strstr(dom, "service bad"));
     }
@@ -1718,7 +1718,7 @@ static void test_console_page(void **state) {
     const char *env[] = { "FACEREC_MODELS_DIR=/nonexistent-models", NULL };
     assert_int_equal(e2e_server_start(&s, NULL, env), 0);
     assert_int_equal(console_dom(s.port, dom, sizeof dom, log, sizeof log), 0);
-    assert_non_null(strstr(dom, "3 of 4 healthy"));
+    assert_non_null(strstr(dom, "4 of 5 healthy"));
     assert_non_null(strstr(dom, "data-overall=\"degraded\""));
     assert_non_null(strstr(dom, "class=\"service bad\" data-service=\"models\""));
     assert_non_null(strstr(dom, "Unhealthy: Face models."));

@@ -579,12 +579,12 @@ static void test_webhook_routes(void **state) {
     EXPECT(404, "POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry", path, c.hdr);
     EXPECT(404, "DELETE", "/api/v1/webhooks/{id}", one, other.hdr);
     EXPECT(200, "DELETE", "/api/v1/webhooks/{id}", one, c.hdr);
-    /* a disabled webhook takes no test event: 422 VALIDATION_ERROR, field "enabled" */
+    /* a disabled webhook takes no test event: 409 CONFLICT, field "enabled" */
     call_json(&r, "POST", hooks, c.hdr, "{\"url\":\"http://127.0.0.1:9/hook\",\"events\":[\"*\"],\"enabled\":false}");
     assert_int_equal(r.status, 201);
     snprintf(path, sizeof path, "%s/%lld/test", hooks, data_int(&r, "id"));
     e2e_resp_free(&r);
-    EXPECT(422, "POST", "/api/v1/webhooks/{id}/test", path, c.hdr);
+    EXPECT(409, "POST", "/api/v1/webhooks/{id}/test", path, c.hdr);
 }
 
 static void test_body_flags(void **state) {

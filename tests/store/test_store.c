@@ -1644,7 +1644,7 @@ static void test_webhooks_outbox(void **state) {
     const int64_t now = fr_now_ms() + 1000;
     struct fr_store_claim *c = NULL;
     size_t nc = 0;
-    assert_int_equal(fr_store_delivery_claim(f->st, now, 60000, 10, 0, NULL, 0, &c, &nc), 0);
+    assert_int_equal(fr_store_delivery_claim(f->st, now, 60000, 10, 0, NULL, 0, "node-a", &c, &nc), 0);
     assert_int_equal(nc, 4);
     for (size_t i = 0; i < nc; i++) {
         assert_non_null(c[i].url);
@@ -1655,9 +1655,12 @@ static void test_webhooks_outbox(void **state) {
     }
     struct fr_store_claim *c2 = NULL;
     size_t nc2 = 0;
-    assert_int_equal(fr_store_delivery_claim(f->st, now + 1000, 60000, 10, 0, NULL, 0, &c2, &nc2), 0);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 1000, 60000, 10, 0, NULL, 0, "node-a", &c2, &nc2), 0);
     assert_int_equal(nc2, 0);                      /* all leased */
     fr_free(c2);
+    int64_t freed = -1;
+    assert_int_equal(fr_store_delivery_release(f->st, "node-b", &freed), 0);
+    assert_int_equal(freed, 0);                    /* another node's leases are not touched */
     /* outcomes: delivered, retry later, failed, and one left to its lease */
     struct fr_store_delivery_done d0 = { c[0].id, FR_DELIVERY_DELIVERED, 1, 200, NULL, 0, now };
     struct fr_store_delivery_done d1 = { c[1].id, FR_DELIVERY_PENDING, 1, 500, "HTTP 500", now + 5000, 0 };
@@ -1667,10 +1670,10 @@ static void test_webhooks_outbox(void **state) {
     assert_int_equal(fr_store_delivery_finish(f->st, &d2), 0);
     const int64_t leased = c[3].id, retried = c[1].id, failed = c[2].id, failed_hook = c[2].webhook_id;
     fr_store_claims_free(c, nc);
-    assert_int_equal(fr_store_delivery_claim(f->st, now + 4000, 60000, 10, 0, NULL, 0, &c, &nc), 0);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 4000, 60000, 10, 0, NULL, 0, "node-a", &c, &nc), 0);
     assert_int_equal(nc, 0);                       /* the retry is not due, the lease still runs */
     fr_free(c);
-    assert_int_equal(fr_store_delivery_claim(f->st, now + 61000, 60000, 10, 0, NULL, 0, &c, &nc), 0);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 61000, 60000, 10, 0, NULL, 0, "node-a", &c, &nc), 0);
     assert_int_equal(nc, 2);                       /* the retry is due and the lease has ended */
     assert_true((c[0].id == retried && c[1].id == leased) || (c[0].id == leased && c[1].id == retried));
     for (size_t i = 0; i < nc; i++) assert_int_equal(c[i].attempts, c[i].id == retried ? 1 : 0);
@@ -1738,7 +1741,7 @@ static void test_webhooks_outbox(void **state) {
     struct fr_store_event_new e5 = { a, "evt_5", "subject.created", 0, "{}", 0 };
     assert_int_equal(fr_store_event_add(f->st, &e5, &n), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(fr_store_delivery_claim(f->st, now + 62000, 1000, 10, 0, NULL, 0, &c, &nc), 0);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 62000, 1000, 10, 0, NULL, 0, "node-a", &c, &nc), 0);
     int seen = 0;
     for (size_t i = 0; i < nc; i++)
         if (c[i].webhook_id == w1) {
@@ -1748,7 +1751,7 @@ static void test_webhooks_outbox(void **state) {
         }
     assert_true(seen >= 1);
     fr_store_claims_free(c, nc);
-    assert_int_equal(fr_store_delivery_claim(f->st, now + 200000, 1000, 10, 0, NULL, 0, &c, &nc), 0);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 200000, 1000, 10, 0, NULL, 0, "node-a", &c, &nc), 0);
     for (size_t i = 0; i < nc; i++)
         if (c[i].webhook_id == w1) assert_null(c[i].old_secret);
     fr_store_claims_free(c, nc);
@@ -1761,6 +1764,23 @@ static void test_webhooks_outbox(void **state) {
     fr_free(dl);
     struct fr_store_delivery_done gone = { leased, FR_DELIVERY_DELIVERED, 1, 200, NULL, 0, now };
     if (fr_store_delivery_finish(f->st, &gone) == -FR_E_NOT_FOUND) n = 0;   /* was w1's: gone with it */
+    /* a node started again takes back its own leases at once */
+    assert_int_equal(fr_store_webhook_update(f->st, a, w2, &u), 0);      /* enabled again */
+    struct fr_store_event_new e6 = { a, "evt_6", "subject.deleted", 0, "{}", 0 };
+    assert_int_equal(fr_store_event_add(f->st, &e6, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 300000, 60000, 10, 0, NULL, 0, "node-z", &c, &nc), 0);
+    assert_true(nc >= 1);
+    const size_t held = nc;
+    fr_store_claims_free(c, nc);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 300001, 60000, 10, 0, NULL, 0, "node-z", &c, &nc), 0);
+    assert_int_equal(nc, 0);
+    fr_free(c);
+    assert_int_equal(fr_store_delivery_release(f->st, "node-z", &freed), 0);
+    assert_int_equal(freed, (int64_t)held);
+    assert_int_equal(fr_store_delivery_claim(f->st, now + 300002, 60000, 10, 0, NULL, 0, "node-z", &c, &nc), 0);
+    assert_int_equal(nc, held);
+    fr_store_claims_free(c, nc);
     /* deleting the client takes the rest */
     assert_int_equal(fr_store_client_delete(f->st, a), 0);
     assert_int_equal(fr_store_outbox_stats(f->st, &pending, &oldest), 0);
