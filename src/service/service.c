@@ -291,6 +291,7 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     pthread_mutex_init(&s->write_mu, NULL);
     pthread_mutex_init(&s->usage_mu, NULL);
     pthread_mutex_init(&s->hooks_mu, NULL);
+    pthread_mutex_init(&s->outcomes_mu, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
     const int parts = s->cfg.parts;
     if ((rc = register_metrics(&s->m)) < 0) goto fail;
@@ -330,8 +331,7 @@ fail:
 void fr_service_close(struct fr_service *s) {
     if (!s) return;
     fr__svc_calib_stop(s);
-    fr_outbox_stop(s->outbox);      /* attempts in flight are recorded before the store goes */
-    s->outbox = NULL;
+    fr__svc_outbox_stop(s);         /* attempts in flight are recorded before the store goes */
     if (s->store) fr_svc_usage_flush(s);
     if (s->index && s->index_ok) {
         char dir[4096];
@@ -354,6 +354,7 @@ void fr_service_close(struct fr_service *s) {
     pthread_mutex_destroy(&s->usage_mu);
     fr__svc_hooks_free(s);
     pthread_mutex_destroy(&s->hooks_mu);
+    pthread_mutex_destroy(&s->outcomes_mu);
     fr_free(s->usage);
     pthread_cond_destroy(&s->pool_cv);
     fr_free(s);

@@ -65,6 +65,10 @@ struct fr_service {
     struct svc_hooks *hooks;                /* per client: the enabled webhooks' subscriptions (events.c) */
     size_t n_hooks, cap_hooks;
     struct fr_outbox *outbox;               /* the dispatcher, when started (webhooks.c) */
+    pthread_mutex_t outcomes_mu;
+    struct fr_outbox_result *outcomes;      /* delivery outcomes not yet written (webhooks.c) */
+    size_t n_outcomes, cap_outcomes;
+    double outcomes_since;
     char node_id[128];                      /* this node's name in leases: cfg.node_id or host:port */
     atomic_int events_queued;               /* an event was written: wake the dispatcher after the commit */
     double started_ms;
@@ -106,6 +110,8 @@ void fr__svc_events_committed(struct fr_service *s);
 /* Drop the cached subscriptions of client (0: all) after its webhooks change. */
 void fr__svc_hooks_forget(struct fr_service *s, int64_t client);
 void fr__svc_hooks_free(struct fr_service *s);
+/* Stop the dispatcher and write the outcomes it left (webhooks.c). */
+void fr__svc_outbox_stop(struct fr_service *s);
 
 /* A worker context from the pool (waits while all are busy);
  * SERVICE_UNAVAILABLE when the models are not loaded. */

@@ -277,6 +277,8 @@ int fr_svc_delivery_retry(struct fr_service *s, const struct fr_svc_actor *who, 
 
 /* ---- the dispatcher's source ---- */
 
+static void outcomes_flush(struct fr_service *s);
+
 /* The items handed to the dispatcher and the rows their strings point into. */
 struct claim_batch {
     struct fr_store_claim *rows;
@@ -291,6 +293,7 @@ static int src_claim_spread(void *ctx, int64_t now_ms, int64_t lease_ms, int max
     size_t m = 0;
     *items = NULL;
     *n = 0;
+    outcomes_flush(s);     /* at least once a poll: none waits longer than that */
     if (max > CLAIM_MAX) max = CLAIM_MAX;
     if (max < 1) return 0;
     int rc = fr_store_delivery_claim(s->store, now_ms, lease_ms, max, per_endpoint, skip, n_skip, s->node_id, &rows,
@@ -331,10 +334,14 @@ static void src_release(void *ctx, struct fr_outbox_item *items, size_t n) {
     fr_free(b);
 }
 
-static int src_finish(void *ctx, const struct fr_outbox_result *r) {
-    struct fr_service *s = ctx;
+/* One outcome in tx: the delivery's row and its webhook's health (410
+ * disables it at once, failing for too long too, with an audit row).
+ * *disabled_client: the client whose webhook this disabled, else 0. */
+static int record_outcome(struct fr_service *s, fr_store *tx, const struct fr_outbox_result *r,
+                          int64_t *disabled_client) {
     struct fr_store_delivery_done d = { .id = r->id, .attempts = r->attempts, .last_status_code = r->status_code,
                                         .last_error = r->error[0] ? r->error : NULL };
+    *disabled_client = 0;
     switch (r->outcome) {
     case FR_OUTBOX_DELIVERED:
         d.status = FR_DELIVERY_DELIVERED;
@@ -347,16 +354,8 @@ static int src_finish(void *ctx, const struct fr_outbox_result *r) {
     default:
         d.status = FR_DELIVERY_FAILED;
     }
-    /* the outcome and the webhook's health in one transaction (one sync) */
-    fr_store *tx = NULL;
-    int rc = fr_store_tx_begin(s->store, &tx);
-    if (rc < 0) return rc;
-    rc = fr_store_delivery_finish(tx, &d);
-    if (rc == -FR_E_NOT_FOUND) {     /* its webhook was deleted meanwhile */
-        fr_store_tx_rollback(tx);
-        return 0;
-    }
-    /* 410 disables the webhook at once, failing for too long too */
+    int rc = fr_store_delivery_finish(tx, &d);
+    if (rc == -FR_E_NOT_FOUND) return 0;     /* its webhook was deleted meanwhile */
     const int ok = r->outcome == FR_OUTBOX_DELIVERED, gone = r->outcome == FR_OUTBOX_GONE;
     const int64_t hours = s->cfg.webhook_disable_after_hours;
     int disabled = 0;
@@ -365,25 +364,84 @@ static int src_finish(void *ctx, const struct fr_outbox_result *r) {
         rc = fr_store_webhook_health(tx, r->endpoint, ok, r->attempted_at,
                                      hours > 0 ? r->attempted_at - hours * 3600000 : 0, gone ? "gone" : NULL,
                                      &disabled, &client);
-    if (rc == -FR_E_NOT_FOUND) rc = 0;
+    if (rc == -FR_E_NOT_FOUND) return 0;
     if (rc == 0 && disabled) {   /* the audit row with the change */
         const struct fr_svc_actor who = { 0, "facerec:webhooks", NULL };
         char details[160];
         snprintf(details, sizeof details, "{\"reason\":\"%s\",\"client_id\":%lld,\"last_status_code\":%d}",
                  gone ? "gone" : "failing", (long long)client, r->status_code);
         rc = fr__svc_audit(s, tx, &who, "webhook.disable", "webhook:%lld", r->endpoint, details);
-    }
-    if (rc < 0) {
-        fr_store_tx_rollback(tx);
-        return rc;
-    }
-    if ((rc = fr_store_tx_commit(tx)) < 0) return rc;
-    if (disabled) {
-        fr_log(FR_LOG_WARN, "webhook %lld of client %lld disabled: %s", (long long)r->endpoint, (long long)client,
-               gone ? "the endpoint answered 410 Gone" : "failing for too long");
-        fr__svc_hooks_forget(s, client);
+        if (rc == 0) {
+            *disabled_client = client;
+            fr_log(FR_LOG_WARN, "webhook %lld of client %lld disabled: %s", (long long)r->endpoint,
+                   (long long)client, gone ? "the endpoint answered 410 Gone" : "failing for too long");
+        }
     }
     return rc;
+}
+
+/* Outcomes are written in batches, one transaction (one sync) for up to
+ * OUTCOME_BATCH of them or what OUTCOME_WAIT_MS gathered: a busy endpoint
+ * then costs the enrolments that share the database a lock and a sync per
+ * batch, not per delivery. Until its outcome is written a delivery stays
+ * leased (nobody sends it again); should the process die first, it is sent
+ * again after its lease: at least once, as ever. */
+#define OUTCOME_BATCH 64
+#define OUTCOME_WAIT_MS 100
+
+static void outcomes_flush(struct fr_service *s) {
+    pthread_mutex_lock(&s->outcomes_mu);
+    struct fr_outbox_result *v = s->outcomes;
+    size_t n = s->n_outcomes;
+    s->outcomes = NULL;
+    s->n_outcomes = s->cap_outcomes = 0;
+    pthread_mutex_unlock(&s->outcomes_mu);
+    if (!n) {
+        fr_free(v);
+        return;
+    }
+    int64_t *forget = fr_calloc(n, sizeof *forget);
+    fr_store *tx = NULL;
+    int rc = fr_store_tx_begin(s->store, &tx);
+    for (size_t i = 0; rc == 0 && i < n; i++) rc = record_outcome(s, tx, &v[i], forget ? &forget[i] : &(int64_t){ 0 });
+    if (rc == 0) rc = fr_store_tx_commit(tx);
+    else if (tx) fr_store_tx_rollback(tx);
+    if (rc < 0)   /* those deliveries are claimed again after their leases */
+        fr_log(FR_LOG_ERROR, "webhooks: %zu delivery outcomes not recorded: %s", n, fr_err_detail());
+    for (size_t i = 0; rc == 0 && forget && i < n; i++)
+        if (forget[i]) fr__svc_hooks_forget(s, forget[i]);
+    fr_free(forget);
+    fr_free(v);
+}
+
+static int src_finish(void *ctx, const struct fr_outbox_result *r) {
+    struct fr_service *s = ctx;
+    const double now = fr_time_ms();
+    pthread_mutex_lock(&s->outcomes_mu);
+    if (s->n_outcomes == s->cap_outcomes) {
+        size_t cap = s->cap_outcomes ? 2 * s->cap_outcomes : 16;
+        struct fr_outbox_result *v = fr_realloc(s->outcomes, cap * sizeof *v);
+        if (!v) {
+            pthread_mutex_unlock(&s->outcomes_mu);
+            return -FR_E_NOMEM;
+        }
+        s->outcomes = v;
+        s->cap_outcomes = cap;
+    }
+    if (!s->n_outcomes) s->outcomes_since = now;
+    s->outcomes[s->n_outcomes++] = *r;
+    const int full = s->n_outcomes >= OUTCOME_BATCH || now - s->outcomes_since >= OUTCOME_WAIT_MS;
+    pthread_mutex_unlock(&s->outcomes_mu);
+    if (full) outcomes_flush(s);
+    return 0;
+}
+
+void fr__svc_outbox_stop(struct fr_service *s) {
+    fr_outbox_stop(s->outbox);     /* attempts in flight are finished (or given back) first */
+    s->outbox = NULL;
+    outcomes_flush(s);
+    fr_free(s->outcomes);
+    s->outcomes = NULL;
 }
 
 int fr_svc_outbox_start(struct fr_service *s, const struct fr_outbox_opts *o) {
