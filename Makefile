@@ -128,7 +128,7 @@ $(BUILD)/bench/index_bench: bench/index_bench.c $(BUILD)/libfacerec.a
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
 
 # the outbox dispatcher against the test receiver (tests/jobs/outbox_fixture.h)
-$(BUILD)/bench/outbox_bench $(BUILD)/bench/enroll_outbox_bench $(BUILD)/bench/outbox_store_bench: $(BUILD)/bench/%: bench/%.c tests/jobs/outbox_fixture.h $(BUILD)/libfacerec.a
+$(BUILD)/bench/outbox_bench $(BUILD)/bench/enroll_outbox_bench $(BUILD)/bench/outbox_store_bench: $(BUILD)/bench/%: bench/%.c bench/bench_util.h tests/jobs/outbox_fixture.h $(BUILD)/libfacerec.a
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)

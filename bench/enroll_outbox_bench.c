@@ -14,21 +14,9 @@
 #include "service/service.h"
 
 #include "../tests/jobs/outbox_fixture.h"
+#include "bench_util.h"
 
 #define BLOCK 10
-
-static void cpu_model(char *cpu, size_t len) {
-    char line[512];
-    snprintf(cpu, len, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(cpu, len, "%s", strchr(line, ':') + 2);
-            cpu[strcspn(cpu, "\n")] = 0;
-            break;
-        }
-    if (f) fclose(f);
-}
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -54,7 +42,7 @@ int main(int argc, char **argv) {
     }
     n -= n % BLOCK;
     char cpu[256], dir[] = "/tmp/facerec-enroll-outbox-XXXXXX";
-    cpu_model(cpu, sizeof cpu);
+    bench_cpu_model(cpu, sizeof cpu);
     printf("enrolment with and without the outbox, CPU: %s\n", cpu);
     fr_log_set_level(FR_LOG_WARN);
     const char *models = getenv("FACEREC_MODELS_DIR");

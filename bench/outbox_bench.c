@@ -12,31 +12,9 @@
 #include "facerec/keys.h"
 
 #include "../tests/jobs/outbox_fixture.h"
+#include "bench_util.h"
 
 #define ENDPOINTS 16
-
-static long rss_kb(void) {
-    char line[256];
-    long kb = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6)) kb = atol(line + 6);
-    if (f) fclose(f);
-    return kb;
-}
-
-static void cpu_model(char *cpu, size_t len) {
-    char line[512];
-    snprintf(cpu, len, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(cpu, len, "%s", strchr(line, ':') + 2);
-            cpu[strcspn(cpu, "\n")] = 0;
-            break;
-        }
-    if (f) fclose(f);
-}
 
 /* Makes deliveries [from, from + n) due now; waits (at most 120 s) until the
  * source has `want` final outcomes. Returns the seconds taken, or -1. */
@@ -66,7 +44,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: outbox_bench [N in 1..1000000]\n");
         return 2;
     }
-    cpu_model(cpu, sizeof cpu);
+    bench_cpu_model(cpu, sizeof cpu);
     printf("outbox dispatcher benchmark, CPU: %s\n", cpu);
     fr_log_set_level(FR_LOG_WARN);   /* one line per attempt otherwise */
     static struct receiver rcv;
@@ -101,7 +79,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "outbox_bench: %s\n", fr_err_detail());
         return 1;
     }
-    long rss0 = rss_kb();
+    long rss0 = bench_rss_kb();
     printf(
         "%d events per round, %d endpoints, %d in flight, %d per endpoint; RSS before: %ld KiB\n",
         n, ENDPOINTS, o.max_in_flight, o.per_endpoint, rss0);
@@ -114,7 +92,7 @@ int main(int argc, char **argv) {
             break;
         }
         printf("round %d: %d events in %.2f s: %.0f events/s; RSS after: %ld KiB\n", round + 1, n,
-               s, n / s, rss_kb());
+               s, n / s, bench_rss_kb());
     }
     fr_outbox_stop(ob);
     int delivered = 0, bad = 0;

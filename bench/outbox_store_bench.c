@@ -14,29 +14,7 @@
 #include "service/service.h"
 
 #include "../tests/jobs/outbox_fixture.h"
-
-static long rss_kb(void) {
-    char line[256];
-    long kb = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6)) kb = atol(line + 6);
-    if (f) fclose(f);
-    return kb;
-}
-
-static void cpu_model(char *cpu, size_t len) {
-    char line[512];
-    snprintf(cpu, len, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(cpu, len, "%s", strchr(line, ':') + 2);
-            cpu[strcspn(cpu, "\n")] = 0;
-            break;
-        }
-    if (f) fclose(f);
-}
+#include "bench_util.h"
 
 static int die(const char *what) {
     fprintf(stderr, "outbox_store_bench: %s: %s\n", what, fr_err_detail());
@@ -50,7 +28,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     char cpu[256], dir[] = "/tmp/facerec-outbox-store-XXXXXX", url[256];
-    cpu_model(cpu, sizeof cpu);
+    bench_cpu_model(cpu, sizeof cpu);
     printf("webhook delivery through the store, CPU: %s\n", cpu);
     fr_log_set_level(FR_LOG_WARN);
     if (!mkdtemp(dir)) return die("mkdtemp");
@@ -90,7 +68,7 @@ int main(int argc, char **argv) {
     if (fr_store_tx_commit(tx) < 0) return die("commit");
     fr_store_close(st);
 
-    long rss0 = rss_kb();
+    long rss0 = bench_rss_kb();
     struct fr_outbox_opts oo = { 0 };
     oo.allow_private = 1;
     oo.policy.jitter = 0.2;
@@ -115,7 +93,7 @@ int main(int argc, char **argv) {
         rcv_sleep_ms(20);
     }
     (void)oldest;
-    long rss1 = rss_kb();
+    long rss1 = bench_rss_kb();
     printf("| events | seconds | events/s | RSS before MB | RSS after MB | left pending |\n|---|---|---|---|---|---|\n");
     printf("| %d | %.2f | %.0f | %.1f | %.1f | %lld |\n", n, secs, (double)got / secs, rss0 / 1024.0, rss1 / 1024.0,
            (long long)pending);
