@@ -54,6 +54,8 @@ struct fr_tracker {
     size_t cap_pairs;
     int64_t last_unknown_ms;
     int any_unknown;
+    uint64_t face_track[FR_TRACKER_MAX_FACES];   /* the last frame's faces' track ids (0: not tracked) */
+    int n_faces;
 };
 
 void fr_tracker_opts_init(struct fr_tracker_opts *o) {
@@ -188,6 +190,10 @@ int fr_tracker_live_tracks(const struct fr_tracker *t) { return t->n_tracks; }
 
 uint64_t fr_tracker_tracks_started(const struct fr_tracker *t) { return t->next_id - 1; }
 
+uint64_t fr_tracker_face_track(const struct fr_tracker *t, int i) {
+    return i >= 0 && i < t->n_faces ? t->face_track[i] : 0;
+}
+
 /* ---- association ---- */
 
 static float iou(const float *a, const float *b) {
@@ -263,7 +269,6 @@ static int track_decide(struct fr_tracker *t, struct track *k, int64_t wall_ms, 
     int w = k->n_obs < t->o.window ? k->n_obs : t->o.window;
     int64_t subj[FR_TRACKER_MAX_WINDOW];
     int votes[FR_TRACKER_MAX_WINDOW], nsub = 0, unknown = 0;
-    float best_sim[FR_TRACKER_MAX_WINDOW];
     for (int i = 0; i < w; i++) {
         const struct obs *ob = &k->ring[i];
         if (ob->vote == VOTE_UNKNOWN) unknown++;
@@ -272,17 +277,14 @@ static int track_decide(struct fr_tracker *t, struct track *k, int64_t wall_ms, 
         while (j < nsub && subj[j] != ob->vote) j++;
         if (j == nsub) {
             subj[nsub] = ob->vote;
-            votes[nsub] = 0;
-            best_sim[nsub++] = ob->similarity;
+            votes[nsub++] = 0;
         }
         votes[j]++;
-        if (ob->similarity > best_sim[j]) best_sim[j] = ob->similarity;
     }
-    int win = -1;
-    for (int j = 0; j < nsub; j++) {
-        if (votes[j] < t->o.min_frames) continue;
-        if (win < 0 || votes[j] > votes[win] || (votes[j] == votes[win] && best_sim[j] > best_sim[win])) win = j;
-    }
+    int win = -1, all = 0;   /* a clear majority: min_frames votes, and twice all other subjects' together */
+    for (int j = 0; j < nsub; j++) all += votes[j];
+    for (int j = 0; j < nsub; j++)
+        if (votes[j] >= t->o.min_frames && votes[j] >= 2 * (all - votes[j])) win = j;
     int64_t vote;
     int nv;
     if (win >= 0) {
@@ -431,8 +433,10 @@ int fr_tracker_frame(struct fr_tracker *t, int camera_index, int64_t wall_ms, co
     }
 
     int nf = 0, nrep = 0;
+    t->n_faces = n;
     for (int i = 0; i < n; i++) {
         const struct fr_tracker_face *f = &faces[i];
+        t->face_track[i] = 0;
         if (!face_passes(t, f)) continue;
         struct track *k = fresh[nf++];
         if (face_track[i] >= 0) {
@@ -447,6 +451,7 @@ int fr_tracker_frame(struct fr_tracker *t, int camera_index, int64_t wall_ms, co
             t->tracks[t->n_tracks++] = k;
             track_observe(t, k, f, wall_ms);
         }
+        t->face_track[i] = k->id;
         nrep += track_decide(t, k, wall_ms, &t->out[nrep]);
     }
 

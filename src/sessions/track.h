@@ -37,8 +37,10 @@
  * track had no face do not count; an absent track ages instead).
  *
  * Reports.
- *   - subject: a subject with >= min_frames votes in the window (ties: more
- *     votes, then the higher best similarity) is reported if
+ *   - subject: a subject that wins the window by a clear majority, at least
+ *     min_frames votes and at least twice the votes of all other subjects
+ *     together (3 of 5 against at most 1: a track alternating A, B, A, B, A
+ *     is reported as nobody), is reported if
  *       first_seen: it was never reported by this tracker (any camera, any
  *                   track, or seeded with fr_tracker_mark_reported);
  *       every:      its last report (any camera) is >= cooldown_ms old.
@@ -164,5 +166,8 @@ size_t fr_tracker_reported(const struct fr_tracker *t, int64_t *out, size_t cap)
 /* Live tracks (all cameras), and tracks started since fr_tracker_new. */
 int fr_tracker_live_tracks(const struct fr_tracker *t);
 uint64_t fr_tracker_tracks_started(const struct fr_tracker *t);
+/* The track of face i of the last fr_tracker_frame call (0: the face was
+ * not tracked: it failed the gates, or i is out of range). */
+uint64_t fr_tracker_face_track(const struct fr_tracker *t, int i);
 
 #endif
