@@ -419,7 +419,7 @@ int fr_tracker_frame(struct fr_tracker *t, int camera_index, int64_t wall_ms, co
             t->pairs[np++] = (struct pair){ score, i, j };
         }
     }
-    qsort(t->pairs, np, sizeof *t->pairs, cmp_pair);
+    if (np > 1) qsort(t->pairs, np, sizeof *t->pairs, cmp_pair);
     int face_track[FR_TRACKER_MAX_FACES];
     for (int i = 0; i < n; i++) face_track[i] = -1;
     int n_before = t->n_tracks;

@@ -646,8 +646,8 @@ static void test_strangers_false_reports(void **state) {
      * (Poisson(2.95) exceeds 10 with probability 4e-4). */
     double per_window = binom_tail(5, 3, SIM_P);
     double bound = SIM_MINUTES * SIM_FRAMES * per_window;
-    printf("strangers only: %d stranger-minutes at 5 fps (%d probes each), gallery %d, per-probe FPIR %.0f %% unless stated\n",
-           SIM_MINUTES, SIM_FRAMES, SIM_GALLERY, SIM_P * 100);
+    printf("strangers only: %d stranger-minutes at 5 fps (%d probes each), gallery %d, "
+           "per-probe FPIR %.0f %% unless stated\n", SIM_MINUTES, SIM_FRAMES, SIM_GALLERY, SIM_P * 100);
     printf("  independent-probe bound per track: %.2f expected reports per 1,000 minutes (P(Bin(5,p)>=3) = %.3g)\n",
            bound, per_window);
     printf("  %-36s %12s %12s %12s | %12s %12s\n", "case", "naive/min", "distinct/min", "min w/ rep", "track/min",
