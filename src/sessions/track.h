@@ -62,8 +62,19 @@
  *     o.roster = ids; o.n_roster = n;            // copied
  *     struct fr_tracker *t;
  *     if (fr_tracker_new(&o, &t) < 0) ...;
- *     for (int64_t s : session->reported) fr_tracker_mark_reported(t, s, 0);
- *     ... per sampled frame:
+ *     for (size_t i = 0; i < n_before; i++)     // a resumed session: what it reported
+ *         fr_tracker_mark_reported(t, before[i].subject, before[i].reported_ms);
+ *     ... per sampled frame, from fr_svc_identify_frame's result res:
+ *     for (int i = 0; i < res.n; i++) {
+ *         const struct fr_svc_identified *d = &res.faces[i];
+ *         faces[i] = (struct fr_tracker_face){
+ *             .quality = d->face.q.score, .emb = d->face.f.has_emb ? d->face.f.emb : NULL,
+ *             .decision = d->decision,
+ *             .subject_id = d->match >= 0 ? d->cands[d->match].subject_id : 0,
+ *             .similarity = d->n_cands ? d->cands[0].similarity : 0,
+ *             .frame_ref = frame_seq, .face_index = i };
+ *         memcpy(faces[i].box, d->face.f.box, sizeof faces[i].box);
+ *     }
  *     const struct fr_tracker_report *rep; int nrep;
  *     fr_tracker_frame(t, cam, wall_ms, faces, n, &rep, &nrep);
  *     for (i < nrep) persist + enqueue the callback (rep[i].best.frame_ref
