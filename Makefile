@@ -39,7 +39,7 @@ GEN_C := $(BUILD)/gen/onnx.pb-c.c
 
 LIB_SRC := $(wildcard src/base/*.c src/image/*.c src/face/*.c src/nn/*.c src/nn/ops/*.c src/nn/kern/*.c \
                      src/index/*.c src/store/*.c src/http/*.c src/service/*.c src/api/*.c \
-                     src/jobs/*.c)
+                     src/jobs/*.c src/sessions/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o $(BUILD)/gen/web_assets.o
 WEB_FILES := $(sort $(wildcard web/console/*))
