@@ -23,7 +23,7 @@ WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing
         -Wpointer-arith -Wcast-qual -Wdouble-promotion -Werror=implicit-int \
         -Werror=implicit-function-declaration
 PKGS := openblas libprotobuf-c libturbojpeg spng libwebp libwebpdemux libgif libtiff-4 \
-        libmicrohttpd jansson sqlite3 libcrypto libcurl
+        libmicrohttpd jansson sqlite3 libcrypto libcurl libavformat libavcodec libswscale libavutil
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)/gen $(PKG_CFLAGS)
@@ -39,7 +39,7 @@ GEN_C := $(BUILD)/gen/onnx.pb-c.c
 
 LIB_SRC := $(wildcard src/base/*.c src/image/*.c src/face/*.c src/nn/*.c src/nn/ops/*.c src/nn/kern/*.c \
                      src/index/*.c src/store/*.c src/http/*.c src/service/*.c src/api/*.c \
-                     src/jobs/*.c)
+                     src/jobs/*.c src/sessions/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o $(BUILD)/gen/web_assets.o
 WEB_FILES := $(sort $(wildcard web/console/*))
@@ -84,6 +84,14 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libfacerec.a
 	@$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -Wno-missing-prototypes -MMD -MP $< -o $@ \
 	    $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS) -lcmocka
 
+# test-only RTSP server on gst-rtsp-server (tests/sessions/test_camera.c starts it); not in facerec
+GST_PKGS := gstreamer-rtsp-server-1.0 gstreamer-1.0
+$(BUILD)/tests/sessions/rtsp_server: tests/sessions/rtsp_server.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(OPT) -g -std=c11 -Wall -Wextra -D_GNU_SOURCE $(SANFLAGS) $(shell pkg-config --cflags $(GST_PKGS)) $< -o $@ \
+	    $(LDFLAGS) $(shell pkg-config --libs $(GST_PKGS))
+
 deps:
 	@sh tools/deps.sh
 
@@ -98,7 +106,7 @@ conformance: $(BUILD)/facerec
 
 test: deps
 	@$(MAKE) --no-print-directory models
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(BUILD)/tests/sessions/rtsp_server
 	@sh tests/run.sh $(BUILD)
 
 run: deps
