@@ -404,6 +404,29 @@ static void test_rtsp_full_rate(void **state) {
     run_counts(25, 3, 0, 1.0);
 }
 
+/* "transport": "udp": RTP over UDP on loopback */
+static void test_rtsp_udp(void **state) {
+    (void)state;
+    SKIP_IF_NO_STREAM();
+    struct server s;
+    assert_int_equal(server_start(&s), 0);
+    char url[128];
+    snprintf(url, sizeof url, "rtsp://user:secret@127.0.0.1:%d/cam", s.port);
+    struct rec r;
+    rec_init(&r);
+    struct fr_camera_opts o;
+    opts_for(&o, &r, url, 5);
+    o.transport = FR_CAMERA_UDP;
+    struct fr_camera *cam;
+    if (fr_camera_open(&o, &cam) < 0) { server_stop(&s); fail_msg("open: %s", fr_err_detail()); }
+    int got = wait_frames(&r, 10, 6000);
+    print_stats("udp, 5 fps", cam);
+    fr_camera_stop(cam);
+    server_stop(&s);
+    assert_true(got);
+    assert_int_equal(r.w, 640);
+}
+
 static void test_server_killed(void **state) {
     (void)state;
     SKIP_IF_NO_STREAM();
@@ -572,6 +595,7 @@ int main(void) {
         cmocka_unit_test(test_rtsp_counts_5fps),
         cmocka_unit_test(test_rtsp_keyframes_only),
         cmocka_unit_test(test_rtsp_full_rate),
+        cmocka_unit_test(test_rtsp_udp),
         cmocka_unit_test(test_server_killed),
         cmocka_unit_test(test_server_stalled),
         cmocka_unit_test(test_open_failures),
