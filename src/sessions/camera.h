@@ -23,7 +23,9 @@
  * Credentials: camera URLs usually carry them (rtsp://user:pass@host/...).
  * The password is never logged, never put in a reason string or a callback:
  * every log line of this module, FFmpeg's own log lines included, passes
- * through fr_camera_redact.
+ * through fr_camera_redact. (The first fr_camera_open installs, once for the
+ * process, an av_log callback that sends FFmpeg's errors into fr_log, and sets
+ * FFmpeg's log level to errors.)
  *
  * Deadlines: every blocking libavformat call runs under an interrupt
  * callback with a deadline of its phase: opening (connect, RTSP DESCRIBE/
@@ -31,6 +33,9 @@
  * probe_timeout_ms, each av_read_frame read_timeout_ms (a server alive but
  * sending nothing is "stalled" after that long), closing 500 ms. fr_camera_stop
  * interrupts whatever is blocking at once.
+ *
+ * A file: URL is read as fast as it decodes (no pacing to its frame rate);
+ * its end is DISCONNECTED "eof" then DEAD "eof", without reconnects.
  *
  * Threads: on_frame and on_state are called on the camera's thread, one call
  * at a time. A callback must not call fr_camera_stop on its own camera.
