@@ -181,6 +181,28 @@ static void print_stats(const char *what, struct fr_camera *cam) {
     fflush(stdout);
 }
 
+/* A server and a camera on it, as the stream tests use them: rig_serve
+ * starts the server and fills the options (user:secret@ in the URL), the
+ * test adjusts them, rig_open opens the camera. */
+struct rig {
+    struct server s;
+    char url[128];
+    struct rec r;
+    struct fr_camera_opts o;
+    struct fr_camera *cam;
+};
+
+static void rig_serve(struct rig *g, double fps) {
+    assert_int_equal(server_start(&g->s), 0);
+    snprintf(g->url, sizeof g->url, "rtsp://user:secret@127.0.0.1:%d/cam", g->s.port);
+    rec_init(&g->r);
+    opts_for(&g->o, &g->r, g->url, fps);
+}
+
+static void rig_open(struct rig *g) {
+    if (fr_camera_open(&g->o, &g->cam) < 0) { server_stop(&g->s); fail_msg("open: %s", fr_err_detail()); }
+}
+
 #define SKIP_IF_NO_STREAM() do { if (g_skip) { fprintf(stdout, "skipped: %s\n", g_skip); skip(); } } while (0)
 
 static int group_setup(void **state) {
@@ -202,7 +224,7 @@ static int group_setup(void **state) {
     if (access(g_server, X_OK) != 0) { g_skip = "rtsp_server not built (make build/tests/sessions/rtsp_server)"; return 0; }
     if (system("command -v ffmpeg >/dev/null 2>&1") != 0) { g_skip = "the ffmpeg CLI is missing (make deps)"; return 0; }
     /* 2 s of each photo, 640x480, 25 fps */
-    char cmd[8192], inputs[4096] = "", filt[4096] = "", cat[512] = "";
+    char cmd[12288], inputs[4096] = "", filt[4096] = "", cat[512] = "";
     const char *photos[] = { "AJ_Lamas_0001", "Aaron_Peirsol_0001", "Aaron_Peirsol_0003", "obama_small",
                              "antispoof_F1", "antispoof_T1", "antispoof_F2" };
     int np = (int)(sizeof photos / sizeof photos[0]);
@@ -314,41 +336,33 @@ static void test_redact(void **state) {
 static void test_rtsp_sampled(void **state) {
     (void)state;
     SKIP_IF_NO_STREAM();
-    struct server s;
-    assert_int_equal(server_start(&s), 0);
-    char url[128];
-    snprintf(url, sizeof url, "rtsp://user:secret@127.0.0.1:%d/cam", s.port);
-    struct rec r;
-    rec_init(&r);
-    struct fr_camera_opts o;
-    opts_for(&o, &r, url, 5);
-    struct fr_camera *cam;
+    struct rig g;
+    rig_serve(&g, 5);
     double t0 = fr_time_ms();
-    int rc = fr_camera_open(&o, &cam);
-    if (rc < 0) { server_stop(&s); fail_msg("open: %s", fr_err_detail()); }
+    rig_open(&g);
     fprintf(stdout, "  open + probe: %.0f ms\n", fr_time_ms() - t0);
-    assert_true(wait_frames(&r, 1, 5000));
+    assert_true(wait_frames(&g.r, 1, 5000));
     usleep(4000 * 1000);
-    fr_camera_stop(cam);
-    server_stop(&s);
-    assert_int_equal(r.states[0], FR_CAMERA_CONNECTED);
-    assert_int_equal(r.w, 640);
-    assert_int_equal(r.h, 480);
-    assert_int_equal(r.channels, 3);
-    assert_int_equal(r.bad_pixels, 0);
-    int n = r.n < MAXF ? r.n : MAXF;
+    fr_camera_stop(g.cam);
+    server_stop(&g.s);
+    assert_int_equal(g.r.states[0], FR_CAMERA_CONNECTED);
+    assert_int_equal(g.r.w, 640);
+    assert_int_equal(g.r.h, 480);
+    assert_int_equal(g.r.channels, 3);
+    assert_int_equal(g.r.bad_pixels, 0);
+    int n = g.r.n < MAXF ? g.r.n : MAXF;
     assert_true(n >= 10);
     /* pts: one frame every 200 ms */
-    double mean = (double)(r.pts[n - 1] - r.pts[0]) / (n - 1);
-    double wall = (double)(r.wall[n - 1] - r.wall[0]) / (n - 1);
+    double mean = (double)(g.r.pts[n - 1] - g.r.pts[0]) / (n - 1);
+    double wall = (double)(g.r.wall[n - 1] - g.r.wall[0]) / (n - 1);
     fprintf(stdout, "  5 fps asked: %d frames, mean pts step %.1f ms, mean wall step %.1f ms\n", n, mean, wall);
     assert_true(fabs(mean - 200) <= 10);
     assert_true(wall > 150 && wall < 250);
     int odd = 0;
     for (int i = 1; i < n; i++) {
-        int64_t step = r.pts[i] - r.pts[i - 1];
+        int64_t step = g.r.pts[i] - g.r.pts[i - 1];
         if (step < 160 || step > 240) {
-            fprintf(stdout, "  pts step %d: %lld -> %lld\n", i, (long long)r.pts[i - 1], (long long)r.pts[i]);
+            fprintf(stdout, "  pts step %d: %lld -> %lld\n", i, (long long)g.r.pts[i - 1], (long long)g.r.pts[i]);
             odd++;
         }
     }
@@ -357,27 +371,20 @@ static void test_rtsp_sampled(void **state) {
 
 /* The same, with the counters read while the camera runs. */
 static void run_counts(double fps, int seconds, int expect_keyonly, double max_decoded) {
-    struct server s;
-    assert_int_equal(server_start(&s), 0);
-    char url[128];
-    snprintf(url, sizeof url, "rtsp://user:secret@127.0.0.1:%d/cam", s.port);
-    struct rec r;
-    rec_init(&r);
-    struct fr_camera_opts o;
-    opts_for(&o, &r, url, fps);
-    struct fr_camera *cam;
-    if (fr_camera_open(&o, &cam) < 0) { server_stop(&s); fail_msg("open: %s", fr_err_detail()); }
+    struct rig g;
+    rig_serve(&g, fps);
+    rig_open(&g);
     usleep((useconds_t)seconds * 1000 * 1000);
     struct fr_camera_stats st;
-    fr_camera_stats(cam, &st);
+    fr_camera_stats(g.cam, &st);
     char what[64];
     snprintf(what, sizeof what, "%.1f fps for %d s", fps, seconds);
-    print_stats(what, cam);
-    fr_camera_stop(cam);
-    server_stop(&s);
+    print_stats(what, g.cam);
+    fr_camera_stop(g.cam);
+    server_stop(&g.s);
     assert_true(st.read >= 20 * seconds);   /* 25 fps at real time, less the start */
     /* the counters were read while the camera ran: a frame may be in flight */
-    assert_true(r.n >= st.sampled && r.n <= st.sampled + 1);
+    assert_true(g.r.n >= st.sampled && g.r.n <= st.sampled + 1);
     assert_true(st.decoded >= st.sampled + st.dropped && st.decoded <= st.sampled + st.dropped + 1);
     assert_int_equal(st.keyframe_only, expect_keyonly);
     /* the stream time read (25 fps; what the probe read is buffered, so more than the wall time) */
@@ -408,89 +415,68 @@ static void test_rtsp_full_rate(void **state) {
 static void test_rtsp_udp(void **state) {
     (void)state;
     SKIP_IF_NO_STREAM();
-    struct server s;
-    assert_int_equal(server_start(&s), 0);
-    char url[128];
-    snprintf(url, sizeof url, "rtsp://user:secret@127.0.0.1:%d/cam", s.port);
-    struct rec r;
-    rec_init(&r);
-    struct fr_camera_opts o;
-    opts_for(&o, &r, url, 5);
-    o.transport = FR_CAMERA_UDP;
-    struct fr_camera *cam;
-    if (fr_camera_open(&o, &cam) < 0) { server_stop(&s); fail_msg("open: %s", fr_err_detail()); }
-    int got = wait_frames(&r, 10, 6000);
-    print_stats("udp, 5 fps", cam);
-    fr_camera_stop(cam);
-    server_stop(&s);
+    struct rig g;
+    rig_serve(&g, 5);
+    g.o.transport = FR_CAMERA_UDP;
+    rig_open(&g);
+    int got = wait_frames(&g.r, 10, 6000);
+    print_stats("udp, 5 fps", g.cam);
+    fr_camera_stop(g.cam);
+    server_stop(&g.s);
     assert_true(got);
-    assert_int_equal(r.w, 640);
+    assert_int_equal(g.r.w, 640);
 }
 
 static void test_server_killed(void **state) {
     (void)state;
     SKIP_IF_NO_STREAM();
-    struct server s;
-    assert_int_equal(server_start(&s), 0);
-    char url[128];
-    snprintf(url, sizeof url, "rtsp://user:secret@127.0.0.1:%d/cam", s.port);
-    struct rec r;
-    rec_init(&r);
-    struct fr_camera_opts o;
-    opts_for(&o, &r, url, 5);
-    o.reconnect_attempts = 2;
-    o.reconnect_delay_ms = 200;
-    o.open_timeout_ms = 1000;
-    struct fr_camera *cam;
-    if (fr_camera_open(&o, &cam) < 0) { server_stop(&s); fail_msg("open: %s", fr_err_detail()); }
-    assert_true(wait_frames(&r, 2, 5000));
+    struct rig g;
+    rig_serve(&g, 5);
+    g.o.reconnect_attempts = 2;
+    g.o.reconnect_delay_ms = 200;
+    g.o.open_timeout_ms = 1000;
+    rig_open(&g);
+    assert_true(wait_frames(&g.r, 2, 5000));
     double killed = fr_time_ms();
-    server_stop(&s);   /* SIGKILL */
-    int d = wait_state(&r, FR_CAMERA_DISCONNECTED, 3000);
-    int dead = wait_state(&r, FR_CAMERA_DEAD, 5000);
-    fr_camera_stop(cam);
+    server_stop(&g.s);   /* SIGKILL */
+    int d = wait_state(&g.r, FR_CAMERA_DISCONNECTED, 3000);
+    int dead = wait_state(&g.r, FR_CAMERA_DEAD, 5000);
+    fr_camera_stop(g.cam);
     assert_true(d > 0 && dead > d);
-    fprintf(stdout, "  killed: disconnected (%s) after %.0f ms, dead (%s) after %.0f ms\n", r.reasons[d],
-            r.state_ms[d] - killed, r.reasons[dead], r.state_ms[dead] - killed);
-    assert_true(r.state_ms[d] - killed < 1500);
+    fprintf(stdout, "  killed: disconnected (%s) after %.0f ms, dead (%s) after %.0f ms\n", g.r.reasons[d],
+            g.r.state_ms[d] - killed, g.r.reasons[dead], g.r.state_ms[dead] - killed);
+    assert_true(g.r.state_ms[d] - killed < 1500);
     /* 2 attempts x (200 ms delay + a refused connect) */
-    assert_true(r.state_ms[dead] - killed < 2500);
-    assert_non_null(strstr(r.reasons[dead], "reconnect failed (2 attempts)"));
-    assert_null(strstr(r.reasons[dead], "secret"));
+    assert_true(g.r.state_ms[dead] - killed < 2500);
+    assert_non_null(strstr(g.r.reasons[dead], "reconnect failed (2 attempts)"));
+    assert_null(strstr(g.r.reasons[dead], "secret"));
 }
 
 static void test_server_stalled(void **state) {
     (void)state;
     SKIP_IF_NO_STREAM();
-    struct server s;
-    assert_int_equal(server_start(&s), 0);
-    char url[128];
-    snprintf(url, sizeof url, "rtsp://user:secret@127.0.0.1:%d/cam", s.port);
-    struct rec r;
-    rec_init(&r);
-    struct fr_camera_opts o;
-    opts_for(&o, &r, url, 5);
-    o.read_timeout_ms = 1000;
-    o.open_timeout_ms = 500;
-    o.reconnect_attempts = 1;
-    o.reconnect_delay_ms = 100;
-    struct fr_camera *cam;
-    if (fr_camera_open(&o, &cam) < 0) { server_stop(&s); fail_msg("open: %s", fr_err_detail()); }
-    assert_true(wait_frames(&r, 2, 5000));
+    struct rig g;
+    rig_serve(&g, 5);
+    g.o.read_timeout_ms = 1000;
+    g.o.open_timeout_ms = 500;
+    g.o.reconnect_attempts = 1;
+    g.o.reconnect_delay_ms = 100;
+    rig_open(&g);
+    assert_true(wait_frames(&g.r, 2, 5000));
     double stopped = fr_time_ms();
-    kill(s.pid, SIGSTOP);   /* alive (the socket stays open), sends nothing */
-    int d = wait_state(&r, FR_CAMERA_DISCONNECTED, 3000);
-    int dead = wait_state(&r, FR_CAMERA_DEAD, 3000);   /* the reconnect's handshake times out */
-    fr_camera_stop(cam);
-    server_stop(&s);   /* SIGCONT + SIGKILL */
+    kill(g.s.pid, SIGSTOP);   /* alive (the socket stays open), sends nothing */
+    int d = wait_state(&g.r, FR_CAMERA_DISCONNECTED, 3000);
+    int dead = wait_state(&g.r, FR_CAMERA_DEAD, 3000);   /* the reconnect's handshake times out */
+    fr_camera_stop(g.cam);
+    server_stop(&g.s);   /* SIGCONT + SIGKILL */
     assert_true(d > 0);
     fprintf(stdout, "  stalled: disconnected (%s) after %.0f ms (deadline 1000), dead (%s) after %.0f ms\n",
-            r.reasons[d], r.state_ms[d] - stopped, dead > 0 ? r.reasons[dead] : "-",
-            dead > 0 ? r.state_ms[dead] - stopped : -1.0);
-    assert_string_equal(r.reasons[d], "stalled");
-    assert_true(r.state_ms[d] - stopped < 1500);
+            g.r.reasons[d], g.r.state_ms[d] - stopped, dead > 0 ? g.r.reasons[dead] : "-",
+            dead > 0 ? g.r.state_ms[dead] - stopped : -1.0);
+    assert_string_equal(g.r.reasons[d], "stalled");
+    assert_true(g.r.state_ms[d] - stopped < 1500);
     assert_true(dead > d);
-    assert_non_null(strstr(r.reasons[dead], "timed out"));
+    assert_non_null(strstr(g.r.reasons[dead], "timed out"));
 }
 
 static void test_open_failures(void **state) {
