@@ -14,7 +14,8 @@
  *     the decoder, and of those only the first of each slot; each is decoded
  *     on its own (send, drain, flush), so it comes out at once even from a
  *     decoder with a reordering delay. Everything else is "skipped" without
- *     touching the decoder. MJPEG (all frames key) is always here.
+ *     touching the decoder. An intra-only codec (MJPEG) is in this mode from
+ *     its first packet; others after their first key-frame interval.
  *   - otherwise every packet goes to the decoder, which must see the
  *     reference frames, but a packet is decoded with skip_frame =
  *     AVDISCARD_NONREF unless it is a key frame or the earliest frame seen so
@@ -289,6 +290,11 @@ static int conn_open(struct fr_camera *cam, char *why, size_t wlen) {
         return -FR_E_SERVICE_UNAVAILABLE;
     }
     c->dec->thread_count = 1;
+    /* an intra-only codec (MJPEG): every frame is a key frame, so key-frame
+     * mode from the first packet, without waiting to measure the interval */
+    const AVCodecDescriptor *desc = avcodec_descriptor_get(codec->id);
+    c->keyonly = desc && (desc->props & AV_CODEC_PROP_INTRA_ONLY);
+    atomic_store(&cam->keyonly, c->keyonly);
     c->dec->pkt_timebase = c->tb;
     rc = avcodec_open2(c->dec, codec, NULL);
     if (rc < 0) { av_reason(rc, why, wlen); conn_close(cam); return -FR_E_SERVICE_UNAVAILABLE; }

@@ -427,6 +427,51 @@ static void test_rtsp_udp(void **state) {
     assert_int_equal(g.r.w, 640);
 }
 
+/* http: MJPEG (multipart/x-mixed-replace) served by the ffmpeg CLI: an
+ * intra-only codec, so only the sampled frames are decoded. */
+static void test_http_mjpeg(void **state) {
+    (void)state;
+    SKIP_IF_NO_STREAM();
+    int port = free_port();
+    char listen_url[64], url[128];
+    snprintf(listen_url, sizeof listen_url, "http://127.0.0.1:%d/cam.mjpg", port);
+    snprintf(url, sizeof url, "http://user:secret@127.0.0.1:%d/cam.mjpg", port);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int dn = open("/dev/null", O_WRONLY);
+        if (dn >= 0) { dup2(dn, 1); dup2(dn, 2); }
+        execlp("ffmpeg", "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", g_video, "-c:v", "mjpeg", "-q:v", "5",
+               "-f", "mpjpeg", "-listen", "1", listen_url, (char *)NULL);
+        _exit(127);
+    }
+    struct rec r;
+    rec_init(&r);
+    struct fr_camera_opts o;
+    opts_for(&o, &r, url, 5);
+    struct fr_camera *cam = NULL;
+    int rc = -1;
+    for (int i = 0; i < 50 && rc < 0; i++) {   /* until it listens: a refused connect costs it nothing */
+        rc = fr_camera_open(&o, &cam);
+        if (rc < 0) usleep(100 * 1000);
+    }
+    int got = rc == 0 && wait_frames(&r, 10, 6000);
+    struct fr_camera_stats st = { 0 };
+    if (cam) {
+        fr_camera_stats(cam, &st);
+        print_stats("http mjpeg, 5 fps", cam);
+    }
+    fr_camera_stop(cam);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_int_equal(rc, 0);
+    assert_true(got);
+    assert_int_equal(r.w, 640);
+    assert_int_equal(st.keyframe_only, 1);
+    assert_true(st.decoded <= st.sampled + 1);
+    assert_true(st.read >= 3 * st.decoded);
+}
+
 static void test_server_killed(void **state) {
     (void)state;
     SKIP_IF_NO_STREAM();
@@ -582,6 +627,7 @@ int main(void) {
         cmocka_unit_test(test_rtsp_keyframes_only),
         cmocka_unit_test(test_rtsp_full_rate),
         cmocka_unit_test(test_rtsp_udp),
+        cmocka_unit_test(test_http_mjpeg),
         cmocka_unit_test(test_server_killed),
         cmocka_unit_test(test_server_stalled),
         cmocka_unit_test(test_open_failures),
