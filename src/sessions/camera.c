@@ -320,19 +320,17 @@ static int64_t slot_of(struct fr_camera *cam, int64_t ms) {
     return (int64_t)floor(((double)ms + cam->tol_ms) / cam->period_ms);
 }
 
-/* Whether a frame at ms is the earliest decoded so far of a slot not yet
- * delivered; records it as decoded when decode is set. */
-static int wanted(struct fr_camera *cam, int64_t ms, int decode) {
+/* Whether a packet at ms is the earliest seen so far of a slot not yet
+ * delivered; if so it is recorded as that slot's earliest. */
+static int wanted(struct fr_camera *cam, int64_t ms) {
     struct conn *c = &cam->c;
     int64_t s = slot_of(cam, ms);
     if (s <= c->last_slot) return 0;
     int i = (int)(((s % SLOT_RING) + SLOT_RING) % SLOT_RING);
-    int want = c->ring[i].slot != s || ms < c->ring[i].min_ms;
-    if (decode && (c->ring[i].slot != s || ms < c->ring[i].min_ms)) {
-        c->ring[i].slot = s;
-        c->ring[i].min_ms = ms;
-    }
-    return want;
+    if (c->ring[i].slot == s && ms >= c->ring[i].min_ms) return 0;
+    c->ring[i].slot = s;
+    c->ring[i].min_ms = ms;
+    return 1;
 }
 
 static void deliver(struct fr_camera *cam, AVFrame *f, int64_t ms) {
@@ -414,7 +412,7 @@ static void on_packet(struct fr_camera *cam, AVPacket *pkt) {
         avcodec_flush_buffers(c->dec);
         return;
     }
-    int want = wanted(cam, ms, 1);
+    int want = wanted(cam, ms);
     c->dec->skip_frame = want || key ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
     int rc = avcodec_send_packet(c->dec, pkt);
     if (rc == AVERROR(EAGAIN)) {   /* output first, then the packet again */
