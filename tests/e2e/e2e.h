@@ -556,4 +556,50 @@ static inline void e2e_server_cleanup_others(const struct e2e_server *keep) {
         if (e2e_servers[i] && e2e_servers[i] != keep) e2e_server_cleanup(e2e_servers[i]);
 }
 
+/* Follow a dotted path ("data.face.box") in a parsed body; numeric
+ * segments index arrays. NULL when absent. */
+static inline json_t *jget(json_t *root, const char *path) {
+    char seg[128];
+    json_t *cur = root;
+    while (cur && *path) {
+        size_t l = strcspn(path, ".");
+        if (l >= sizeof seg) return NULL;
+        memcpy(seg, path, l);
+        seg[l] = '\0';
+        path += l + (path[l] == '.');
+        if (json_is_array(cur)) {
+            char *end;
+            long i = strtol(seg, &end, 10);
+            cur = (*end == '\0' && i >= 0) ? json_array_get(cur, (size_t)i) : NULL;
+        } else {
+            cur = json_object_get(cur, seg);
+        }
+    }
+    return cur;
+}
+
+static inline const char *jstr(json_t *root, const char *path) {
+    return json_string_value(jget(root, path));
+}
+
+/* A connection from loopback address src (127.0.0.x) to port; -1 on failure. */
+static inline int connect_from(const char *src, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, src, &a.sin_addr);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    a.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 #endif

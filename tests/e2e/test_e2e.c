@@ -101,31 +101,6 @@ static struct blob load(const char *path) {
 
 /* ---- JSON access ------------------------------------------------------------ */
 
-/* Follow a dotted path ("data.faces.0.box"); numeric segments index arrays. */
-static json_t *jget(json_t *root, const char *path) {
-    char seg[128];
-    json_t *cur = root;
-    while (cur && *path) {
-        size_t l = strcspn(path, ".");
-        if (l >= sizeof seg) return NULL;
-        memcpy(seg, path, l);
-        seg[l] = '\0';
-        path += l + (path[l] == '.');
-        if (json_is_array(cur)) {
-            char *end;
-            long i = strtol(seg, &end, 10);
-            cur = (*end == '\0' && i >= 0) ? json_array_get(cur, (size_t)i) : NULL;
-        } else {
-            cur = json_object_get(cur, seg);
-        }
-    }
-    return cur;
-}
-
-static const char *jstr(json_t *root, const char *path) {
-    return json_string_value(jget(root, path));
-}
-
 /* Ids may be numbers or strings: render either as text. */
 static const char *idstr(json_t *v, char *buf, size_t len) {
     if (json_is_integer(v)) snprintf(buf, len, "%lld", (long long)json_integer_value(v));
@@ -1810,25 +1785,6 @@ static void test_cors(void **state) {
 /* Slow clients: one address trickling unfinished requests on many
  * connections holds at most FACEREC_MAX_CONNECTIONS_PER_IP (100) of them;
  * everyone else is still served at once. (127.0.0.2 is loopback too.) */
-static int connect_from(const char *src, int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    inet_pton(AF_INET, src, &a.sin_addr);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    a.sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void test_slow_clients(void **state) {
     (void)state;
     enum { N = 150 };

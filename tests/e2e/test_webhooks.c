@@ -73,31 +73,6 @@ static const char *const g_env[] = {
 
 /* ---- JSON access ---------------------------------------------------------- */
 
-/* Follow a dotted path ("data.face.box"); numeric segments index arrays. */
-static json_t *jget(json_t *root, const char *path) {
-    char seg[128];
-    json_t *cur = root;
-    while (cur && *path) {
-        size_t l = strcspn(path, ".");
-        if (l >= sizeof seg) return NULL;
-        memcpy(seg, path, l);
-        seg[l] = '\0';
-        path += l + (path[l] == '.');
-        if (json_is_array(cur)) {
-            char *end;
-            long i = strtol(seg, &end, 10);
-            cur = (*end == '\0' && i >= 0) ? json_array_get(cur, (size_t)i) : NULL;
-        } else {
-            cur = json_object_get(cur, seg);
-        }
-    }
-    return cur;
-}
-
-static const char *jstr(json_t *root, const char *path) {
-    return json_string_value(jget(root, path));
-}
-
 static long long jint(json_t *root, const char *path) {
     json_t *v = jget(root, path);
     return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
