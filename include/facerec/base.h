@@ -36,6 +36,7 @@
     X(CONFLICT,                  409, "conflict_error",           "the value is already taken") \
     X(SESSION_NOT_FOUND,         404, "not_found_error",          "session not found") \
     X(ALL_CAMERAS_FAILED,        502, "camera_error",             "all cameras failed") \
+    X(STOP_SESSION_FAILED,       500, "internal_error",           "the session could not be stopped") \
     X(RATE_LIMITED,              429, "rate_limit_error",         "rate limit exceeded") \
     X(UNAUTHORIZED,              401, "authentication_error",     "missing or invalid credentials") \
     X(VALIDATION_ERROR,          422, "validation_error",         "request validation failed") \

@@ -114,6 +114,12 @@ struct fr_config {
     bool webhook_allow_private;
     int webhook_disable_after_hours;        /* 0: never */
     int webhook_retention_days;             /* 0: kept */
+    int camera_timeout_ms;                  /* a stream without packets this long is stalled */
+    int camera_reconnect_attempts;          /* before a camera is dead */
+    int camera_reconnect_delay_ms;          /* before each reconnect attempt */
+    bool camera_allow_files;                /* file: camera URLs (tests, replays) */
+    int max_sessions;                       /* running camera sessions on this node (0: none allowed) */
+    int max_cameras_per_session;
 };
 
 /* The built-in defaults. */

@@ -136,6 +136,10 @@ FR_API int fr_image_resize(const struct fr_image *src, int w, int h, int method,
 FR_API int fr_image_warp_affine(const struct fr_image *src, const float m[6], int w, int h,
                                 struct fr_image *out);
 
+/* JPEG of an RGB (4:2:0) or grey image at quality 1..100; *buf_out is
+ * fr_malloc'd (fr_free). */
+FR_API int fr_image_encode_jpeg(const struct fr_image *img, int quality, uint8_t **buf_out, size_t *len_out);
+
 /* Copy of the rectangle [x0, x1) x [y0, y1), clamped to the image;
  * -FR_E_INVALID_ARGUMENT if it is empty after clamping. */
 FR_API int fr_image_crop(const struct fr_image *src, int x0, int y0, int x1, int y1,

@@ -212,6 +212,8 @@ FR_API int fr_store_subject_update(fr_store *st, int64_t client_id, int64_t id,
 FR_API int fr_store_subject_delete(fr_store *st, int64_t client_id, int64_t id,
                                    int64_t **face_ids_out, size_t *n_out);
 FR_API int fr_store_subject_count(fr_store *st, int64_t client_id, int64_t *n_out);
+/* The id of the client's subject with this external_id; SUBJECT_NOT_FOUND. */
+FR_API int fr_store_subject_find_external(fr_store *st, int64_t client_id, const char *external_id, int64_t *id_out);
 FR_API void fr_store_subject_free(struct fr_store_subject *s);
 FR_API void fr_store_subjects_free(struct fr_store_subject *rows, size_t n);
 
@@ -427,7 +429,10 @@ struct fr_store_event_new {
     const char *type;            /* "face.enrolled", ... */
     int opt_in;                  /* only webhooks naming the type get it, "*" does not */
     const char *body;            /* the whole JSON body to deliver */
-    int64_t webhook_id;          /* > 0: to this webhook only (webhook.test), whatever it subscribes to */
+    int64_t webhook_id;          /* > 0: to this webhook only (webhook.test, a session's callback),
+                                    whatever it subscribes to */
+    int64_t created_at;          /* unix ms the event happened (a camera frame's time); 0: now. The
+                                    first attempt is due then, the retry schedule counts from it */
 };
 /* The event and its deliveries (due now); *n_out: how many (0: no webhook
  * wants it, and nothing is written). */
@@ -463,6 +468,8 @@ struct fr_store_claim {
     char *body;
     int attempts;
     int64_t created_at;          /* the event's */
+    int64_t session_id;          /* > 0: a camera session's callback (its endpoint belongs to the session) */
+    char *policy;                /* the endpoint's own retry policy, "attempts;s0,s1,...;timeout_ms"; NULL: the default */
 };
 
 /* Up to max pending deliveries due at now, of enabled webhooks, oldest due
@@ -506,5 +513,131 @@ FR_API int fr_store_delivery_purge(fr_store *st, int64_t before_ms, int64_t *n_o
 FR_API int fr_store_outbox_stats(fr_store *st, int64_t *pending_out, int64_t *oldest_out);
 FR_API void fr_store_delivery_free(struct fr_store_delivery *d);
 FR_API void fr_store_deliveries_free(struct fr_store_delivery *rows, size_t n);
+
+/* ---- cameras and camera sessions ---------------------------------------------
+ * A session's callback URL is an endpoint of the outbox like a webhook (a
+ * webhooks row that belongs to the session: never listed, updated or fanned
+ * out to as a webhook; events reach it only by its id), so callbacks are
+ * deliveries with the claims, leases and outcomes of webhooks, and the
+ * endpoint's own retry policy. Recognitions are rows; the subjects a session
+ * reported are read back from them when it resumes. */
+
+#define FR_STORE_URL_MAX 2048
+#define FR_STORE_SESSION_CAMERAS_MAX 64
+
+struct fr_store_camera {
+    int64_t id, client_id;
+    char *name;
+    char *url;                   /* with its credentials: never shown */
+    int transport;               /* 0 tcp, 1 udp */
+    int64_t created_at, updated_at;
+};
+FR_API int fr_store_camera_create(fr_store *st, int64_t client_id, const char *name, const char *url, int transport,
+                                  int64_t *id_out);
+FR_API int fr_store_camera_get(fr_store *st, int64_t client_id, int64_t id, struct fr_store_camera *out);
+FR_API int fr_store_camera_list(fr_store *st, int64_t client_id, struct fr_store_camera **rows_out, size_t *n_out);
+/* NULL / transport < 0: keep. */
+FR_API int fr_store_camera_update(fr_store *st, int64_t client_id, int64_t id, const char *name, const char *url,
+                                  int transport);
+FR_API int fr_store_camera_delete(fr_store *st, int64_t client_id, int64_t id);
+FR_API void fr_store_camera_free(struct fr_store_camera *c);
+FR_API void fr_store_cameras_free(struct fr_store_camera *rows, size_t n);
+
+/* One camera of a session, as the session was started with it. */
+struct fr_store_session_camera {
+    char *key;                   /* the client's id for it ("front"), or the registered camera's id */
+    char *name;
+    char *url;
+    int transport;
+    int64_t camera_id;           /* the registered camera it came from; 0: given inline */
+};
+
+/* What a session runs with: set at creation, never changed. */
+struct fr_store_session_settings {
+    int mode;                    /* 0 first_seen, 1 every */
+    int64_t cooldown_ms;
+    double fps;
+    double threshold;            /* < 0: the collection's FPIR threshold */
+    int min_face_px;
+    double min_quality;
+    int liveness, report_unknown, snapshot;
+    char *roster;                /* subject ids "1,2,3"; NULL: everyone */
+    int max_failures;            /* auto-stop: consecutive failed callback attempts (0: never) */
+    int64_t max_failure_ms;      /* auto-stop: time without a delivered callback (0: never) */
+    char *callback_url;
+    char *policy;                /* the callbacks' "attempts;s0,s1,...;timeout_ms" */
+    int64_t ends_at;             /* unix ms; 0: no end */
+};
+
+/* Counters the runner writes as it goes (absolute values). */
+struct fr_store_session_stats {
+    int64_t frames_read, frames_analysed, faces_seen, recognitions, callback_failures;
+};
+
+struct fr_store_session {
+    int64_t id, client_id;
+    char *uid;                   /* "ses_...": the session_id callbacks carry */
+    char *slot_id;
+    int running;
+    char *reason;                /* why it stopped: "STOPPED_BY_CLIENT", "ENDED", ...; NULL while running */
+    struct fr_store_session_settings set;
+    struct fr_store_session_camera *cameras;
+    int n_cameras;
+    int64_t hook_id;             /* its callback endpoint */
+    char *node;                  /* the node running it (NULL: none yet) */
+    int64_t epoch;               /* bumped each time a node takes it (fencing) */
+    int64_t created_at, updated_at, stopped_at;
+    struct fr_store_session_stats stats;
+};
+
+struct fr_store_session_new {
+    int64_t client_id;
+    const char *uid, *slot_id;
+    const struct fr_store_session_settings *set;
+    const struct fr_store_session_camera *cameras;
+    int n_cameras;               /* 1..FR_STORE_SESSION_CAMERAS_MAX */
+    const char *callback_secret; /* NULL: callbacks unsigned */
+    const char *node;
+};
+/* The session, its cameras and its callback endpoint. -FR_E_CONFLICT (field
+ * "slot_id") when the client has a running session for the slot. */
+FR_API int fr_store_session_create(fr_store *st, const struct fr_store_session_new *n, int64_t *id_out,
+                                   int64_t *hook_out);
+/* The running session of the slot, else its latest one; NOT_FOUND. */
+FR_API int fr_store_session_get(fr_store *st, int64_t client_id, const char *slot_id, struct fr_store_session *out);
+/* By id, any client (the runner's). */
+FR_API int fr_store_session_get_id(fr_store *st, int64_t id, struct fr_store_session *out);
+/* Newest first; running: only the running ones. */
+FR_API int fr_store_session_list(fr_store *st, int64_t client_id, int running, int limit, int64_t before_id,
+                                 struct fr_store_session **rows_out, size_t *n_out, int64_t *next_out);
+/* Running sessions of every client, oldest first (a node resuming). */
+FR_API int fr_store_session_running(fr_store *st, struct fr_store_session **rows_out, size_t *n_out);
+/* A node takes a running session: node set, epoch + 1 (*epoch_out). */
+FR_API int fr_store_session_take(fr_store *st, int64_t id, const char *node, int64_t *epoch_out);
+/* Stops a running session; NOT_FOUND when it was not running. */
+FR_API int fr_store_session_stop(fr_store *st, int64_t id, const char *reason, int64_t at);
+FR_API int fr_store_session_progress(fr_store *st, int64_t id, const struct fr_store_session_stats *s);
+FR_API void fr_store_session_free(struct fr_store_session *s);
+FR_API void fr_store_sessions_free(struct fr_store_session *rows, size_t n);
+
+struct fr_store_recognition {
+    int64_t id, client_id, session_id;
+    int kind;                    /* 0 a subject, 1 an unknown face */
+    int64_t subject_id;          /* 0 for unknown */
+    char *camera;                /* the session camera's key */
+    float similarity, quality;
+    float box[4];
+    int64_t seen_at;             /* unix ms of the frame */
+    char *event_id;              /* the callback's event */
+};
+FR_API int fr_store_recognition_add(fr_store *st, const struct fr_store_recognition *r, int64_t *id_out);
+/* Oldest first, ids above after_id; *next_out: the last id when more may follow, else 0. */
+FR_API int fr_store_recognition_list(fr_store *st, int64_t client_id, int64_t session_id, int limit,
+                                     int64_t after_id, struct fr_store_recognition **rows_out, size_t *n_out,
+                                     int64_t *next_out);
+/* The subjects the session reported and the last time of each, by subject id. */
+FR_API int fr_store_session_reported(fr_store *st, int64_t session_id, int64_t **subjects_out, int64_t **at_out,
+                                     size_t *n_out);
+FR_API void fr_store_recognitions_free(struct fr_store_recognition *rows, size_t n);
 
 #endif

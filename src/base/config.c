@@ -80,6 +80,12 @@ static const struct key keys[] = {
     { "webhook_allow_private", K_BOOL,   FIELD(webhook_allow_private), 0, 0,     "false" },
     { "webhook_disable_after_hours", K_INT, FIELD(webhook_disable_after_hours), 0, 87600, "120" },
     { "webhook_retention_days", K_INT,   FIELD(webhook_retention_days), 0, 36500, "30" },
+    { "camera_timeout_ms",     K_INT,    FIELD(camera_timeout_ms),     200, 600000, "5000" },
+    { "camera_reconnect_attempts", K_INT, FIELD(camera_reconnect_attempts), 0, 1000, "3" },
+    { "camera_reconnect_delay_ms", K_INT, FIELD(camera_reconnect_delay_ms), 0, 600000, "2000" },
+    { "camera_allow_files",    K_BOOL,   FIELD(camera_allow_files),    0, 0,     "false" },
+    { "max_sessions",          K_INT,    FIELD(max_sessions),          0, 10000, "32" },
+    { "max_cameras_per_session", K_INT,  FIELD(max_cameras_per_session), 1, 64,  "16" },
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 

@@ -62,6 +62,12 @@ static void svc_config(const struct fr_config *c, struct fr_svc_config *s) {
     s->webhook_allow_private = c->webhook_allow_private;
     s->webhook_disable_after_hours = c->webhook_disable_after_hours;
     s->webhook_retention_days = c->webhook_retention_days;
+    s->camera_timeout_ms = c->camera_timeout_ms;
+    s->camera_reconnect_attempts = c->camera_reconnect_attempts;
+    s->camera_reconnect_delay_ms = c->camera_reconnect_delay_ms;
+    s->camera_allow_files = c->camera_allow_files;
+    s->max_sessions = c->max_sessions;
+    s->max_cameras_per_session = c->max_cameras_per_session;
     s->default_rate_per_hour = c->default_rate_per_hour;
     s->default_rate_per_day = c->default_rate_per_day;
 }
@@ -205,6 +211,8 @@ int cmd_serve(int argc, char **argv) {
         fr_service_close(svc);
         return fr_cli_err(rc, "webhook dispatcher");
     }
+    /* camera sessions: those running when this node stopped go on */
+    if ((rc = fr_svc_sessions_start(svc)) < 0) fr_log(FR_LOG_ERROR, "camera sessions not resumed: %s", fr_err_detail());
     fr_log(FR_LOG_INFO, "listening on http://%s:%d (%d workers, data %s, models %s)", host, fr_http_port(http),
            threads, cfg.data_dir, fr_svc_models_ready(svc, NULL) ? "loaded" : "NOT loaded");
     int sig = 0;

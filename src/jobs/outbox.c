@@ -499,6 +499,7 @@ static void finish_attempt(struct fr_outbox *ob, struct slot *s, int status, con
     memset(&r, 0, sizeof r);
     r.id = it->id;
     r.endpoint = it->endpoint;
+    r.tag = it->tag;
     r.status_code = status;
     r.attempts = it->attempts < 0 ? 1 : it->attempts + 1;
     r.attempted_at = s->attempted_at;

@@ -88,6 +88,7 @@ struct fr_outbox_item {
     int64_t created_at;             /* unix ms of the event: the schedule counts from the first attempt,
                                        which is at created_at + seconds[0] */
     const struct fr_outbox_policy *policy;   /* NULL: the dispatcher's default (webhooks) */
+    int64_t tag;                    /* the source's own, returned in the result (a session's id) */
 };
 
 enum fr_outbox_outcome {
@@ -109,6 +110,7 @@ struct fr_outbox_result {
     int64_t attempted_at;           /* unix ms */
     int64_t next_attempt_at;        /* FR_OUTBOX_RETRY: unix ms (Retry-After honoured when later) */
     double duration_ms;
+    int64_t tag;                    /* the item's */
 };
 
 struct fr_outbox_source {

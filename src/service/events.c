@@ -117,6 +117,8 @@ const struct fr_svc_event_type fr_svc_event_types[] = {
     { "face.deleted", 0 },
     { "identify.completed", 1 },
     { "verify.completed", 1 },
+    { "session.recognition", 0 },
+    { "session.status", 0 },
     { NULL, 0 },
 };
 
@@ -243,7 +245,7 @@ int fr__svc_emit(struct fr_service *s, fr_store *tx, int64_t client, const char 
     fr__jw_str(&w, "created_at", when);
     fr__jw_raw(&w, "data", data ? data : "{}");
     if ((rc = fr__jw_end(&w, &body)) < 0) return rc;
-    struct fr_store_event_new e = { client, id, type, opt_in, body, webhook_id };
+    struct fr_store_event_new e = { client, id, type, opt_in, body, webhook_id, 0 };
     int64_t n = 0;
     rc = fr_store_event_add(tx ? tx : s->store, &e, &n);
     fr_free(body);
@@ -252,6 +254,20 @@ int fr__svc_emit(struct fr_service *s, fr_store *tx, int64_t client, const char 
         if (id_out) memcpy(id_out, id, sizeof id);
     }
     return rc;
+}
+
+int fr__svc_callback(struct fr_service *s, fr_store *tx, int64_t client, int64_t hook, const char *type,
+                     const char *body, int64_t at, char id_out[40]) {
+    char id[40];
+    int rc;
+    if (id_out) id_out[0] = 0;
+    if ((rc = event_id(id)) < 0) return rc;
+    struct fr_store_event_new e = { client, id, type, 0, body, hook, at };
+    int64_t n = 0;
+    if ((rc = fr_store_event_add(tx ? tx : s->store, &e, &n)) < 0) return rc;
+    if (n > 0) s->events_queued = 1;
+    if (id_out && n > 0) memcpy(id_out, id, sizeof id);
+    return 0;
 }
 
 void fr__svc_events_committed(struct fr_service *s) {

@@ -269,7 +269,21 @@ static int register_metrics(struct fr_svc_metrics *m) {
                             FR_METRIC_GAUGE, NULL, NULL, 0, &once.webhook_pending)) == 0 &&
         (rc = fr_metric_new("facerec_webhook_oldest_pending_seconds",
                             "Age of the oldest webhook delivery waiting (0 when none).", FR_METRIC_GAUGE, NULL, NULL,
-                            0, &once.webhook_oldest)) == 0)
+                            0, &once.webhook_oldest)) == 0 &&
+        (rc = fr_metric_new("facerec_active_sessions", "Camera sessions running on this node.", FR_METRIC_GAUGE,
+                            NULL, NULL, 0, &once.active_sessions)) == 0 &&
+        (rc = fr_metric_new("facerec_camera_frames_total",
+                            "Camera frames by what became of them: analysed; busy (sampled, replaced by a newer "
+                            "one before it was analysed); read (packets read from the streams).",
+                            FR_METRIC_COUNTER, "result", NULL, 0, &once.camera_frames)) == 0 &&
+        (rc = fr_metric_new("facerec_camera_reconnects_total", "Camera streams reconnected after a loss.",
+                            FR_METRIC_COUNTER, NULL, NULL, 0, &once.camera_reconnects)) == 0 &&
+        (rc = fr_metric_new("facerec_session_callback_latency_seconds",
+                            "From a camera frame to its recognition callback delivered.", FR_METRIC_HISTOGRAM, NULL,
+                            fr_metric_buckets_seconds, FR_METRIC_BUCKETS_SECONDS_N, &once.callback_latency)) == 0 &&
+        (rc = fr_metric_new("facerec_session_callbacks_total",
+                            "Session callback attempts by result (delivered, failed).", FR_METRIC_COUNTER, "result",
+                            NULL, 0, &once.callbacks)) == 0)
         done = 1;
     if (done) *m = once;
     pthread_mutex_unlock(&mu);
@@ -295,6 +309,7 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     pthread_cond_init(&s->pool_cv, NULL);
     const int parts = s->cfg.parts;
     if ((rc = register_metrics(&s->m)) < 0) goto fail;
+    if ((rc = fr__svc_sessions_init(s)) < 0) goto fail;
     char db_url[4200];
     snprintf(db_url, sizeof db_url, "sqlite:%s", cfg->data_dir ? cfg->data_dir : ".");
     if ((parts & FR_SVC_STORE) &&
@@ -331,6 +346,7 @@ fail:
 void fr_service_close(struct fr_service *s) {
     if (!s) return;
     fr__svc_calib_stop(s);
+    fr__svc_sessions_fini(s);       /* suspended: they resume at the next start */
     fr__svc_outbox_stop(s);         /* attempts in flight are recorded before the store goes */
     if (s->store) fr_svc_usage_flush(s);
     if (s->index && s->index_ok) {

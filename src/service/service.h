@@ -63,6 +63,12 @@ struct fr_svc_config {
     int webhook_allow_private;      /* webhooks may point at private addresses (FACEREC_WEBHOOK_ALLOW_PRIVATE) */
     int webhook_disable_after_hours;/* a webhook failing this long is disabled (0: never) */
     int webhook_retention_days;     /* delivered deliveries kept this long (0: forever) */
+    int camera_timeout_ms;          /* FACEREC_CAMERA_TIMEOUT_MS (0: 5000) */
+    int camera_reconnect_attempts;  /* FACEREC_CAMERA_RECONNECT_ATTEMPTS (< 0: none) */
+    int camera_reconnect_delay_ms;  /* FACEREC_CAMERA_RECONNECT_DELAY_MS */
+    int camera_allow_files;         /* FACEREC_CAMERA_ALLOW_FILES */
+    int max_sessions;               /* FACEREC_MAX_SESSIONS: running sessions on this node */
+    int max_cameras_per_session;    /* FACEREC_MAX_CAMERAS_PER_SESSION (0: 16) */
     int64_t default_rate_per_hour;  /* a new client's limits when none are given */
     int64_t default_rate_per_day;
 };
@@ -472,6 +478,167 @@ FR_API int fr_svc_delivery_retry(struct fr_service *s, const struct fr_svc_actor
 
 /* Start the dispatcher over this service's outbox (stopped by fr_service_close). */
 FR_API int fr_svc_outbox_start(struct fr_service *s, const struct fr_outbox_opts *o);
+
+
+/* ---- cameras and camera sessions (sessions.c, session_run.c) ----
+ *
+ * A session watches one or more cameras for a slot (a class, a shift): each
+ * camera's sampled frames go through fr_svc_identify_frame, the tracker
+ * (src/sessions/track.h) decides per person, and each report becomes a
+ * recognition row and a callback (an outbox delivery to the session's
+ * callback URL with the session's own retry policy, and a webhook event
+ * session.recognition), written in one transaction. Status changes
+ * (STARTED, CAMERA_DISCONNECTED, CAMERA_RECONNECTED, STOPPED) are callbacks
+ * and session.status events too. Sessions are rows: fr_svc_sessions_start
+ * resumes the running ones after a restart (STARTED with resumed true), the
+ * subjects they reported kept; fr_service_close suspends them (no STOPPED). */
+
+#define FR_SVC_SLOT_MAX 128            /* bytes of a slot_id, a camera key or name */
+
+struct fr_svc_camera {
+    int64_t id;
+    char *name;
+    char *url;                      /* the password replaced by "****" */
+    int transport;                  /* 0 tcp, 1 udp */
+    int64_t created_at, updated_at;
+};
+FR_API void fr_svc_camera_free(struct fr_svc_camera *c);
+FR_API void fr_svc_cameras_free(struct fr_svc_camera *v, size_t n);
+struct fr_svc_camera_fields {
+    const char *name, *url;         /* update: NULL keeps */
+    int transport;                  /* < 0: tcp on create, keep on update */
+};
+/* VALIDATION_ERROR naming the field: name, url (scheme rtsp, rtsps, http,
+ * https; file only with FACEREC_CAMERA_ALLOW_FILES), transport. */
+FR_API int fr_svc_camera_check(const struct fr_svc_config *cfg, const struct fr_svc_camera_fields *f, int create);
+FR_API int fr_svc_camera_create(struct fr_service *s, const struct fr_svc_actor *who,
+                                const struct fr_svc_camera_fields *f, struct fr_svc_camera *out);
+FR_API int fr_svc_camera_list(struct fr_service *s, int64_t client, struct fr_svc_camera **rows, size_t *n);
+FR_API int fr_svc_camera_get(struct fr_service *s, int64_t client, int64_t id, struct fr_svc_camera *out);
+FR_API int fr_svc_camera_update(struct fr_service *s, const struct fr_svc_actor *who, int64_t id,
+                                const struct fr_svc_camera_fields *f, struct fr_svc_camera *out);
+FR_API int fr_svc_camera_delete(struct fr_service *s, const struct fr_svc_actor *who, int64_t id);
+
+struct fr_svc_session_camera_req {
+    const char *key;                /* the client's id for it ("front"); NULL with camera_id */
+    const char *name;               /* may be NULL */
+    const char *url;                /* NULL with camera_id */
+    int transport;                  /* < 0: tcp (or the registered camera's) */
+    int64_t camera_id;              /* > 0: a registered camera */
+};
+
+#define FR_SVC_SESSION_ROSTER_MAX 10000
+#define FR_SVC_CALLBACK_ATTEMPTS_MAX 10
+
+/* A session to start. Numbers < 0 (NaN for thresholds) take the defaults in brackets. */
+struct fr_svc_session_req {
+    struct fr_svc_actor who;
+    const char *slot_id;            /* required, 1..128 bytes, no control characters */
+    const struct fr_svc_session_camera_req *cameras;
+    int n_cameras;                  /* 1..max_cameras_per_session */
+    const char *callback_url;       /* required; the SSRF rules of webhooks */
+    const char *callback_secret;    /* NULL: unsigned; else "whsec_" + base64 of 24..64 bytes */
+    int mode;                       /* [0] 0 first_seen, 1 every */
+    double cooldown_s;              /* [60] every mode */
+    double fps;                     /* [5] 0.1..30 */
+    double threshold;               /* [NaN: the collection's FPIR threshold] 0..1 */
+    int min_face_px;                /* [40] */
+    double min_quality;             /* [0.3] 0..1 */
+    int liveness;                   /* [0] */
+    const int64_t *roster_ids;      /* subject ids; with roster_external: NULL/0 both: everyone */
+    int n_roster_ids;
+    const char *const *roster_external;   /* subject external_ids */
+    int n_roster_external;
+    int report_unknown;             /* [0] */
+    int snapshot;                   /* [1] a JPEG of the face in recognition callbacks */
+    double duration_s;              /* [none] 1..7 days; or ends_at */
+    int64_t ends_at;                /* unix ms (> 0), in the future, within 7 days */
+    int max_failures;               /* [10] auto-stop after this many failed callback attempts in a row (0: never) */
+    double max_failure_s;           /* [120] auto-stop after this long without a delivered callback (0: never) */
+    int cb_attempts;                /* [3] 1..10 */
+    const double *cb_backoff_s;     /* [1, 2, 4] waits after each failed attempt */
+    int n_cb_backoff;
+    double cb_timeout_s;            /* [10] one attempt, 0.1..60 */
+};
+/* The request's own rules (no database, no DNS): the fuzz target's. */
+FR_API int fr_svc_session_check(const struct fr_svc_config *cfg, const struct fr_svc_session_req *r);
+
+struct fr_svc_session_camera {
+    char *key, *name;
+    char *url;                      /* redacted */
+    int transport;
+    int64_t camera_id;              /* 0: given inline */
+    const char *state;              /* "connecting", "connected", "reconnecting", "disconnected", "stopped" */
+    int64_t frames_read, frames_analysed, reconnects;
+};
+struct fr_svc_session {
+    int64_t id;
+    char *session_id;               /* "ses_..." */
+    char *slot_id;
+    int running;
+    char *reason;                   /* NULL while running */
+    int mode;
+    double cooldown_s, fps, threshold; /* threshold < 0: the collection's */
+    int min_face_px;
+    double min_quality;
+    int liveness, report_unknown, snapshot;
+    int64_t *roster;                /* NULL: everyone */
+    int n_roster;
+    char *callback_url;
+    int max_failures;
+    double max_failure_s;
+    int cb_attempts;
+    double cb_backoff_s[FR_SVC_CALLBACK_ATTEMPTS_MAX];
+    double cb_timeout_s;
+    struct fr_svc_session_camera *cameras;
+    int n_cameras;
+    int64_t frames_read, frames_analysed, faces_seen, recognitions, subjects_recognised, callback_failures;
+    char *node;                     /* the node running it; NULL when none */
+    int64_t created_at, ends_at, stopped_at;   /* unix ms; 0: none */
+};
+FR_API void fr_svc_session_free(struct fr_svc_session *v);
+FR_API void fr_svc_sessions_free(struct fr_svc_session *v, size_t n);
+
+/* 201: running. VALIDATION_ERROR (field), SESSION_ALREADY_EXISTS (the slot
+ * has a running session), SUBJECT_NOT_FOUND (field "subjects"), NOT_FOUND
+ * (a registered camera), SERVICE_UNAVAILABLE (FACEREC_MAX_SESSIONS reached;
+ * no models), ALL_CAMERAS_FAILED (no camera could be opened: the session is
+ * stopped, nothing was called back). Returns once each camera has connected
+ * or failed its first attempt. */
+FR_API int fr_svc_session_start(struct fr_service *s, const struct fr_svc_session_req *r,
+                                struct fr_svc_session *out);
+/* The slot's running session, else its latest; SESSION_NOT_FOUND. */
+FR_API int fr_svc_session_get(struct fr_service *s, int64_t client, const char *slot_id, struct fr_svc_session *out);
+FR_API int fr_svc_session_list(struct fr_service *s, int64_t client, int running_only, int limit, int64_t cursor,
+                               struct fr_svc_session **rows, size_t *n, int64_t *next);
+/* Stops the slot's running session (STOPPED, STOPPED_BY_CLIENT);
+ * SESSION_NOT_FOUND when none runs; STOP_SESSION_FAILED when the row could
+ * not be written. out: the session as stopped (may be NULL). */
+FR_API int fr_svc_session_stop(struct fr_service *s, const struct fr_svc_actor *who, const char *slot_id,
+                               struct fr_svc_session *out);
+
+struct fr_svc_recognition {
+    int64_t id;
+    int unknown;                    /* an unknown face (report_unknown) */
+    int64_t subject_id;             /* 0 for unknown */
+    char *external_id, *name;       /* NULL when unknown or the subject was deleted since */
+    char *camera;                   /* the session camera's key */
+    float similarity, quality;
+    float box[4];
+    int64_t seen_at;
+    char *event_id;
+};
+FR_API void fr_svc_recognitions_free(struct fr_svc_recognition *v, size_t n);
+/* The recognitions of the slot's running (else latest) session, oldest first. */
+FR_API int fr_svc_recognition_list(struct fr_service *s, int64_t client, const char *slot_id, int limit,
+                                   int64_t cursor, struct fr_svc_recognition **rows, size_t *n, int64_t *next);
+
+/* Resume the running sessions (serve, after the outbox started). */
+FR_API int fr_svc_sessions_start(struct fr_service *s);
+struct fr_svc_sessions_status {
+    int running, cameras_connected, cameras_total, max_sessions;
+};
+FR_API void fr_svc_sessions_status(struct fr_service *s, struct fr_svc_sessions_status *out);
 
 /* After a model change: every face with a stored photo whose embedding came
  * from another model is embedded again by the current one (largest face of

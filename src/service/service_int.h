@@ -34,6 +34,11 @@ struct fr_svc_metrics {
     struct fr_metric *identify_decisions;   /* counter   facerec_identify_decisions_total{decision} */
     struct fr_metric *webhook_pending;      /* gauge     facerec_webhook_pending */
     struct fr_metric *webhook_oldest;       /* gauge     facerec_webhook_oldest_pending_seconds */
+    struct fr_metric *active_sessions;      /* gauge     facerec_active_sessions */
+    struct fr_metric *camera_frames;        /* counter   facerec_camera_frames_total{result} */
+    struct fr_metric *camera_reconnects;    /* counter   facerec_camera_reconnects_total */
+    struct fr_metric *callback_latency;     /* histogram facerec_session_callback_latency_seconds */
+    struct fr_metric *callbacks;            /* counter   facerec_session_callbacks_total{result} */
 };
 
 struct fr_service {
@@ -72,7 +77,31 @@ struct fr_service {
     char node_id[128];                      /* this node's name in leases: cfg.node_id or host:port */
     atomic_int events_queued;               /* an event was written: wake the dispatcher after the commit */
     double started_ms;
+    struct svc_sessions *sessions;          /* the camera sessions this node runs (session_run.c) */
 };
+
+/* ---- camera sessions (session_run.c) ---- */
+struct svc_sessions;
+struct svc_run;
+int fr__svc_sessions_init(struct fr_service *s);
+/* Suspends every running session (no callbacks) and frees. */
+void fr__svc_sessions_fini(struct fr_service *s);
+/* Start running row (taken over: freed by the runner) on this node. wait:
+ * return once every camera connected or failed its first attempt, with
+ * *connected_out how many connected (then 0 means the session was stopped
+ * ALL_CAMERAS_FAILED without callbacks). resumed: a restart's (STARTED
+ * says so). */
+int fr__svc_run_start(struct fr_service *s, struct fr_store_session *row, int resumed, int wait, int *connected_out);
+/* Stop the session (reason: "STOPPED_BY_CLIENT", ...): the row, the
+ * STOPPED callback and event in one transaction, then its runner (if this
+ * node runs it) winds down. SESSION_NOT_FOUND when it was not running. */
+int fr__svc_session_end(struct fr_service *s, int64_t id, const char *reason);
+/* Live figures of a session this node runs (cameras' states, counters). */
+void fr__svc_run_fill(struct fr_service *s, int64_t id, struct fr_svc_session *v);
+/* A callback attempt's outcome (the dispatcher's thread): auto-stop, metrics. */
+void fr__svc_session_outcome(struct fr_service *s, const struct fr_outbox_result *r);
+/* "attempts;s0,s1,...;timeout_ms" ↔ an outbox policy. */
+int fr__svc_policy_parse(const char *text, struct fr_outbox_policy *p);
 
 /* JSON text without jansson (events.c): a writer over open_memstream.
  *   struct fr__jw w; fr__jw_begin(&w); fr__jw_str(&w, "id", id);
@@ -107,6 +136,10 @@ void fr__jw_subject(struct fr__jw *w, const char *key, int64_t id, const char *e
 int fr__svc_emit(struct fr_service *s, fr_store *tx, int64_t client, const char *type, const char *data,
                  int64_t webhook_id, char id_out[40]);
 void fr__svc_events_committed(struct fr_service *s);
+/* A session callback: body (the callback's JSON, sent as is) to the
+ * session's endpoint hook, dated at (unix ms, 0: now), in tx. */
+int fr__svc_callback(struct fr_service *s, fr_store *tx, int64_t client, int64_t hook, const char *type,
+                     const char *body, int64_t at, char id_out[40]);
 /* Drop the cached subscriptions of client (0: all) after its webhooks change. */
 void fr__svc_hooks_forget(struct fr_service *s, int64_t client);
 void fr__svc_hooks_free(struct fr_service *s);

@@ -282,6 +282,7 @@ static void outcomes_flush(struct fr_service *s);
 /* The items handed to the dispatcher and the rows their strings point into. */
 struct claim_batch {
     struct fr_store_claim *rows;
+    struct fr_outbox_policy *policies;      /* one per row (used by the rows that have their own) */
     size_t n;
     struct fr_outbox_item items[];
 };
@@ -309,12 +310,24 @@ static int src_claim_spread(void *ctx, int64_t now_ms, int64_t lease_ms, int max
     }
     b->rows = rows;
     b->n = m;
+    b->policies = fr_calloc(m, sizeof *b->policies);
+    if (!b->policies) {
+        fr_free(b);
+        fr_store_claims_free(rows, m);
+        return -FR_E_NOMEM;
+    }
     for (size_t i = 0; i < m; i++) {
         const struct fr_store_claim *c = &rows[i];
+        /* a session's callback: its own policy; unsigned when it has no secret */
+        const struct fr_outbox_policy *pol = NULL;
+        if (c->policy && fr__svc_policy_parse(c->policy, &b->policies[i]) == 0) pol = &b->policies[i];
         b->items[i] = (struct fr_outbox_item){ .id = c->id, .endpoint = c->webhook_id, .url = c->url,
                                                .event_id = c->event_id, .body = c->body,
-                                               .body_len = strlen(c->body), .secrets = { c->secret, c->old_secret },
-                                               .attempts = c->attempts, .created_at = c->created_at };
+                                               .body_len = strlen(c->body),
+                                               .secrets = { c->secret && c->secret[0] ? c->secret : NULL,
+                                                            c->old_secret },
+                                               .attempts = c->attempts, .created_at = c->created_at,
+                                               .policy = pol, .tag = c->session_id };
     }
     *items = b->items;
     *n = m;
@@ -331,6 +344,7 @@ static void src_release(void *ctx, struct fr_outbox_item *items, size_t n) {
     if (!items) return;
     struct claim_batch *b = (struct claim_batch *)(void *)((char *)items - offsetof(struct claim_batch, items));
     fr_store_claims_free(b->rows, b->n);
+    fr_free(b->policies);
     fr_free(b);
 }
 
@@ -356,6 +370,7 @@ static int record_outcome(struct fr_service *s, fr_store *tx, const struct fr_ou
     }
     int rc = fr_store_delivery_finish(tx, &d);
     if (rc == -FR_E_NOT_FOUND) return 0;     /* its webhook was deleted meanwhile */
+    if (r->tag > 0) return rc;               /* a session's callback: the session judges its endpoint */
     const int ok = r->outcome == FR_OUTBOX_DELIVERED, gone = r->outcome == FR_OUTBOX_GONE;
     const int64_t hours = s->cfg.webhook_disable_after_hours;
     int disabled = 0;
@@ -416,6 +431,7 @@ static void outcomes_flush(struct fr_service *s) {
 
 static int src_finish(void *ctx, const struct fr_outbox_result *r) {
     struct fr_service *s = ctx;
+    if (r->tag > 0) fr__svc_session_outcome(s, r);
     const double now = fr_time_ms();
     pthread_mutex_lock(&s->outcomes_mu);
     if (s->n_outcomes == s->cap_outcomes) {

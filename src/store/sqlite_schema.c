@@ -187,9 +187,94 @@ static const char migration_2[] =
     "CREATE INDEX deliveries_event ON deliveries(event_id);"
     "CREATE INDEX deliveries_delivered ON deliveries(delivered_at) WHERE status = 1;";
 
+/* 3: cameras, camera sessions and their recognitions. The placeholder
+ * tables of migration 1 were never written: replaced. A session's settings
+ * are columns (set once), its cameras rows of session_cameras, and its
+ * callback URL a webhooks row that belongs to it (session_id): callbacks
+ * are deliveries like any webhook's, with the endpoint's own retry policy.
+ * At most one running session per client and slot (a partial unique
+ * index). Recognitions keep the subject id without a foreign key: a subject
+ * deleted mid-session stays reported. */
+static const char migration_3[] =
+    "DROP TABLE recognitions;"
+    "DROP TABLE sessions;"
+    "CREATE TABLE cameras ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  transport INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX cameras_client ON cameras(client_id, id);"
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    "  uid TEXT NOT NULL UNIQUE,"
+    "  slot_id TEXT NOT NULL,"
+    "  running INTEGER NOT NULL DEFAULT 1,"
+    "  reason TEXT,"
+    "  mode INTEGER NOT NULL,"
+    "  cooldown_ms INTEGER NOT NULL,"
+    "  fps REAL NOT NULL,"
+    "  threshold REAL NOT NULL,"
+    "  min_face_px INTEGER NOT NULL,"
+    "  min_quality REAL NOT NULL,"
+    "  liveness INTEGER NOT NULL,"
+    "  report_unknown INTEGER NOT NULL,"
+    "  snapshot INTEGER NOT NULL,"
+    "  roster TEXT,"
+    "  max_failures INTEGER NOT NULL,"
+    "  max_failure_ms INTEGER NOT NULL,"
+    "  callback_url TEXT NOT NULL,"
+    "  policy TEXT NOT NULL,"
+    "  ends_at INTEGER NOT NULL DEFAULT 0,"
+    "  hook_id INTEGER NOT NULL DEFAULT 0,"
+    "  node TEXT,"
+    "  epoch INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  stopped_at INTEGER NOT NULL DEFAULT 0,"
+    "  frames_read INTEGER NOT NULL DEFAULT 0,"
+    "  frames_analysed INTEGER NOT NULL DEFAULT 0,"
+    "  faces_seen INTEGER NOT NULL DEFAULT 0,"
+    "  recognitions INTEGER NOT NULL DEFAULT 0,"
+    "  callback_failures INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (client_id, id));"
+    "CREATE UNIQUE INDEX sessions_running_slot ON sessions(client_id, slot_id) WHERE running = 1;"
+    "CREATE INDEX sessions_slot ON sessions(client_id, slot_id, id);"
+    "CREATE INDEX sessions_running ON sessions(id) WHERE running = 1;"
+    "CREATE TABLE session_cameras ("
+    "  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  name TEXT,"
+    "  url TEXT NOT NULL,"
+    "  transport INTEGER NOT NULL,"
+    "  camera_id INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (session_id, idx)) WITHOUT ROWID;"
+    "CREATE TABLE recognitions ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL,"
+    "  session_id INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  subject_id INTEGER NOT NULL DEFAULT 0,"
+    "  camera TEXT NOT NULL,"
+    "  similarity REAL NOT NULL,"
+    "  quality REAL NOT NULL,"
+    "  x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,"
+    "  seen_at INTEGER NOT NULL,"
+    "  event_id TEXT,"
+    "  FOREIGN KEY (client_id, session_id) REFERENCES sessions(client_id, id) ON DELETE CASCADE);"
+    "CREATE INDEX recognitions_session ON recognitions(session_id, id);"
+    "ALTER TABLE webhooks ADD COLUMN session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE;"
+    "ALTER TABLE webhooks ADD COLUMN policy TEXT;"
+    "CREATE INDEX webhooks_session ON webhooks(session_id) WHERE session_id IS NOT NULL;";
+
 const char *const fr__sqlite_migrations[] = {
     migration_1,
     migration_2,
+    migration_3,
 };
 
 const int fr__sqlite_n_migrations =

@@ -796,6 +796,7 @@ int fr_store_event_add(fr_store *st, const struct fr_store_event_new *e, int64_t
     TRY(need_str(e->type, "event type", FR_STORE_NAME_MAX));
     if (!e->body) return bad("event body is NULL");
     if (e->webhook_id < 0) return bad("webhook id must be >= 0");
+    if (e->created_at < 0) return bad("created_at must be >= 0");
     int rc = st->ops->event_add(st, e, &n);
     if (rc == 0 && n_out) *n_out = n;
     return rc;
@@ -808,6 +809,7 @@ void fr_store_claims_free_one(struct fr_store_claim *c) {
     fr_free(c->old_secret);
     fr_free(c->event_id);
     fr_free(c->body);
+    fr_free(c->policy);
     memset(c, 0, sizeof *c);
 }
 
@@ -920,4 +922,247 @@ void fr_store_delivery_free(struct fr_store_delivery *d) {
 void fr_store_deliveries_free(struct fr_store_delivery *rows, size_t n) {
     for (size_t i = 0; rows && i < n; i++) fr_store_delivery_free(&rows[i]);
     fr_free(rows);
+}
+
+/* ---- cameras and camera sessions -------------------------------------------- */
+
+#define POLICY_MAX 512
+#define ROSTER_MAX (21 * 100000)
+
+static int check_transport(int t) { return t == 0 || t == 1 ? 0 : bad("transport must be 0 or 1"); }
+
+int fr_store_camera_create(fr_store *st, int64_t client_id, const char *name, const char *url, int transport,
+                           int64_t *id_out) {
+    if (id_out) *id_out = 0;
+    TRY(need_store(st));
+    if (!id_out) return bad("id_out is NULL");
+    TRY(need_id(client_id, "client id"));
+    TRY(need_str(name, "name", FR_STORE_NAME_MAX));
+    TRY(need_str(url, "url", FR_STORE_URL_MAX));
+    TRY(check_transport(transport));
+    return st->ops->camera_create(st, client_id, name, url, transport, id_out);
+}
+
+int fr_store_camera_get(fr_store *st, int64_t client_id, int64_t id, struct fr_store_camera *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    TRY(need_id(client_id, "client id"));
+    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "camera not found");
+    return st->ops->camera_get(st, client_id, id, out);
+}
+
+int fr_store_camera_list(fr_store *st, int64_t client_id, struct fr_store_camera **rows_out, size_t *n_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out) return bad("rows_out and n_out are required");
+    TRY(need_id(client_id, "client id"));
+    return st->ops->camera_list(st, client_id, rows_out, n_out);
+}
+
+int fr_store_camera_update(fr_store *st, int64_t client_id, int64_t id, const char *name, const char *url,
+                           int transport) {
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    if (name) TRY(need_str(name, "name", FR_STORE_NAME_MAX));
+    if (url) TRY(need_str(url, "url", FR_STORE_URL_MAX));
+    if (transport >= 0) TRY(check_transport(transport));
+    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "camera not found");
+    return st->ops->camera_update(st, client_id, id, name, url, transport < 0 ? -1 : transport);
+}
+
+int fr_store_camera_delete(fr_store *st, int64_t client_id, int64_t id) {
+    TRY(need_store(st));
+    TRY(need_id(client_id, "client id"));
+    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "camera not found");
+    return st->ops->camera_delete(st, client_id, id);
+}
+
+void fr_store_camera_free(struct fr_store_camera *c) {
+    if (!c) return;
+    fr_free(c->name);
+    fr_free(c->url);
+    memset(c, 0, sizeof *c);
+}
+
+void fr_store_cameras_free(struct fr_store_camera *rows, size_t n) {
+    for (size_t i = 0; rows && i < n; i++) fr_store_camera_free(&rows[i]);
+    fr_free(rows);
+}
+
+static int check_settings(const struct fr_store_session_settings *x) {
+    if (!x) return bad("settings are NULL");
+    if (x->mode != 0 && x->mode != 1) return bad("mode must be 0 or 1");
+    if (x->cooldown_ms < 0 || x->max_failure_ms < 0 || x->ends_at < 0 || x->max_failures < 0 || x->min_face_px < 0)
+        return bad("settings must not be negative");
+    if (!(x->fps > 0 && x->fps <= 1000)) return bad("fps out of range");
+    TRY(need_str(x->callback_url, "callback url", FR_STORE_URL_MAX));
+    TRY(need_str(x->policy, "callback policy", POLICY_MAX));
+    TRY(opt_str(x->roster, "roster", ROSTER_MAX));
+    return 0;
+}
+
+int fr_store_session_create(fr_store *st, const struct fr_store_session_new *n, int64_t *id_out, int64_t *hook_out) {
+    if (id_out) *id_out = 0;
+    if (hook_out) *hook_out = 0;
+    TRY(need_store(st));
+    if (!n || !id_out || !hook_out) return bad("session, id_out and hook_out are required");
+    TRY(need_id(n->client_id, "client id"));
+    TRY(need_str(n->uid, "session uid", FR_STORE_NAME_MAX));
+    TRY(need_str(n->slot_id, "slot id", FR_STORE_NAME_MAX));
+    TRY(check_settings(n->set));
+    if (n->n_cameras < 1 || n->n_cameras > FR_STORE_SESSION_CAMERAS_MAX || !n->cameras)
+        return bad("a session has 1 to 64 cameras");
+    for (int i = 0; i < n->n_cameras; i++) {
+        const struct fr_store_session_camera *c = &n->cameras[i];
+        TRY(need_str(c->key, "camera key", FR_STORE_NAME_MAX));
+        TRY(opt_str(c->name, "camera name", FR_STORE_NAME_MAX));
+        TRY(need_str(c->url, "camera url", FR_STORE_URL_MAX));
+        TRY(check_transport(c->transport));
+        if (c->camera_id < 0) return bad("camera id must be >= 0");
+    }
+    TRY(opt_str(n->callback_secret, "callback secret", SECRET_MAX));
+    TRY(opt_str(n->node, "node", FR_STORE_NAME_MAX));
+    return st->ops->session_create(st, n, id_out, hook_out);
+}
+
+int fr_store_session_get(fr_store *st, int64_t client_id, const char *slot_id, struct fr_store_session *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    TRY(need_id(client_id, "client id"));
+    TRY(need_str(slot_id, "slot id", FR_STORE_NAME_MAX));
+    return st->ops->session_get(st, client_id, slot_id, 0, out);
+}
+
+int fr_store_session_get_id(fr_store *st, int64_t id, struct fr_store_session *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "session not found");
+    return st->ops->session_get(st, 0, NULL, id, out);
+}
+
+int fr_store_session_list(fr_store *st, int64_t client_id, int running, int limit, int64_t before_id,
+                          struct fr_store_session **rows_out, size_t *n_out, int64_t *next_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    if (next_out) *next_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out || !next_out) return bad("rows_out, n_out and next_out are required");
+    TRY(need_id(client_id, "client id"));
+    TRY(need_limit(limit));
+    if (before_id < 0) return bad("cursor must be >= 0");
+    return st->ops->session_list(st, client_id, running != 0, limit, before_id, rows_out, n_out, next_out);
+}
+
+int fr_store_session_running(fr_store *st, struct fr_store_session **rows_out, size_t *n_out) {
+    int64_t next = 0;
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out) return bad("rows_out and n_out are required");
+    return st->ops->session_list(st, 0, 1, FR_STORE_LIST_MAX, 0, rows_out, n_out, &next);
+}
+
+int fr_store_session_take(fr_store *st, int64_t id, const char *node, int64_t *epoch_out) {
+    if (epoch_out) *epoch_out = 0;
+    TRY(need_store(st));
+    if (!epoch_out) return bad("epoch_out is NULL");
+    TRY(need_str(node, "node", FR_STORE_NAME_MAX));
+    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "session not found");
+    return st->ops->session_take(st, id, node, epoch_out);
+}
+
+int fr_store_session_stop(fr_store *st, int64_t id, const char *reason, int64_t at) {
+    TRY(need_store(st));
+    TRY(need_str(reason, "reason", FR_STORE_NAME_MAX));
+    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "session not found");
+    return st->ops->session_stop(st, id, reason, at);
+}
+
+int fr_store_session_progress(fr_store *st, int64_t id, const struct fr_store_session_stats *s) {
+    TRY(need_store(st));
+    if (!s) return bad("stats are NULL");
+    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "session not found");
+    return st->ops->session_progress(st, id, s);
+}
+
+void fr_store_session_free(struct fr_store_session *s) {
+    if (!s) return;
+    fr_free(s->uid);
+    fr_free(s->slot_id);
+    fr_free(s->reason);
+    fr_free(s->set.roster);
+    fr_free(s->set.callback_url);
+    fr_free(s->set.policy);
+    for (int i = 0; s->cameras && i < s->n_cameras; i++) {
+        fr_free(s->cameras[i].key);
+        fr_free(s->cameras[i].name);
+        fr_free(s->cameras[i].url);
+    }
+    fr_free(s->cameras);
+    fr_free(s->node);
+    memset(s, 0, sizeof *s);
+}
+
+void fr_store_sessions_free(struct fr_store_session *rows, size_t n) {
+    for (size_t i = 0; rows && i < n; i++) fr_store_session_free(&rows[i]);
+    fr_free(rows);
+}
+
+int fr_store_recognition_add(fr_store *st, const struct fr_store_recognition *r, int64_t *id_out) {
+    if (id_out) *id_out = 0;
+    TRY(need_store(st));
+    if (!r || !id_out) return bad("recognition and id_out are required");
+    TRY(need_id(r->client_id, "client id"));
+    TRY(need_id(r->session_id, "session id"));
+    if (r->kind != 0 && r->kind != 1) return bad("kind must be 0 or 1");
+    if (r->kind == 0) TRY(need_id(r->subject_id, "subject id"));
+    TRY(need_str(r->camera, "camera", FR_STORE_NAME_MAX));
+    TRY(opt_str(r->event_id, "event id", FR_STORE_NAME_MAX));
+    return st->ops->recognition_add(st, r, id_out);
+}
+
+int fr_store_recognition_list(fr_store *st, int64_t client_id, int64_t session_id, int limit, int64_t after_id,
+                              struct fr_store_recognition **rows_out, size_t *n_out, int64_t *next_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    if (next_out) *next_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out || !next_out) return bad("rows_out, n_out and next_out are required");
+    TRY(need_id(client_id, "client id"));
+    TRY(need_id(session_id, "session id"));
+    TRY(need_limit(limit));
+    if (after_id < 0) return bad("cursor must be >= 0");
+    return st->ops->recognition_list(st, client_id, session_id, limit, after_id, rows_out, n_out, next_out);
+}
+
+int fr_store_session_reported(fr_store *st, int64_t session_id, int64_t **subjects_out, int64_t **at_out,
+                              size_t *n_out) {
+    if (subjects_out) *subjects_out = NULL;
+    if (at_out) *at_out = NULL;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!subjects_out || !at_out || !n_out) return bad("subjects_out, at_out and n_out are required");
+    TRY(need_id(session_id, "session id"));
+    return st->ops->session_reported(st, session_id, subjects_out, at_out, n_out);
+}
+
+void fr_store_recognitions_free(struct fr_store_recognition *rows, size_t n) {
+    for (size_t i = 0; rows && i < n; i++) {
+        fr_free(rows[i].camera);
+        fr_free(rows[i].event_id);
+    }
+    fr_free(rows);
+}
+
+int fr_store_subject_find_external(fr_store *st, int64_t client_id, const char *external_id, int64_t *id_out) {
+    if (id_out) *id_out = 0;
+    TRY(need_store(st));
+    if (!id_out) return bad("id_out is NULL");
+    TRY(need_id(client_id, "client id"));
+    TRY(need_str(external_id, "external_id", FR_STORE_NAME_MAX));
+    return st->ops->subject_find_external(st, client_id, external_id, id_out);
 }

@@ -61,6 +61,7 @@ struct fr_store_ops {
     int (*subject_delete)(fr_store *st, int64_t client_id, int64_t id,
                           int64_t **face_ids_out, size_t *n_out);
     int (*subject_count)(fr_store *st, int64_t client_id, int64_t *n_out);
+    int (*subject_find_external)(fr_store *st, int64_t client_id, const char *external_id, int64_t *id_out);
 
     int (*face_add)(fr_store *st, const struct fr_store_face_new *f, int64_t *id_out);
     int (*face_get)(fr_store *st, int64_t client_id, int64_t id, struct fr_store_face *out);
@@ -113,6 +114,29 @@ struct fr_store_ops {
     int (*delivery_retry)(fr_store *st, int64_t client_id, int64_t webhook_id, int64_t id, int64_t now);
     int (*delivery_purge)(fr_store *st, int64_t before_ms, int64_t *n_out);
     int (*outbox_stats)(fr_store *st, int64_t *pending_out, int64_t *oldest_out);
+
+    int (*camera_create)(fr_store *st, int64_t client_id, const char *name, const char *url, int transport,
+                         int64_t *id_out);
+    int (*camera_get)(fr_store *st, int64_t client_id, int64_t id, struct fr_store_camera *out);
+    int (*camera_list)(fr_store *st, int64_t client_id, struct fr_store_camera **rows_out, size_t *n_out);
+    int (*camera_update)(fr_store *st, int64_t client_id, int64_t id, const char *name, const char *url,
+                         int transport);
+    int (*camera_delete)(fr_store *st, int64_t client_id, int64_t id);
+    int (*session_create)(fr_store *st, const struct fr_store_session_new *n, int64_t *id_out, int64_t *hook_out);
+    /* client_id 0: any client; slot_id NULL: by id */
+    int (*session_get)(fr_store *st, int64_t client_id, const char *slot_id, int64_t id,
+                       struct fr_store_session *out);
+    /* client_id 0: every client */
+    int (*session_list)(fr_store *st, int64_t client_id, int running, int limit, int64_t before_id,
+                        struct fr_store_session **rows_out, size_t *n_out, int64_t *next_out);
+    int (*session_take)(fr_store *st, int64_t id, const char *node, int64_t *epoch_out);
+    int (*session_stop)(fr_store *st, int64_t id, const char *reason, int64_t at);
+    int (*session_progress)(fr_store *st, int64_t id, const struct fr_store_session_stats *s);
+    int (*recognition_add)(fr_store *st, const struct fr_store_recognition *r, int64_t *id_out);
+    int (*recognition_list)(fr_store *st, int64_t client_id, int64_t session_id, int limit, int64_t after_id,
+                            struct fr_store_recognition **rows_out, size_t *n_out, int64_t *next_out);
+    int (*session_reported)(fr_store *st, int64_t session_id, int64_t **subjects_out, int64_t **at_out,
+                            size_t *n_out);
 };
 
 struct fr_store {

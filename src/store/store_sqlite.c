@@ -54,6 +54,12 @@
                      "AND f.subject_id = s.id)"
 #define CLIENT_COLS "id, name, key_prefix, key_hash, rate_limit_per_hour, rate_limit_per_day, " \
                     "disabled, created_at"
+#define CAMERA_COLS "id, client_id, name, url, transport, created_at, updated_at"
+#define SESSION_COLS "id, client_id, uid, slot_id, running, reason, mode, cooldown_ms, fps, threshold, " \
+                     "min_face_px, min_quality, liveness, report_unknown, snapshot, roster, max_failures, " \
+                     "max_failure_ms, callback_url, policy, ends_at, hook_id, node, epoch, created_at, " \
+                     "updated_at, stopped_at, frames_read, frames_analysed, faces_seen, recognitions, " \
+                     "callback_failures"
 #define QUERIES(X) \
     X(PING,            "SELECT 1") \
     X(VERSION,         "SELECT coalesce(max(version), 0) FROM schema_version") \
@@ -85,6 +91,7 @@
     X(SUBJECT_FACE_IDS,"SELECT id FROM faces WHERE client_id = ? AND subject_id = ? ORDER BY id") \
     X(SUBJECT_DELETE,  "DELETE FROM subjects WHERE client_id = ? AND id = ?") \
     X(SUBJECT_EXISTS,  "SELECT 1 FROM subjects WHERE client_id = ? AND id = ?") \
+    X(SUBJECT_BY_EXT,  "SELECT id FROM subjects WHERE client_id = ? AND external_id = ?") \
     X(SUBJECT_COUNT,   "SELECT count(*) FROM subjects WHERE client_id = ?") \
     X(FACE_INSERT,     "INSERT INTO faces(client_id, subject_id, embedding, model_id, quality, " \
                        "liveness, bbox_x, bbox_y, bbox_w, bbox_h, image_sha256, image, created_at) " \
@@ -119,24 +126,24 @@
     X(IDEM_PURGE,      "DELETE FROM idempotency WHERE created_at < ?") \
     X(WH_INSERT,       "INSERT INTO webhooks(client_id, url, events, description, enabled, secret, created_at, " \
                        "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)") \
-    X(WH_GET,          "SELECT id, client_id, url, events, description, enabled, secret, old_secret, coalesce(old_secret_until, 0), coalesce(failing_since, 0), disabled_reason, created_at, updated_at FROM webhooks WHERE client_id = ? AND id = ?") \
-    X(WH_LIST,         "SELECT id, client_id, url, events, description, enabled, secret, old_secret, coalesce(old_secret_until, 0), coalesce(failing_since, 0), disabled_reason, created_at, updated_at FROM webhooks WHERE client_id = ? ORDER BY id") \
+    X(WH_GET,          "SELECT id, client_id, url, events, description, enabled, secret, old_secret, coalesce(old_secret_until, 0), coalesce(failing_since, 0), disabled_reason, created_at, updated_at FROM webhooks WHERE client_id = ? AND id = ? AND session_id IS NULL") \
+    X(WH_LIST,         "SELECT id, client_id, url, events, description, enabled, secret, old_secret, coalesce(old_secret_until, 0), coalesce(failing_since, 0), disabled_reason, created_at, updated_at FROM webhooks WHERE client_id = ? AND session_id IS NULL ORDER BY id") \
     X(WH_UPDATE,       "UPDATE webhooks SET url = coalesce(?3, url), events = coalesce(?4, events), " \
                        "description = CASE WHEN ?5 IS NULL THEN description WHEN ?5 = '' THEN NULL ELSE ?5 END, " \
                        "enabled = CASE WHEN ?6 < 0 THEN enabled ELSE ?6 END, " \
                        "disabled_reason = CASE WHEN ?6 = 1 THEN NULL ELSE disabled_reason END, " \
                        "failing_since = CASE WHEN ?6 = 1 THEN NULL ELSE failing_since END, updated_at = ?7 " \
-                       "WHERE client_id = ?1 AND id = ?2") \
+                       "WHERE client_id = ?1 AND id = ?2 AND session_id IS NULL") \
     X(WH_ROTATE,       "UPDATE webhooks SET old_secret = secret, old_secret_until = ?4, secret = ?3, " \
-                       "updated_at = ?5 WHERE client_id = ?1 AND id = ?2") \
-    X(WH_DELETE,       "DELETE FROM webhooks WHERE client_id = ? AND id = ?") \
+                       "updated_at = ?5 WHERE client_id = ?1 AND id = ?2 AND session_id IS NULL") \
+    X(WH_DELETE,       "DELETE FROM webhooks WHERE client_id = ? AND id = ? AND session_id IS NULL") \
     X(WH_HEALTH_OK,    "UPDATE webhooks SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL " \
                        "RETURNING client_id") \
     X(WH_HEALTH_FAIL,  "UPDATE webhooks SET failing_since = coalesce(failing_since, ?2) WHERE id = ?1 " \
                        "RETURNING client_id") \
     X(WH_DISABLE,      "UPDATE webhooks SET enabled = 0, disabled_reason = ?2, updated_at = ?3 " \
                        "WHERE id = ?1 AND enabled = 1 AND (?4 = 0 OR failing_since < ?4)") \
-    X(WH_FAILING,      "SELECT count(*) FROM webhooks WHERE enabled = 1 AND failing_since < ?") \
+    X(WH_FAILING,      "SELECT count(*) FROM webhooks WHERE enabled = 1 AND failing_since < ? AND session_id IS NULL") \
     X(EV_INSERT,       "INSERT INTO events(id, client_id, type, body, created_at) VALUES (?, ?, ?, ?, ?)") \
     X(EV_DELETE,       "DELETE FROM events WHERE id = ?") \
     X(EV_ORPHANS,      "DELETE FROM events WHERE NOT EXISTS " \
@@ -155,7 +162,7 @@
                        "WHERE rn <= ?3 ORDER BY due_at, id LIMIT ?2) " \
                        "SELECT d.id, d.webhook_id, d.client_id, w.url, w.secret, " \
                        "CASE WHEN w.old_secret_until > ?1 THEN w.old_secret END, d.event_id, e.body, d.attempts, " \
-                       "e.created_at FROM pick JOIN deliveries d ON d.id = pick.id " \
+                       "e.created_at, coalesce(w.session_id, 0), w.policy FROM pick JOIN deliveries d ON d.id = pick.id " \
                        "JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id " \
                        "ORDER BY d.next_attempt_at, d.id") \
     X(DL_LEASE,        "UPDATE deliveries SET lease_until = ?2, lease_owner = ?3 WHERE id = ?1") \
@@ -170,8 +177,46 @@
     X(DL_RETRY,        "UPDATE deliveries SET status = 0, next_attempt_at = ?4, lease_until = 0 " \
                        "WHERE client_id = ?1 AND webhook_id = ?2 AND id = ?3") \
     X(DL_PURGE,        "DELETE FROM deliveries WHERE status = 1 AND delivered_at < ?") \
+    X(CAM_INSERT,      "INSERT INTO cameras(client_id, name, url, transport, created_at, updated_at) " \
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?5)") \
+    X(CAM_GET,         "SELECT " CAMERA_COLS " FROM cameras WHERE client_id = ? AND id = ?") \
+    X(CAM_LIST,        "SELECT " CAMERA_COLS " FROM cameras WHERE client_id = ? ORDER BY id") \
+    X(CAM_UPDATE,      "UPDATE cameras SET name = coalesce(?3, name), url = coalesce(?4, url), " \
+                       "transport = CASE WHEN ?5 < 0 THEN transport ELSE ?5 END, updated_at = ?6 " \
+                       "WHERE client_id = ?1 AND id = ?2") \
+    X(CAM_DELETE,      "DELETE FROM cameras WHERE client_id = ? AND id = ?") \
+    X(SES_INSERT,      "INSERT INTO sessions(client_id, uid, slot_id, mode, cooldown_ms, fps, threshold, " \
+                       "min_face_px, min_quality, liveness, report_unknown, snapshot, roster, max_failures, " \
+                       "max_failure_ms, callback_url, policy, ends_at, node, created_at, updated_at) VALUES " \
+                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20)") \
+    X(SES_CAM_INSERT,  "INSERT INTO session_cameras(session_id, idx, key, name, url, transport, camera_id) " \
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)") \
+    X(SES_HOOK_INSERT, "INSERT INTO webhooks(client_id, url, events, enabled, secret, created_at, updated_at, " \
+                       "session_id, policy) VALUES (?1, ?2, '', 1, ?3, ?4, ?4, ?5, ?6)") \
+    X(SES_SET_HOOK,    "UPDATE sessions SET hook_id = ?2 WHERE id = ?1") \
+    X(SES_BY_SLOT,     "SELECT " SESSION_COLS " FROM sessions WHERE client_id = ? AND slot_id = ? " \
+                       "ORDER BY running DESC, id DESC LIMIT 1") \
+    X(SES_BY_ID,       "SELECT " SESSION_COLS " FROM sessions WHERE id = ?") \
+    X(SES_LIST,        "SELECT " SESSION_COLS " FROM sessions WHERE (?1 = 0 OR client_id = ?1) " \
+                       "AND (?2 = 0 OR running = 1) AND id < ?3 ORDER BY id DESC LIMIT ?4") \
+    X(SES_RUNNING,     "SELECT " SESSION_COLS " FROM sessions WHERE running = 1 ORDER BY id LIMIT ?") \
+    X(SES_CAMS,        "SELECT key, name, url, transport, camera_id FROM session_cameras WHERE session_id = ? " \
+                       "ORDER BY idx") \
+    X(SES_TAKE,        "UPDATE sessions SET node = ?2, epoch = epoch + 1, updated_at = ?3 WHERE id = ?1 " \
+                       "AND running = 1 RETURNING epoch") \
+    X(SES_STOP,        "UPDATE sessions SET running = 0, reason = ?2, stopped_at = ?3, updated_at = ?3 " \
+                       "WHERE id = ?1 AND running = 1") \
+    X(SES_PROGRESS,    "UPDATE sessions SET frames_read = ?2, frames_analysed = ?3, faces_seen = ?4, " \
+                       "recognitions = ?5, callback_failures = ?6, updated_at = ?7 WHERE id = ?1") \
+    X(REC_INSERT,      "INSERT INTO recognitions(client_id, session_id, kind, subject_id, camera, similarity, " \
+                       "quality, x1, y1, x2, y2, seen_at, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") \
+    X(REC_LIST,        "SELECT id, client_id, session_id, kind, subject_id, camera, similarity, quality, " \
+                       "x1, y1, x2, y2, seen_at, event_id FROM recognitions WHERE client_id = ? AND " \
+                       "session_id = ? AND id > ? ORDER BY id LIMIT ?") \
+    X(REC_REPORTED,    "SELECT subject_id, max(seen_at) FROM recognitions WHERE session_id = ? AND kind = 0 " \
+                       "GROUP BY subject_id ORDER BY subject_id") \
     X(OUTBOX_STATS,    "SELECT count(*), coalesce(min(d.created_at), 0) FROM deliveries d " \
-                       "JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 0 AND w.enabled = 1")
+                       "JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 0 AND w.enabled = 1 AND w.session_id IS NULL")
 
 enum q {
 #define X(n, sql) Q_##n,
@@ -757,9 +802,10 @@ static int read_claim(sqlite3_stmt *q, void *row) {
     c->client_id = sqlite3_column_int64(q, 2);
     c->attempts = sqlite3_column_int(q, 8);
     c->created_at = sqlite3_column_int64(q, 9);
+    c->session_id = sqlite3_column_int64(q, 10);
     if ((rc = col_str(q, 3, &c->url)) < 0 || (rc = col_str(q, 4, &c->secret)) < 0 ||
         (rc = col_str(q, 5, &c->old_secret)) < 0 || (rc = col_str(q, 6, &c->event_id)) < 0 ||
-        (rc = col_str(q, 7, &c->body)) < 0)
+        (rc = col_str(q, 7, &c->body)) < 0 || (rc = col_str(q, 11, &c->policy)) < 0)
         fr_store_claims_free_one(c);
     return rc;
 }
@@ -785,6 +831,113 @@ static int read_delivery(sqlite3_stmt *q, void *row) {
 }
 static void free_delivery(void *row) { fr_store_delivery_free(row); }
 static const struct row_kind DELIVERY_ROW = { sizeof(struct fr_store_delivery), read_delivery, free_delivery };
+
+static int read_camera(sqlite3_stmt *q, void *row) {
+    struct fr_store_camera *c = row;
+    int rc;
+    c->id = sqlite3_column_int64(q, 0);
+    c->client_id = sqlite3_column_int64(q, 1);
+    c->transport = sqlite3_column_int(q, 4);
+    c->created_at = sqlite3_column_int64(q, 5);
+    c->updated_at = sqlite3_column_int64(q, 6);
+    if ((rc = col_str(q, 2, &c->name)) < 0 || (rc = col_str(q, 3, &c->url)) < 0) fr_store_camera_free(c);
+    return rc;
+}
+static void free_camera(void *row) { fr_store_camera_free(row); }
+static const struct row_kind CAMERA_ROW = { sizeof(struct fr_store_camera), read_camera, free_camera };
+
+static int read_session(sqlite3_stmt *q, void *row) {
+    struct fr_store_session *s = row;
+    struct fr_store_session_settings *x = &s->set;
+    int rc;
+    s->id = sqlite3_column_int64(q, 0);
+    s->client_id = sqlite3_column_int64(q, 1);
+    s->running = sqlite3_column_int(q, 4);
+    x->mode = sqlite3_column_int(q, 6);
+    x->cooldown_ms = sqlite3_column_int64(q, 7);
+    x->fps = sqlite3_column_double(q, 8);
+    x->threshold = sqlite3_column_double(q, 9);
+    x->min_face_px = sqlite3_column_int(q, 10);
+    x->min_quality = sqlite3_column_double(q, 11);
+    x->liveness = sqlite3_column_int(q, 12);
+    x->report_unknown = sqlite3_column_int(q, 13);
+    x->snapshot = sqlite3_column_int(q, 14);
+    x->max_failures = sqlite3_column_int(q, 16);
+    x->max_failure_ms = sqlite3_column_int64(q, 17);
+    x->ends_at = sqlite3_column_int64(q, 20);
+    s->hook_id = sqlite3_column_int64(q, 21);
+    s->epoch = sqlite3_column_int64(q, 23);
+    s->created_at = sqlite3_column_int64(q, 24);
+    s->updated_at = sqlite3_column_int64(q, 25);
+    s->stopped_at = sqlite3_column_int64(q, 26);
+    s->stats.frames_read = sqlite3_column_int64(q, 27);
+    s->stats.frames_analysed = sqlite3_column_int64(q, 28);
+    s->stats.faces_seen = sqlite3_column_int64(q, 29);
+    s->stats.recognitions = sqlite3_column_int64(q, 30);
+    s->stats.callback_failures = sqlite3_column_int64(q, 31);
+    if ((rc = col_str(q, 2, &s->uid)) < 0 || (rc = col_str(q, 3, &s->slot_id)) < 0 ||
+        (rc = col_str(q, 5, &s->reason)) < 0 || (rc = col_str(q, 15, &x->roster)) < 0 ||
+        (rc = col_str(q, 18, &x->callback_url)) < 0 || (rc = col_str(q, 19, &x->policy)) < 0 ||
+        (rc = col_str(q, 22, &s->node)) < 0)
+        fr_store_session_free(s);
+    return rc;
+}
+static void free_session(void *row) { fr_store_session_free(row); }
+static const struct row_kind SESSION_ROW = { sizeof(struct fr_store_session), read_session, free_session };
+
+static void free_session_camera(void *row) {
+    struct fr_store_session_camera *c = row;
+    fr_free(c->key);
+    fr_free(c->name);
+    fr_free(c->url);
+    memset(c, 0, sizeof *c);
+}
+static int read_session_camera(sqlite3_stmt *q, void *row) {
+    struct fr_store_session_camera *c = row;
+    int rc;
+    c->transport = sqlite3_column_int(q, 3);
+    c->camera_id = sqlite3_column_int64(q, 4);
+    if ((rc = col_str(q, 0, &c->key)) < 0 || (rc = col_str(q, 1, &c->name)) < 0 || (rc = col_str(q, 2, &c->url)) < 0)
+        free_session_camera(c);
+    return rc;
+}
+static const struct row_kind SESSION_CAMERA_ROW = { sizeof(struct fr_store_session_camera), read_session_camera,
+                                                    free_session_camera };
+
+static int read_recognition(sqlite3_stmt *q, void *row) {
+    struct fr_store_recognition *r = row;
+    int rc;
+    r->id = sqlite3_column_int64(q, 0);
+    r->client_id = sqlite3_column_int64(q, 1);
+    r->session_id = sqlite3_column_int64(q, 2);
+    r->kind = sqlite3_column_int(q, 3);
+    r->subject_id = sqlite3_column_int64(q, 4);
+    r->similarity = (float)sqlite3_column_double(q, 6);
+    r->quality = (float)sqlite3_column_double(q, 7);
+    for (int i = 0; i < 4; i++) r->box[i] = (float)sqlite3_column_double(q, 8 + i);
+    r->seen_at = sqlite3_column_int64(q, 12);
+    if ((rc = col_str(q, 5, &r->camera)) < 0 || (rc = col_str(q, 13, &r->event_id)) < 0) {
+        fr_free(r->camera);
+        fr_free(r->event_id);
+        memset(r, 0, sizeof *r);
+    }
+    return rc;
+}
+static void free_recognition(void *row) {
+    struct fr_store_recognition *r = row;
+    fr_free(r->camera);
+    fr_free(r->event_id);
+}
+static const struct row_kind RECOGNITION_ROW = { sizeof(struct fr_store_recognition), read_recognition,
+                                                 free_recognition };
+
+static int read_pair(sqlite3_stmt *q, void *row) {
+    int64_t *p = row;
+    p[0] = sqlite3_column_int64(q, 0);
+    p[1] = sqlite3_column_int64(q, 1);
+    return 0;
+}
+static const struct row_kind PAIR_ROW = { 2 * sizeof(int64_t), read_pair, NULL };
 
 /* ---- opening, migrations, housekeeping ---------------------------------------- */
 
@@ -1479,7 +1632,7 @@ static int sq_webhook_failing_count(fr_store *st, int64_t since, int64_t *n_out)
 
 static int sq_event_add(fr_store *st, const struct fr_store_event_new *e, int64_t *n_out) {
     struct res ev = { 0 }, fan = { 0 }, del = { 0 };
-    const int64_t now = fr__store_now(st);
+    const int64_t now = e->created_at > 0 ? e->created_at : fr__store_now(st);
     struct use u;
     int rc = use_begin(st, WRITE, &u);
     if (rc < 0) return rc;
@@ -1617,6 +1770,231 @@ static int sq_outbox_stats(fr_store *st, int64_t *pending_out, int64_t *oldest_o
     return rc;
 }
 
+
+/* ---- cameras and camera sessions ------------------------------------------------------ */
+
+static int sq_subject_find_external(fr_store *st, int64_t client_id, const char *external_id, int64_t *id_out) {
+    struct res r = { .kind = &I64_ROW, .max = 1, .rows = id_out };
+    int rc = call(st, READ, Q_SUBJECT_BY_EXT, ARGS(a_int(client_id), a_text(external_id)), &r, "finding a subject");
+    return rc == 0 && r.n == 0 ? fr_err_set(FR_E_SUBJECT_NOT_FOUND, "subject not found") : rc;
+}
+
+static int camera_missing(void) { return fr_err_set(FR_E_NOT_FOUND, "camera not found"); }
+
+static int sq_camera_create(fr_store *st, int64_t client_id, const char *name, const char *url, int transport,
+                            int64_t *id_out) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_CAM_INSERT,
+                  ARGS(a_int(client_id), a_text(name), a_text(url), a_int(transport), a_int(fr__store_now(st))), &r,
+                  "creating a camera");
+    if (rc == 0) *id_out = r.last_id;
+    return constraint(rc, &r, NULL, FR_E_NOT_FOUND, "client not found");
+}
+
+static int sq_camera_get(fr_store *st, int64_t client_id, int64_t id, struct fr_store_camera *out) {
+    struct res r = { .kind = &CAMERA_ROW, .max = 1, .rows = out };
+    int rc = call(st, READ, Q_CAM_GET, ARGS(a_int(client_id), a_int(id)), &r, "reading a camera");
+    return rc == 0 && r.n == 0 ? camera_missing() : rc;
+}
+
+static int sq_camera_list(fr_store *st, int64_t client_id, struct fr_store_camera **rows_out, size_t *n_out) {
+    struct res r = { .kind = &CAMERA_ROW, .max = FR_STORE_LIST_MAX };
+    int rc = call(st, READ, Q_CAM_LIST, ARGS(a_int(client_id)), &r, "listing cameras");
+    *rows_out = r.rows;
+    *n_out = r.n;
+    return rc;
+}
+
+static int sq_camera_update(fr_store *st, int64_t client_id, int64_t id, const char *name, const char *url,
+                            int transport) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_CAM_UPDATE,
+                  ARGS(a_int(client_id), a_int(id), a_text(name), a_text(url), a_int(transport),
+                       a_int(fr__store_now(st))),
+                  &r, "updating a camera");
+    return rc == 0 && r.changes == 0 ? camera_missing() : rc;
+}
+
+static int sq_camera_delete(fr_store *st, int64_t client_id, int64_t id) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_CAM_DELETE, ARGS(a_int(client_id), a_int(id)), &r, "deleting a camera");
+    return rc == 0 && r.changes == 0 ? camera_missing() : rc;
+}
+
+static int sq_session_create(fr_store *st, const struct fr_store_session_new *n, int64_t *id_out, int64_t *hook_out) {
+    const struct fr_store_session_settings *x = n->set;
+    const int64_t now = fr__store_now(st);
+    struct res r = { 0 };
+    struct use u;
+    int64_t id = 0, hook = 0;
+    int rc = use_begin(st, WRITE, &u);
+    if (rc < 0) return rc;
+    if ((rc = tx_open(u.c)) == 0) {
+        rc = stmt_run(u.c, Q_SES_INSERT,
+                      ARGS(a_int(n->client_id), a_text(n->uid), a_text(n->slot_id), a_int(x->mode),
+                           a_int(x->cooldown_ms), a_real(x->fps), a_real(x->threshold), a_int(x->min_face_px),
+                           a_real(x->min_quality), a_int(x->liveness), a_int(x->report_unknown), a_int(x->snapshot),
+                           a_text(x->roster), a_int(x->max_failures), a_int(x->max_failure_ms),
+                           a_text(x->callback_url), a_text(x->policy), a_int(x->ends_at), a_text(n->node), a_int(now)),
+                      &r, "creating a session");
+        rc = constraint(rc, &r, "slot_id", FR_E_NOT_FOUND, "client not found");
+        id = r.last_id;
+        for (int i = 0; rc == 0 && i < n->n_cameras; i++) {
+            const struct fr_store_session_camera *c = &n->cameras[i];
+            struct res cr = { 0 };
+            rc = stmt_run(u.c, Q_SES_CAM_INSERT,
+                          ARGS(a_int(id), a_int(i), a_text(c->key), a_text(c->name), a_text(c->url),
+                               a_int(c->transport), a_int(c->camera_id)),
+                          &cr, "writing a session's camera");
+            rc = constraint(rc, &cr, "cameras", 0, NULL);
+        }
+        if (rc == 0) {
+            struct res hr = { 0 };
+            rc = stmt_run(u.c, Q_SES_HOOK_INSERT,
+                          ARGS(a_int(n->client_id), a_text(x->callback_url),
+                               a_text(n->callback_secret ? n->callback_secret : ""), a_int(now), a_int(id),
+                               a_text(x->policy)),
+                          &hr, "writing a session's callback endpoint");
+            hook = hr.last_id;
+        }
+        if (rc == 0) {
+            struct res sr = { 0 };
+            rc = stmt_run(u.c, Q_SES_SET_HOOK, ARGS(a_int(id), a_int(hook)), &sr, "linking a session's callbacks");
+        }
+        rc = tx_close(u.c, rc);
+    }
+    use_end(&u);
+    if (rc == 0) {
+        *id_out = id;
+        *hook_out = hook;
+    }
+    return rc;
+}
+
+/* Each session's cameras (the connection is held). */
+static int session_cameras(struct conn *c, struct fr_store_session *rows, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        struct res r = { .kind = &SESSION_CAMERA_ROW, .max = FR_STORE_SESSION_CAMERAS_MAX };
+        int rc = stmt_run(c, Q_SES_CAMS, ARGS(a_int(rows[i].id)), &r, "reading a session's cameras");
+        if (rc < 0) return rc;
+        rows[i].cameras = r.rows;
+        rows[i].n_cameras = (int)r.n;
+    }
+    return 0;
+}
+
+static int sq_session_get(fr_store *st, int64_t client_id, const char *slot_id, int64_t id,
+                          struct fr_store_session *out) {
+    struct res r = { .kind = &SESSION_ROW, .max = 1, .rows = out };
+    struct use u;
+    int rc = use_begin(st, READ, &u);
+    if (rc < 0) return rc;
+    if ((rc = rtx_open(u.c)) == 0) {
+        rc = slot_id ? stmt_run(u.c, Q_SES_BY_SLOT, ARGS(a_int(client_id), a_text(slot_id)), &r, "reading a session")
+                     : stmt_run(u.c, Q_SES_BY_ID, ARGS(a_int(id)), &r, "reading a session");
+        if (rc == 0 && r.n == 1) rc = session_cameras(u.c, out, 1);
+        rc = tx_close(u.c, rc);
+    }
+    use_end(&u);
+    if (rc < 0) fr_store_session_free(out);
+    if (rc == 0 && r.n == 0) return fr_err_set(FR_E_SESSION_NOT_FOUND, "session not found");
+    return rc;
+}
+
+static int sq_session_list(fr_store *st, int64_t client_id, int running, int limit, int64_t before_id,
+                           struct fr_store_session **rows_out, size_t *n_out, int64_t *next_out) {
+    struct res r = { .kind = &SESSION_ROW, .max = (size_t)limit };
+    struct use u;
+    int rc = use_begin(st, READ, &u);
+    if (rc < 0) return rc;
+    if ((rc = rtx_open(u.c)) == 0) {
+        rc = client_id == 0 && running
+                 ? stmt_run(u.c, Q_SES_RUNNING, ARGS(a_int(limit)), &r, "listing running sessions")
+                 : stmt_run(u.c, Q_SES_LIST,
+                            ARGS(a_int(client_id), a_int(running), a_int(before_id > 0 ? before_id : INT64_MAX),
+                                 a_int(limit + 1)),
+                            &r, "listing sessions");
+        if (rc == 0) rc = session_cameras(u.c, r.rows, r.n);
+        rc = tx_close(u.c, rc);
+    }
+    use_end(&u);
+    if (rc < 0) {
+        res_free(&r);
+        return rc;
+    }
+    *rows_out = r.rows;
+    *n_out = r.n;
+    *next_out = r.more && r.n ? ((struct fr_store_session *)r.rows)[r.n - 1].id : 0;
+    return 0;
+}
+
+static int sq_session_take(fr_store *st, int64_t id, const char *node, int64_t *epoch_out) {
+    struct res r = { .kind = &I64_ROW, .max = 1, .rows = epoch_out };
+    int rc = call(st, WRITE, Q_SES_TAKE, ARGS(a_int(id), a_text(node), a_int(fr__store_now(st))), &r,
+                  "taking a session");
+    return rc == 0 && r.n == 0 ? fr_err_set(FR_E_SESSION_NOT_FOUND, "session not running") : rc;
+}
+
+static int sq_session_stop(fr_store *st, int64_t id, const char *reason, int64_t at) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_SES_STOP, ARGS(a_int(id), a_text(reason), a_int(at)), &r, "stopping a session");
+    return rc == 0 && r.changes == 0 ? fr_err_set(FR_E_SESSION_NOT_FOUND, "session not running") : rc;
+}
+
+static int sq_session_progress(fr_store *st, int64_t id, const struct fr_store_session_stats *x) {
+    struct res r = { 0 };
+    return call(st, WRITE, Q_SES_PROGRESS,
+                ARGS(a_int(id), a_int(x->frames_read), a_int(x->frames_analysed), a_int(x->faces_seen),
+                     a_int(x->recognitions), a_int(x->callback_failures), a_int(fr__store_now(st))),
+                &r, "recording a session's progress");
+}
+
+static int sq_recognition_add(fr_store *st, const struct fr_store_recognition *x, int64_t *id_out) {
+    struct res r = { 0 };
+    int rc = call(st, WRITE, Q_REC_INSERT,
+                  ARGS(a_int(x->client_id), a_int(x->session_id), a_int(x->kind), a_int(x->subject_id),
+                       a_text(x->camera), a_real(x->similarity), a_real(x->quality), a_real(x->box[0]),
+                       a_real(x->box[1]), a_real(x->box[2]), a_real(x->box[3]), a_int(x->seen_at),
+                       a_text(x->event_id)),
+                  &r, "writing a recognition");
+    if (rc == 0) *id_out = r.last_id;
+    return constraint(rc, &r, NULL, FR_E_SESSION_NOT_FOUND, "session not found");
+}
+
+static int sq_recognition_list(fr_store *st, int64_t client_id, int64_t session_id, int limit, int64_t after_id,
+                               struct fr_store_recognition **rows_out, size_t *n_out, int64_t *next_out) {
+    struct res r = { .kind = &RECOGNITION_ROW, .max = (size_t)limit };
+    int rc = call(st, READ, Q_REC_LIST, ARGS(a_int(client_id), a_int(session_id), a_int(after_id), a_int(limit + 1)),
+                  &r, "listing recognitions");
+    *rows_out = r.rows;
+    *n_out = r.n;
+    *next_out = rc == 0 && r.more && r.n ? ((struct fr_store_recognition *)r.rows)[r.n - 1].id : 0;
+    return rc;
+}
+
+static int sq_session_reported(fr_store *st, int64_t session_id, int64_t **subjects_out, int64_t **at_out,
+                               size_t *n_out) {
+    struct res r = { .kind = &PAIR_ROW, .max = SIZE_MAX - 1 };
+    int rc = call(st, READ, Q_REC_REPORTED, ARGS(a_int(session_id)), &r, "reading a session's reports");
+    if (rc < 0) return rc;
+    int64_t *p = r.rows, *a = fr_calloc(r.n + 1, sizeof *a), *b = fr_calloc(r.n + 1, sizeof *b);
+    if (!a || !b) {
+        fr_free(a);
+        fr_free(b);
+        fr_free(p);
+        return -FR_E_NOMEM;
+    }
+    for (size_t i = 0; i < r.n; i++) {
+        a[i] = p[2 * i];
+        b[i] = p[2 * i + 1];
+    }
+    fr_free(p);
+    *subjects_out = a;
+    *at_out = b;
+    *n_out = r.n;
+    return 0;
+}
+
 const struct fr_store_ops fr__store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1678,4 +2056,19 @@ const struct fr_store_ops fr__store_sqlite_ops = {
     .delivery_retry = sq_delivery_retry,
     .delivery_purge = sq_delivery_purge,
     .outbox_stats = sq_outbox_stats,
+    .subject_find_external = sq_subject_find_external,
+    .camera_create = sq_camera_create,
+    .camera_get = sq_camera_get,
+    .camera_list = sq_camera_list,
+    .camera_update = sq_camera_update,
+    .camera_delete = sq_camera_delete,
+    .session_create = sq_session_create,
+    .session_get = sq_session_get,
+    .session_list = sq_session_list,
+    .session_take = sq_session_take,
+    .session_stop = sq_session_stop,
+    .session_progress = sq_session_progress,
+    .recognition_add = sq_recognition_add,
+    .recognition_list = sq_recognition_list,
+    .session_reported = sq_session_reported,
 };
