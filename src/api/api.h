@@ -126,6 +126,17 @@ int fr_api_photo(struct fr_api_call *c, const char *field, const char *b64_field
 /* A webhook's fields from a JSON body (create: url and events required);
  * names holds FR_SVC_WEBHOOK_EVENTS_MAX pointers into body. */
 int fr_api_webhook_fields(json_t *body, int create, struct fr_svc_webhook_fields *f, const char **names);
+/* A session's body (POST /api/v1/sessions) as the service's request; the
+ * strings point into body, the arrays into b (fr_api_session_buf_free). */
+#define FR_API_SESSION_CAMERAS 64
+struct fr_api_session_buf {
+    struct fr_svc_session_camera_req cams[FR_API_SESSION_CAMERAS];
+    int64_t *ids;
+    const char **ext;
+    double backoff[FR_SVC_CALLBACK_ATTEMPTS_MAX];
+};
+int fr_api_session_fields(json_t *body, struct fr_svc_session_req *r, struct fr_api_session_buf *b);
+void fr_api_session_buf_free(struct fr_api_session_buf *b);
 /* The JSON body (must be an object); VALIDATION_ERROR otherwise. */
 int fr_api_json_body(struct fr_api_call *c, json_t **out);
 

@@ -44,7 +44,7 @@ static json_t *service(const char *name, int healthy, json_t *details) {
 }
 
 /* GET /status: {"overall_status": "healthy" | "degraded" | "unhealthy",
- * "services": {"models", "database", "index", "workers"}, "healthy_count",
+ * "services": {"models", "database", "index", "workers", "webhooks", "sessions"}, "healthy_count",
  * "total_count"} inside the success envelope. Unhealthy when the database
  * is down (nothing works without it), degraded when anything else is. */
 int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
@@ -75,17 +75,25 @@ int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
                          json_pack("{s:I,s:f,s:I}", "pending", (json_int_t)st.webhooks_pending,
                                    "oldest_pending_seconds", st.webhooks_oldest_s, "failing_endpoints",
                                    (json_int_t)st.webhooks_failing));
+    /* camera sessions: unhealthy while a running session's camera is down */
+    struct fr_svc_sessions_status ss;
+    fr_svc_sessions_status(c->api->svc, &ss);
+    const int sessions_ok = ss.cameras_connected == ss.cameras_total;
+    json_t *se = service("Camera sessions", sessions_ok,
+                         json_pack("{s:i,s:i,s:i,s:i}", "running", ss.running, "max_sessions", ss.max_sessions,
+                                   "cameras_connected", ss.cameras_connected, "cameras_total", ss.cameras_total));
     if (!fr_api_metrics_allowed(c)) {   /* FACEREC_METRICS_TOKEN set and not given: states, no counts */
+        json_object_clear(json_object_get(se, "details"));
         json_object_del(json_object_get(db, "details"), "faces");
         json_object_del(json_object_get(ix, "details"), "faces");
         json_object_clear(json_object_get(wk, "details"));
         json_object_clear(json_object_get(wh, "details"));
     }
-    int healthy = models_ok + st.database_ok + st.index_ok + 1 + hooks_ok, total = 5;
+    int healthy = models_ok + st.database_ok + st.index_ok + 1 + hooks_ok + sessions_ok, total = 6;
     const char *overall = !st.database_ok ? "unhealthy" : healthy == total ? "healthy" : "degraded";
-    *data = json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o},s:i,s:i}", "overall_status", overall, "services", "models",
-                      models, "database", db, "index", ix, "workers", wk, "webhooks", wh, "healthy_count", healthy,
-                      "total_count", total);
+    *data = json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o,s:o},s:i,s:i}", "overall_status", overall, "services", "models",
+                      models, "database", db, "index", ix, "workers", wk, "webhooks", wh, "sessions", se,
+                      "healthy_count", healthy, "total_count", total);
     return *data ? 0 : -FR_E_NOMEM;
 }
 

@@ -359,7 +359,7 @@ static void test_status(void **state) {
     json_t *sv = jget(r.json, "data.services");
     assert_true(json_is_object(sv));
     int healthy = 0, total = 0;
-    for (const char *k = "models\0database\0index\0workers\0webhooks\0"; *k; k += strlen(k) + 1) {
+    for (const char *k = "models\0database\0index\0workers\0webhooks\0sessions\0"; *k; k += strlen(k) + 1) {
         json_t *one = json_object_get(sv, k);
         if (!one) {
             dump(&r, "/status");
@@ -1672,15 +1672,15 @@ static void test_console_page(void **state) {
     }
     static char dom[1 << 17], log[1 << 17];
     assert_int_equal(console_dom(g_srv.port, dom, sizeof dom, log, sizeof log), 0);
-    static const char *const services[] = { "models", "database", "index", "workers", "webhooks" };
-    for (int i = 0; i < 5; i++) {
+    static const char *const services[] = { "models", "database", "index", "workers", "webhooks", "sessions" };
+    for (int i = 0; i < 6; i++) {
         char want[64];
         snprintf(want, sizeof want, "data-service=\"%s\"", services[i]);
         if (!strstr(dom, want)) fprintf(stderr, "DOM: %.2000s\n", dom);
         assert_non_null(strstr(dom, want));
     }
     if (g_models) {
-        assert_non_null(strstr(dom, "5 of 5 healthy"));
+        assert_non_null(strstr(dom, "6 of 6 healthy"));
         assert_non_null(strstr(dom, "data-overall=\"healthy\""));
         assert_null(strstr(dom, "service bad"));
     }
@@ -1693,13 +1693,13 @@ static void test_console_page(void **state) {
     const char *env[] = { "FACEREC_MODELS_DIR=/nonexistent-models", NULL };
     assert_int_equal(e2e_server_start(&s, NULL, env), 0);
     assert_int_equal(console_dom(s.port, dom, sizeof dom, log, sizeof log), 0);
-    assert_non_null(strstr(dom, "4 of 5 healthy"));
+    assert_non_null(strstr(dom, "5 of 6 healthy"));
     assert_non_null(strstr(dom, "data-overall=\"degraded\""));
     assert_non_null(strstr(dom, "class=\"service bad\" data-service=\"models\""));
     assert_non_null(strstr(dom, "Unhealthy: Face models."));
     assert_null(strstr(log, "Refused to"));
     assert_null(strstr(log, "Uncaught"));
-    printf("console: DOM shows 4 services; healthy server 4 of 4, without models 3 of 4 and red\n");
+    printf("console: DOM shows 6 services; healthy server 6 of 6, without models 5 of 6 and red\n");
     assert_int_equal(e2e_server_stop(&s), 0);
     e2e_server_cleanup(&s);
 }
