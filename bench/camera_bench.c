@@ -13,20 +13,12 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench_util.h"
 #include "sessions/camera.h"
 
 #define SECONDS 12
-
-static double cpu_ms(int who) {
-    struct rusage u;
-    getrusage(who, &u);
-    return (double)u.ru_utime.tv_sec * 1e3 + (double)u.ru_utime.tv_usec / 1e3 + (double)u.ru_stime.tv_sec * 1e3 +
-           (double)u.ru_stime.tv_usec / 1e3;
-}
 
 struct done { pthread_mutex_t mu; int dead; };
 
@@ -51,7 +43,7 @@ static int run(const char *path, double fps) {
     struct fr_camera_opts o = { .url = url, .fps = fps, .allow_files = 1, .on_frame = on_frame,
                                 .on_state = on_state, .ctx = &d };
     struct fr_camera *cam;
-    double c0 = cpu_ms(RUSAGE_SELF), t0 = fr_time_ms();
+    double c0 = bench_cpu_ms(RUSAGE_SELF), t0 = fr_time_ms();
     if (fr_camera_open(&o, &cam) < 0) { fprintf(stderr, "open: %s\n", fr_err_detail()); return -1; }
     for (int i = 0; i < 60000; i++) {   /* 60 s at most */
         pthread_mutex_lock(&d.mu);
@@ -62,7 +54,7 @@ static int run(const char *path, double fps) {
     }
     struct fr_camera_stats st;
     fr_camera_stats(cam, &st);
-    double cpu = cpu_ms(RUSAGE_SELF) - c0, wall = fr_time_ms() - t0;
+    double cpu = bench_cpu_ms(RUSAGE_SELF) - c0, wall = fr_time_ms() - t0;
     fr_camera_stop(cam);
     printf("  fr_camera %4.1f fps   %6.1f ms CPU per video second (%5.1f %% of a core)   read %4lld decoded %4lld "
            "sampled %4lld%s   (%.0f ms wall)\n", fps, cpu / SECONDS, cpu / SECONDS / 10, (long long)st.read,
@@ -73,9 +65,9 @@ static int run(const char *path, double fps) {
 static void peer(const char *path) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -threads 1 -i '%s' -f null - 2>&1", path);
-    double c0 = cpu_ms(RUSAGE_CHILDREN);
+    double c0 = bench_cpu_ms(RUSAGE_CHILDREN);
     if (system(cmd) != 0) { printf("  ffmpeg CLI failed\n"); return; }
-    double cpu = cpu_ms(RUSAGE_CHILDREN) - c0;
+    double cpu = bench_cpu_ms(RUSAGE_CHILDREN) - c0;
     printf("  ffmpeg CLI (peer)   %6.1f ms CPU per video second (%5.1f %% of a core)   every frame, 1 thread\n",
            cpu / SECONDS, cpu / SECONDS / 10);
 }

@@ -18,17 +18,6 @@
 
 #define BLOCK 10
 
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    int i = (int)(p * (n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
-
 static int die(const char *what) {
     fprintf(stderr, "enroll_outbox_bench: %s: %s\n", what, fr_err_detail());
     return 1;
@@ -121,7 +110,8 @@ int main(int argc, char **argv) {
         pthread_mutex_unlock(&rcv.mu);
         if (delivered < nw) rcv_sleep_ms(20);
     }
-    double bm = pct(base, nb, 0.5), b99 = pct(base, nb, 0.99), wm = pct(with, nw, 0.5), w99 = pct(with, nw, 0.99);
+    double bm = bench_pct(base, nb, 0.5), b99 = bench_pct(base, nb, 0.99);
+    double wm = bench_pct(with, nw, 0.5), w99 = bench_pct(with, nw, 0.99);
     printf("| arm | enrolments | median ms | p99 ms |\n|---|---|---|---|\n");
     printf("| no webhook (baseline) | %d | %.2f | %.2f |\n", nb, bm, b99);
     printf("| face.enrolled to a webhook | %d | %.2f | %.2f |\n", nw, wm, w99);

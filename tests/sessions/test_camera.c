@@ -4,7 +4,8 @@
  * frames, 3 B-frames without b-pyramid (non-reference, as x264 makes them
  * for most cameras' main profile).
  *
- * Every server is started on a free loopback port and stopped by its PID.
+ * Every server is started on a free loopback port and stopped by its PID
+ * (rtsp_fixture.h).
  * stderr is captured for the whole run: the last test checks that the
  * camera's password ("secret") appears in no log line, then the capture is
  * copied back to the real stderr. */
@@ -22,6 +23,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "rtsp_fixture.h"
 #include "sessions/camera.h"
 
 static char g_dir[64];
@@ -34,61 +36,8 @@ static int g_frames_in_video;
 
 /* ---- fixtures ---- */
 
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-struct server { pid_t pid; int port; };
-
-/* Starts rtsp_server and waits (5 s at most) for its READY line. */
-static int server_start(struct server *s) {
-    int fds[2];
-    s->pid = -1;
-    s->port = free_port();
-    if (s->port <= 0 || pipe(fds) != 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        char port[16];
-        snprintf(port, sizeof port, "%d", s->port);
-        dup2(fds[1], 1);
-        int dn = open("/dev/null", O_WRONLY);
-        if (dn >= 0) dup2(dn, 2);
-        close(fds[0]);
-        execl(g_server, g_server, "--port", port, "--file", g_video, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    s->pid = pid;
-    char buf[64] = { 0 };
-    size_t n = 0;
-    struct pollfd p = { .fd = fds[0], .events = POLLIN };
-    double end = fr_time_ms() + 5000;
-    while (n < sizeof buf - 1 && !strstr(buf, "READY") && fr_time_ms() < end) {
-        if (poll(&p, 1, 100) <= 0) continue;
-        ssize_t r = read(fds[0], buf + n, sizeof buf - 1 - n);
-        if (r <= 0) break;
-        n += (size_t)r;
-    }
-    close(fds[0]);
-    return strstr(buf, "READY") ? 0 : -1;
-}
-
-static void server_stop(struct server *s) {
-    if (s->pid <= 0) return;
-    kill(s->pid, SIGCONT);
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, NULL, 0);
-    s->pid = -1;
-}
+static int server_start(struct rtsp_server *s) { return rtsp_server_start(g_server, g_video, s); }
+static void server_stop(struct rtsp_server *s) { rtsp_server_stop(s, SIGKILL); }
 
 /* What the callbacks saw. */
 #define MAXF 512
@@ -185,7 +134,7 @@ static void print_stats(const char *what, struct fr_camera *cam) {
  * starts the server and fills the options (user:secret@ in the URL), the
  * test adjusts them, rig_open opens the camera. */
 struct rig {
-    struct server s;
+    struct rtsp_server s;
     char url[128];
     struct rec r;
     struct fr_camera_opts o;
@@ -432,7 +381,7 @@ static void test_rtsp_udp(void **state) {
 static void test_http_mjpeg(void **state) {
     (void)state;
     SKIP_IF_NO_STREAM();
-    int port = free_port();
+    int port = rtsp_free_port();
     char listen_url[64], url[128];
     snprintf(listen_url, sizeof listen_url, "http://127.0.0.1:%d/cam.mjpg", port);
     snprintf(url, sizeof url, "http://user:secret@127.0.0.1:%d/cam.mjpg", port);
@@ -533,7 +482,7 @@ static void test_open_failures(void **state) {
     struct fr_camera *cam;
     char url[128];
     /* nothing listens */
-    snprintf(url, sizeof url, "rtsp://user:secret@127.0.0.1:%d/cam", free_port());
+    snprintf(url, sizeof url, "rtsp://user:secret@127.0.0.1:%d/cam", rtsp_free_port());
     opts_for(&o, &r, url, 5);
     double t0 = fr_time_ms();
     assert_int_equal(fr_camera_open(&o, &cam), -FR_E_SERVICE_UNAVAILABLE);
@@ -560,7 +509,7 @@ static void test_open_failures(void **state) {
     assert_true(took >= 650 && took < 1500);
     assert_non_null(strstr(fr_err_detail(), "timed out"));
     /* a live server, a wrong path */
-    struct server s;
+    struct rtsp_server s;
     assert_int_equal(server_start(&s), 0);
     snprintf(url, sizeof url, "rtsp://user:secret@127.0.0.1:%d/nope", s.port);
     opts_for(&o, &r, url, 5);
