@@ -60,6 +60,7 @@ struct conn {
     double t0;                  /* fr_time_ms() at connect (for streams without pts) */
     int nopts_run, wall_clock;
     int64_t last_pkt_ms, last_frame_ms;
+    double wall0;               /* realtime: fr_time_ms() when pts 0 is due */
     int need_key;
     int64_t last_key_ms;
     int have_key;
@@ -395,10 +396,18 @@ static void note_key(struct fr_camera *cam, int64_t ms) {
     c->last_key_ms = ms;
 }
 
+static int nap(struct fr_camera *cam, int ms);
+
 static void on_packet(struct fr_camera *cam, AVPacket *pkt) {
     struct conn *c = &cam->c;
     atomic_fetch_add(&cam->n_read, 1);
     int64_t ms = ts_ms(cam, pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts, &c->last_pkt_ms);
+    if (cam->o.realtime) {   /* a file played as a camera sends it: at its own pace */
+        const double now = fr_time_ms();
+        if (c->wall0 <= 0) c->wall0 = now - (double)ms;
+        const double due = c->wall0 + (double)ms - now;
+        if (due > 1 && nap(cam, due > 60000 ? 60000 : (int)due)) return;
+    }
     int key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
     if (key) note_key(cam, ms);
     if (c->need_key && !key) { atomic_fetch_add(&cam->n_skipped, 1); return; }

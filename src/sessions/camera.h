@@ -34,8 +34,9 @@
  * sending nothing is "stalled" after that long), closing 500 ms. fr_camera_stop
  * interrupts whatever is blocking at once.
  *
- * A file: URL is read as fast as it decodes (no pacing to its frame rate);
- * its end is DISCONNECTED "eof" then DEAD "eof", without reconnects.
+ * A file: URL is read as fast as it decodes, or at its own frame rate with
+ * realtime (a replay in a session); its end is DISCONNECTED "eof" then DEAD
+ * "eof", without reconnects.
  *
  * Threads: on_frame and on_state are called on the camera's thread, one call
  * at a time. A callback must not call fr_camera_stop on its own camera.
@@ -72,6 +73,8 @@ struct fr_camera_opts {
     int reconnect_attempts;      /* [3] FACEREC_CAMERA_RECONNECT_ATTEMPTS; < 0: none */
     int reconnect_delay_ms;      /* [2000] FACEREC_CAMERA_RECONNECT_DELAY_MS, before each attempt */
     int allow_files;             /* FACEREC_CAMERA_ALLOW_FILES: file: URLs allowed */
+    int realtime;                /* read a file at its own frame rate, as a camera would send it
+                                    (else as fast as it decodes) */
     /* rgb is borrowed for the call: 8-bit interleaved RGB, the stream's size.
      * pts_ms: the frame's presentation time in ms from the first packet of the
      * current connection (it restarts after a reconnect); wall_ms: fr_now_ms(). */
