@@ -500,6 +500,7 @@ static void finish_attempt(struct fr_outbox *ob, struct slot *s, int status, con
     r.id = it->id;
     r.endpoint = it->endpoint;
     r.tag = it->tag;
+    r.created_at = it->created_at;
     r.status_code = status;
     r.attempts = it->attempts < 0 ? 1 : it->attempts + 1;
     r.attempted_at = s->attempted_at;

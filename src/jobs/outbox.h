@@ -111,6 +111,7 @@ struct fr_outbox_result {
     int64_t next_attempt_at;        /* FR_OUTBOX_RETRY: unix ms (Retry-After honoured when later) */
     double duration_ms;
     int64_t tag;                    /* the item's */
+    int64_t created_at;             /* the item's (the event's time) */
 };
 
 struct fr_outbox_source {

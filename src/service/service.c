@@ -279,7 +279,8 @@ static int register_metrics(struct fr_svc_metrics *m) {
         (rc = fr_metric_new("facerec_camera_reconnects_total", "Camera streams reconnected after a loss.",
                             FR_METRIC_COUNTER, NULL, NULL, 0, &once.camera_reconnects)) == 0 &&
         (rc = fr_metric_new("facerec_session_callback_latency_seconds",
-                            "From a camera frame to its recognition callback delivered.", FR_METRIC_HISTOGRAM, NULL,
+                            "From a session event (a recognition's camera frame, a status change) to its callback "
+                            "delivered.", FR_METRIC_HISTOGRAM, NULL,
                             fr_metric_buckets_seconds, FR_METRIC_BUCKETS_SECONDS_N, &once.callback_latency)) == 0 &&
         (rc = fr_metric_new("facerec_session_callbacks_total",
                             "Session callback attempts by result (delivered, failed).", FR_METRIC_COUNTER, "result",

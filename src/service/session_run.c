@@ -629,22 +629,16 @@ static void *worker_main(void *arg) {
     struct fr_image work = { 0 };
     while (1) {
         pthread_mutex_lock(&r->mu);
-        int ci = -1;
-        while (!r->stopping) {
-            /* round robin over the mailboxes */
-            for (int k = 0; k < r->n_cams && ci < 0; k++) {
-                int i = (int)((r->frame_seq + (int64_t)k) % r->n_cams);
-                if (r->cams[i].has_frame) ci = i;
-            }
-            int events = 0;
-            for (int i = 0; i < r->n_cams; i++) {
-                const struct run_cam *c = &r->cams[i];
-                events |= (c->dead && !c->announced_dead) || c->revived;
-            }
-            if (ci >= 0 || events) break;
-            cv_wait_ms(&r->cv, &r->mu, 250);
-            if (fr_now_ms() - last_progress >= PROGRESS_MS) break;
+        /* a frame from the mailboxes, round robin; else wait a little (then the
+         * end time and the callbacks' health are checked all the same) */
+        int ci = -1, events = 0;
+        for (int k = 0; k < r->n_cams && ci < 0; k++) {
+            int i = (int)((r->frame_seq + (int64_t)k) % r->n_cams);
+            if (r->cams[i].has_frame) ci = i;
         }
+        for (int i = 0; i < r->n_cams; i++)
+            events |= (r->cams[i].dead && !r->cams[i].announced_dead) || r->cams[i].revived;
+        if (ci < 0 && !events && !r->stopping) cv_wait_ms(&r->cv, &r->mu, 250);
         if (r->stopping) {
             pthread_mutex_unlock(&r->mu);
             break;
@@ -954,6 +948,9 @@ void fr__svc_run_fill(struct fr_service *s, int64_t id, struct fr_svc_session *v
 void fr__svc_session_outcome(struct fr_service *s, const struct fr_outbox_result *res) {
     const int ok = res->outcome == FR_OUTBOX_DELIVERED;
     fr_metric_inc(s->m.callbacks, ok ? "delivered" : "failed");
+    if (ok && res->created_at > 0)   /* a recognition's event time is its frame's */
+        fr_metric_observe(s->m.callback_latency,
+                          ((double)res->attempted_at + res->duration_ms - (double)res->created_at) / 1000);
     struct svc_sessions *ss = s->sessions;
     if (!ss) return;
     pthread_mutex_lock(&ss->mu);
