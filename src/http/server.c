@@ -64,7 +64,11 @@ struct conn_req {
 };
 
 /* Set before returning MHD_NO on purpose: libmicrohttpd then logs
- * "Application reported internal error", which is not one. */
+ * "Application reported internal error", which is not one. 0.9.75 logs it
+ * with the format "%s\n" (connection.c, connection_close_error), so the
+ * formatted message is what is matched; on_completed, which libmicrohttpd
+ * calls right after that message, clears the flag, so that it never hides
+ * a later, real one. */
 static _Thread_local int quiet_close;
 
 const char *fr_http_header(const struct fr_http_req *r, const char *name) {
@@ -447,6 +451,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     struct fr_http_server *s = cls;
     struct conn_req *q = *con_cls;
     (void)toe;
+    quiet_close = 0;        /* past the message our own MHD_NO causes (see quiet_close) */
     if (!q) return;
     /* kept alive: idle until the next request's first byte */
     fr_conn_set_phase(s->conns, q->k ? q->k : conn_of(c), FR_CONN_IDLE);
@@ -501,11 +506,11 @@ static size_t on_unescape(void *cls, struct MHD_Connection *c, char *s) {
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     char msg[512];
     (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
     if (quiet_close) {      /* our own MHD_NO after an answer we wrote */
         quiet_close = 0;
-        if (strstr(fmt, "Application reported")) return;
+        if (strstr(msg, "Application reported internal error")) return;
     }
-    vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
     fr_log(FR_LOG_WARN, "http: %s", msg);
