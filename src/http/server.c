@@ -233,6 +233,7 @@ static enum MHD_Result respond(struct fr_http_server *s, struct MHD_Connection *
     memset(&resp, 0, sizeof resp);
     q->req.body = q->buf;
     q->req.body_len = q->len;
+    fr_conn_set_phase(s->conns, q->k, FR_CONN_BUSY);    /* before the handler: its time is no deadline's */
     s->o.handler(s->o.ctx, &q->req, &resp);
     int close = q->req.too_large || q->req.overloaded || q->req.bad_framing;
     if (close && q->k) q->k->linger = 1;
@@ -245,6 +246,7 @@ static enum MHD_Result respond_now(struct fr_http_server *s, struct conn_req *q)
     memset(&resp, 0, sizeof resp);
     q->req.body = NULL;
     q->req.body_len = 0;
+    fr_conn_set_phase(s->conns, q->k, FR_CONN_BUSY);
     s->o.handler(s->o.ctx, &q->req, &resp);
     return send_now(q, &resp);
 }
@@ -361,6 +363,7 @@ static enum MHD_Result on_head(struct fr_http_server *s, struct MHD_Connection *
         if (s->o.early) {
             struct fr_http_resp early;
             memset(&early, 0, sizeof early);
+            fr_conn_set_phase(s->conns, q->k, FR_CONN_BUSY);    /* BODY below goes on with the request's clock */
             s->o.early(s->o.ctx, &q->req, &early);
             if (early.status) {
                 q->req.rejected = 1;
