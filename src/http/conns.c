@@ -177,8 +177,13 @@ void fr_conn_set_phase(struct fr_conns *t, struct fr_conn *k, enum fr_conn_phase
     if (p == FR_CONN_IDLE && rx_bytes(k->fd, &rx) < 0) rx = UINT64_MAX;   /* unknown: IDLE until the request line */
     double now = fr_time_ms();
     pthread_mutex_lock(&t->mu);
-    /* HEAD → BODY keeps the request's start: the deadline covers both */
-    if (!(k->phase == p || (k->phase == FR_CONN_HEAD && p == FR_CONN_BODY))) k->t_phase = now;
+    int client = k->phase == FR_CONN_HEAD || k->phase == FR_CONN_BODY;
+    if (p == FR_CONN_BUSY && k->phase != FR_CONN_BUSY)
+        k->t_req = client ? k->t_phase : now;           /* the request's clock stops while the server works */
+    if (k->phase == FR_CONN_BUSY && p == FR_CONN_BODY)
+        k->t_phase = k->t_req + (now - k->t_phase);     /* after the early handler: its time was the server's */
+    else if (!(k->phase == p || (k->phase == FR_CONN_HEAD && p == FR_CONN_BODY)))
+        k->t_phase = now;                               /* HEAD → BODY keeps the request's start */
     k->phase = p;
     if (p == FR_CONN_IDLE) k->rx_idle = rx;
     pthread_mutex_unlock(&t->mu);

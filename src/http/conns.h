@@ -12,8 +12,15 @@
  *   HEAD   the request's head is arriving (from the connection's start, or
  *          from the first byte of the next request on a kept-alive one)
  *   BODY   the head is in, the body is arriving
- *   BUSY   the whole request is in: the handler runs, the answer goes out
+ *   BUSY   the server works on the request (the early handler, the
+ *          handler) or its answer goes out: no deadline
  *   IDLE   kept alive, between requests
+ *
+ * The deadline is the client's: the time the server's handlers take is
+ * not counted, so that a handler slower than the deadline never has its
+ * connection cut (and its answer lost) under it. A connection enters BUSY
+ * before a handler is called, not after; back in BODY after the early
+ * handler, the request's clock goes on from where BUSY stopped it.
  *
  * A guard thread looks at the table every FR_CONNS_TICK_MS: a connection in
  * HEAD for longer than the request timeout is cut (shutdown(2) of its
@@ -64,7 +71,9 @@ struct fr_conn {
     struct fr_conn *prev, *next;    /* oldest first */
     int fd;
     enum fr_conn_phase phase;
-    double t_phase;                 /* fr_time_ms() when the phase began */
+    double t_phase;                 /* fr_time_ms() when the phase began (BODY: when the request began,
+                                       less the time spent BUSY in the early handler) */
+    double t_req;                   /* in BUSY: t_phase of the HEAD or BODY it came from, else when it began */
     uint64_t rx_idle;               /* bytes received when it went IDLE */
     int over_limit;                 /* accepted past the limit: its request is answered 503 */
     int closing;                    /* cut or evicted: shut down, waiting for libmicrohttpd to close it */

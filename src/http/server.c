@@ -64,7 +64,11 @@ struct conn_req {
 };
 
 /* Set before returning MHD_NO on purpose: libmicrohttpd then logs
- * "Application reported internal error", which is not one. */
+ * "Application reported internal error", which is not one. 0.9.75 logs it
+ * with the format "%s\n" (connection.c, connection_close_error), so the
+ * formatted message is what is matched; on_completed, which libmicrohttpd
+ * calls right after that message, clears the flag, so that it never hides
+ * a later, real one. */
 static _Thread_local int quiet_close;
 
 const char *fr_http_header(const struct fr_http_req *r, const char *name) {
@@ -229,6 +233,7 @@ static enum MHD_Result respond(struct fr_http_server *s, struct MHD_Connection *
     memset(&resp, 0, sizeof resp);
     q->req.body = q->buf;
     q->req.body_len = q->len;
+    fr_conn_set_phase(s->conns, q->k, FR_CONN_BUSY);    /* before the handler: its time is no deadline's */
     s->o.handler(s->o.ctx, &q->req, &resp);
     int close = q->req.too_large || q->req.overloaded || q->req.bad_framing;
     if (close && q->k) q->k->linger = 1;
@@ -241,6 +246,7 @@ static enum MHD_Result respond_now(struct fr_http_server *s, struct conn_req *q)
     memset(&resp, 0, sizeof resp);
     q->req.body = NULL;
     q->req.body_len = 0;
+    fr_conn_set_phase(s->conns, q->k, FR_CONN_BUSY);
     s->o.handler(s->o.ctx, &q->req, &resp);
     return send_now(q, &resp);
 }
@@ -357,6 +363,7 @@ static enum MHD_Result on_head(struct fr_http_server *s, struct MHD_Connection *
         if (s->o.early) {
             struct fr_http_resp early;
             memset(&early, 0, sizeof early);
+            fr_conn_set_phase(s->conns, q->k, FR_CONN_BUSY);    /* BODY below goes on with the request's clock */
             s->o.early(s->o.ctx, &q->req, &early);
             if (early.status) {
                 q->req.rejected = 1;
@@ -447,6 +454,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     struct fr_http_server *s = cls;
     struct conn_req *q = *con_cls;
     (void)toe;
+    quiet_close = 0;        /* past the message our own MHD_NO causes (see quiet_close) */
     if (!q) return;
     /* kept alive: idle until the next request's first byte */
     fr_conn_set_phase(s->conns, q->k ? q->k : conn_of(c), FR_CONN_IDLE);
@@ -501,11 +509,11 @@ static size_t on_unescape(void *cls, struct MHD_Connection *c, char *s) {
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     char msg[512];
     (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
     if (quiet_close) {      /* our own MHD_NO after an answer we wrote */
         quiet_close = 0;
-        if (strstr(fmt, "Application reported")) return;
+        if (strstr(msg, "Application reported internal error")) return;
     }
-    vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
     fr_log(FR_LOG_WARN, "http: %s", msg);

@@ -35,10 +35,11 @@
  *
  * Connections: at most max_conns, per_ip of them from one address; a
  * request (head and body) must arrive within request_timeout_ms of its first
- * byte, however slowly it trickles, or its connection is cut; near the limit
- * idle kept-alive connections are closed first, then heads that are late;
- * past it a new client gets 503 at once or its connection closed at once
- * (conns.h).
+ * byte, however slowly it trickles, or its connection is cut (the time the
+ * handler and the early handler take is not counted: a slow handler's answer
+ * is never cut under it); near the limit idle kept-alive connections are
+ * closed first, then heads that are late; past it a new client gets 503 at
+ * once or its connection closed at once (conns.h).
  *
  * Workers: a thread pool of `threads` event loops (epoll); a handler runs on
  * the loop's thread, so a slow handler holds one loop - size the pool to the

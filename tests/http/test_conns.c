@@ -1,7 +1,8 @@
 /* The HTTP server's connection table (src/http/conns.c) on socket pairs, as
- * libmicrohttpd would drive it: the request deadline, eviction near and past
- * the limit (idle kept-alive ones first, longest idle first; then late
- * heads), the accept policy, and the lingering close with its byte bound. */
+ * libmicrohttpd would drive it: the request deadline (stopped while the
+ * server works on the request), eviction near and past the limit (idle
+ * kept-alive ones first, longest idle first; then late heads), the accept
+ * policy, and the lingering close with its byte bound. */
 #include "harness.h"
 
 #include "facerec/base.h"
@@ -60,6 +61,30 @@ static void test_deadline(void **state) {
     assert_int_equal(st.open, 0);
     assert_int_equal(st.lingering, 0);
     close(a.ours), close(a.peer), close(b.ours), close(b.peer);
+    fr_conns_stop(t);
+}
+
+/* A handler's time is the server's: in BUSY the request's clock stops, and
+ * a body after the early handler has what was left of the deadline. */
+static void test_busy_stops_clock(void **state) {
+    (void)state;
+    struct fr_conns *t;
+    assert_int_equal(fr_conns_start(8, 400, 1 << 20, &t), 0);
+    struct pair a = new_pair();
+    struct fr_conn *k = fr_conns_open(t, a.ours);
+    sleep_ms(100);                                  /* the head: 100 ms of the 400 */
+    fr_conn_set_phase(t, k, FR_CONN_BUSY);          /* the early handler runs past the deadline... */
+    assert_false(peer_sees_end(a.peer, 600));       /* ...and is not cut under it */
+    fr_conn_set_phase(t, k, FR_CONN_BODY);          /* the body: about 300 ms left, not a new 400 */
+    assert_false(fr_conn_expired(t, k));
+    sleep_ms(350);                                  /* 450 ms of the client's: past it */
+    assert_true(fr_conn_expired(t, k));
+    assert_true(peer_sees_end(a.peer, 3000));       /* cut (body: + the grace) */
+    struct fr_conns_stats st;
+    fr_conns_get_stats(t, &st);
+    assert_int_equal(st.cut, 1);
+    fr_conns_close(t, k);
+    close(a.ours), close(a.peer);
     fr_conns_stop(t);
 }
 
@@ -195,6 +220,7 @@ static void test_linger(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_busy_stops_clock),
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_linger),
     };
