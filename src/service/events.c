@@ -218,14 +218,18 @@ static int wants(struct fr_service *s, int64_t client, const char *type, int opt
 
 /* ---- emitting ---- */
 
-/* "evt_" + 32 hex digits of randomness. */
-static int event_id(char out[40]) {
-    uint8_t r[16];
-    if (RAND_bytes(r, sizeof r) != 1) return fr_err_set(FR_E_INTERNAL_ERROR, "no randomness for an event id");
-    memcpy(out, "evt_", 4);
-    for (int i = 0; i < 16; i++) snprintf(out + 4 + 2 * i, 3, "%02x", r[i]);
+int fr__svc_random_id(const char *prefix, int bytes, char *out) {
+    uint8_t r[32];
+    if (bytes < 1 || bytes > 32 || RAND_bytes(r, bytes) != 1)
+        return fr_err_set(FR_E_INTERNAL_ERROR, "no randomness for an id");
+    size_t n = strlen(prefix);
+    memcpy(out, prefix, n);
+    for (int i = 0; i < bytes; i++) snprintf(out + n + 2 * (size_t)i, 3, "%02x", r[i]);
     return 0;
 }
+
+/* "evt_" + 32 hex digits of randomness. */
+static int event_id(char out[40]) { return fr__svc_random_id("evt_", 16, out); }
 
 int fr__svc_emit(struct fr_service *s, fr_store *tx, int64_t client, const char *type, const char *data,
                  int64_t webhook_id, char id_out[40]) {

@@ -136,6 +136,8 @@ void fr__jw_subject(struct fr__jw *w, const char *key, int64_t id, const char *e
 int fr__svc_emit(struct fr_service *s, fr_store *tx, int64_t client, const char *type, const char *data,
                  int64_t webhook_id, char id_out[40]);
 void fr__svc_events_committed(struct fr_service *s);
+/* prefix + 2·bytes hex digits of randomness (bytes 1..32); out holds them and the NUL. */
+int fr__svc_random_id(const char *prefix, int bytes, char *out);
 /* A session callback: body (the callback's JSON, sent as is) to the
  * session's endpoint hook, dated at (unix ms, 0: now), in tx. */
 int fr__svc_callback(struct fr_service *s, fr_store *tx, int64_t client, int64_t hook, const char *type,

@@ -6,7 +6,6 @@
 #include "sessions/camera.h"
 
 #include <math.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,13 +264,7 @@ int fr_svc_session_check(const struct fr_svc_config *cfg, const struct fr_svc_se
 }
 
 /* "ses_" + 24 hex digits of randomness. */
-static int session_uid(char out[32]) {
-    uint8_t b[12];
-    if (RAND_bytes(b, sizeof b) != 1) return fr_err_set(FR_E_INTERNAL_ERROR, "no randomness for a session id");
-    memcpy(out, "ses_", 4);
-    for (int i = 0; i < 12; i++) snprintf(out + 4 + 2 * i, 3, "%02x", b[i]);
-    return 0;
-}
+static int session_uid(char out[32]) { return fr__svc_random_id("ses_", 12, out); }
 
 static int roster_text(struct fr_service *s, const struct fr_svc_session_req *r, char **out) {
     *out = NULL;
