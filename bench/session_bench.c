@@ -26,9 +26,11 @@
  *
  *   build/bench/session_bench [repetitions, default 3]
  * FACEREC_MODELS_DIR (default models), BUILD (default build: where rtsp_server is). */
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "facerec/base.h"
@@ -38,6 +40,7 @@
 #include "sessions/camera.h"
 #include "sessions/track.h"
 
+#include "../tests/jobs/outbox_fixture.h"
 #include "../tests/sessions/rtsp_fixture.h"
 #include "bench_util.h"
 
@@ -335,10 +338,77 @@ static int bench(const char *url, struct fr_service *s, int64_t client, const in
     return errors ? -1 : 0;
 }
 
+/* "2026-12-07T08:03:11.412Z" → unix ms, or -1. */
+static int64_t seen_ms(const char *t) {
+    struct tm tm = { 0 };
+    int ms = 0;
+    if (sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+               &tm.tm_sec, &ms) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* Frame → callback: a real session (the service's runner, tracker, outbox
+ * dispatcher and libcurl) on the stream, in `every` mode with no cooldown so
+ * that each frame a person wins is a callback, to a loopback receiver; the
+ * latency of each is its arrival minus its frame's wall time (seen_at). */
+static int latency(const char *url, struct fr_service *s, const struct fr_svc_client *c) {
+    static struct receiver rcv;
+    if (rcv_start(&rcv, NULL, NULL) < 0) return fail("receiver");
+    struct fr_outbox_opts oo = { .allow_private = 1 };
+    fr_outbox_parse_schedule("0,1,3", &oo.policy);
+    oo.policy.timeout_ms = 10000;
+    char cb[128];
+    snprintf(cb, sizeof cb, "http://127.0.0.1:%d/r/200/cb", rcv.port);
+    struct fr_svc_session_camera_req cam = { .key = "bench", .url = url, .transport = -1 };
+    struct fr_svc_session_req r = { .who = { c->id, NULL, NULL }, .slot_id = "latency", .cameras = &cam,
+                                    .n_cameras = 1, .callback_url = cb, .mode = 1, .cooldown_s = 0, .fps = FPS,
+                                    .threshold = NAN, .min_face_px = -1, .min_quality = -1, .snapshot = 1,
+                                    .duration_s = -1, .max_failures = -1, .max_failure_s = -1, .cb_attempts = -1,
+                                    .cb_timeout_s = -1 };
+    struct fr_svc_session v = { 0 };
+    int rc = fr_svc_outbox_start(s, &oo);
+    if (rc == 0) rc = fr_svc_session_start(s, &r, &v);
+    fr_svc_session_free(&v);
+    if (rc < 0) {
+        rcv_stop(&rcv);
+        return die("session");
+    }
+    printf("frame -> callback: a session in every mode without cooldown on the stream for %d s ...\n", SECONDS);
+    fflush(stdout);
+    rcv_sleep_ms(SECONDS * 1000 + 1500);
+    struct fr_svc_actor who = { c->id, NULL, NULL };
+    fr_svc_session_stop(s, &who, "latency", NULL);
+    rcv_sleep_ms(500);
+    static double lat[RCV_LOG], dec[RCV_LOG];
+    int n = 0;
+    pthread_mutex_lock(&rcv.mu);
+    for (int i = 0; i < rcv.n_log; i++) {
+        int64_t t = rcv.log[i].seen_at[0] ? seen_ms(rcv.log[i].seen_at) : -1;
+        int64_t d = rcv.log[i].decided_at[0] ? seen_ms(rcv.log[i].decided_at) : -1;
+        if (t > 0 && d > 0) {
+            lat[n] = (double)(rcv.log[i].at_ms - t);
+            dec[n++] = (double)(rcv.log[i].at_ms - d);
+        }
+    }
+    const int total = rcv.n_log;
+    pthread_mutex_unlock(&rcv.mu);
+    rcv_stop(&rcv);
+    if (n == 0) return fail("no recognition callback arrived");
+    printf("frame -> callback delivered (%d recognition callbacks of %d requests):\n"
+           "  from the deciding frame (decided_at): p50 %.0f ms, p99 %.0f ms, max %.0f ms\n"
+           "  from the best face's frame (seen_at, up to a window earlier): p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+           n, total, bench_pct(dec, n, 0.5), bench_pct(dec, n, 0.99), bench_pct(dec, n, 1.0), bench_pct(lat, n, 0.5),
+           bench_pct(lat, n, 0.99), bench_pct(lat, n, 1.0));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 3;
     if (reps < 1 || reps > MAX_REPS) {
-        fprintf(stderr, "usage: session_bench [repetitions 1..%d, default 3]\n", MAX_REPS);
+        fprintf(stderr, "usage: session_bench [repetitions 1..%d, default 3] [--latency-only]\n", MAX_REPS);
         return 2;
     }
     char cpu[256], dir[] = "/tmp/fr_session_bench_XXXXXX", video[128], server[256];
@@ -355,7 +425,8 @@ int main(int argc, char **argv) {
     struct rtsp_server srv = { -1, 0 };
     struct fr_svc_config cfg = { .data_dir = dir, .models_dir = models && *models ? models : "models",
                                  .max_upload_bytes = 1 << 24, .max_pixels = 50000000, .threads = 1,
-                                 .match_threshold = 0.28f, .top_k = 5, .max_faces = 10 };
+                                 .match_threshold = 0.28f, .top_k = 5, .max_faces = 10,
+                                 .webhook_allow_private = 1, .max_sessions = 1 };
     struct fr_svc_actor admin = { 0, NULL, NULL };
     struct fr_svc_client c = { 0 };
     int64_t ids[2];
@@ -369,7 +440,9 @@ int main(int argc, char **argv) {
     snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/cam", srv.port);
     printf("stream: %s (%d s, made in %.1f s with the ffmpeg CLI), service threads = 1, 2 people enrolled\n",
            url, SECONDS, (fr_time_ms() - t0) / 1000);
-    rc = bench(url, s, c.id, ids, reps) < 0;
+    const int only_latency = argc > 2 && !strcmp(argv[2], "--latency-only");
+    rc = only_latency ? 0 : bench(url, s, c.id, ids, reps) < 0;
+    if (!rc) rc = latency(url, s, &c) < 0;
     printf("resident memory: %ld KiB; whole run %.0f s\n", bench_rss_kb(), (fr_time_ms() - t0) / 1000);
 out:
     rtsp_server_stop(&srv, SIGTERM);

@@ -437,8 +437,9 @@ static void report(struct svc_run *r, const struct fr_tracker_report *rep) {
                fr_err_detail());
         return;
     }
-    char seen[48];
+    char seen[48], decided[48];
     time_text(rep->best.wall_ms, seen);
+    time_text(rep->last_seen_ms, decided);
     char *snap = row->set.snapshot ? snap_base64(r, rep->best.frame_ref, rep->best.face_index) : NULL;
     struct fr__jw w;
     char *body = NULL;
@@ -460,6 +461,7 @@ static void report(struct svc_run *r, const struct fr_tracker_report *rep) {
         for (int i = 0; i < 4; i++) fr__jw_num(&w, NULL, roundf(rep->best.box[i] * 10) / 10);
         fr__jw_close(&w);
         fr__jw_str(&w, "seen_at", seen);
+        fr__jw_str(&w, "decided_at", decided);
         fr__jw_int(&w, "votes", rep->votes);
         if (snap) fr__jw_str(&w, "snapshot_jpeg_base64", snap);
         rc = fr__jw_end(&w, &body);

@@ -61,6 +61,8 @@ struct rcv_request {                /* one request, as received */
     int n_sigs, n_valid;            /* webhook-signature entries, those that verified */
     int64_t at_ms;                  /* unix ms when its head was read */
     size_t body_len;
+    char seen_at[40];               /* a session recognition callback's "seen_at", else "" */
+    char decided_at[40];            /* and its "decided_at" */
 };
 
 struct rcv_path {
@@ -267,6 +269,11 @@ static inline void *rcv_conn_main(void *arg) {
             q->n_valid = n_valid;
             q->at_ms = fr_now_ms();
             q->body_len = body_len;
+            const char *sa = memmem(body, body_len, "\"seen_at\":\"", 11);
+            if (sa && (size_t)(body + body_len - sa) > 11 + 24) snprintf(q->seen_at, sizeof q->seen_at, "%.24s", sa + 11);
+            const char *da = memmem(body, body_len, "\"decided_at\":\"", 14);
+            if (da && (size_t)(body + body_len - da) > 14 + 24)
+                snprintf(q->decided_at, sizeof q->decided_at, "%.24s", da + 14);
         }
         pthread_mutex_unlock(&r->mu);
 
