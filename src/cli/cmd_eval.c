@@ -163,7 +163,8 @@ static float best_threshold(const struct eval *e, const float *sim, int fold) {
 
 int cmd_eval(int argc, char **argv) {
     const char *pairs = NULL, *dir = NULL, *what = argc > 1 ? argv[1] : "";
-    if (!strcmp(what, "openset") || !strcmp(what, "impostors")) return cmd_eval_openset(argc, argv);
+    if (!strcmp(what, "openset") || !strcmp(what, "impostors") || !strcmp(what, "session"))
+        return cmd_eval_openset(argc, argv);
     int json = 0, threads = 2, ret = FR_EXIT_ERROR;
     for (int i = 2; i < argc; i++) {
         const char *v;
@@ -176,7 +177,8 @@ int cmd_eval(int argc, char **argv) {
     if (strcmp(what, "lfw") || !pairs || !dir || threads < 1 || threads > 64) {
         fprintf(stderr, "usage: facerec eval lfw --pairs pairs.txt --images DIR [--json] [--threads N]\n"
                         "       facerec eval openset --images DIR ... | --embeddings FILE ... (facerec eval openset --help)\n"
-                        "       facerec eval impostors --images DIR | --embeddings FILE [--half a|b|all] [--out FILE]\n");
+                        "       facerec eval impostors --images DIR | --embeddings FILE [--half a|b|all] [--out FILE]\n"
+                        "       facerec eval session --images DIR | --embeddings FILE [--gallery-size N] [--fpir X] [--stay P]\n");
         return FR_EXIT_USAGE;
     }
     struct eval e;

@@ -30,6 +30,7 @@
 
 #include "facerec/face.h"
 #include "facerec/openset.h"
+#include "sessions/track.h"
 
 #include <cblas.h>
 #include <dirent.h>
@@ -1055,7 +1056,191 @@ out:
     return ret;
 }
 
+/* ---- eval session: the session tracker on streams of real embeddings ----
+ *
+ * A camera session decides per person (src/sessions/track.h). This measures
+ * what that gives on LFW's real embeddings and the service's real decision
+ * rule: a gallery of N identities (their first image enrolled), a "stream"
+ * per identity = `seconds` × `fps` frames, each frame one of the identity's
+ * images (the first frame a random one; then the same image with probability
+ * `stay`, else another random one of them: consecutive frames of a video are
+ * nearly the same picture, a person's other photos are other conditions).
+ * Each frame: the image's search against the gallery (subject scores),
+ * fr_openset_decide with the threshold the service takes for that gallery
+ * size and FPIR target (never below the 1:1 floor) and its margin, then
+ * fr_tracker_frame with the image's embedding and quality. Strangers (never
+ * enrolled) measure false reports; enrolled people (their other images)
+ * measure how often the tracker still reports them. A single-image stranger's
+ * stream repeats one picture: the fully correlated case, resemblance itself. */
+struct sess_count {
+    int streams;
+    long frames, frame_false, frame_right;   /* per-frame decisions */
+    long naive_false;                         /* per-frame false matches (what a per-frame system reports) */
+    int naive_minutes;                        /* streams with >= 1 of them */
+    long trk_false, trk_right;                /* tracker reports */
+    int trk_false_minutes, trk_right_minutes;
+};
+
+static int session_stream(const struct data *d, const struct probe_res *res, const int *pos, const int *imgs, int nimg,
+                          int own, int frames, double stay, float thr, float margin, uint64_t *rs, struct sess_count *c) {
+    struct fr_tracker *t = NULL;
+    int rc = fr_tracker_new(NULL, &t);
+    if (rc < 0) return rc;
+    long nf = 0, tf = 0, tr = 0;
+    int cur = imgs[rng_next(rs) % (uint64_t)nimg];
+    for (int f = 0; f < frames && rc == 0; f++) {
+        if (f && (double)(rng_next(rs) >> 11) * 0x1.0p-53 >= stay) cur = imgs[rng_next(rs) % (uint64_t)nimg];
+        const struct probe_res *r = &res[pos[cur]];
+        const struct img *im = &d->im[cur];
+        int dec = fr_openset_decide(r->s1, r->s2, thr, margin, r->gated ? FR_Q_LOW_SHARPNESS : 0, 1);
+        struct fr_tracker_face face = { .box = { 100, 100, 220, 250 }, .quality = im->qscore > 0 ? im->qscore : 0.9f,
+                                        .emb = d->emb + (size_t)cur * DIM, .decision = dec,
+                                        .subject_id = dec == FR_DECISION_MATCH ? r->id1 + 1 : 0,
+                                        .similarity = r->s1, .frame_ref = f };
+        c->frames++;
+        if (dec == FR_DECISION_MATCH) {
+            if (r->id1 == own) c->frame_right++;
+            else {
+                c->frame_false++;
+                nf++;
+            }
+        }
+        const struct fr_tracker_report *rep = NULL;
+        int nrep = 0;
+        rc = fr_tracker_frame(t, 0, (int64_t)(f * 1000.0 / 5), &face, 1, &rep, &nrep);
+        for (int i = 0; rc == 0 && i < nrep; i++) {
+            if (rep[i].kind != FR_TRACKER_REPORT_SUBJECT) continue;
+            if (rep[i].subject_id == own + 1) tr++;
+            else tf++;
+        }
+    }
+    fr_tracker_free(t);
+    c->streams++;
+    c->naive_false += nf;
+    c->naive_minutes += nf > 0;
+    c->trk_false += tf;
+    c->trk_right += tr;
+    c->trk_false_minutes += tf > 0;
+    c->trk_right_minutes += tr > 0;
+    return rc;
+}
+
+static void session_row(const char *what, const struct sess_count *c, double minutes_per_stream, int mated) {
+    const double mins = c->streams * minutes_per_stream;
+    printf("| %s | %d | %.4f | %.2f | %.1f %% | %.3f | %.1f %% | %s |\n", what, c->streams,
+           c->frames ? (double)(mated ? c->frame_right : c->frame_false) / (double)c->frames : 0,
+           mins > 0 ? (double)c->naive_false / mins : 0, c->streams ? 100.0 * c->naive_minutes / c->streams : 0,
+           mins > 0 ? (double)c->trk_false / mins : 0, c->streams ? 100.0 * c->trk_false_minutes / c->streams : 0,
+           mated ? "" : "-");
+    if (mated)
+        printf("|   (enrolled people, reported as themselves) | | | | | | | %.1f %% of streams, %ld reports |\n",
+               c->streams ? 100.0 * c->trk_right_minutes / c->streams : 0, c->trk_right);
+}
+
+static int cmd_session(int argc, char **argv) {
+    struct source src = { .half = 'x', .threads = 2 };
+    int gallery = 1000, seconds = 60;
+    double fpir = 0.01, stay = 0.8, fps = 5;
+    uint64_t seed = 42;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        if (source_opt(argc, argv, &i, &src)) continue;
+        if ((v = fr_cli_opt(argc, argv, &i, "--gallery-size"))) gallery = atoi(v);
+        else if ((v = fr_cli_opt(argc, argv, &i, "--fpir"))) fpir = atof(v);
+        else if ((v = fr_cli_opt(argc, argv, &i, "--seconds"))) seconds = atoi(v);
+        else if ((v = fr_cli_opt(argc, argv, &i, "--stay"))) stay = atof(v);
+        else if ((v = fr_cli_opt(argc, argv, &i, "--seed"))) seed = (uint64_t)strtoull(v, NULL, 10);
+        else { fprintf(stderr, "facerec eval session: bad option %s\n", argv[i]); return FR_EXIT_USAGE; }
+    }
+    if (!source_ok(&src) || gallery < 1 || !(fpir > 0 && fpir < 1) || seconds < 1 || seconds > 3600 ||
+        !(stay >= 0 && stay <= 1)) {
+        fprintf(stderr, "usage: facerec eval session (--images DIR | --embeddings FILE) [--gallery-size N]\n"
+                        "         [--fpir X] [--seconds S] [--stay P] [--seed S] [--threads T]\n");
+        return FR_EXIT_USAGE;
+    }
+    struct data d;
+    memset(&d, 0, sizeof d);
+    struct ident *ids = NULL;
+    struct protocol pr;
+    memset(&pr, 0, sizeof pr);
+    int ret = FR_EXIT_ERROR, rc = get_data(&d, &src);
+    if (rc == 0) rc = build_protocol(&d, src.half, 1, 0, &ids, &pr);
+    if (rc < 0) { fr_cli_err(rc, "eval session"); goto out; }
+    if (gallery > pr.n_gal_ids) gallery = pr.n_gal_ids;
+    uint64_t rs = seed;
+    int *sel = malloc(sizeof *sel * (size_t)pr.n_gal_ids), *probes = malloc(sizeof *probes * (size_t)d.n);
+    int *pos = malloc(sizeof *pos * (size_t)d.n), *imgs = malloc(sizeof *imgs * (size_t)d.n);
+    char *mated = calloc((size_t)d.n_ids, 1);
+    struct probe_res *res = malloc(sizeof *res * (size_t)d.n);
+    if (!sel || !probes || !pos || !imgs || !mated || !res) { fr_cli_err(-FR_E_NOMEM, "eval session"); goto free; }
+    memcpy(sel, pr.gal_ids, sizeof *sel * (size_t)pr.n_gal_ids);
+    for (int i = 0; i < gallery; i++) {   /* partial Fisher-Yates */
+        int j = i + (int)(rng_next(&rs) % (uint64_t)(pr.n_gal_ids - i));
+        int t = sel[i];
+        sel[i] = sel[j];
+        sel[j] = t;
+        mated[sel[i]] = 1;
+    }
+    /* every image but the enrolled ones, searched once */
+    int np = 0;
+    for (int i = 0; i < d.n; i++) {
+        pos[i] = -1;
+        if (mated[d.im[i].id] && ids[d.im[i].id].first == i) continue;
+        pos[i] = np;
+        probes[np++] = i;
+    }
+    if ((rc = search(&d, ids, sel, gallery, 1, probes, np, mated, AGG_MAX, res)) < 0) {
+        fr_cli_err(rc, "eval session");
+        goto free;
+    }
+    const struct fr_tail *tail = fr_tail_for_model(d.model_id);
+    float thr = tail ? fr_openset_threshold(tail, fpir, (size_t)gallery) : VERIFY_FLOOR;
+    if (thr < VERIFY_FLOOR) thr = VERIFY_FLOOR;
+    const float margin = FR_OPENSET_DEFAULT_MARGIN;
+    const int frames = (int)(seconds * fps);
+    struct sess_count strangers1 = { 0 }, strangersn = { 0 }, enrolled = { 0 };
+    for (int id = 0; id < d.n_ids && rc == 0; id++) {
+        const struct ident *x = &ids[id];
+        int n = 0;
+        for (int j = 0; j < x->count; j++)
+            if (pos[x->first + j] >= 0) imgs[n++] = x->first + j;
+        if (!n || x->first < 0) continue;
+        struct sess_count *c = mated[id] ? &enrolled : n == 1 ? &strangers1 : &strangersn;
+        rc = session_stream(&d, res, pos, imgs, n, mated[id] ? id : -1, frames, stay, thr, margin, &rs, c);
+    }
+    if (rc < 0) { fr_cli_err(rc, "eval session"); goto free; }
+    char cpu[256];
+    cpu_model(cpu, sizeof cpu);
+    printf("## facerec eval session: %d images of %d identities (%s embeddings, model %s), %s\n", d.n, d.n_ids,
+           d.source, d.model_id, cpu);
+    printf("gallery %d identities (first image each), threshold %.4f (FPIR target %g for that size, floor %.2f), "
+           "margin %.2f; streams of %d s at %.0f fps (%d frames), stay %.2f; tracker defaults (3 of 5, first_seen)\n\n",
+           gallery, (double)thr, fpir, (double)VERIFY_FLOOR, (double)margin, seconds, fps, frames, stay);
+    printf("| streams | n | per-frame match rate (false for strangers, own for enrolled) | per-frame false reports / "
+           "min | minutes with one | tracker false reports / min | minutes with one | tracker: enrolled reported |\n"
+           "|---|---|---|---|---|---|---|---|\n");
+    const double mps = seconds / 60.0;
+    session_row("strangers, one photo (every frame the same picture)", &strangers1, mps, 0);
+    session_row("strangers, several photos", &strangersn, mps, 0);
+    session_row("enrolled people, their other photos (false = as someone else)", &enrolled, mps, 1);
+    ret = FR_EXIT_OK;
+free:
+    free(sel);
+    free(probes);
+    free(pos);
+    free(imgs);
+    free(mated);
+    free(res);
+out:
+    free(ids);
+    free(pr.gal_ids);
+    free(pr.nonmated);
+    data_free(&d);
+    return ret;
+}
+
 int cmd_eval_openset(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "impostors")) return cmd_impostors(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "session")) return cmd_session(argc, argv);
     return cmd_openset(argc, argv);
 }
