@@ -1,4 +1,4 @@
-/* facerec eval openset | eval impostors through the real binary, on a
+/* facerec eval openset | eval impostors | eval session through the real binary, on a
  * synthetic embeddings file whose answers are known: 60 enrolled people with
  * 3 photos each (well separated: every mated probe is found), 100 random
  * strangers (below any threshold) and one stranger who is a near copy of
@@ -179,11 +179,33 @@ static void test_bad_calls(void **state) {
     assert_non_null(strstr(out, "not a facerec-embeddings file"));
 }
 
+/* eval session: the look-alike stranger is falsely matched on every frame of
+ * its minute and reported once by the tracker (the per-frame system: 300
+ * times); the 100 random strangers never; every enrolled person is reported
+ * as themselves from their other two photos. */
+static void test_session_known_answers(void **state) {
+    (void)state;
+    char out[8192], args[1024];
+    snprintf(args, sizeof args, "eval session --embeddings %s", embfile);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "gallery 60 identities"));
+    const char *row = strstr(out, "| strangers, one photo (every frame the same picture) | 101 |");
+    if (!row) fprintf(stderr, "%s\n", out);
+    assert_non_null(row);
+    /* 300 false frames of 30,300; 300 per-frame reports over 101 minutes; 1 tracker report */
+    assert_non_null(strstr(row, "| 101 | 0.0099 | 2.97 | 1.0 % | 0.010 | 1.0 % | - |"));
+    assert_non_null(strstr(out, "| enrolled people, their other photos (false = as someone else) | 60 | 1.0000 | 0.00 |"));
+    assert_non_null(strstr(out, "100.0 % of streams, 60 reports"));
+    snprintf(args, sizeof args, "eval session --embeddings %s --stay 2", embfile);
+    assert_int_equal(run(args, out, sizeof out), 64);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_openset_known_answers),
         cmocka_unit_test(test_impostors_table),
         cmocka_unit_test(test_bad_calls),
+        cmocka_unit_test(test_session_known_answers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
