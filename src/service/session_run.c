@@ -33,7 +33,7 @@
 #include <time.h>
 
 #define PROGRESS_MS 5000          /* the row's counters written this often */
-#define USAGE_MS 60000            /* a session minute counted in /usage */
+#define USAGE_MS 60000            /* a session minute counted in /usage (each started one) */
 #define SNAP_RING 48              /* face crops kept for the snapshots of reports to come */
 #define SNAP_MAX_SIDE 256         /* a snapshot's longer side at most */
 #define SESSION_MAX_FACES 64      /* faces analysed per frame */
@@ -627,7 +627,8 @@ static void *worker_main(void *arg) {
         fr_log(FR_LOG_INFO, "session %s (slot %s) %s: %d of %d cameras connected", row->uid, row->slot_id,
                r->resumed ? "resumed" : "started", connected, r->n_cams);
     }
-    int64_t last_progress = fr_now_ms(), last_usage = last_progress;
+    /* usage counts started minutes: the first at once */
+    int64_t last_progress = fr_now_ms(), last_usage = last_progress - USAGE_MS;
     struct fr_image work = { 0 };
     while (1) {
         pthread_mutex_lock(&r->mu);
