@@ -79,6 +79,7 @@ enum fr_api_reply {
 #define FR_API_TOKEN    (1u << 1)           /* public, but an optional bearer token may be required (401) */
 #define FR_API_UNREADY  (1u << 2)           /* may answer 503 with its own bare body */
 #define FR_API_REFERS   (1u << 3)           /* the body names a resource: may answer 404 without a path id */
+#define FR_API_CAMERAS  (1u << 4)           /* opens cameras: may answer 502 ALL_CAMERAS_FAILED */
 
 struct fr_api_route {
     fr_route r;                             /* method, pattern, row index, auth (enum fr_route_auth) */
@@ -87,7 +88,8 @@ struct fr_api_route {
     int body;                               /* enum fr_api_body */
     int reply;                              /* enum fr_api_reply */
     int status;                             /* success status */
-    unsigned flags;                         /* FR_API_CONFLICT | FR_API_TOKEN | FR_API_UNREADY | FR_API_REFERS */
+    unsigned flags;                         /* FR_API_CONFLICT | FR_API_TOKEN | FR_API_UNREADY | FR_API_REFERS |
+                                               FR_API_CAMERAS */
     const char *request;                    /* schemas.def name of the body, or NULL */
     const char *response;                   /* schemas.def name of data / the body; media types of TEXT, STATIC */
     const char *params;                     /* schemas.def PARAMS list, or NULL */

@@ -6,7 +6,7 @@
  * kind, success status and flags; schemas.def gives the shapes. What an
  * operation can fail with is derived from the same flags the router checks
  * (auth → 401, a body → 413 and 422, a client key → 429, a path parameter or
- * FR_API_REFERS → 404, FR_API_CONFLICT → 409), and the error envelope's codes and the codes
+ * FR_API_REFERS → 404, FR_API_CONFLICT → 409, FR_API_CAMERAS → 502), and the error envelope's codes and the codes
  * behind each status come from include/facerec/base.h's table. Like redis's
  * commands.def feeding both processCommand and COMMAND DOCS, one source
  * keeps the served API, its document and its docs from drifting. */
@@ -40,7 +40,7 @@ static const struct fragment param_lists[] = {
 
 /* The error statuses an operation can answer (besides "default"), derived
  * from its row. */
-static const int error_statuses[] = { 400, 401, 404, 409, 413, 422, 429, 503 };
+static const int error_statuses[] = { 400, 401, 404, 409, 413, 422, 429, 502, 503 };
 #define N_ERROR_STATUSES (sizeof error_statuses / sizeof error_statuses[0])
 
 static int route_can_fail(const struct fr_api_route *r, int status) {
@@ -52,6 +52,7 @@ static int route_can_fail(const struct fr_api_route *r, int status) {
     case 413: return r->body != FR_API_BODY_NONE;
     case 422: return r->body != FR_API_BODY_NONE || r->params != NULL;
     case 429: return r->r.auth == FR_ROUTE_AUTH_CLIENT;
+    case 502: return (r->flags & FR_API_CAMERAS) != 0;
     case 503: return !(r->flags & FR_API_UNREADY);   /* a readiness 503 has the route's own body */
     default: return 0;
     }

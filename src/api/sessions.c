@@ -114,6 +114,12 @@ void fr_api_session_buf_free(struct fr_api_session_buf *b) {
     memset(b, 0, sizeof *b);
 }
 
+/* A field that is there and not null (null means "not given": the default). */
+static int given(json_t *o, const char *field) {
+    json_t *v = json_object_get(o, field);
+    return v && !json_is_null(v);
+}
+
 static int bad(const char *field, const char *msg) {
     return fr_err_set_at(FR_E_VALIDATION_ERROR, "field", field, "field '%s' %s", field, msg);
 }
@@ -168,7 +174,7 @@ int fr_api_session_fields(json_t *body, struct fr_svc_session_req *r, struct fr_
         struct fr_svc_session_camera_req *c = &b->cams[i];
         int64_t id = 0;
         if (!json_is_object(v)) return bad("cameras", "must hold objects");
-        if (json_object_get(v, "camera_id")) {
+        if (given(v, "camera_id")) {
             if ((rc = fr_json_get_int(v, "camera_id", 1, 1, INT64_MAX, &id)) < 0) return bad("cameras", "camera_id must be a positive integer");
         }
         c->camera_id = id;
@@ -193,23 +199,23 @@ int fr_api_session_fields(json_t *body, struct fr_svc_session_req *r, struct fr_
     double d;
     int flag;
     if ((rc = fr_json_get_number(body, "cooldown_seconds", 0, 0, 86400, &d)) < 0) return rc;
-    if (json_object_get(body, "cooldown_seconds")) r->cooldown_s = d;
+    if (given(body, "cooldown_seconds")) r->cooldown_s = d;
     if ((rc = fr_json_get_number(body, "fps", 0, 0.1, 30, &d)) < 0) return rc;
-    if (json_object_get(body, "fps")) r->fps = d;
+    if (given(body, "fps")) r->fps = d;
     if ((rc = fr_json_get_number(body, "threshold", 0, 0, 1, &d)) < 0) return rc;
-    if (json_object_get(body, "threshold") && !json_is_null(json_object_get(body, "threshold"))) r->threshold = d;
+    if (given(body, "threshold")) r->threshold = d;
     if ((rc = fr_json_get_int(body, "min_face_px", 0, 0, 4096, &i64)) < 0) return rc;
-    if (json_object_get(body, "min_face_px")) r->min_face_px = (int)i64;
+    if (given(body, "min_face_px")) r->min_face_px = (int)i64;
     if ((rc = fr_json_get_number(body, "min_quality", 0, 0, 1, &d)) < 0) return rc;
-    if (json_object_get(body, "min_quality")) r->min_quality = d;
+    if (given(body, "min_quality")) r->min_quality = d;
     if ((rc = fr_json_get_bool(body, "liveness", 0, &flag)) < 0) return rc;
-    if (json_object_get(body, "liveness")) r->liveness = flag;
+    if (given(body, "liveness")) r->liveness = flag;
     if ((rc = fr_json_get_bool(body, "report_unknown", 0, &flag)) < 0) return rc;
-    if (json_object_get(body, "report_unknown")) r->report_unknown = flag;
+    if (given(body, "report_unknown")) r->report_unknown = flag;
     if ((rc = fr_json_get_bool(body, "snapshot", 0, &flag)) < 0) return rc;
-    if (json_object_get(body, "snapshot")) r->snapshot = flag;
+    if (given(body, "snapshot")) r->snapshot = flag;
     if ((rc = fr_json_get_number(body, "duration_seconds", 0, 1, 604800, &d)) < 0) return rc;
-    if (json_object_get(body, "duration_seconds")) r->duration_s = d;
+    if (given(body, "duration_seconds")) r->duration_s = d;
     const char *ends = NULL;
     if ((rc = fr_json_get_string(body, "ends_at", 0, 64, &ends)) < 0) return rc;
     if (ends && (rfc3339(ends, &r->ends_at) < 0 || r->ends_at <= 0))
@@ -240,21 +246,21 @@ int fr_api_session_fields(json_t *body, struct fr_svc_session_req *r, struct fr_
     if (as && !json_is_null(as)) {
         if (!json_is_object(as)) return bad("auto_stop", "must be an object");
         if ((rc = fr_json_get_int(as, "max_consecutive_failures", 0, 0, 1000000, &i64)) < 0) return bad("auto_stop", "max_consecutive_failures must be an integer in [0, 1000000]");
-        if (json_object_get(as, "max_consecutive_failures")) r->max_failures = (int)i64;
+        if (given(as, "max_consecutive_failures")) r->max_failures = (int)i64;
         if ((rc = fr_json_get_number(as, "max_failure_seconds", 0, 0, 86400, &d)) < 0) return bad("auto_stop", "max_failure_seconds must be in [0, 86400]");
-        if (json_object_get(as, "max_failure_seconds")) r->max_failure_s = d;
+        if (given(as, "max_failure_seconds")) r->max_failure_s = d;
     }
     json_t *cp = json_object_get(body, "callback_policy");
     if (cp && !json_is_null(cp)) {
         if (!json_is_object(cp)) return bad("callback_policy", "must be an object");
         if ((rc = fr_json_get_int(cp, "attempts", 0, 1, FR_SVC_CALLBACK_ATTEMPTS_MAX, &i64)) < 0)
             return bad("callback_policy", "attempts must be an integer in [1, 10]");
-        if (json_object_get(cp, "attempts")) r->cb_attempts = (int)i64;
+        if (given(cp, "attempts")) r->cb_attempts = (int)i64;
         if ((rc = fr_json_get_number(cp, "timeout_seconds", 0, 0.1, 60, &d)) < 0)
             return bad("callback_policy", "timeout_seconds must be in [0.1, 60]");
-        if (json_object_get(cp, "timeout_seconds")) r->cb_timeout_s = d;
+        if (given(cp, "timeout_seconds")) r->cb_timeout_s = d;
         json_t *bo = json_object_get(cp, "backoff_seconds");
-        if (bo) {
+        if (bo && !json_is_null(bo)) {
             if (!json_is_array(bo) || json_array_size(bo) < 1 || json_array_size(bo) > FR_SVC_CALLBACK_ATTEMPTS_MAX)
                 return bad("callback_policy", "backoff_seconds must be an array of 1 to 10 whole seconds");
             json_array_foreach(bo, i, v) {

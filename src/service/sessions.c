@@ -199,6 +199,7 @@ int fr_svc_session_check(const struct fr_svc_config *cfg, const struct fr_svc_se
         const struct fr_svc_session_camera_req *c = &r->cameras[i];
         if (c->camera_id > 0) {
             if (c->url) return bad_field("cameras", "%s: give a camera_id or a url, not both", "cameras");
+            if (c->key && (rc = check_text(c->key, "cameras", 1)) < 0) return rc;
         } else {
             if (c->camera_id < 0) return bad_field("cameras", "%s: camera_id must be positive", "cameras");
             if ((rc = check_text(c->key, "cameras", 1)) < 0) return rc;
@@ -207,9 +208,14 @@ int fr_svc_session_check(const struct fr_svc_config *cfg, const struct fr_svc_se
         }
         if (c->name && (rc = check_text(c->name, "cameras", 0)) < 0) return rc;
         if (c->transport > 1) return bad_field("cameras", "%s: transport must be \"tcp\" or \"udp\"", "cameras");
+        /* the keys the session stores (a registered camera without one: its id) are distinct */
+        char ki[24], kj[24];
+        snprintf(ki, sizeof ki, "%lld", (long long)c->camera_id);
         for (int j = 0; j < i; j++) {
             const struct fr_svc_session_camera_req *d = &r->cameras[j];
-            if ((c->key && d->key && !strcmp(c->key, d->key)) || (c->camera_id > 0 && c->camera_id == d->camera_id))
+            snprintf(kj, sizeof kj, "%lld", (long long)d->camera_id);
+            if (!strcmp(c->key ? c->key : ki, d->key ? d->key : kj) ||
+                (c->camera_id > 0 && c->camera_id == d->camera_id))
                 return bad_field("cameras", "%s: the same camera is given twice", "cameras");
         }
     }

@@ -132,6 +132,7 @@ static void test_openapi_document(void **state) {
                          r->r.auth != FR_ROUTE_AUTH_NONE || (r->flags & FR_API_TOKEN));
         assert_int_equal(json_object_get(resp, "429") != NULL, r->r.auth == FR_ROUTE_AUTH_CLIENT);
         assert_int_equal(json_object_get(resp, "409") != NULL, (r->flags & FR_API_CONFLICT) != 0);
+        assert_int_equal(json_object_get(resp, "502") != NULL, (r->flags & FR_API_CAMERAS) != 0);
         assert_int_equal(json_object_get(resp, "404") != NULL,
                          strchr(r->r.pattern, '{') != NULL || (r->flags & FR_API_REFERS));
         json_t *content = json_object_get(json_object_get(op, "requestBody"), "content");

@@ -635,11 +635,135 @@ static void test_body_flags(void **state) {
     e2e_buf_free(&raw);
 }
 
+/* Cameras and camera sessions: a registered camera's life, and a session on
+ * a file: camera (an H.264 clip made here with the ffmpeg CLI from the
+ * session fixtures: an enrolled person beside a stranger) calling back to a
+ * loopback port nobody listens on (the callbacks fail, which is no matter
+ * here), read while it runs, its recognitions (a subject and an unknown face
+ * when the tracker has reported them), stopped, and the errors: 404
+ * SESSION_NOT_FOUND, 409 SESSION_ALREADY_EXISTS, 422. */
+static void test_camera_session_routes(void **state) {
+    (void)state;
+    struct client c, other;
+    new_client(&c, 0);
+    new_client(&other, 0);
+    struct e2e_resp r;
+    char one[160], two[160], body[1024], clip[256];
+    const char *cams = "/api/v1/cameras", *cam = "/api/v1/cameras/{id}";
+    call_json(&r, "POST", cams, c.hdr, "{\"name\":\"Front\",\"url\":\"rtsp://user:secret@10.0.0.5:554/s\",\"transport\":\"udp\"}");
+    assert_int_equal(r.status, 201);
+    CHECK(r, "POST", cams);
+    assert_null(strstr(r.body, "secret"));        /* the password is never shown */
+    snprintf(one, sizeof one, "%s/%lld", cams, data_int(&r, "id"));
+    e2e_resp_free(&r);
+    EXPECT_JSON(422, "POST", cams, cams, c.hdr, "{\"name\":\"x\",\"url\":\"ftp://10.0.0.5/s\"}");
+    EXPECT_JSON(422, "POST", cams, cams, c.hdr, "{\"url\":\"rtsp://10.0.0.5/s\"}");
+    EXPECT_JSON(400, "POST", cams, cams, c.hdr, "{\"name\":");
+    EXPECT(200, "GET", cams, cams, c.hdr);
+    EXPECT(200, "GET", cam, one, c.hdr);
+    EXPECT(404, "GET", cam, one, other.hdr);
+    EXPECT(404, "GET", cam, "/api/v1/cameras/999999999", c.hdr);
+    EXPECT_JSON(200, "PATCH", cam, one, c.hdr, "{\"name\":\"Front door\",\"transport\":\"tcp\"}");
+    EXPECT_JSON(422, "PATCH", cam, one, c.hdr, "{\"transport\":\"sctp\"}");
+    EXPECT_JSON(404, "PATCH", cam, one, other.hdr, "{\"name\":\"mine\"}");
+    EXPECT(404, "DELETE", cam, one, other.hdr);
+    EXPECT(200, "DELETE", cam, one, c.hdr);
+    EXPECT(404, "DELETE", cam, one, c.hdr);
+
+    const char *ses = "/api/v1/sessions", *ses1 = "/api/v1/sessions/{slot_id}",
+               *recs = "/api/v1/sessions/{slot_id}/recognitions";
+    EXPECT(200, "GET", ses, ses, c.hdr);          /* none yet */
+    EXPECT(422, "GET", ses, "/api/v1/sessions?limit=0", c.hdr);
+    EXPECT(404, "GET", ses1, "/api/v1/sessions/oa-none", c.hdr);
+    EXPECT(404, "GET", recs, "/api/v1/sessions/oa-none/recognitions", c.hdr);
+    EXPECT(404, "DELETE", ses1, "/api/v1/sessions/oa-none", c.hdr);
+    EXPECT_JSON(422, "POST", ses, ses, c.hdr, "{\"slot_id\":\"oa-bad\",\"cameras\":[],\"callback_url\":\"http://127.0.0.1:9/cb\"}");
+    EXPECT_JSON(422, "POST", ses, ses, c.hdr,
+                "{\"slot_id\":\"oa-bad\",\"cameras\":[{\"id\":\"a\",\"url\":\"rtsp://10.0.0.5/s\"}],"
+                "\"callback_url\":\"http://127.0.0.1:9/cb\",\"fps\":99}");
+    EXPECT_JSON(404, "POST", ses, ses, c.hdr,
+                "{\"slot_id\":\"oa-bad\",\"cameras\":[{\"camera_id\":999999999}],\"callback_url\":\"http://127.0.0.1:9/cb\"}");
+    EXPECT_JSON(400, "POST", ses, ses, c.hdr, "{\"slot_id\":");
+    if (!g_models) {
+        fprintf(stderr, "models missing (run make models): session starts skipped\n");
+        return;
+    }
+    /* the clip: Colin Powell (enrolled below) beside Hugo Chavez (a stranger), 60 s at 5 fps */
+    snprintf(clip, sizeof clip, "%s/clip.mp4", g_srv.root);
+    char cmd[1024], out[4096];
+    snprintf(cmd, sizeof cmd,
+             "-nostdin -loglevel error -y -loop 1 -i tests/fixtures/sessions/Colin_Powell_0049.jpg -loop 1 "
+             "-i tests/fixtures/sessions/Hugo_Chavez_0002.jpg -filter_complex '[0][1]hstack,format=yuv420p' -t 60 "
+             "-r 5 -c:v libx264 -preset ultrafast -g 5 '%s'", clip);
+    if (fr_test_run("ffmpeg", cmd, out, sizeof out) != 0) fail_msg("ffmpeg: %s", out);
+    call_json(&r, "POST", "/api/v1/subjects", c.hdr, "{\"name\":\"Colin Powell\"}");   /* no external_id: null */
+    assert_int_equal(r.status, 201);
+    const long long subject = data_int(&r, "id");
+    snprintf(two, sizeof two, "/api/v1/subjects/%lld/faces", subject);
+    e2e_resp_free(&r);
+    EXPECT_FORM(201, "/api/v1/subjects/{id}/faces", two, c.hdr, "photo", "tests/fixtures/sessions/Colin_Powell_0040.jpg",
+                NULL);
+    /* a registered file: camera beside an inline one */
+    snprintf(body, sizeof body, "{\"name\":\"Replay\",\"url\":\"file:%s\"}", clip);
+    call_json(&r, "POST", cams, c.hdr, body);
+    assert_int_equal(r.status, 201);
+    CHECK(r, "POST", cams);
+    const long long cam_id = data_int(&r, "id");
+    e2e_resp_free(&r);
+    snprintf(body, sizeof body,
+             "{\"slot_id\":\"oa-room\",\"cameras\":[{\"id\":\"front\",\"name\":\"Front\",\"url\":\"file:%s\"},"
+             "{\"camera_id\":%lld}],\"callback_url\":\"http://127.0.0.1:9/cb\",\"callback_secret\":"
+             "\"whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3\",\"mode\":\"first_seen\",\"fps\":2,\"report_unknown\":true,"
+             "\"subjects\":[%lld],\"duration_seconds\":600,\"auto_stop\":{\"max_consecutive_failures\":0,"
+             "\"max_failure_seconds\":0},\"callback_policy\":{\"attempts\":2,\"backoff_seconds\":[1],"
+             "\"timeout_seconds\":1}}",
+             clip, cam_id, subject);
+    call_json(&r, "POST", ses, c.hdr, body);
+    if (r.status != 201) dump(&r);
+    assert_int_equal(r.status, 201);
+    CHECK(r, "POST", ses);
+    e2e_resp_free(&r);
+    EXPECT_JSON(409, "POST", ses, ses, c.hdr, body);
+    /* no camera opens: 502 ALL_CAMERAS_FAILED, the session stopped at once */
+    snprintf(body, sizeof body,
+             "{\"slot_id\":\"oa-gone\",\"cameras\":[{\"id\":\"gone\",\"url\":\"file:%s/missing.mp4\"}],"
+             "\"callback_url\":\"http://127.0.0.1:9/cb\"}",
+             g_srv.root);
+    EXPECT_JSON(502, "POST", ses, ses, c.hdr, body);
+    EXPECT(404, "DELETE", ses1, "/api/v1/sessions/oa-gone", c.hdr);
+    EXPECT(200, "GET", ses1, "/api/v1/sessions/oa-room", c.hdr);
+    EXPECT(404, "GET", ses1, "/api/v1/sessions/oa-room", other.hdr);
+    EXPECT(200, "GET", ses, "/api/v1/sessions?running=true", c.hdr);
+    /* the recognitions, once the tracker has decided (a few seconds of the clip) */
+    int kinds = 0;
+    for (int i = 0; i < 60 && kinds != 3; i++) {
+        call(&r, "GET", "/api/v1/sessions/oa-room/recognitions?limit=100", c.hdr, NULL, NULL, 0);
+        CHECK(r, "GET", recs);
+        size_t k;
+        json_t *x;
+        json_array_foreach(json_object_get(json_object_get(r.json, "data"), "recognitions"), k, x)
+            kinds |= json_is_null(json_object_get(x, "subject")) ? 2 : 1;
+        e2e_resp_free(&r);
+        if (kinds != 3) usleep(250 * 1000);
+    }
+    printf("session recognitions seen: %s%s\n", kinds & 1 ? "a subject " : "", kinds & 2 ? "an unknown face" : "");
+    EXPECT(200, "GET", recs, "/api/v1/sessions/oa-room/recognitions?limit=1", c.hdr);
+    EXPECT(422, "GET", recs, "/api/v1/sessions/oa-room/recognitions?limit=0", c.hdr);
+    EXPECT(404, "DELETE", ses1, "/api/v1/sessions/oa-room", other.hdr);
+    EXPECT(200, "DELETE", ses1, "/api/v1/sessions/oa-room", c.hdr);
+    EXPECT(404, "DELETE", ses1, "/api/v1/sessions/oa-room", c.hdr);
+    EXPECT(200, "GET", ses1, "/api/v1/sessions/oa-room", c.hdr);     /* the latest, stopped */
+    EXPECT(200, "GET", ses, "/api/v1/sessions?limit=1", c.hdr);
+    EXPECT(200, "GET", recs, "/api/v1/sessions/oa-room/recognitions", c.hdr);
+}
+
 /* Every operation of the document had a success answer checked. */
 static void test_every_route_checked(void **state) {
     (void)state;
     static const char *const recognition[] = { "/api/v1/subjects/{id}/faces", "/api/v1/faces/{id}", "/api/v1/identify",
-                                               "/api/v1/verify", "/api/v1/detect", "/api/v1/embeddings" };
+                                               "/api/v1/verify", "/api/v1/detect", "/api/v1/embeddings",
+                                               "/api/v1/sessions", "/api/v1/sessions/{slot_id}",
+                                               "/api/v1/sessions/{slot_id}/recognitions" };
     int missing = 0, ops = 0;
     const char *pattern, *method;
     json_t *item, *op;
@@ -669,7 +793,9 @@ static int setup(void **state) {
     (void)state;
     g_models = e2e_have_models();
     /* webhooks to a loopback port nobody listens on: registered, never delivered */
-    const char *env[] = {"FACEREC_WEBHOOK_ALLOW_PRIVATE=true", "FACEREC_WEBHOOK_SCHEDULE=0,3600", NULL};
+    /* sessions: file: cameras (a clip made at test time), callbacks to loopback */
+    const char *env[] = {"FACEREC_WEBHOOK_ALLOW_PRIVATE=true", "FACEREC_WEBHOOK_SCHEDULE=0,3600",
+                         "FACEREC_CAMERA_ALLOW_FILES=true", NULL};
     if (e2e_server_start(&g_srv, NULL, env) != 0) {
         e2e_server_cleanup(&g_srv);
         return -1;
@@ -704,6 +830,7 @@ int main(void) {
         cmocka_unit_test(test_recognition_routes),
         cmocka_unit_test(test_webhook_routes),
         cmocka_unit_test(test_body_flags),
+        cmocka_unit_test(test_camera_session_routes),
         cmocka_unit_test(test_every_route_checked),
     };
     return cmocka_run_group_tests_name("openapi", tests, setup, teardown);

@@ -2,7 +2,7 @@
  * and their typed getters, query strings, base64 images and the router.
  * Each parser gets happy cases and hostile ones (the list of issue 4's
  * parsing task), the allocating ones get allocation-failure injection, and
- * the fuzz corpora fuzz/corpus/{multipart,json,router} are replayed through
+ * the fuzz corpora fuzz/corpus/{multipart,json,router,webhook,session} are replayed through
  * the very checks of the fuzz targets, which are included below. */
 #include "harness.h"
 
@@ -17,6 +17,7 @@
 #include "../../fuzz/fuzz_json.c"
 #include "../../fuzz/fuzz_router.c"
 #include "../../fuzz/fuzz_webhook.c"
+#include "../../fuzz/fuzz_session.c"
 
 #define assert_err(rc, code, needle) check_err((rc), -(code), (needle), __FILE__, __LINE__)
 
@@ -887,8 +888,9 @@ static void test_fuzz_corpora(void **state) {
     int b = replay("fuzz/corpus/json", fuzz_json_one);
     int c = replay("fuzz/corpus/router", fuzz_router_one);
     int d = replay("fuzz/corpus/webhook", fuzz_webhook_one);
-    printf("fuzz corpora replayed: multipart %d, json %d, router %d, webhook %d files\n", a, b, c, d);
-    assert_true(a >= 10 && b >= 10 && c >= 10 && d >= 10);
+    int e = replay("fuzz/corpus/session", fuzz_session_one);
+    printf("fuzz corpora replayed: multipart %d, json %d, router %d, webhook %d, session %d files\n", a, b, c, d, e);
+    assert_true(a >= 10 && b >= 10 && c >= 10 && d >= 10 && e >= 10);
 }
 
 int main(void) {

@@ -135,7 +135,7 @@ static void test_open_and_migrations(void **state) {
     assert_string_equal(fr_store_backend(f->st), "sqlite");
     assert_int_equal(fr_store_ping(f->st), 0);
     assert_int_equal(fr_store_schema_version(f->st, &v), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
     int64_t c = mk_client(f->st, "a");
     mk_subject(f->st, c, "s", "x");
     /* reopening runs no migration twice and keeps the rows */
@@ -143,7 +143,7 @@ static void test_open_and_migrations(void **state) {
         fr_store_close(f->st);
         assert_int_equal(open_store(f), 0);
         assert_int_equal(fr_store_schema_version(f->st, &v), 0);
-        assert_int_equal(v, 2);
+        assert_int_equal(v, 3);
     }
     int64_t n = 0;
     assert_int_equal(fr_store_subject_count(f->st, c, &n), 0);
@@ -1614,7 +1614,7 @@ static void test_webhooks_outbox(void **state) {
 
     /* fan-out in a transaction: rolled back, nothing stays */
     fr_store *tx = NULL;
-    struct fr_store_event_new e = { a, "evt_1", "face.enrolled", 0, "{\"x\":1}", 0 };
+    struct fr_store_event_new e = { a, "evt_1", "face.enrolled", 0, "{\"x\":1}", 0, 0 };
     assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
     assert_int_equal(fr_store_event_add(tx, &e, &n), 0);
     assert_int_equal(n, 2);                        /* w1 by name, w2 by "*"; w3 is disabled */
@@ -1629,13 +1629,13 @@ static void test_webhooks_outbox(void **state) {
     assert_int_equal(pending, 2);
     assert_true(oldest > 0);
     /* opt-in types: "*" does not take them, and nobody names it: nothing written */
-    struct fr_store_event_new e2 = { a, "evt_2", "identify.completed", 1, "{}", 0 };
+    struct fr_store_event_new e2 = { a, "evt_2", "identify.completed", 1, "{}", 0, 0 };
     assert_int_equal(fr_store_event_add(f->st, &e2, &n), 0);
     assert_int_equal(n, 0);
-    struct fr_store_event_new e3 = { a, "evt_3", "subject.deleted", 0, "{}", 0 };
+    struct fr_store_event_new e3 = { a, "evt_3", "subject.deleted", 0, "{}", 0, 0 };
     assert_int_equal(fr_store_event_add(f->st, &e3, &n), 0);
     assert_int_equal(n, 1);                        /* w2 only */
-    struct fr_store_event_new e4 = { a, "evt_4", "webhook.test", 0, "{}", w1 };
+    struct fr_store_event_new e4 = { a, "evt_4", "webhook.test", 0, "{}", w1, 0 };
     assert_int_equal(fr_store_event_add(f->st, &e4, &n), 0);
     assert_int_equal(n, 1);                        /* to that webhook, whatever it subscribes to */
     assert_int_equal(fr_store_event_add(f->st, &e4, &n), -FR_E_CONFLICT);   /* event ids are unique */
@@ -1738,7 +1738,7 @@ static void test_webhooks_outbox(void **state) {
 
     /* rotation: both secrets at a claim until the old one expires */
     assert_int_equal(fr_store_webhook_rotate(f->st, a, w1, "whsec_new", now + 100000), 0);
-    struct fr_store_event_new e5 = { a, "evt_5", "subject.created", 0, "{}", 0 };
+    struct fr_store_event_new e5 = { a, "evt_5", "subject.created", 0, "{}", 0, 0 };
     assert_int_equal(fr_store_event_add(f->st, &e5, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(fr_store_delivery_claim(f->st, now + 62000, 1000, 10, 0, NULL, 0, "node-a", &c, &nc), 0);
@@ -1766,7 +1766,7 @@ static void test_webhooks_outbox(void **state) {
     if (fr_store_delivery_finish(f->st, &gone) == -FR_E_NOT_FOUND) n = 0;   /* was w1's: gone with it */
     /* a node started again takes back its own leases at once */
     assert_int_equal(fr_store_webhook_update(f->st, a, w2, &u), 0);      /* enabled again */
-    struct fr_store_event_new e6 = { a, "evt_6", "subject.deleted", 0, "{}", 0 };
+    struct fr_store_event_new e6 = { a, "evt_6", "subject.deleted", 0, "{}", 0, 0 };
     assert_int_equal(fr_store_event_add(f->st, &e6, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(fr_store_delivery_claim(f->st, now + 300000, 60000, 10, 0, NULL, 0, "node-z", &c, &nc), 0);
@@ -1785,6 +1785,525 @@ static void test_webhooks_outbox(void **state) {
     assert_int_equal(fr_store_client_delete(f->st, a), 0);
     assert_int_equal(fr_store_outbox_stats(f->st, &pending, &oldest), 0);
     assert_int_equal(pending, 0);
+}
+
+/* ---- cameras and camera sessions ---- */
+
+/* Registered cameras: the URL kept whole (credentials are the service's to
+ * hide), partial updates, and another client's id is NOT_FOUND everywhere. */
+static void test_cameras(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a"), b = mk_client(f->st, "b"), c1 = 0, c2 = 0, cb = 0;
+    assert_int_equal(fr_store_camera_create(f->st, a, "Front", "rtsp://u:p@10.0.0.1/s", 0, &c1), 0);
+    assert_int_equal(fr_store_camera_create(f->st, a, "Back", "http://10.0.0.2/mjpeg", 1, &c2), 0);
+    assert_int_equal(fr_store_camera_create(f->st, b, "Gate", "rtsps://10.9.0.1/s", 0, &cb), 0);
+    assert_true(c1 > 0 && c2 > c1 && cb > c2);
+    struct fr_store_camera c = { 0 };
+    assert_int_equal(fr_store_camera_get(f->st, a, c1, &c), 0);
+    assert_int_equal(c.id, c1);
+    assert_int_equal(c.client_id, a);
+    assert_string_equal(c.name, "Front");
+    assert_string_equal(c.url, "rtsp://u:p@10.0.0.1/s");
+    assert_int_equal(c.transport, 0);
+    assert_true(c.created_at > 0 && c.updated_at >= c.created_at);
+    fr_store_camera_free(&c);
+    /* tenancy: b's calls on a's camera find nothing and change nothing */
+    assert_int_equal(fr_store_camera_get(f->st, b, c1, &c), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_camera_update(f->st, b, c1, "mine", NULL, -1), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_camera_delete(f->st, b, c1), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_camera_get(f->st, a, 0, &c), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_camera_get(f->st, a, cb + 100, &c), -FR_E_NOT_FOUND);
+    struct fr_store_camera *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(fr_store_camera_list(f->st, a, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].id, c1);
+    assert_int_equal(rows[1].id, c2);
+    assert_string_equal(rows[1].url, "http://10.0.0.2/mjpeg");
+    assert_int_equal(rows[1].transport, 1);
+    fr_store_cameras_free(rows, n);
+    assert_int_equal(fr_store_camera_list(f->st, b, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].name, "Gate");
+    fr_store_cameras_free(rows, n);
+    /* updates: NULL and transport < 0 keep */
+    assert_int_equal(fr_store_camera_update(f->st, a, c1, "Front door", NULL, -1), 0);
+    assert_int_equal(fr_store_camera_get(f->st, a, c1, &c), 0);
+    assert_string_equal(c.name, "Front door");
+    assert_string_equal(c.url, "rtsp://u:p@10.0.0.1/s");
+    assert_int_equal(c.transport, 0);
+    fr_store_camera_free(&c);
+    assert_int_equal(fr_store_camera_update(f->st, a, c1, NULL, "rtsp://10.0.0.3/t", 1), 0);
+    assert_int_equal(fr_store_camera_get(f->st, a, c1, &c), 0);
+    assert_string_equal(c.name, "Front door");
+    assert_string_equal(c.url, "rtsp://10.0.0.3/t");
+    assert_int_equal(c.transport, 1);
+    fr_store_camera_free(&c);
+    /* the front's own checks */
+    int64_t x = 0;
+    assert_int_equal(fr_store_camera_create(f->st, a, "", "rtsp://h/s", 0, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_camera_create(f->st, a, "n", NULL, 0, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_camera_create(f->st, a, "n", "rtsp://h/s", 2, &x), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_camera_update(f->st, a, c1, NULL, NULL, 2), -FR_E_INVALID_ARGUMENT);
+    assert_int_equal(fr_store_camera_create(f->st, cb + 1000, "n", "rtsp://h/s", 0, &x), -FR_E_NOT_FOUND);
+    assert_int_equal(x, 0);
+    /* delete: once */
+    assert_int_equal(fr_store_camera_delete(f->st, a, c1), 0);
+    assert_int_equal(fr_store_camera_get(f->st, a, c1, &c), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_camera_delete(f->st, a, c1), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_camera_update(f->st, a, c1, "x", NULL, -1), -FR_E_NOT_FOUND);
+    /* the client's deletion takes the rest */
+    assert_int_equal(fr_store_client_delete(f->st, a), 0);
+    assert_int_equal(fr_store_camera_list(f->st, a, &rows, &n), 0);
+    assert_int_equal(n, 0);
+    fr_free(rows);
+    assert_int_equal(fr_store_camera_get(f->st, b, cb, &c), 0);   /* b's stays */
+    fr_store_camera_free(&c);
+}
+
+#define CB_URL "https://backend.example/cb"
+#define CB_POLICY "3;0,1,3;10000"
+
+/* A session of client for slot with two cameras (one inline, one registered);
+ * returns its id, *hook_out its callback endpoint. */
+static int64_t mk_session(fr_store *st, int64_t client, const char *uid, const char *slot, int64_t *hook_out) {
+    struct fr_store_session_settings set = {
+        .mode = 1, .cooldown_ms = 30000, .fps = 2.5, .threshold = 0.31, .min_face_px = 48, .min_quality = 0.4,
+        .liveness = 1, .report_unknown = 1, .snapshot = 0, .roster = "3,5,8", .max_failures = 7,
+        .max_failure_ms = 90000, .callback_url = CB_URL, .policy = CB_POLICY, .ends_at = 1900000000000LL,
+    };
+    struct fr_store_session_camera cams[2] = {
+        { "front", "Room 101 front", "rtsp://u:secret@10.0.0.1/s", 0, 0 },
+        { "7", NULL, "rtsp://10.0.0.2/s", 1, 7 },
+    };
+    struct fr_store_session_new n = { client, uid, slot, &set, cams, 2, "whsec_c2Vzc2lvbi1zZWNyZXQtMTIzNDU2", "node-a" };
+    int64_t id = 0, hook = 0;
+    int rc = fr_store_session_create(st, &n, &id, &hook);
+    if (rc < 0) fprintf(stderr, "session_create: %s\n", fr_err_detail());
+    assert_int_equal(rc, 0);
+    assert_true(id > 0 && hook > 0);
+    if (hook_out) *hook_out = hook;
+    return id;
+}
+
+/* Sessions: what was set comes back, one running session per client and
+ * slot, the running one else the latest by slot, listing and paging,
+ * taking (epoch), stopping once, progress. */
+static void test_sessions(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a"), b = mk_client(f->st, "b"), hook = 0;
+    const int64_t s1 = mk_session(f->st, a, "ses_1", "room101", &hook);
+    struct fr_store_session s = { 0 };
+    assert_int_equal(fr_store_session_get(f->st, a, "room101", &s), 0);
+    assert_int_equal(s.id, s1);
+    assert_int_equal(s.client_id, a);
+    assert_string_equal(s.uid, "ses_1");
+    assert_string_equal(s.slot_id, "room101");
+    assert_true(s.running);
+    assert_null(s.reason);
+    assert_int_equal(s.set.mode, 1);
+    assert_int_equal(s.set.cooldown_ms, 30000);
+    assert_true(s.set.fps == 2.5);
+    assert_true(fabs(s.set.threshold - 0.31) < 1e-9);
+    assert_int_equal(s.set.min_face_px, 48);
+    assert_true(fabs(s.set.min_quality - 0.4) < 1e-9);
+    assert_true(s.set.liveness && s.set.report_unknown && !s.set.snapshot);
+    assert_string_equal(s.set.roster, "3,5,8");
+    assert_int_equal(s.set.max_failures, 7);
+    assert_int_equal(s.set.max_failure_ms, 90000);
+    assert_string_equal(s.set.callback_url, CB_URL);
+    assert_string_equal(s.set.policy, CB_POLICY);
+    assert_int_equal(s.set.ends_at, 1900000000000LL);
+    assert_int_equal(s.n_cameras, 2);
+    assert_string_equal(s.cameras[0].key, "front");
+    assert_string_equal(s.cameras[0].name, "Room 101 front");
+    assert_string_equal(s.cameras[0].url, "rtsp://u:secret@10.0.0.1/s");
+    assert_int_equal(s.cameras[0].transport, 0);
+    assert_int_equal(s.cameras[0].camera_id, 0);
+    assert_string_equal(s.cameras[1].key, "7");
+    assert_null(s.cameras[1].name);
+    assert_int_equal(s.cameras[1].transport, 1);
+    assert_int_equal(s.cameras[1].camera_id, 7);
+    assert_int_equal(s.hook_id, hook);
+    assert_string_equal(s.node, "node-a");
+    assert_int_equal(s.epoch, 0);
+    assert_true(s.created_at > 0);
+    assert_int_equal(s.stopped_at, 0);
+    assert_int_equal(s.stats.frames_read + s.stats.frames_analysed + s.stats.faces_seen + s.stats.recognitions +
+                         s.stats.callback_failures, 0);
+    fr_store_session_free(&s);
+    /* by id: the same row, any client */
+    assert_int_equal(fr_store_session_get_id(f->st, s1, &s), 0);
+    assert_string_equal(s.slot_id, "room101");
+    assert_int_equal(s.n_cameras, 2);
+    fr_store_session_free(&s);
+    assert_int_equal(fr_store_session_get_id(f->st, s1 + 1000, &s), -FR_E_SESSION_NOT_FOUND);
+    /* tenancy: b has no session for the slot, and may run its own */
+    assert_int_equal(fr_store_session_get(f->st, b, "room101", &s), -FR_E_SESSION_NOT_FOUND);
+    assert_int_equal(fr_store_session_get(f->st, a, "room999", &s), -FR_E_SESSION_NOT_FOUND);
+    const int64_t sb = mk_session(f->st, b, "ses_b1", "room101", NULL);
+    /* a second running session of the slot: CONFLICT naming slot_id, nothing written */
+    struct fr_store_session_settings set = { .fps = 5, .threshold = -1, .callback_url = CB_URL, .policy = CB_POLICY };
+    struct fr_store_session_camera cam = { "c", NULL, "rtsp://10.0.0.9/s", 0, 0 };
+    struct fr_store_session_new nw = { a, "ses_2", "room101", &set, &cam, 1, NULL, NULL };
+    int64_t id = 0, h2 = 0;
+    assert_int_equal(fr_store_session_create(f->st, &nw, &id, &h2), -FR_E_CONFLICT);
+    assert_string_equal(fr_err_key(), "field");
+    assert_string_equal(fr_err_value(), "slot_id");
+    assert_int_equal(id, 0);
+    assert_int_equal(h2, 0);
+    /* the front's checks */
+    nw.slot_id = "room102";
+    nw.n_cameras = 0;
+    assert_int_equal(fr_store_session_create(f->st, &nw, &id, &h2), -FR_E_INVALID_ARGUMENT);
+    nw.n_cameras = 1;
+    set.fps = 0;
+    assert_int_equal(fr_store_session_create(f->st, &nw, &id, &h2), -FR_E_INVALID_ARGUMENT);
+    set.fps = 5;
+    set.policy = NULL;
+    assert_int_equal(fr_store_session_create(f->st, &nw, &id, &h2), -FR_E_INVALID_ARGUMENT);
+    set.policy = CB_POLICY;
+    nw.client_id = sb + 1000;
+    assert_int_equal(fr_store_session_create(f->st, &nw, &id, &h2), -FR_E_NOT_FOUND);   /* no such client */
+    nw.client_id = a;
+    /* a session without a secret, name or node: unsigned callbacks */
+    assert_int_equal(fr_store_session_create(f->st, &nw, &id, &h2), 0);
+    const int64_t s2 = id;
+    assert_int_equal(fr_store_session_get_id(f->st, s2, &s), 0);
+    assert_null(s.node);
+    assert_null(s.set.roster);
+    assert_null(s.cameras[0].name);
+    fr_store_session_free(&s);
+
+    /* take: the node and a new epoch each time; progress counters */
+    int64_t epoch = 0;
+    assert_int_equal(fr_store_session_take(f->st, s1, "node-b", &epoch), 0);
+    assert_int_equal(epoch, 1);
+    assert_int_equal(fr_store_session_take(f->st, s1, "node-c", &epoch), 0);
+    assert_int_equal(epoch, 2);
+    struct fr_store_session_stats st = { 100, 40, 12, 3, 1 };
+    assert_int_equal(fr_store_session_progress(f->st, s1, &st), 0);
+    assert_int_equal(fr_store_session_get(f->st, a, "room101", &s), 0);
+    assert_string_equal(s.node, "node-c");
+    assert_int_equal(s.epoch, 2);
+    assert_int_equal(s.stats.frames_read, 100);
+    assert_int_equal(s.stats.frames_analysed, 40);
+    assert_int_equal(s.stats.faces_seen, 12);
+    assert_int_equal(s.stats.recognitions, 3);
+    assert_int_equal(s.stats.callback_failures, 1);
+    fr_store_session_free(&s);
+
+    /* list: newest first, paged, running only */
+    const int64_t s3 = mk_session(f->st, a, "ses_3", "room103", NULL);
+    assert_int_equal(fr_store_session_stop(f->st, s2, "ENDED", fr_now_ms()), 0);
+    struct fr_store_session *rows = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+    assert_int_equal(fr_store_session_list(f->st, a, 0, 10, 0, &rows, &n, &next), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(rows[0].id, s3);
+    assert_int_equal(rows[1].id, s2);
+    assert_int_equal(rows[2].id, s1);
+    assert_int_equal(rows[2].n_cameras, 2);      /* each row with its cameras */
+    assert_string_equal(rows[2].cameras[1].key, "7");
+    assert_int_equal(next, 0);
+    fr_store_sessions_free(rows, n);
+    assert_int_equal(fr_store_session_list(f->st, a, 0, 2, 0, &rows, &n, &next), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[1].id, s2);
+    assert_int_equal(next, s2);
+    fr_store_sessions_free(rows, n);
+    assert_int_equal(fr_store_session_list(f->st, a, 0, 2, next, &rows, &n, &next), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].id, s1);
+    assert_int_equal(next, 0);
+    fr_store_sessions_free(rows, n);
+    assert_int_equal(fr_store_session_list(f->st, a, 1, 10, 0, &rows, &n, &next), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].id, s3);
+    assert_int_equal(rows[1].id, s1);
+    fr_store_sessions_free(rows, n);
+    assert_int_equal(fr_store_session_list(f->st, b, 0, 10, 0, &rows, &n, &next), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].id, sb);
+    fr_store_sessions_free(rows, n);
+    assert_int_equal(fr_store_session_list(f->st, a, 0, 0, 0, &rows, &n, &next), -FR_E_INVALID_ARGUMENT);
+    /* running, every client, oldest first */
+    assert_int_equal(fr_store_session_running(f->st, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(rows[0].id, s1);
+    assert_int_equal(rows[1].id, sb);
+    assert_int_equal(rows[2].id, s3);
+    assert_int_equal(rows[1].client_id, b);
+    assert_int_equal(rows[0].n_cameras, 2);
+    fr_store_sessions_free(rows, n);
+
+    /* stop: once; then the slot is free again, and the slot's row is the running one, else the latest */
+    const int64_t at = fr_now_ms();
+    assert_int_equal(fr_store_session_stop(f->st, s1, "STOPPED_BY_CLIENT", at), 0);
+    assert_int_equal(fr_store_session_stop(f->st, s1, "STOPPED_BY_CLIENT", at), -FR_E_SESSION_NOT_FOUND);
+    assert_int_equal(fr_store_session_take(f->st, s1, "node-d", &epoch), -FR_E_SESSION_NOT_FOUND);
+    assert_int_equal(fr_store_session_get(f->st, a, "room101", &s), 0);
+    assert_int_equal(s.id, s1);
+    assert_false(s.running);
+    assert_string_equal(s.reason, "STOPPED_BY_CLIENT");
+    assert_int_equal(s.stopped_at, at);
+    fr_store_session_free(&s);
+    nw.uid = "ses_4";
+    nw.slot_id = "room101";
+    assert_int_equal(fr_store_session_create(f->st, &nw, &id, &h2), 0);
+    const int64_t s4 = id;
+    assert_int_equal(fr_store_session_get(f->st, a, "room101", &s), 0);
+    assert_int_equal(s.id, s4);
+    assert_true(s.running);
+    fr_store_session_free(&s);
+    assert_int_equal(fr_store_session_stop(f->st, s4, "ENDED", at + 1), 0);
+    assert_int_equal(fr_store_session_get(f->st, a, "room101", &s), 0);
+    assert_int_equal(s.id, s4);                   /* both stopped: the latest */
+    assert_string_equal(s.reason, "ENDED");
+    fr_store_session_free(&s);
+    assert_int_equal(fr_store_session_running(f->st, &rows, &n), 0);
+    assert_int_equal(n, 2);                       /* sb, s3 */
+    fr_store_sessions_free(rows, n);
+    assert_int_equal(fr_store_session_stop(f->st, s4 + 1000, "ENDED", at), -FR_E_SESSION_NOT_FOUND);
+
+    /* the client's deletion takes its sessions, and only its own */
+    assert_int_equal(fr_store_client_delete(f->st, a), 0);
+    assert_int_equal(fr_store_session_get_id(f->st, s3, &s), -FR_E_SESSION_NOT_FOUND);
+    assert_int_equal(fr_store_session_get_id(f->st, s1, &s), -FR_E_SESSION_NOT_FOUND);
+    assert_int_equal(fr_store_session_running(f->st, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].id, sb);
+    fr_store_sessions_free(rows, n);
+}
+
+/* A session's callback endpoint is a webhooks row of the session's: never
+ * listed, read, changed or deleted as a webhook, never fanned out to,
+ * outside the webhook health and outbox figures; an event addressed to it is
+ * delivered, and its claim carries the session and the endpoint's policy. */
+static void test_session_callbacks(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a"), w = 0, hook = 0, n = 0;
+    assert_int_equal(fr_store_webhook_create(f->st, a, "https://a.example/all", "*", NULL, 1, "whsec_w", &w), 0);
+    const int64_t sid = mk_session(f->st, a, "ses_1", "room101", &hook);
+    assert_true(hook != w);
+    struct fr_store_webhook *list = NULL;
+    size_t nl = 0;
+    assert_int_equal(fr_store_webhook_list(f->st, a, &list, &nl), 0);
+    assert_int_equal(nl, 1);
+    assert_int_equal(list[0].id, w);
+    fr_store_webhooks_free(list, nl);
+    struct fr_store_webhook wh = { 0 };
+    assert_int_equal(fr_store_webhook_get(f->st, a, hook, &wh), -FR_E_NOT_FOUND);
+    struct fr_store_webhook_update u = FR_STORE_WEBHOOK_UPDATE_KEEP;
+    u.enabled = 0;
+    assert_int_equal(fr_store_webhook_update(f->st, a, hook, &u), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_webhook_rotate(f->st, a, hook, "whsec_x", fr_now_ms() + 1000), -FR_E_NOT_FOUND);
+    assert_int_equal(fr_store_webhook_delete(f->st, a, hook), -FR_E_NOT_FOUND);
+
+    /* fan-out (webhook_id 0) reaches the webhook only, whatever the type */
+    struct fr_store_event_new e1 = { a, "evt_1", "face.enrolled", 0, "{\"n\":1}", 0, 0 };
+    assert_int_equal(fr_store_event_add(f->st, &e1, &n), 0);
+    assert_int_equal(n, 1);
+    struct fr_store_event_new e2 = { a, "evt_2", "session.recognition", 0, "{\"n\":2}", 0, 0 };
+    assert_int_equal(fr_store_event_add(f->st, &e2, &n), 0);
+    assert_int_equal(n, 1);
+    /* addressed to the session's endpoint, with the frame's time (in the past) */
+    const int64_t t0 = fr_now_ms() - 5000;
+    struct fr_store_event_new e3 = { a, "evt_3", "session.recognition", 0, "{\"cb\":3}", hook, t0 };
+    assert_int_equal(fr_store_event_add(f->st, &e3, &n), 0);
+    assert_int_equal(n, 1);
+    /* one in the future: not due before its time */
+    const int64_t t1 = fr_now_ms() + 100000;
+    struct fr_store_event_new e4 = { a, "evt_4", "session.status", 0, "{\"cb\":4}", hook, t1 };
+    assert_int_equal(fr_store_event_add(f->st, &e4, &n), 0);
+    assert_int_equal(n, 1);
+    /* the outbox figures count the webhook's deliveries only */
+    int64_t pending = 0, oldest = 0;
+    assert_int_equal(fr_store_outbox_stats(f->st, &pending, &oldest), 0);
+    assert_int_equal(pending, 2);
+    assert_true(oldest > t0);
+
+    const int64_t now = fr_now_ms() + 1000;
+    struct fr_store_claim *c = NULL;
+    size_t nc = 0;
+    assert_int_equal(fr_store_delivery_claim(f->st, now, 60000, 10, 0, NULL, 0, "node-a", &c, &nc), 0);
+    assert_int_equal(nc, 3);                      /* e4 is not due yet */
+    assert_int_equal(c[0].webhook_id, hook);      /* oldest due first: e3 was due at t0 */
+    int seen_cb = 0, seen_wh = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (c[i].webhook_id == hook) {
+            seen_cb++;
+            assert_int_equal(c[i].session_id, sid);
+            assert_string_equal(c[i].policy, CB_POLICY);
+            assert_string_equal(c[i].url, CB_URL);
+            assert_string_equal(c[i].secret, "whsec_c2Vzc2lvbi1zZWNyZXQtMTIzNDU2");
+            assert_string_equal(c[i].event_id, "evt_3");
+            assert_string_equal(c[i].body, "{\"cb\":3}");
+            assert_int_equal(c[i].created_at, t0);
+        } else {
+            seen_wh++;
+            assert_int_equal(c[i].webhook_id, w);
+            assert_int_equal(c[i].session_id, 0);
+            assert_null(c[i].policy);
+            assert_true(c[i].created_at > t0);
+        }
+    }
+    assert_int_equal(seen_cb, 1);
+    assert_int_equal(seen_wh, 2);
+    for (size_t i = 0; i < nc; i++) {
+        struct fr_store_delivery_done d = { c[i].id, FR_DELIVERY_DELIVERED, 1, 200, NULL, 0, now };
+        assert_int_equal(fr_store_delivery_finish(f->st, &d), 0);
+    }
+    fr_store_claims_free(c, nc);
+    assert_int_equal(fr_store_delivery_claim(f->st, t1 + 1, 60000, 10, 0, NULL, 0, "node-a", &c, &nc), 0);
+    assert_int_equal(nc, 1);                      /* e4, due at its own time */
+    assert_string_equal(c[0].event_id, "evt_4");
+    assert_int_equal(c[0].created_at, t1);
+    assert_int_equal(c[0].session_id, sid);
+    fr_store_claims_free(c, nc);
+    struct fr_store_delivery *dl = NULL;
+    size_t nd = 0;
+    int64_t next = 0;
+    assert_int_equal(fr_store_delivery_list(f->st, a, hook, 10, 0, &dl, &nd, &next), 0);
+    assert_int_equal(nd, 2);
+    assert_int_equal(dl[0].created_at, t1);       /* newest first */
+    assert_int_equal(dl[1].created_at, t0);
+    fr_store_deliveries_free(dl, nd);
+
+    /* health: a failing callback endpoint is not a failing webhook */
+    int disabled = 0;
+    int64_t client = 0;
+    assert_int_equal(fr_store_webhook_health(f->st, hook, 0, now - 10000, 0, NULL, &disabled, &client), 0);
+    assert_int_equal(client, a);
+    assert_int_equal(fr_store_webhook_failing_count(f->st, now, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(fr_store_webhook_health(f->st, w, 0, now - 10000, 0, NULL, &disabled, &client), 0);
+    assert_int_equal(fr_store_webhook_failing_count(f->st, now, &n), 0);
+    assert_int_equal(n, 1);
+
+    /* the client's deletion takes the session, its endpoint and its deliveries */
+    assert_int_equal(fr_store_client_delete(f->st, a), 0);
+    assert_int_equal(fr_store_outbox_stats(f->st, &pending, &oldest), 0);
+    assert_int_equal(pending, 0);
+    assert_int_equal(fr_store_delivery_claim(f->st, t1 + 100000, 60000, 10, 0, NULL, 0, "node-a", &c, &nc), 0);
+    assert_int_equal(nc, 0);
+    fr_free(c);
+    struct fr_store_session s = { 0 };
+    assert_int_equal(fr_store_session_get_id(f->st, sid, &s), -FR_E_SESSION_NOT_FOUND);
+}
+
+/* Recognitions: oldest first with a cursor, the client's own only, the
+ * subjects a session reported (distinct, last time each, unknown faces
+ * not), and subjects found by external_id. */
+static void test_recognitions(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a"), b = mk_client(f->st, "b");
+    const int64_t sid = mk_session(f->st, a, "ses_1", "room101", NULL);
+    const int64_t other = mk_session(f->st, a, "ses_2", "room102", NULL);
+    const int64_t p1 = mk_subject(f->st, a, "Ann", "e-1"), p2 = mk_subject(f->st, a, "Bob", "e-2");
+    const int64_t pb = mk_subject(f->st, b, "Bea", "e-1");
+    struct fr_store_recognition r[4] = {
+        { 0, a, sid, 0, p2, "front", 0.61f, 0.8f, { 1, 2, 30, 40 }, 1000, "evt_1" },
+        { 0, a, sid, 0, p1, "7", 0.55f, 0.7f, { 5, 6, 50, 60 }, 2000, "evt_2" },
+        { 0, a, sid, 1, 0, "front", 0.1f, 0.5f, { 7, 8, 20, 30 }, 2500, NULL },
+        { 0, a, sid, 0, p2, "front", 0.66f, 0.9f, { 2, 3, 31, 41 }, 3000, "evt_4" },
+    };
+    int64_t ids[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(fr_store_recognition_add(f->st, &r[i], &ids[i]), 0);
+        if (i) assert_true(ids[i] > ids[i - 1]);
+    }
+    int64_t x = 0;
+    struct fr_store_recognition ro = { 0, a, other, 0, p1, "front", 0.5f, 0.5f, { 0, 0, 1, 1 }, 4000, NULL };
+    assert_int_equal(fr_store_recognition_add(f->st, &ro, &x), 0);
+    /* the front's checks; another client's or a missing session: SESSION_NOT_FOUND */
+    struct fr_store_recognition bad = r[0];
+    bad.subject_id = 0;
+    assert_int_equal(fr_store_recognition_add(f->st, &bad, &x), -FR_E_INVALID_ARGUMENT);
+    bad = r[0];
+    bad.kind = 2;
+    assert_int_equal(fr_store_recognition_add(f->st, &bad, &x), -FR_E_INVALID_ARGUMENT);
+    bad = r[0];
+    bad.camera = "";
+    assert_int_equal(fr_store_recognition_add(f->st, &bad, &x), -FR_E_INVALID_ARGUMENT);
+    bad = r[0];
+    bad.client_id = b;
+    assert_int_equal(fr_store_recognition_add(f->st, &bad, &x), -FR_E_SESSION_NOT_FOUND);
+    bad = r[0];
+    bad.session_id = other + 1000;
+    assert_int_equal(fr_store_recognition_add(f->st, &bad, &x), -FR_E_SESSION_NOT_FOUND);
+
+    /* paging, oldest first */
+    struct fr_store_recognition *rows = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+    assert_int_equal(fr_store_recognition_list(f->st, a, sid, 3, 0, &rows, &n, &next), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(next, ids[2]);
+    assert_int_equal(rows[0].id, ids[0]);
+    assert_int_equal(rows[0].client_id, a);
+    assert_int_equal(rows[0].session_id, sid);
+    assert_int_equal(rows[0].kind, 0);
+    assert_int_equal(rows[0].subject_id, p2);
+    assert_string_equal(rows[0].camera, "front");
+    assert_true(fabsf(rows[0].similarity - 0.61f) < 1e-6f);
+    assert_true(fabsf(rows[0].quality - 0.8f) < 1e-6f);
+    assert_true(rows[0].box[0] == 1 && rows[0].box[1] == 2 && rows[0].box[2] == 30 && rows[0].box[3] == 40);
+    assert_int_equal(rows[0].seen_at, 1000);
+    assert_string_equal(rows[0].event_id, "evt_1");
+    assert_int_equal(rows[2].kind, 1);
+    assert_int_equal(rows[2].subject_id, 0);
+    assert_null(rows[2].event_id);
+    fr_store_recognitions_free(rows, n);
+    assert_int_equal(fr_store_recognition_list(f->st, a, sid, 3, next, &rows, &n, &next), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].id, ids[3]);
+    assert_int_equal(next, 0);
+    fr_store_recognitions_free(rows, n);
+    assert_int_equal(fr_store_recognition_list(f->st, a, sid, 4, 0, &rows, &n, &next), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(next, 0);                    /* exactly a page: no more */
+    fr_store_recognitions_free(rows, n);
+    assert_int_equal(fr_store_recognition_list(f->st, b, sid, 10, 0, &rows, &n, &next), 0);
+    assert_int_equal(n, 0);                       /* a's session, listed by b */
+    fr_free(rows);
+
+    /* reported: distinct subjects by id with their last time; the unknown face is not one */
+    int64_t *subj = NULL, *when = NULL;
+    size_t ns = 0;
+    assert_int_equal(fr_store_session_reported(f->st, sid, &subj, &when, &ns), 0);
+    assert_int_equal(ns, 2);
+    const int64_t lo = p1 < p2 ? p1 : p2, hi = p1 < p2 ? p2 : p1;
+    assert_int_equal(subj[0], lo);
+    assert_int_equal(subj[1], hi);
+    assert_int_equal(when[lo == p1 ? 0 : 1], 2000);
+    assert_int_equal(when[lo == p2 ? 0 : 1], 3000);
+    fr_free(subj);
+    fr_free(when);
+    assert_int_equal(fr_store_session_reported(f->st, other + 1000, &subj, &when, &ns), 0);
+    assert_int_equal(ns, 0);
+    fr_free(subj);
+    fr_free(when);
+
+    /* subjects by external_id, per client */
+    assert_int_equal(fr_store_subject_find_external(f->st, a, "e-1", &x), 0);
+    assert_int_equal(x, p1);
+    assert_int_equal(fr_store_subject_find_external(f->st, b, "e-1", &x), 0);
+    assert_int_equal(x, pb);
+    assert_int_equal(fr_store_subject_find_external(f->st, b, "e-2", &x), -FR_E_SUBJECT_NOT_FOUND);
+    assert_int_equal(x, 0);
+    assert_int_equal(fr_store_subject_find_external(f->st, a, "", &x), -FR_E_INVALID_ARGUMENT);
+
+    /* the client's deletion takes the recognitions */
+    assert_int_equal(fr_store_client_delete(f->st, a), 0);
+    assert_int_equal(fr_store_recognition_list(f->st, a, sid, 10, 0, &rows, &n, &next), 0);
+    assert_int_equal(n, 0);
+    fr_free(rows);
+    assert_int_equal(fr_store_session_reported(f->st, sid, &subj, &when, &ns), 0);
+    assert_int_equal(ns, 0);
+    fr_free(subj);
+    fr_free(when);
 }
 
 /* Every test, run once per backend built in. */
@@ -1817,6 +2336,10 @@ static const struct {
     T(test_tx_same_thread_write_gives_up),
     T(test_clock_stamps_rows),
     T(test_webhooks_outbox),
+    T(test_cameras),
+    T(test_sessions),
+    T(test_session_callbacks),
+    T(test_recognitions),
     T(test_concurrent_writers),
     T(test_crash_kill9),
     T(test_alloc_failures),
