@@ -614,7 +614,8 @@ FR_API int fr_store_session_list(fr_store *st, int64_t client_id, int running, i
 FR_API int fr_store_session_running(fr_store *st, struct fr_store_session **rows_out, size_t *n_out);
 /* A node takes a running session: node set, epoch + 1 (*epoch_out). */
 FR_API int fr_store_session_take(fr_store *st, int64_t id, const char *node, int64_t *epoch_out);
-/* Stops a running session; NOT_FOUND when it was not running. */
+/* Stops a running session; SESSION_NOT_FOUND when it was not running. The
+ * session calls below answer SESSION_NOT_FOUND for an id that is not there. */
 FR_API int fr_store_session_stop(fr_store *st, int64_t id, const char *reason, int64_t at);
 FR_API int fr_store_session_progress(fr_store *st, int64_t id, const struct fr_store_session_stats *s);
 FR_API void fr_store_session_free(struct fr_store_session *s);

@@ -1040,7 +1040,7 @@ int fr_store_session_get_id(fr_store *st, int64_t id, struct fr_store_session *o
     if (out) memset(out, 0, sizeof *out);
     TRY(need_store(st));
     if (!out) return bad("out is NULL");
-    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "session not found");
+    if (id <= 0) return fr_err_set(FR_E_SESSION_NOT_FOUND, "session not found");
     return st->ops->session_get(st, 0, NULL, id, out);
 }
 
@@ -1071,21 +1071,21 @@ int fr_store_session_take(fr_store *st, int64_t id, const char *node, int64_t *e
     TRY(need_store(st));
     if (!epoch_out) return bad("epoch_out is NULL");
     TRY(need_str(node, "node", FR_STORE_NAME_MAX));
-    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "session not found");
+    if (id <= 0) return fr_err_set(FR_E_SESSION_NOT_FOUND, "session not found");
     return st->ops->session_take(st, id, node, epoch_out);
 }
 
 int fr_store_session_stop(fr_store *st, int64_t id, const char *reason, int64_t at) {
     TRY(need_store(st));
     TRY(need_str(reason, "reason", FR_STORE_NAME_MAX));
-    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "session not found");
+    if (id <= 0) return fr_err_set(FR_E_SESSION_NOT_FOUND, "session not found");
     return st->ops->session_stop(st, id, reason, at);
 }
 
 int fr_store_session_progress(fr_store *st, int64_t id, const struct fr_store_session_stats *s) {
     TRY(need_store(st));
     if (!s) return bad("stats are NULL");
-    if (id <= 0) return fr_err_set(FR_E_NOT_FOUND, "session not found");
+    if (id <= 0) return fr_err_set(FR_E_SESSION_NOT_FOUND, "session not found");
     return st->ops->session_progress(st, id, s);
 }
 

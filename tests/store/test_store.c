@@ -2066,6 +2066,9 @@ static void test_sessions(void **state) {
     assert_int_equal(n, 2);                       /* sb, s3 */
     fr_store_sessions_free(rows, n);
     assert_int_equal(fr_store_session_stop(f->st, s4 + 1000, "ENDED", at), -FR_E_SESSION_NOT_FOUND);
+    assert_int_equal(fr_store_session_stop(f->st, 0, "ENDED", at), -FR_E_SESSION_NOT_FOUND);
+    struct fr_store_session_stats none = { 0 };
+    assert_int_equal(fr_store_session_progress(f->st, s4 + 1000, &none), -FR_E_SESSION_NOT_FOUND);
 
     /* the client's deletion takes its sessions, and only its own */
     assert_int_equal(fr_store_client_delete(f->st, a), 0);
