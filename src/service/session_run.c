@@ -294,7 +294,7 @@ static void cam_open_opts(struct run_cam *c, struct fr_camera_opts *o) {
     o->reconnect_attempts = cfg->camera_reconnect_attempts > 0 ? cfg->camera_reconnect_attempts : -1;
     o->reconnect_delay_ms = cfg->camera_reconnect_delay_ms;
     o->allow_files = cfg->camera_allow_files;
-    o->realtime = 1;            /* a file is a replay: at the pace a camera sends it */
+    o->realtime = 1;            /* a file (only) is a replay: at the pace a camera sends it */
     o->on_frame = cam_on_frame;
     o->on_state = cam_on_state;
     o->ctx = c;

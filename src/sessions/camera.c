@@ -402,7 +402,13 @@ static void on_packet(struct fr_camera *cam, AVPacket *pkt) {
     struct conn *c = &cam->c;
     atomic_fetch_add(&cam->n_read, 1);
     int64_t ms = ts_ms(cam, pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts, &c->last_pkt_ms);
-    if (cam->o.realtime) {   /* a file played as a camera sends it: at its own pace */
+    /* A file played as a camera sends it: at its own pace. Only a file: a
+     * network stream already comes at its sender's pace, and pacing it again
+     * from its first packet would keep the reader behind by whatever the
+     * sender sent ahead at the start (gst-rtsp-server sends ~3 s at once),
+     * delaying every frame, and the detection of a stall or a dead server,
+     * by that much for the whole connection. */
+    if (cam->o.realtime && cam->is_file) {
         const double now = fr_time_ms();
         if (c->wall0 <= 0) c->wall0 = now - (double)ms;
         const double due = c->wall0 + (double)ms - now;
