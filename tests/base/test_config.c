@@ -82,7 +82,13 @@ static const char *defaults_text =
     "webhook_schedule = 0,5,300,1800,7200,18000,36000,50400,72000,86400\n"
     "webhook_allow_private = false\n"
     "webhook_disable_after_hours = 120\n"
-    "webhook_retention_days = 30\n";
+    "webhook_retention_days = 30\n"
+    "camera_timeout_ms = 5000\n"
+    "camera_reconnect_attempts = 3\n"
+    "camera_reconnect_delay_ms = 2000\n"
+    "camera_allow_files = false\n"
+    "max_sessions = 32\n"
+    "max_cameras_per_session = 16\n";
 
 static void test_defaults(void **state) {
     (void)state;
@@ -116,6 +122,12 @@ static void test_defaults(void **state) {
     assert_false(c.webhook_allow_private);
     assert_int_equal(c.webhook_disable_after_hours, 120);
     assert_int_equal(c.webhook_retention_days, 30);
+    assert_int_equal(c.camera_timeout_ms, 5000);
+    assert_int_equal(c.camera_reconnect_attempts, 3);
+    assert_int_equal(c.camera_reconnect_delay_ms, 2000);
+    assert_false(c.camera_allow_files);
+    assert_int_equal(c.max_sessions, 32);
+    assert_int_equal(c.max_cameras_per_session, 16);
     assert_true(fr_config_threads(&c) >= 1);
     char *text = printed(&c);
     printf("%s", text);
@@ -300,6 +312,13 @@ static void test_env_errors(void **state) {
           "FACEREC_WEBHOOK_ALLOW_PRIVATE: expected true or false (also 1/0, yes/no, on/off), got 'sometimes'" },
         { "FACEREC_WEBHOOK_DISABLE_AFTER_HOURS", "-1",
           "FACEREC_WEBHOOK_DISABLE_AFTER_HOURS: expected an integer in [0, 87600], got '-1'" },
+        { "FACEREC_CAMERA_TIMEOUT_MS", "100",
+          "FACEREC_CAMERA_TIMEOUT_MS: expected an integer in [200, 600000], got '100'" },
+        { "FACEREC_CAMERA_ALLOW_FILES", "perhaps",
+          "FACEREC_CAMERA_ALLOW_FILES: expected true or false (also 1/0, yes/no, on/off), got 'perhaps'" },
+        { "FACEREC_MAX_SESSIONS", "-1", "FACEREC_MAX_SESSIONS: expected an integer in [0, 10000], got '-1'" },
+        { "FACEREC_MAX_CAMERAS_PER_SESSION", "65",
+          "FACEREC_MAX_CAMERAS_PER_SESSION: expected an integer in [1, 64], got '65'" },
         { "FACEREC_WEBHOOK_RETENTION_DAYS", "36501",
           "FACEREC_WEBHOOK_RETENTION_DAYS: expected an integer in [0, 36500], got '36501'" },
         { "FACEREC_ADMIN_TOKEN", "short",
