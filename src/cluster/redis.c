@@ -495,6 +495,7 @@ static int take(struct fr_redis *r, const char *op, struct conn **out) {
                 snprintf(why, sizeof why, "%s", r->last_error);
                 double wait = r->retry_at - now;
                 pthread_mutex_unlock(&r->mu);
+                if (r->errors) fr_metric_inc(r->errors, op);
                 return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "redis %s is down (%s); next try in %.0f ms",
                                   r->where, why, wait);
             }
@@ -533,16 +534,16 @@ static int take(struct fr_redis *r, const char *op, struct conn **out) {
                                              : redisConnectWithTimeout(r->url.host, r->url.port,
                                                                        tv_of(r->connect_ms));
         char err[200] = "";
-        if (!c) return fail(r, slot, "connect", "out of memory for a connection");
+        if (!c) return fail(r, slot, op, "out of memory for a connection");
         if (c->err) {
             snprintf(err, sizeof err, "connect: %s", c->errstr);
             redisFree(c);
-            return fail(r, slot, "connect", err);
+            return fail(r, slot, op, err);
         }
         if (redisSetTimeout(c, tv_of(r->command_ms)) != REDIS_OK || conn_setup(r, c, err, sizeof err) < 0) {
             if (!err[0] || c->err) snprintf(err, sizeof err, "set-up: %s", c->errstr);
             redisFree(c);
-            return fail(r, slot, "connect", err);
+            return fail(r, slot, op, err);
         }
         slot->c = c;
     }

@@ -32,7 +32,8 @@
  * with the command timeout on the socket, and gives it back. Every failure —
  * refused connection, timeout, lost connection, an error reply — is
  * -FR_E_SERVICE_UNAVAILABLE with a sentence in fr_err_detail() and counts in
- * facerec_redis_errors_total{op}. A failure that is not an error reply marks
+ * facerec_redis_errors_total{op} (op: ping, info, ratelimit, lease, registry;
+ * the fast failures during a back-off count too). A failure that is not an error reply marks
  * Redis down: every pooled connection is dropped (they were made before the
  * failure and may be dead too), and for opts.backoff_ms every call fails at
  * once without touching the network, so a down Redis costs a request
