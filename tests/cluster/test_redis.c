@@ -16,6 +16,7 @@
 #include "facerec/base.h"
 #include "facerec/metrics.h"
 #include "http/ratelimit.h"
+#include "http/ratelimit_shared.h"
 #include "redis_fixture.h"
 
 #include <pthread.h>
@@ -405,6 +406,66 @@ static void test_fallback_limit(void **state) {
     assert_int_equal(fr_redis_fallback_limit(-5, 3), 0);
 }
 
+/* The node's limiter: shared while Redis is up (its own windows counting
+ * along), limit / live nodes from its own windows while Redis is down, shared
+ * again once Redis is back. */
+static void test_shared_fallback(void **state) {
+    (void)state;
+    NEED_SERVER();
+    struct redis_server own;
+    assert_int_equal(redis_server_start(&own, NULL), 0);
+    char url[256];
+    redis_server_url(&own, 0, url, sizeof url);
+    struct fr_redis *r;
+    assert_int_equal(fr_redis_open(url, &(struct fr_redis_opts){ .backoff_ms = 200 }, &r), 0);
+    struct fr_ratelimit *local;
+    assert_int_equal(fr_ratelimit_new(0, &local), 0);
+    struct fr_metric *fallbacks;
+    assert_int_equal(fr_metric_new("facerec_ratelimit_fallback_total",
+                                   "Rate-limit decisions made by the node's own windows because Redis was down.",
+                                   FR_METRIC_COUNTER, NULL, NULL, 0, &fallbacks), 0);
+    double f0 = fr_metric_value(fallbacks, NULL);
+    /* two live nodes in the registry */
+    struct fr_redis_node a = { .id = "a", .addr = "127.0.0.1:1", .max_sessions = 1 };
+    struct fr_redis_node b = { .id = "b", .addr = "127.0.0.1:2", .max_sessions = 1 };
+    assert_int_equal(fr_redis_node_beat(r, &a, 60000), 0);
+    assert_int_equal(fr_redis_node_beat(r, &b, 60000), 0);
+    assert_int_equal(fr_redis_live_nodes(r), 2);
+    /* up: the shared windows answer; another node's requests count too */
+    struct fr_ratelimit_info info;
+    int64_t now = fr_now_ms();
+    for (int i = 0; i < 3; i++) assert_int_equal(fr_ratelimit_shared_check(r, local, 5, 10, 0, now, &info), 0);
+    assert_int_equal(info.remaining, 7);
+    assert_int_equal(info.window, FR_RATELIMIT_HOUR);
+    assert_int_equal(fr_redis_ratelimit_check(r, 5, 10, 0, FR_REDIS_SERVER_TIME, NULL), 0);   /* "node b" */
+    assert_int_equal(fr_ratelimit_shared_check(r, local, 5, 10, 0, now, &info), 0);
+    assert_int_equal(info.remaining, 5);
+    assert_true(fr_metric_value(fallbacks, NULL) == f0);
+    /* down: this node's own windows with 10 / 2 = 5; it has admitted 4 */
+    redis_server_stop(&own, SIGKILL);
+    assert_int_equal(fr_ratelimit_shared_check(r, local, 5, 10, 0, now, &info), 0);
+    assert_int_equal(info.limit, 5);
+    assert_int_equal(info.remaining, 0);
+    assert_int_equal(fr_ratelimit_shared_check(r, local, 5, 10, 0, now, &info), -FR_E_RATE_LIMITED);
+    assert_true(info.retry_after >= 1);
+    assert_int_equal(fr_ratelimit_shared_check(r, local, 6, 0, 3, now, &info), 0);   /* the day: 3 / 2 = 1 */
+    assert_int_equal(fr_ratelimit_shared_check(r, local, 6, 0, 3, now, &info), -FR_E_RATE_LIMITED);
+    assert_int_equal(fr_ratelimit_shared_check(r, local, 7, 0, 0, now, &info), 0);   /* unlimited stays so */
+    assert_true(fr_metric_value(fallbacks, NULL) == f0 + 5);
+    /* back (an empty Redis): shared again */
+    assert_int_equal(redis_server_restart(&own), 0);
+    usleep(250 * 1000);
+    assert_int_equal(fr_ratelimit_shared_check(r, local, 5, 10, 0, now, &info), 0);
+    assert_int_equal(info.remaining, 9);
+    assert_true(fr_metric_value(fallbacks, NULL) == f0 + 5);
+    /* no Redis configured: the node's own windows, full limits */
+    assert_int_equal(fr_ratelimit_shared_check(NULL, local, 8, 2, 0, now, &info), 0);
+    assert_int_equal(info.limit, 2);
+    fr_ratelimit_free(local);
+    fr_redis_close(r);
+    redis_server_cleanup(&own);
+}
+
 /* ---- leases ---- */
 
 static void test_leases(void **state) {
@@ -726,6 +787,7 @@ int main(void) {
         cmocka_unit_test(test_shared_limit_threads),
         cmocka_unit_test(test_shared_matches_local),
         cmocka_unit_test(test_noscript_fallback),
+        cmocka_unit_test(test_shared_fallback),
         cmocka_unit_test(test_leases),
         cmocka_unit_test(test_lease_race),
         cmocka_unit_test(test_registry),
