@@ -146,8 +146,10 @@ int fr_redis_ratelimit_check(struct fr_redis *r, int64_t client, int64_t per_hou
 int fr_redis_ratelimit_forget(struct fr_redis *r, int64_t client);
 
 /* The fallback while Redis is down: each node limits a client to its share,
- * limit / live_nodes rounded down but at least 1 (0 stays unlimited), so the
- * nodes together never admit more than the limit. live_nodes < 1 counts as 1. */
+ * limit / live_nodes rounded down, so the nodes together admit at most the
+ * limit; but at least 1 (0 would mean unlimited), so with more nodes than
+ * the limit they admit up to one each. 0 stays unlimited; live_nodes < 1
+ * counts as 1. */
 int64_t fr_redis_fallback_limit(int64_t limit, int live_nodes);
 
 /* The live nodes the last successful registry call saw (fr_redis_nodes_list

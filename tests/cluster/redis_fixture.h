@@ -20,18 +20,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "facerec/base.h"
+#include "sessions/rtsp_fixture.h"   /* its child-process helpers */
 
 struct redis_server {
     pid_t pid;                      /* -1 when not running */
@@ -46,19 +45,6 @@ static inline int redis_server_found(void) {
     if (system("command -v redis-server >/dev/null 2>&1") == 0) return 1;
     fprintf(stderr, "redis-server not installed (Debian: redis-server; make deps): skipped\n");
     return 0;
-}
-
-/* A loopback TCP port free at the time of the call, or -1. */
-static inline int redis_free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
 }
 
 /* A hiredis connection to the server's socket, authenticated, on db (NULL
@@ -86,27 +72,11 @@ fail:
     return NULL;
 }
 
-/* Waits up to ms for pid to exit (reaped); 0 when it did. */
-static inline int redis_wait_exit(pid_t pid, int ms) {
-    double end = fr_time_ms() + ms;
-    do {
-        pid_t r = waitpid(pid, NULL, WNOHANG);
-        if (r == pid || (r < 0 && errno == ECHILD)) return 0;
-        usleep(10000);
-    } while (fr_time_ms() < end);
-    return -1;
-}
-
 /* Sends sig (after SIGCONT, in case it was stopped), waits up to 3 s, then
  * SIGKILL; the child is reaped either way. The folder stays. */
 static inline void redis_server_stop(struct redis_server *s, int sig) {
-    if (s->pid <= 0) return;
-    kill(s->pid, SIGCONT);
-    kill(s->pid, sig);
-    if (redis_wait_exit(s->pid, 3000) < 0) {
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, NULL, 0);
-    }
+    struct rtsp_server child = { s->pid, s->port };   /* the same child-process stop */
+    rtsp_server_stop(&child, sig);
     s->pid = -1;
 }
 
@@ -172,7 +142,7 @@ static inline int redis_server_start(struct redis_server *s, const char *passwor
     if (!mkdtemp(s->dir)) return -1;
     snprintf(s->sock, sizeof s->sock, "%s/redis.sock", s->dir);
     snprintf(s->password, sizeof s->password, "%s", password ? password : "");
-    if ((s->port = redis_free_port()) <= 0) return -1;
+    if ((s->port = rtsp_free_port()) <= 0) return -1;
     return redis_server_restart(s);
 }
 

@@ -44,6 +44,16 @@ static struct fr_redis *client(int db, const struct fr_redis_opts *o) {
     return r;
 }
 
+/* A server of the test's own (to freeze, kill and restart) and a client of it. */
+static struct fr_redis *own_server(struct redis_server *own, struct fr_redis_opts o) {
+    assert_int_equal(redis_server_start(own, NULL), 0);
+    char url[256];
+    redis_server_url(own, 0, url, sizeof url);
+    struct fr_redis *r = NULL;
+    assert_int_equal(fr_redis_open(url, &o, &r), 0);
+    return r;
+}
+
 #define NEED_SERVER() do { if (!have_server) { skip(); } } while (0)
 
 static int group_setup(void **state) {
@@ -258,7 +268,7 @@ static void test_connect_auth_select(void **state) {
     fr_redis_close(r);
 
     /* nothing listening: refused at once */
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", redis_free_port());
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", rtsp_free_port());
     assert_int_equal(fr_redis_open(url, NULL, &r), 0);
     double t = fr_time_ms();
     assert_int_equal(fr_redis_ping(r), -FR_E_SERVICE_UNAVAILABLE);
@@ -413,11 +423,7 @@ static void test_shared_fallback(void **state) {
     (void)state;
     NEED_SERVER();
     struct redis_server own;
-    assert_int_equal(redis_server_start(&own, NULL), 0);
-    char url[256];
-    redis_server_url(&own, 0, url, sizeof url);
-    struct fr_redis *r;
-    assert_int_equal(fr_redis_open(url, &(struct fr_redis_opts){ .backoff_ms = 200 }, &r), 0);
+    struct fr_redis *r = own_server(&own, (struct fr_redis_opts){ .backoff_ms = 200 });
     struct fr_ratelimit *local;
     assert_int_equal(fr_ratelimit_new(0, &local), 0);
     struct fr_metric *fallbacks;
@@ -627,12 +633,8 @@ static void test_faults(void **state) {
     (void)state;
     NEED_SERVER();
     struct redis_server own;
-    assert_int_equal(redis_server_start(&own, NULL), 0);
-    char url[256];
-    redis_server_url(&own, 0, url, sizeof url);
-    struct fr_redis_opts o = { .connect_timeout_ms = 300, .command_timeout_ms = 400, .backoff_ms = 250 };
-    struct fr_redis *r;
-    assert_int_equal(fr_redis_open(url, &o, &r), 0);
+    struct fr_redis *r = own_server(&own, (struct fr_redis_opts){ .connect_timeout_ms = 300,
+                                                                  .command_timeout_ms = 400, .backoff_ms = 250 });
     struct fr_metric *errors;
     assert_int_equal(fr_metric_new("facerec_redis_errors_total",
                                    "Redis calls that failed (connection, timeout or refused), by operation.",
@@ -742,13 +744,8 @@ static void test_pool_storm(void **state) {
     (void)state;
     NEED_SERVER();
     struct redis_server own;
-    assert_int_equal(redis_server_start(&own, NULL), 0);
-    char url[256];
-    redis_server_url(&own, 0, url, sizeof url);
-    struct fr_redis_opts o = { .connect_timeout_ms = 300, .command_timeout_ms = 400, .backoff_ms = 200,
-                               .pool_size = 2 };
-    struct fr_redis *r;
-    assert_int_equal(fr_redis_open(url, &o, &r), 0);
+    struct fr_redis *r = own_server(&own, (struct fr_redis_opts){ .connect_timeout_ms = 300, .command_timeout_ms = 400,
+                                                                  .backoff_ms = 200, .pool_size = 2 });
     volatile int stop = 0;
     pthread_t th[6];
     struct storm_arg a[6];
