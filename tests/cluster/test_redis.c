@@ -20,6 +20,7 @@
 #include "redis_fixture.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define MIN_MS (60 * 1000LL)
 #define HOUR_MS (60 * MIN_MS)
@@ -723,11 +724,11 @@ static void test_faults(void **state) {
 /* Many threads on one client (a pool of 2) while the server is killed and
  * restarted: no call hangs past its bound, every answer is 0 or
  * SERVICE_UNAVAILABLE, and all succeed again at the end. */
-struct storm_arg { struct fr_redis *r; volatile int *stop; int ok, down, other; double worst_ms; };
+struct storm_arg { struct fr_redis *r; atomic_int *stop; int ok, down, other; double worst_ms; };
 
 static void *storm_worker(void *p) {
     struct storm_arg *a = p;
-    while (!*a->stop) {
+    while (!atomic_load(a->stop)) {
         double t = fr_time_ms();
         int rc = fr_redis_ratelimit_check(a->r, 77, 0, 0, FR_REDIS_SERVER_TIME, NULL);
         double took = fr_time_ms() - t;
@@ -746,7 +747,7 @@ static void test_pool_storm(void **state) {
     struct redis_server own;
     struct fr_redis *r = own_server(&own, (struct fr_redis_opts){ .connect_timeout_ms = 300, .command_timeout_ms = 400,
                                                                   .backoff_ms = 200, .pool_size = 2 });
-    volatile int stop = 0;
+    atomic_int stop = 0;
     pthread_t th[6];
     struct storm_arg a[6];
     for (int i = 0; i < 6; i++) {
@@ -758,7 +759,7 @@ static void test_pool_storm(void **state) {
     usleep(500 * 1000);
     assert_int_equal(redis_server_restart(&own), 0);
     usleep(600 * 1000);
-    stop = 1;
+    atomic_store(&stop, 1);
     int ok = 0, down = 0;
     for (int i = 0; i < 6; i++) {
         pthread_join(th[i], NULL);
