@@ -39,9 +39,11 @@
  * once without touching the network, so a down Redis costs a request
  * nothing. The first call after the back-off reconnects; the client is never
  * re-created. Going down logs one warning; coming back logs one info line.
- * A call takes at most connect timeout + command timeout (AUTH/SELECT and the
- * command share one deadline per round trip), plus at most the command
- * timeout waiting for a free connection.
+ * Each round trip waits at most the command timeout, so a call takes at most
+ * the wait for a free connection (command timeout) + connect timeout + one
+ * command timeout per round trip (AUTH and SELECT on a new connection, the
+ * command, and the EVAL after a NOSCRIPT); the first one that times out ends
+ * the call, so a frozen server costs one command timeout.
  *
  * hiredis writes with write(2): the process must ignore SIGPIPE (facerec
  * serve does), or a write to a killed server ends it.
@@ -69,7 +71,7 @@ struct fr_redis_url {
     char path[FR_REDIS_PATH_MAX];   /* absolute */
     char user[FR_REDIS_SECRET_MAX]; /* "" = AUTH password alone (or no AUTH) */
     char password[FR_REDIS_SECRET_MAX];   /* "" = no AUTH */
-    int db;                         /* SELECT db, 0-1000000 (0: no SELECT) */
+    int db;                         /* SELECT db, 0 to 2^31 - 1 (0: no SELECT) */
 };
 
 /* 0, or -FR_E_VALIDATION_ERROR (field FACEREC_REDIS_URL) naming what is wrong. */
