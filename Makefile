@@ -25,6 +25,8 @@ WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing
         -Werror=implicit-function-declaration
 PKGS := openblas libprotobuf-c libturbojpeg spng libwebp libwebpdemux libgif libtiff-4 \
         libmicrohttpd jansson sqlite3 libcrypto libcurl libavformat libavcodec libswscale libavutil
+# Redis (hiredis): the shared state of a scale-out deployment (src/cluster/)
+PKGS += hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)/gen $(PKG_CFLAGS)
@@ -40,7 +42,8 @@ GEN_C := $(BUILD)/gen/onnx.pb-c.c
 
 LIB_SRC := $(wildcard src/base/*.c src/image/*.c src/face/*.c src/nn/*.c src/nn/ops/*.c src/nn/kern/*.c \
                      src/index/*.c src/store/*.c src/http/*.c src/service/*.c src/api/*.c \
-                     src/jobs/*.c src/sessions/*.c)
+                     src/jobs/*.c src/sessions/*.c) \
+           $(wildcard src/cluster/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o $(BUILD)/gen/web_assets.o
 WEB_FILES := $(sort $(wildcard web/console/*))

@@ -6,7 +6,8 @@ libopenblas-dev libcmocka-dev clang libclang-rt-14-dev valgrind
 libturbojpeg0-dev libspng-dev libwebp-dev libgif-dev libtiff-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev wrk libfaiss-dev curl chromium
 libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
-libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad ffmpeg"
+libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad ffmpeg
+libhiredis-dev redis-server"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
