@@ -120,6 +120,8 @@ struct fr_config {
     bool camera_allow_files;                /* file: camera URLs (tests, replays) */
     int max_sessions;                       /* running camera sessions on this node (0: none allowed) */
     int max_cameras_per_session;
+    char redis_url[FR_CONFIG_PATH_MAX];     /* "" when unset: one node, its own rate-limit windows */
+    char node_id[128];                      /* this node's name in leases and the registry; "" = host:port */
 };
 
 /* The built-in defaults. */

@@ -1,6 +1,7 @@
 /* Admin routes: clients (create, list, get, update, delete, rotate key) and
  * the audit log; and a client's usage. The service writes the audit rows. */
 #include "api/api.h"
+#include "cluster/redis.h"
 
 #include <string.h>
 
@@ -87,6 +88,9 @@ int fr_api_client_delete(struct fr_api_call *c, json_t **data, json_t **details)
     int rc = client_id(c, &id);
     if (rc < 0 || (rc = fr_svc_client_delete(c->api->svc, &c->who, id)) < 0) return rc;
     fr_ratelimit_forget(c->api->rl, id);
+    if (c->api->redis && fr_redis_ratelimit_forget(c->api->redis, id) < 0)   /* its windows expire anyway */
+        fr_log(FR_LOG_WARN, "client %lld deleted; its shared rate-limit windows stay until they expire: %s",
+               (long long)id, fr_err_detail());
     *data = json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1);
     return 0;
 }

@@ -1,6 +1,8 @@
 /* The API core: route table, request id, auth, rate limits, the JSON
  * envelope, error mapping, metrics, one log line per request, usage counts. */
 #include "api/api.h"
+#include "cluster/redis.h"
+#include "http/ratelimit_shared.h"
 
 #include "facerec/metrics.h"
 
@@ -63,7 +65,11 @@ int fr_api_init(struct fr_api *a, struct fr_service *svc) {
     return fr_ratelimit_new(0, &a->rl);
 }
 
-void fr_api_fini(struct fr_api *a) { fr_ratelimit_free(a->rl); }
+void fr_api_fini(struct fr_api *a) {
+    fr_ratelimit_free(a->rl);
+    fr_redis_close(a->redis);
+    a->redis = NULL;
+}
 
 /* ---- request ids, log lines ---- */
 
@@ -322,8 +328,9 @@ static int check_body(const struct fr_api_route *r, const struct fr_http_req *re
 static int rate_limit(struct fr_api_call *c, const struct fr_api_route *r, const struct fr_svc_client *cl,
                       struct fr_http_resp *resp, json_t **details) {
     struct fr_ratelimit_info info;
-    int rc = fr_ratelimit_check(c->api->rl, cl->id, cl->rate_limit_per_hour, cl->rate_limit_per_day, fr_now_ms(),
-                                &info);
+    /* one node: its own windows; several (Redis): the shared ones, the node's share while Redis is down */
+    int rc = fr_ratelimit_shared_check(c->api->redis, c->api->rl, cl->id, cl->rate_limit_per_hour,
+                                       cl->rate_limit_per_day, fr_now_ms(), &info);
     if (info.limit > 0) {
         fr_http_resp_header(resp, "X-RateLimit-Limit", "%lld", (long long)info.limit);
         fr_http_resp_header(resp, "X-RateLimit-Remaining", "%lld", (long long)info.remaining);

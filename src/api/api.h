@@ -21,9 +21,13 @@ struct fr_api_metrics {
     struct fr_metric *open_connections;   /* gauge     facerec_open_connections */
 };
 
+struct fr_redis;
+
 struct fr_api {
     struct fr_service *svc;
     struct fr_ratelimit *rl;
+    struct fr_redis *redis;                 /* FACEREC_REDIS_URL: the windows shared by every node and the node
+                                               registry; NULL: one node. Closed by fr_api_fini */
     struct fr_http_server *http;            /* set after start, for connection counts */
     char cors_origins[1024];                /* FACEREC_CORS_ORIGINS: "" off, "*", or a comma list */
     char metrics_hash[65];                  /* FACEREC_METRICS_TOKEN's hash; "" when /metrics is public */

@@ -2,6 +2,7 @@
  * console. Each returns its payload; routes.def says how it goes out (bare
  * JSON, the envelope, text, a static file). */
 #include "api/api.h"
+#include "cluster/redis.h"
 
 #include "api/web.h"
 #include "facerec/metrics.h"
@@ -82,18 +83,46 @@ int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
     json_t *se = service("Camera sessions", sessions_ok,
                          json_pack("{s:i,s:i,s:i,s:i}", "running", ss.running, "max_sessions", ss.max_sessions,
                                    "cameras_connected", ss.cameras_connected, "cameras_total", ss.cameras_total));
+    /* Redis (several nodes): its figures and the live nodes with what each holds */
+    json_t *rd = NULL;
+    int redis_ok = 1;
+    if (c->api->redis) {
+        struct fr_redis_info ri;
+        struct fr_redis_node *nodes = NULL;
+        size_t n_nodes = 0;
+        redis_ok = fr_redis_info(c->api->redis, &ri) == 0;
+        json_t *det = redis_ok ? json_pack("{s:s,s:s,s:I,s:I,s:i}", "url", fr_redis_where(c->api->redis), "version",
+                                           ri.version, "used_memory_bytes", (json_int_t)ri.used_memory,
+                                           "connected_clients", (json_int_t)ri.connected_clients, "pool_open",
+                                           ri.pool_open)
+                               : json_pack("{s:s,s:s}", "url", fr_redis_where(c->api->redis), "error",
+                                           fr_err_detail());
+        json_t *list = json_array();
+        if (redis_ok && fr_redis_nodes_list(c->api->redis, &nodes, &n_nodes) == 0)
+            for (size_t i = 0; i < n_nodes; i++)
+                json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:I,s:I}", "id", nodes[i].id, "address",
+                                                      nodes[i].addr, "running_sessions", (json_int_t)nodes[i].running,
+                                                      "max_sessions", (json_int_t)nodes[i].max_sessions,
+                                                      "started_at", (json_int_t)nodes[i].started_at_ms));
+        fr_free(nodes);
+        json_object_set_new(det, "nodes", list);
+        rd = service("Redis", redis_ok, det);
+    }
     if (!fr_api_metrics_allowed(c)) {   /* FACEREC_METRICS_TOKEN set and not given: states, no counts */
         json_object_clear(json_object_get(se, "details"));
+        if (rd) json_object_clear(json_object_get(rd, "details"));
         json_object_del(json_object_get(db, "details"), "faces");
         json_object_del(json_object_get(ix, "details"), "faces");
         json_object_clear(json_object_get(wk, "details"));
         json_object_clear(json_object_get(wh, "details"));
     }
-    int healthy = models_ok + st.database_ok + st.index_ok + 1 + hooks_ok + sessions_ok, total = 6;
+    int healthy = models_ok + st.database_ok + st.index_ok + 1 + hooks_ok + sessions_ok + (rd ? redis_ok : 0);
+    const int total = 6 + (rd != NULL);
     const char *overall = !st.database_ok ? "unhealthy" : healthy == total ? "healthy" : "degraded";
     *data = json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o,s:o},s:i,s:i}", "overall_status", overall, "services", "models",
                       models, "database", db, "index", ix, "workers", wk, "webhooks", wh, "sessions", se,
                       "healthy_count", healthy, "total_count", total);
+    if (*data && rd) json_object_set_new(json_object_get(*data, "services"), "redis", rd);
     return *data ? 0 : -FR_E_NOMEM;
 }
 

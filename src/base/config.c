@@ -27,6 +27,7 @@
 enum kind {
     K_LISTEN,                       /* host:port → listen, listen_host, listen_port */
     K_PATH,                         /* non-empty string */
+    K_NAME,                         /* "" or up to size - 1 printable characters without spaces */
     K_SECRET,                       /* token: printable, no spaces, length-checked, never echoed */
     K_I64,
     K_INT,
@@ -86,6 +87,8 @@ static const struct key keys[] = {
     { "camera_allow_files",    K_BOOL,   FIELD(camera_allow_files),    0, 0,     "false" },
     { "max_sessions",          K_INT,    FIELD(max_sessions),          0, 10000, "32" },
     { "max_cameras_per_session", K_INT,  FIELD(max_cameras_per_session), 1, 64,  "16" },
+    { "redis_url",             K_URL,    FIELD(redis_url),             0, 0,     "" },
+    { "node_id",               K_NAME,   FIELD(node_id),               0, 0,     "" },
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 
@@ -229,6 +232,14 @@ static int set_string(const struct key *k, const char *v, char *field, char *why
                      FR_CONFIG_TOKEN_MIN, k->size - 1, n);
             return -1;
         }
+    } else if (k->kind == K_NAME) {
+        bool ok = n < k->size;
+        for (size_t i = 0; ok && i < n; i++) ok = isgraph((unsigned char)v[i]);
+        if (!ok) {
+            char what[96];
+            snprintf(what, sizeof what, "up to %zu printable characters without spaces", k->size - 1);
+            return expected(why, len, what, v);
+        }
     } else if (n == 0 || n >= k->size) {
         char what[64];
         snprintf(what, sizeof what, "a path of 1 to %zu bytes", k->size - 1);
@@ -267,6 +278,14 @@ static void mask_url(const char *url, char *out, size_t len) {
     const char *colon = at ? memchr(auth + 3, ':', (size_t)(at - auth - 3)) : NULL;
     if (!colon || memchr(auth + 3, '/', (size_t)(at - auth - 3))) snprintf(out, len, "%s", url);
     else snprintf(out, len, "%.*s:***%s", (int)(colon - url), url, at);
+    char copy[FR_CONFIG_URL_MAX];
+    const char *pw = strstr(out, "password=");   /* unix://...?password=P (Redis) */
+    if (pw && strlen(out) < sizeof copy) {
+        memcpy(copy, out, strlen(out) + 1);
+        pw = copy + (pw - out);
+        const char *rest = pw + 9 + strcspn(pw + 9, "&");
+        snprintf(out, len, "%.*s***%s", (int)(pw + 9 - copy), copy, rest);
+    }
 }
 
 /* "" (the default: sqlite:<data_dir>) or <scheme>:<rest>, the scheme as RFC
@@ -275,11 +294,16 @@ static int set_url(const struct key *k, const char *v, char *field, char *why, s
     size_t n = strlen(v), s = 0;
     while (isalnum((unsigned char)v[s]) || v[s] == '+' || v[s] == '-' || v[s] == '.') s++;
     bool ok = n < k->size && (n == 0 || (isalpha((unsigned char)v[0]) && v[s] == ':' && v[s + 1]));
+    const bool redis = !strcmp(k->name, "redis_url");
+    if (ok && redis && n) ok = !strncmp(v, "redis://", 8) || !strncmp(v, "unix://", 7);
     for (size_t i = 0; ok && i < n; i++) ok = !iscntrl((unsigned char)v[i]);
     if (!ok) {
         char shown[FR_CONFIG_URL_MAX];
         mask_url(v, shown, sizeof shown);
-        return expected(why, len, "a database URL like sqlite:/var/lib/facerec", shown);
+        return expected(why, len,
+                        redis ? "a Redis URL like redis://127.0.0.1:6379/0 or unix:///run/redis.sock"
+                              : "a database URL like sqlite:/var/lib/facerec",
+                        shown);
     }
     memcpy(field, v, n + 1);
     return 0;
@@ -333,6 +357,7 @@ static int key_set(struct fr_config *cfg, const struct key *k, const char *v, ch
     switch (k->kind) {
     case K_LISTEN: return set_listen(cfg, v, why, len);
     case K_PATH:
+    case K_NAME:
     case K_SECRET: return set_string(k, v, field, why, len);
     case K_I64:
     case K_INT:
@@ -494,12 +519,15 @@ int fr_config_print(const struct fr_config *cfg, FILE *f) {
         switch (k->kind) {
         case K_LISTEN:
         case K_PATH:
+        case K_NAME:
         case K_ORIGINS:
         case K_SCHEDULE: print_string(f, k->name, field); break;
         case K_SECRET: fprintf(f, "%s = %s\n", k->name, *(const char *)field ? "(set)" : "(unset)"); break;
         case K_URL: {
             char url[FR_CONFIG_URL_MAX], shown[FR_CONFIG_URL_MAX];
-            mask_url(fr_config_database_url(cfg, url, sizeof url), shown, sizeof shown);
+            mask_url(k->off == offsetof(struct fr_config, database_url) ? fr_config_database_url(cfg, url, sizeof url)
+                                                                        : (const char *)field,
+                     shown, sizeof shown);
             print_string(f, k->name, shown);
             break;
         }

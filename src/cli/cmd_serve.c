@@ -10,6 +10,7 @@
  * main thread: on one it stops accepting, lets requests in flight finish
  * (30 s at most), writes the usage counts and index snapshots, and exits 0. */
 #include "cli.h"
+#include "cluster/redis.h"
 
 #include "api/api.h"
 #include "facerec/config.h"
@@ -79,7 +80,7 @@ int fr_cli_open_service(const struct fr_config *cfg, int parts, struct fr_servic
     char host[96] = "", node[128];
     if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "node");
     snprintf(node, sizeof node, "%s:%d", host, cfg->listen_port);
-    sc.node_id = node;
+    sc.node_id = cfg->node_id[0] ? cfg->node_id : node;
     sc.parts = parts;
     int rc = fr_service_open(&sc, out);
     if (rc < 0) fr_cli_err(rc, parts & FR_SVC_STORE ? "cannot open the data directory" : "cannot start");
@@ -92,7 +93,23 @@ struct housekeeping {
     struct fr_api *api;
     struct fr_service *svc;
     int photo_days;
+    struct fr_redis_node card;      /* this node in the registry (with Redis) */
 };
+
+#define NODE_BEAT_MS 2000           /* the registry card is written this often ... */
+#define NODE_TTL_MS 6000            /* ... and expires this long after the last write */
+
+/* The node registry: the live nodes and what each runs (placement, /status,
+ * the shared rate limit's fallback share). */
+static void job_node_beat(void *arg) {
+    struct housekeeping *h = arg;
+    struct fr_svc_sessions_status ss;
+    fr_svc_sessions_status(h->svc, &ss);
+    h->card.running = ss.running;
+    h->card.max_sessions = ss.max_sessions;
+    if (fr_redis_node_beat(h->api->redis, &h->card, NODE_TTL_MS) < 0)
+        fr_log(FR_LOG_DEBUG, "node registry: %s", fr_err_detail());
+}
 
 static void job_usage_flush(void *arg) { fr_svc_usage_flush(((struct housekeeping *)arg)->svc); }
 
@@ -121,7 +138,8 @@ static int start_jobs(struct housekeeping *h, struct fr_jobs **out) {
     int rc = fr_jobs_start(1, &j);
     if (rc < 0) return rc;
     if ((rc = fr_jobs_every(j, "usage flush", 5000, 5000, job_usage_flush, h)) == 0 &&
-        (rc = fr_jobs_every(j, "rate-limit sweep", 30000, 30000, job_ratelimit_sweep, h)) == 0)
+        (rc = fr_jobs_every(j, "rate-limit sweep", 30000, 30000, job_ratelimit_sweep, h)) == 0 &&
+        (!h->api->redis || (rc = fr_jobs_every(j, "node registry", NODE_BEAT_MS, 0, job_node_beat, h)) == 0))
         rc = fr_jobs_every(j, "purge", h->photo_days > 0 ? 30000 : 600000, 0, job_purge, h);
     if (rc < 0) {
         fr_jobs_stop(j);
@@ -176,6 +194,13 @@ int cmd_serve(int argc, char **argv) {
         fr_service_close(svc);
         return fr_cli_err(rc, "metrics token");
     }
+    /* several nodes: the shared rate-limit windows and the node registry in Redis (opened without
+     * connecting: a node starts while Redis is down, and falls back to its share) */
+    if (cfg.redis_url[0] && (rc = fr_redis_open(cfg.redis_url, NULL, &api.redis)) < 0) {
+        fr_api_fini(&api);
+        fr_service_close(svc);
+        return fr_cli_err(rc, "redis");
+    }
     const char *host = strcmp(cfg.listen_host, "localhost") ? cfg.listen_host : "127.0.0.1";
     const int threads = fr_svc_config_of(svc)->threads;
     struct fr_http_opts ho = { .host = host, .port = cfg.listen_port, .threads = threads,
@@ -190,7 +215,14 @@ int cmd_serve(int argc, char **argv) {
         return fr_cli_err(rc, "listen");
     }
     api.http = http;
-    struct housekeeping hk = { &api, svc, cfg.photo_retention_days };
+    struct housekeeping hk;
+    memset(&hk, 0, sizeof hk);
+    hk.api = &api;
+    hk.svc = svc;
+    hk.photo_days = cfg.photo_retention_days;
+    snprintf(hk.card.id, sizeof hk.card.id, "%.127s", fr_svc_node_id(svc));
+    snprintf(hk.card.addr, sizeof hk.card.addr, "%.100s:%d", host, fr_http_port(http));
+    hk.card.started_at_ms = fr_now_ms();
     struct fr_jobs *jobs = NULL;
     if ((rc = start_jobs(&hk, &jobs)) < 0) {
         fr_http_stop(http, 0);
@@ -220,6 +252,8 @@ int cmd_serve(int argc, char **argv) {
     fr_log(FR_LOG_INFO, "signal %d: stopping (finishing requests in flight)", sig);
     fr_http_stop(http, 30000);
     fr_jobs_stop(jobs);     /* after the last request, before what the jobs use goes */
+    if (api.redis && fr_redis_node_leave(api.redis, hk.card.id) < 0)   /* else its card expires */
+        fr_log(FR_LOG_WARN, "node registry: %s", fr_err_detail());
     api.http = NULL;
     fr_api_fini(&api);
     fr_service_close(svc);

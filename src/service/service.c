@@ -291,6 +291,8 @@ static int register_metrics(struct fr_svc_metrics *m) {
     return rc;
 }
 
+const char *fr_svc_node_id(const struct fr_service *s) { return s->node_id; }
+
 int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     struct fr_service *s = fr_calloc(1, sizeof *s);
     int rc;

@@ -80,6 +80,8 @@ FR_API void fr_service_close(struct fr_service *s);
  * snapshot differs. */
 FR_API int fr_service_index_sync(struct fr_service *s, int *rebuilt_out);
 FR_API const struct fr_svc_config *fr_svc_config_of(const struct fr_service *s);
+/* This node's name (leases, the registry): cfg.node_id, else the host name. */
+FR_API const char *fr_svc_node_id(const struct fr_service *s);
 /* The recognition model's id (embeddings are comparable only within one); NULL without models. */
 FR_API const char *fr_svc_model_id(const struct fr_service *s);
 /* 1 when recognition can run; else 0 with the reason in why (may be NULL). */

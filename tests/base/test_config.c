@@ -21,6 +21,7 @@ static const char *const env_keys[] = {
     "FACEREC_WEBHOOK_DISABLE_AFTER_HOURS", "FACEREC_WEBHOOK_RETENTION_DAYS",
     "FACEREC_CAMERA_TIMEOUT_MS", "FACEREC_CAMERA_RECONNECT_ATTEMPTS", "FACEREC_CAMERA_RECONNECT_DELAY_MS",
     "FACEREC_CAMERA_ALLOW_FILES", "FACEREC_MAX_SESSIONS", "FACEREC_MAX_CAMERAS_PER_SESSION",
+    "FACEREC_REDIS_URL", "FACEREC_NODE_ID",
 };
 #define N_ENV (sizeof env_keys / sizeof env_keys[0])
 
@@ -90,7 +91,9 @@ static const char *defaults_text =
     "camera_reconnect_delay_ms = 2000\n"
     "camera_allow_files = false\n"
     "max_sessions = 32\n"
-    "max_cameras_per_session = 16\n";
+    "max_cameras_per_session = 16\n"
+    "redis_url = \n"
+    "node_id = \n";
 
 static void test_defaults(void **state) {
     (void)state;
@@ -319,6 +322,13 @@ static void test_env_errors(void **state) {
         { "FACEREC_CAMERA_ALLOW_FILES", "perhaps",
           "FACEREC_CAMERA_ALLOW_FILES: expected true or false (also 1/0, yes/no, on/off), got 'perhaps'" },
         { "FACEREC_MAX_SESSIONS", "-1", "FACEREC_MAX_SESSIONS: expected an integer in [0, 10000], got '-1'" },
+        { "FACEREC_REDIS_URL", "http://cache:6379",
+          "FACEREC_REDIS_URL: expected a Redis URL like redis://127.0.0.1:6379/0 or unix:///run/redis.sock, got "
+          "'http://cache:6379'" },
+        { "FACEREC_REDIS_URL", "redis://:hunter2@cache:6379/\x01",
+          "FACEREC_REDIS_URL: expected a Redis URL like redis://127.0.0.1:6379/0 or unix:///run/redis.sock, got "
+          "'redis://:***@cache:6379/\x01'" },
+        { "FACEREC_NODE_ID", "node 1", "FACEREC_NODE_ID: expected up to 127 printable characters without spaces, got 'node 1'" },
         { "FACEREC_MAX_CAMERAS_PER_SESSION", "65",
           "FACEREC_MAX_CAMERAS_PER_SESSION: expected an integer in [1, 64], got '65'" },
         { "FACEREC_WEBHOOK_RETENTION_DAYS", "36501",
