@@ -514,6 +514,42 @@ FR_API int fr_store_outbox_stats(fr_store *st, int64_t *pending_out, int64_t *ol
 FR_API void fr_store_delivery_free(struct fr_store_delivery *d);
 FR_API void fr_store_deliveries_free(struct fr_store_delivery *rows, size_t n);
 
+/* ---- the index change log ----------------------------------------------------
+ * Every face row added or deleted — an enrolment, a deletion, a subject's or
+ * a client's deletion by cascade, a re-embedding — is a row of the change log,
+ * written by the database itself in the same transaction (SQLite: triggers;
+ * PostgreSQL: triggers that also NOTIFY), numbered by an increasing sequence.
+ * Each node keeps its in-memory index in step by applying the log in order
+ * from the last sequence it applied (at start: the head it read before it
+ * built its index from the faces), so a missed wake-up delays a node, never
+ * leaves it stale. Rows older than the retention are purged; a node that
+ * fell behind the purge rebuilds its index from the faces. */
+
+struct fr_store_change {
+    int64_t seq;
+    int deleted;                 /* 0: the face was added; 1: deleted */
+    int64_t client_id, face_id, subject_id;
+    char *model_id;
+    float *embedding;            /* an addition whose face still exists: its embedding (dim floats); else NULL */
+    int dim;
+    int64_t at;                  /* unix ms */
+};
+/* The last sequence written (0: none). */
+FR_API int fr_store_changes_head(fr_store *st, int64_t *seq_out);
+/* Up to limit changes after after_seq, in order. */
+FR_API int fr_store_changes_since(fr_store *st, int64_t after_seq, int limit, struct fr_store_change **rows_out,
+                                  size_t *n_out);
+/* Returns within timeout_ms: 1 when a change after after_seq may exist, 0
+ * when none came (PostgreSQL: a NOTIFY wakes it at once; SQLite: polls the
+ * head every 50 ms). */
+FR_API int fr_store_changes_wait(fr_store *st, int64_t after_seq, int timeout_ms);
+/* Deletes the changes older than before_ms; *purged_through_out: the highest
+ * sequence ever purged (a node whose last applied sequence is below it
+ * missed changes and must rebuild). */
+FR_API int fr_store_changes_purge(fr_store *st, int64_t before_ms, int64_t *n_out, int64_t *purged_through_out);
+FR_API int fr_store_changes_purged_through(fr_store *st, int64_t *seq_out);
+FR_API void fr_store_changes_free(struct fr_store_change *rows, size_t n);
+
 /* ---- cameras and camera sessions ---------------------------------------------
  * A session's callback URL is an endpoint of the outbox like a webhook (a
  * webhooks row that belongs to the session: never listed, updated or fanned

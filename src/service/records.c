@@ -9,6 +9,7 @@
 
 #define ADMIN_INITIALIZED "initialized"
 #define IDEM_KEEP_MS (24LL * 3600 * 1000)     /* an Idempotency-Key is honoured for a day */
+#define INDEX_LOG_KEEP_MS (7LL * 86400000)   /* the index change log is kept a week */
 
 /* ---- audit ---- */
 
@@ -375,6 +376,9 @@ int fr_svc_purge(struct fr_service *s, int photo_days, int64_t *photos, int64_t 
         (rc = fr_store_delivery_purge(s->store, now - (int64_t)s->cfg.webhook_retention_days * 86400000LL,
                                       deliveries)) < 0)
         return rc;
+    /* the index change log: a week (a node that is behind it rebuilds its index) */
+    int64_t n_log = 0, through = 0;
+    if ((rc = fr_store_changes_purge(s->store, now - INDEX_LOG_KEEP_MS, &n_log, &through)) < 0) return rc;
     return fr_store_idem_purge(s->store, now - IDEM_KEEP_MS, keys);
 }
 

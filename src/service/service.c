@@ -327,6 +327,8 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
         index_dir(s, dir, sizeof dir);
         mkdir(dir, 0700);
         double t0 = fr_time_ms();
+        /* the change log's head before the faces are read: what follows it is applied after */
+        if ((rc = fr_store_changes_head(s->store, &s->log_seq)) < 0) goto fail;
         if (fr_index_set_load_all(s->index, dir) < 0)
             fr_log(FR_LOG_WARN, "index: a snapshot was unreadable (%s); rebuilding from the database", fr_err_detail());
         int rebuilt = 0;
@@ -335,7 +337,7 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
             goto fail;
         }
         s->index_ok = 1;
-        if ((rc = fr__svc_calib_start(s)) < 0) goto fail;
+        if ((rc = fr__svc_calib_start(s)) < 0 || (rc = fr__svc_follow_start(s)) < 0) goto fail;
         fr_log(FR_LOG_INFO, "index: %zu faces, %d collections rebuilt from the database, %.0f ms",
                fr_index_set_total(s->index), rebuilt, fr_time_ms() - t0);
     }
@@ -349,6 +351,7 @@ fail:
 void fr_service_close(struct fr_service *s) {
     if (!s) return;
     fr__svc_calib_stop(s);
+    fr__svc_follow_stop(s);
     fr__svc_sessions_fini(s);       /* suspended: they resume at the next start */
     fr__svc_outbox_stop(s);         /* attempts in flight are recorded before the store goes */
     if (s->store) fr_svc_usage_flush(s);

@@ -78,7 +78,16 @@ struct fr_service {
     atomic_int events_queued;               /* an event was written: wake the dispatcher after the commit */
     double started_ms;
     struct svc_sessions *sessions;          /* the camera sessions this node runs (session_run.c) */
+    /* the index follows the change log (follow.c) */
+    int64_t log_seq;                        /* the last change applied (the follower's) */
+    atomic_llong log_applied;               /* changes that added a row this node did not have */
+    atomic_int follow_stop;
+    pthread_t follower;
+    int follower_started;
 };
+
+int fr__svc_follow_start(struct fr_service *s);
+void fr__svc_follow_stop(struct fr_service *s);
 
 /* ---- camera sessions (session_run.c) ---- */
 struct svc_sessions;

@@ -271,10 +271,35 @@ static const char migration_3[] =
     "ALTER TABLE webhooks ADD COLUMN policy TEXT;"
     "CREATE INDEX webhooks_session ON webhooks(session_id) WHERE session_id IS NOT NULL;";
 
+/* 4: the index change log (include/facerec/store.h): triggers write a row
+ * for every face added or deleted, cascades included, in the transaction
+ * of the change. The faces that exist when it is created need no rows: a
+ * node builds its index from the faces and follows the log from its head. */
+static const char migration_4[] =
+    "CREATE TABLE index_log ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  client_id INTEGER NOT NULL,"
+    "  face_id INTEGER NOT NULL,"
+    "  subject_id INTEGER NOT NULL,"
+    "  model_id TEXT NOT NULL,"
+    "  deleted INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX index_log_at ON index_log(at);"
+    "CREATE TRIGGER faces_log_add AFTER INSERT ON faces BEGIN"
+    "  INSERT INTO index_log(client_id, face_id, subject_id, model_id, deleted, at)"
+    "  VALUES (NEW.client_id, NEW.id, NEW.subject_id, NEW.model_id, 0, NEW.created_at);"
+    " END;"
+    "CREATE TRIGGER faces_log_delete AFTER DELETE ON faces BEGIN"
+    "  INSERT INTO index_log(client_id, face_id, subject_id, model_id, deleted, at)"
+    "  VALUES (OLD.client_id, OLD.id, OLD.subject_id, OLD.model_id, 1,"
+    "          CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));"
+    " END;";
+
 const char *const fr__sqlite_migrations[] = {
     migration_1,
     migration_2,
     migration_3,
+    migration_4,
 };
 
 const int fr__sqlite_n_migrations =

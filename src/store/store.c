@@ -1166,3 +1166,55 @@ int fr_store_subject_find_external(fr_store *st, int64_t client_id, const char *
     TRY(need_str(external_id, "external_id", FR_STORE_NAME_MAX));
     return st->ops->subject_find_external(st, client_id, external_id, id_out);
 }
+
+/* ---- the index change log ----------------------------------------------------- */
+
+int fr_store_changes_head(fr_store *st, int64_t *seq_out) {
+    if (seq_out) *seq_out = 0;
+    TRY(need_store(st));
+    if (!seq_out) return bad("seq_out is NULL");
+    return st->ops->changes_head(st, seq_out);
+}
+
+int fr_store_changes_since(fr_store *st, int64_t after_seq, int limit, struct fr_store_change **rows_out,
+                           size_t *n_out) {
+    if (rows_out) *rows_out = NULL;
+    if (n_out) *n_out = 0;
+    TRY(need_store(st));
+    if (!rows_out || !n_out) return bad("rows_out and n_out are required");
+    TRY(need_limit(limit));
+    if (after_seq < 0) return bad("after_seq must be >= 0");
+    return st->ops->changes_since(st, after_seq, limit, rows_out, n_out);
+}
+
+int fr_store_changes_wait(fr_store *st, int64_t after_seq, int timeout_ms) {
+    TRY(need_store(st));
+    if (after_seq < 0 || timeout_ms < 0 || timeout_ms > 600000) return bad("after_seq >= 0, timeout_ms 0..600000");
+    return st->ops->changes_wait(st, after_seq, timeout_ms);
+}
+
+int fr_store_changes_purge(fr_store *st, int64_t before_ms, int64_t *n_out, int64_t *purged_through_out) {
+    int64_t n = 0, through = 0;
+    if (n_out) *n_out = 0;
+    if (purged_through_out) *purged_through_out = 0;
+    TRY(need_store(st));
+    int rc = st->ops->changes_purge(st, before_ms, &n, &through);
+    if (rc == 0 && n_out) *n_out = n;
+    if (rc == 0 && purged_through_out) *purged_through_out = through;
+    return rc;
+}
+
+int fr_store_changes_purged_through(fr_store *st, int64_t *seq_out) {
+    if (seq_out) *seq_out = 0;
+    TRY(need_store(st));
+    if (!seq_out) return bad("seq_out is NULL");
+    return st->ops->changes_purged_through(st, seq_out);
+}
+
+void fr_store_changes_free(struct fr_store_change *rows, size_t n) {
+    for (size_t i = 0; rows && i < n; i++) {
+        fr_free(rows[i].model_id);
+        fr_free(rows[i].embedding);
+    }
+    fr_free(rows);
+}

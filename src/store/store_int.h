@@ -115,6 +115,12 @@ struct fr_store_ops {
     int (*delivery_purge)(fr_store *st, int64_t before_ms, int64_t *n_out);
     int (*outbox_stats)(fr_store *st, int64_t *pending_out, int64_t *oldest_out);
 
+    int (*changes_head)(fr_store *st, int64_t *seq_out);
+    int (*changes_since)(fr_store *st, int64_t after_seq, int limit, struct fr_store_change **rows_out,
+                         size_t *n_out);
+    int (*changes_wait)(fr_store *st, int64_t after_seq, int timeout_ms);
+    int (*changes_purge)(fr_store *st, int64_t before_ms, int64_t *n_out, int64_t *purged_through_out);
+    int (*changes_purged_through)(fr_store *st, int64_t *seq_out);
     int (*camera_create)(fr_store *st, int64_t client_id, const char *name, const char *url, int transport,
                          int64_t *id_out);
     int (*camera_get)(fr_store *st, int64_t client_id, int64_t id, struct fr_store_camera *out);

@@ -38,6 +38,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -215,6 +216,12 @@
                        "session_id = ? AND id > ? ORDER BY id LIMIT ?") \
     X(REC_REPORTED,    "SELECT subject_id, max(seen_at) FROM recognitions WHERE session_id = ? AND kind = 0 " \
                        "GROUP BY subject_id ORDER BY subject_id") \
+    X(LOG_HEAD,        "SELECT coalesce(max(seq), 0) FROM index_log") \
+    X(LOG_SINCE,       "SELECT l.seq, l.deleted, l.client_id, l.face_id, l.subject_id, l.model_id, " \
+                       "CASE WHEN l.deleted = 0 THEN f.embedding END, l.at FROM index_log l " \
+                       "LEFT JOIN faces f ON f.id = l.face_id AND l.deleted = 0 WHERE l.seq > ? ORDER BY l.seq LIMIT ?") \
+    X(LOG_PURGE_MAX,   "SELECT coalesce(max(seq), 0) FROM index_log WHERE at < ?") \
+    X(LOG_PURGE,       "DELETE FROM index_log WHERE seq <= ?") \
     X(OUTBOX_STATS,    "SELECT count(*), coalesce(min(d.created_at), 0) FROM deliveries d " \
                        "JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 0 AND w.enabled = 1 AND w.session_id IS NULL")
 
@@ -930,6 +937,36 @@ static void free_recognition(void *row) {
 }
 static const struct row_kind RECOGNITION_ROW = { sizeof(struct fr_store_recognition), read_recognition,
                                                  free_recognition };
+
+static int read_change(sqlite3_stmt *q, void *row) {
+    struct fr_store_change *c = row;
+    int rc;
+    c->seq = sqlite3_column_int64(q, 0);
+    c->deleted = sqlite3_column_int(q, 1);
+    c->client_id = sqlite3_column_int64(q, 2);
+    c->face_id = sqlite3_column_int64(q, 3);
+    c->subject_id = sqlite3_column_int64(q, 4);
+    c->at = sqlite3_column_int64(q, 7);
+    if ((rc = col_str(q, 5, &c->model_id)) < 0) return rc;
+    if (sqlite3_column_type(q, 6) != SQLITE_NULL) {
+        const void *b;
+        int bytes;
+        if ((rc = col_embedding_bytes(q, 6, &b, &bytes)) < 0 || !(c->embedding = fr_malloc((size_t)bytes))) {
+            fr_free(c->model_id);
+            c->model_id = NULL;
+            return rc < 0 ? rc : fr_err_set(FR_E_NOMEM, "out of memory");
+        }
+        memcpy(c->embedding, b, (size_t)bytes);
+        c->dim = bytes / (int)sizeof(float);
+    }
+    return 0;
+}
+static void free_change(void *row) {
+    struct fr_store_change *c = row;
+    fr_free(c->model_id);
+    fr_free(c->embedding);
+}
+static const struct row_kind CHANGE_ROW = { sizeof(struct fr_store_change), read_change, free_change };
 
 static int read_pair(sqlite3_stmt *q, void *row) {
     int64_t *p = row;
@@ -1779,6 +1816,67 @@ static int sq_subject_find_external(fr_store *st, int64_t client_id, const char 
     return rc == 0 && r.n == 0 ? fr_err_set(FR_E_SUBJECT_NOT_FOUND, "subject not found") : rc;
 }
 
+static int sq_changes_head(fr_store *st, int64_t *seq_out) {
+    struct res r = { .kind = &I64_ROW, .max = 1, .rows = seq_out };
+    return call(st, READ, Q_LOG_HEAD, NULL, &r, "reading the index log's head");
+}
+
+static int sq_changes_since(fr_store *st, int64_t after_seq, int limit, struct fr_store_change **rows_out,
+                            size_t *n_out) {
+    struct res r = { .kind = &CHANGE_ROW, .max = (size_t)limit };
+    int rc = call(st, READ, Q_LOG_SINCE, ARGS(a_int(after_seq), a_int(limit)), &r, "reading the index log");
+    *rows_out = r.rows;
+    *n_out = r.n;
+    return rc;
+}
+
+/* One process writes an SQLite database: its own writes reach its index
+ * directly, so the head is polled (a cheap read) for the rest. */
+static int sq_changes_wait(fr_store *st, int64_t after_seq, int timeout_ms) {
+    for (int waited = 0;; waited += 50) {
+        int64_t head = 0;
+        int rc = sq_changes_head(st, &head);
+        if (rc < 0) return rc;
+        if (head > after_seq) return 1;
+        if (waited >= timeout_ms) return 0;
+        struct timespec ts = { 0, 50 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int sq_changes_purged_through(fr_store *st, int64_t *seq_out) {
+    char *v = NULL;
+    int rc = sq_admin_get(st, "index_log_purged_through", &v);
+    if (rc == -FR_E_NOT_FOUND) return 0;
+    if (rc == 0 && v) *seq_out = strtoll(v, NULL, 10);
+    fr_free(v);
+    return rc;
+}
+
+static int sq_changes_purge(fr_store *st, int64_t before_ms, int64_t *n_out, int64_t *purged_through_out) {
+    int64_t upto = 0;
+    struct res m = { .kind = &I64_ROW, .max = 1, .rows = &upto }, d = { 0 };
+    struct use u;
+    int rc = use_begin(st, WRITE, &u);
+    if (rc < 0) return rc;
+    if ((rc = tx_open(u.c)) == 0) {
+        rc = stmt_run(u.c, Q_LOG_PURGE_MAX, ARGS(a_int(before_ms)), &m, "finding old index log rows");
+        if (rc == 0 && upto > 0) rc = stmt_run(u.c, Q_LOG_PURGE, ARGS(a_int(upto)), &d, "purging the index log");
+        if (rc == 0 && upto > 0) {
+            char v[24];
+            struct res w = { 0 };
+            snprintf(v, sizeof v, "%lld", (long long)upto);
+            rc = stmt_run(u.c, Q_ADMIN_SET, ARGS(a_text("index_log_purged_through"), a_text(v)), &w,
+                          "recording the index log's purge");
+        }
+        rc = tx_close(u.c, rc);
+    }
+    use_end(&u);
+    if (rc < 0) return rc;
+    *n_out = d.changes;
+    return upto > 0 ? (*purged_through_out = upto, 0) : sq_changes_purged_through(st, purged_through_out);
+}
+
 static int camera_missing(void) { return fr_err_set(FR_E_NOT_FOUND, "camera not found"); }
 
 static int sq_camera_create(fr_store *st, int64_t client_id, const char *name, const char *url, int transport,
@@ -2058,6 +2156,11 @@ const struct fr_store_ops fr__store_sqlite_ops = {
     .delivery_purge = sq_delivery_purge,
     .outbox_stats = sq_outbox_stats,
     .subject_find_external = sq_subject_find_external,
+    .changes_head = sq_changes_head,
+    .changes_since = sq_changes_since,
+    .changes_wait = sq_changes_wait,
+    .changes_purge = sq_changes_purge,
+    .changes_purged_through = sq_changes_purged_through,
     .camera_create = sq_camera_create,
     .camera_get = sq_camera_get,
     .camera_list = sq_camera_list,

@@ -1,6 +1,7 @@
 /* The service's own contract, without HTTP: the first start's credentials,
  * API-key checks, the audit rows of every change, usage counts, and
- * identification on decoded frames (the camera sessions' entry point). */
+ * identification on decoded frames (the camera sessions' entry point), and two
+ * services on one database keeping their indexes in step (the change log). */
 #include "harness.h"
 
 #include "facerec/openset.h"
@@ -201,6 +202,67 @@ static void test_identify_frame(void **state) {
     fr_service_close(s);
 }
 
+/* Two services on one database (two nodes): what one enrols the other's
+ * index finds through the change log, within a second, and a deletion on
+ * the other leaves the first's index too; the log also carries the
+ * cascade of a subject's deletion. */
+static int64_t wait_match(struct fr_service *s, int64_t client, const struct fr_image *frame, int want, double *ms) {
+    struct fr_svc_identify_req r = { .client_id = client, .threshold = -1 };
+    struct fr_svc_identify_result ir;
+    struct fr_svc_timing t = { 0 };
+    double t0 = fr_time_ms();
+    int64_t got = -1;
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(fr_svc_identify_frame(s, frame, &r, &t, &ir), 0);
+        const int match = ir.n == 1 && ir.faces[0].decision == FR_DECISION_MATCH;
+        got = match ? ir.faces[0].cands[ir.faces[0].match].subject_id : 0;
+        fr_svc_identify_result_free(&ir);
+        if ((want && match) || (!want && !match)) break;
+        usleep(10000);
+    }
+    *ms = fr_time_ms() - t0;
+    return got;
+}
+
+static void test_two_nodes_follow(void **state) {
+    (void)state;
+    char mp[512];
+    if (!fr_test_model_path("fr_feature", mp, sizeof mp) || access(mp, R_OK) != 0) { skip(); return; }
+    struct fr_service *a = open_svc(FR_SVC_ALL), *b = open_svc(FR_SVC_ALL);
+    struct fr_svc_actor admin = { 0, NULL, NULL };
+    struct fr_svc_client c;
+    assert_int_equal(fr_svc_client_create(a, &admin, "two", -1, -1, &c), 0);
+    struct fr_svc_actor who = { c.id, NULL, NULL };
+    struct fr_svc_subject_fields f = { "Aaron", NULL, NULL };
+    struct fr_svc_subject subj;
+    assert_int_equal(fr_svc_subject_create(a, &who, &f, &subj), 0);
+    uint8_t *photo = NULL;
+    size_t len = 0;
+    assert_int_equal(fr_file_read("tests/fixtures/faces/Aaron_Peirsol_0001.jpg", 1 << 20, &photo, &len), 0);
+    struct fr_svc_enroll_req er = { .who = who, .subject_id = subj.id, .photo = { photo, len, 0 } };
+    struct fr_svc_enroll_result res;
+    struct fr_svc_timing t = { 0 };
+    struct fr_image frame = { 0 };
+    assert_int_equal(fr_image_load("tests/fixtures/faces/Aaron_Peirsol_0003.jpg", NULL, &frame), 0);
+    double ms = 0;
+    assert_int_equal(wait_match(b, c.id, &frame, 0, &ms), 0);            /* b knows nobody yet */
+    assert_int_equal(fr_svc_enroll(a, &er, &t, &res), 0);                 /* enrolled on a ... */
+    fr_svc_enroll_result_free(&res);
+    assert_int_equal(wait_match(b, c.id, &frame, 1, &ms), subj.id);       /* ... found on b */
+    printf("enrolled on a, identified on b after %.0f ms\n", ms);
+    assert_true(ms < 1000);
+    assert_int_equal(fr_svc_subject_delete(b, &who, subj.id), 0);        /* deleted on b ... */
+    assert_int_equal(wait_match(a, c.id, &frame, 0, &ms), 0);             /* ... gone on a */
+    printf("deleted on b, gone on a after %.0f ms\n", ms);
+    assert_true(ms < 1000);
+    fr_image_free(&frame);
+    fr_free(photo);
+    fr_svc_subject_free(&subj);
+    fr_svc_client_free(&c);
+    fr_service_close(b);
+    fr_service_close(a);
+}
+
 /* Without the parts that a call needs, it answers SERVICE_UNAVAILABLE. */
 static void test_parts(void **state) {
     (void)state;
@@ -227,6 +289,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_clients_and_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identify_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_nodes_follow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -135,7 +135,7 @@ static void test_open_and_migrations(void **state) {
     assert_string_equal(fr_store_backend(f->st), "sqlite");
     assert_int_equal(fr_store_ping(f->st), 0);
     assert_int_equal(fr_store_schema_version(f->st, &v), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     int64_t c = mk_client(f->st, "a");
     mk_subject(f->st, c, "s", "x");
     /* reopening runs no migration twice and keeps the rows */
@@ -143,7 +143,7 @@ static void test_open_and_migrations(void **state) {
         fr_store_close(f->st);
         assert_int_equal(open_store(f), 0);
         assert_int_equal(fr_store_schema_version(f->st, &v), 0);
-        assert_int_equal(v, 3);
+        assert_int_equal(v, 4);
     }
     int64_t n = 0;
     assert_int_equal(fr_store_subject_count(f->st, c, &n), 0);
@@ -2309,6 +2309,93 @@ static void test_recognitions(void **state) {
     fr_free(when);
 }
 
+/* ---- the index change log ------------------------------------------------------ */
+
+/* Additions, deletions and cascades are logged by the database in the
+ * change's own transaction, in order; a rolled-back change leaves nothing;
+ * an addition whose face is gone has no embedding; purge and its mark. */
+static void test_change_log(void **state) {
+    struct fx *f = *state;
+    int64_t head0 = -1, head = 0;
+    assert_int_equal(fr_store_changes_head(f->st, &head0), 0);
+    assert_true(head0 >= 0);
+    assert_int_equal(fr_store_changes_wait(f->st, head0, 0), 0);   /* nothing new */
+    int64_t a = mk_client(f->st, "a"), b = mk_client(f->st, "b");
+    int64_t sa = mk_subject(f->st, a, "s", NULL), sb = mk_subject(f->st, b, "t", NULL);
+    int64_t f1 = mk_face(f->st, a, sa, 1), f2 = mk_face(f->st, a, sa, 2), f3 = mk_face(f->st, b, sb, 3);
+    assert_int_equal(fr_store_changes_wait(f->st, head0, 1000), 1);
+    /* a rolled-back addition is not in the log */
+    fr_store *tx = NULL;
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    mk_face(tx, a, sa, 4);
+    fr_store_tx_rollback(tx);
+    int64_t subj_of = 0;
+    assert_int_equal(fr_store_face_delete(f->st, a, f1, &subj_of), 0);
+    int64_t *gone = NULL;
+    size_t n_gone = 0;
+    assert_int_equal(fr_store_subject_delete(f->st, b, sb, &gone, &n_gone), 0);   /* f3 by cascade */
+    fr_free(gone);
+    struct fr_store_change *v = NULL;
+    size_t n = 0;
+    assert_int_equal(fr_store_changes_since(f->st, head0, 100, &v, &n), 0);
+    assert_int_equal(n, 5);
+    const struct { int deleted; int64_t face, client; int has_emb; } want[] = {
+        { 0, f1, a, 0 },   /* added, deleted since: no embedding */
+        { 0, f2, a, 1 },
+        { 0, f3, b, 0 },
+        { 1, f1, a, 0 },
+        { 1, f3, b, 0 },
+    };
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(v[i].deleted, want[i].deleted);
+        assert_int_equal(v[i].face_id, want[i].face);
+        assert_int_equal(v[i].client_id, want[i].client);
+        assert_string_equal(v[i].model_id, "fr_feature");
+        assert_int_equal(v[i].embedding != NULL, want[i].has_emb);
+        if (i) assert_true(v[i].seq > v[i - 1].seq);
+        assert_true(v[i].at > 0);
+    }
+    float emb[DIM];
+    fill_emb(emb, 2);
+    assert_int_equal(v[1].dim, DIM);
+    assert_memory_equal(v[1].embedding, emb, sizeof emb);
+    assert_int_equal(v[1].subject_id, sa);
+    const int64_t last = v[n - 1].seq;
+    fr_store_changes_free(v, n);
+    assert_int_equal(fr_store_changes_head(f->st, &head), 0);
+    assert_int_equal(head, last);
+    /* paging by sequence */
+    assert_int_equal(fr_store_changes_since(f->st, head0, 2, &v, &n), 0);
+    assert_int_equal(n, 2);
+    int64_t mid = v[1].seq;
+    fr_store_changes_free(v, n);
+    assert_int_equal(fr_store_changes_since(f->st, mid, 100, &v, &n), 0);
+    assert_int_equal(n, 3);
+    fr_store_changes_free(v, n);
+    /* deleting a client logs its faces' deletions */
+    assert_int_equal(fr_store_client_delete(f->st, a), 0);
+    assert_int_equal(fr_store_changes_since(f->st, last, 100, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].deleted, 1);
+    assert_int_equal(v[0].face_id, f2);
+    fr_store_changes_free(v, n);
+    /* purge: nothing is old yet; then everything, and the mark says how far */
+    int64_t purged = 0, through = -1;
+    assert_int_equal(fr_store_changes_purge(f->st, 1, &purged, &through), 0);
+    assert_int_equal(purged, 0);
+    assert_int_equal(through, 0);
+    assert_int_equal(fr_store_changes_head(f->st, &head), 0);
+    assert_int_equal(fr_store_changes_purge(f->st, INT64_MAX, &purged, &through), 0);
+    assert_true(purged >= 6);
+    assert_int_equal(through, head);
+    assert_int_equal(fr_store_changes_purged_through(f->st, &through), 0);
+    assert_int_equal(through, head);
+    assert_int_equal(fr_store_changes_since(f->st, 0, 100, &v, &n), 0);
+    assert_int_equal(n, 0);
+    fr_store_changes_free(v, n);
+    assert_int_equal(fr_store_changes_since(f->st, -1, 100, &v, &n), -FR_E_INVALID_ARGUMENT);
+}
+
 /* Every test, run once per backend built in. */
 #define T(fn) { #fn, fn }
 static const struct {
@@ -2343,6 +2430,7 @@ static const struct {
     T(test_sessions),
     T(test_session_callbacks),
     T(test_recognitions),
+    T(test_change_log),
     T(test_concurrent_writers),
     T(test_crash_kill9),
     T(test_alloc_failures),
