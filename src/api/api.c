@@ -65,11 +65,7 @@ int fr_api_init(struct fr_api *a, struct fr_service *svc) {
     return fr_ratelimit_new(0, &a->rl);
 }
 
-void fr_api_fini(struct fr_api *a) {
-    fr_ratelimit_free(a->rl);
-    fr_redis_close(a->redis);
-    a->redis = NULL;
-}
+void fr_api_fini(struct fr_api *a) { fr_ratelimit_free(a->rl); }
 
 /* ---- request ids, log lines ---- */
 

@@ -27,7 +27,7 @@ struct fr_api {
     struct fr_service *svc;
     struct fr_ratelimit *rl;
     struct fr_redis *redis;                 /* FACEREC_REDIS_URL: the windows shared by every node and the node
-                                               registry; NULL: one node. Closed by fr_api_fini */
+                                               registry; NULL: one node. Borrowed (serve closes it last) */
     struct fr_http_server *http;            /* set after start, for connection counts */
     char cors_origins[1024];                /* FACEREC_CORS_ORIGINS: "" off, "*", or a comma list */
     char metrics_hash[65];                  /* FACEREC_METRICS_TOKEN's hash; "" when /metrics is public */

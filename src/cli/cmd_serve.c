@@ -192,6 +192,7 @@ int cmd_serve(int argc, char **argv) {
     if (cfg.metrics_token[0] && (rc = fr_key_hash(cfg.metrics_token, api.metrics_hash)) < 0) {
         fr_api_fini(&api);
         fr_service_close(svc);
+        fr_redis_close(api.redis);
         return fr_cli_err(rc, "metrics token");
     }
     /* several nodes: the shared rate-limit windows and the node registry in Redis (opened without
@@ -199,6 +200,7 @@ int cmd_serve(int argc, char **argv) {
     if (cfg.redis_url[0] && (rc = fr_redis_open(cfg.redis_url, NULL, &api.redis)) < 0) {
         fr_api_fini(&api);
         fr_service_close(svc);
+        fr_redis_close(api.redis);
         return fr_cli_err(rc, "redis");
     }
     const char *host = strcmp(cfg.listen_host, "localhost") ? cfg.listen_host : "127.0.0.1";
@@ -212,6 +214,7 @@ int cmd_serve(int argc, char **argv) {
     if ((rc = fr_http_start(&ho, &http)) < 0) {
         fr_api_fini(&api);
         fr_service_close(svc);
+        fr_redis_close(api.redis);
         return fr_cli_err(rc, "listen");
     }
     api.http = http;
@@ -228,6 +231,7 @@ int cmd_serve(int argc, char **argv) {
         fr_http_stop(http, 0);
         fr_api_fini(&api);
         fr_service_close(svc);
+        fr_redis_close(api.redis);
         return fr_cli_err(rc, "background jobs");
     }
     /* the webhook dispatcher: what a previous run left pending goes out now */
@@ -241,10 +245,12 @@ int cmd_serve(int argc, char **argv) {
         fr_http_stop(http, 0);
         fr_api_fini(&api);
         fr_service_close(svc);
+        fr_redis_close(api.redis);
         return fr_cli_err(rc, "webhook dispatcher");
     }
     /* camera sessions: those running when this node stopped go on */
-    if ((rc = fr_svc_sessions_start(svc)) < 0) fr_log(FR_LOG_ERROR, "camera sessions not resumed: %s", fr_err_detail());
+    if ((rc = fr_svc_sessions_start(svc, api.redis)) < 0)
+        fr_log(FR_LOG_ERROR, "camera sessions not resumed: %s", fr_err_detail());
     fr_log(FR_LOG_INFO, "listening on http://%s:%d (%d workers, data %s, models %s)", host, fr_http_port(http),
            threads, cfg.data_dir, fr_svc_models_ready(svc, NULL) ? "loaded" : "NOT loaded");
     int sig = 0;
@@ -256,7 +262,8 @@ int cmd_serve(int argc, char **argv) {
         fr_log(FR_LOG_WARN, "node registry: %s", fr_err_detail());
     api.http = NULL;
     fr_api_fini(&api);
-    fr_service_close(svc);
+    fr_service_close(svc);         /* sessions suspended, their leases released: before Redis goes */
+    fr_redis_close(api.redis);
     fr_log(FR_LOG_INFO, "stopped cleanly");
     return FR_EXIT_OK;
 }

@@ -635,8 +635,15 @@ FR_API void fr_svc_recognitions_free(struct fr_svc_recognition *v, size_t n);
 FR_API int fr_svc_recognition_list(struct fr_service *s, int64_t client, const char *slot_id, int limit,
                                    int64_t cursor, struct fr_svc_recognition **rows, size_t *n, int64_t *next);
 
-/* Resume the running sessions (serve, after the outbox started). */
-FR_API int fr_svc_sessions_start(struct fr_service *s);
+/* Resume the running sessions (serve, after the outbox started). redis
+ * (several nodes; NULL: one) must outlive the service: each session is then
+ * leased to one node (src/cluster/redis.h): this node resumes those it ran,
+ * renews its leases, and takes over the sessions of nodes that died (their
+ * leases expired, their registry cards gone) when it has the most free room;
+ * a session another node took is suspended here. New sessions go to the live
+ * node with the most free room. */
+struct fr_redis;
+FR_API int fr_svc_sessions_start(struct fr_service *s, struct fr_redis *redis);
 struct fr_svc_sessions_status {
     int running, cameras_connected, cameras_total, max_sessions;
 };

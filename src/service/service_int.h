@@ -100,7 +100,13 @@ void fr__svc_sessions_fini(struct fr_service *s);
  * *connected_out how many connected (then 0 means the session was stopped
  * ALL_CAMERAS_FAILED without callbacks). resumed: a restart's (STARTED
  * says so). */
-int fr__svc_run_start(struct fr_service *s, struct fr_store_session *row, int resumed, int wait, int *connected_out);
+int fr__svc_run_start(struct fr_service *s, struct fr_store_session *row, int resumed, int wait, int leased,
+                      int *connected_out);
+/* Several nodes (Redis): take a session's lease for this node (0; CONFLICT
+ * held elsewhere; SERVICE_UNAVAILABLE Redis down; 0 without Redis), and
+ * where a new session should run (1: here; 0: node_out). */
+int fr__svc_lease_take(struct fr_service *s, int64_t id);
+int fr__svc_place(struct fr_service *s, char *node_out, size_t len);
 /* Stop the session (reason: "STOPPED_BY_CLIENT", ...): the row, the
  * STOPPED callback and event in one transaction, then its runner (if this
  * node runs it) winds down. SESSION_NOT_FOUND when it was not running. */

@@ -22,6 +22,7 @@
  * callback; the next start resumes it. */
 #include "service_int.h"
 
+#include "cluster/redis.h"
 #include "facerec/metrics.h"
 #include "sessions/camera.h"
 #include "sessions/track.h"
@@ -80,6 +81,7 @@ struct svc_run {
     int opened;                   /* the first open phase is over (cv) */
     int connected_at_open;
     int finished;                 /* the worker returned (reaper joins it) */
+    int leased;                   /* Redis: this node holds the session's lease (0: to acquire) */
     pthread_mutex_t write_mu;     /* reports and the end, one at a time */
     int ended;                    /* the stop was written: nothing more goes out */
     /* callbacks' health (dispatcher thread, under mu) */
@@ -100,7 +102,19 @@ struct svc_sessions {
     pthread_t reaper;
     pthread_cond_t reaper_cv;
     int reaper_started, closing;
+    /* several nodes (fr_svc_sessions_start with Redis): each session this node
+     * runs is leased in Redis; the leaser renews them and takes over those
+     * whose node died */
+    struct fr_redis *redis;
+    pthread_t leaser;
+    int leaser_started;
 };
+
+#define LEASE_TTL_MS 10000        /* a dead node's sessions are free this long after its last renewal */
+#define LEASE_RENEW_MS 2000       /* renewed this often (a fifth of the TTL) */
+#define LEASE_SCAN_MS 2000        /* sessions without an owner looked for this often */
+
+static void lease_key(int64_t id, char out[48]) { snprintf(out, 48, "session:%lld", (long long)id); }
 
 /* ---- helpers ---- */
 
@@ -127,6 +141,18 @@ static void cv_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms) {
 static const char *mode_name(int mode) { return mode ? "every" : "first_seen"; }
 
 /* ---- writing callbacks ---- */
+
+/* Fencing: 0 when the row still says this node's epoch (nobody took the
+ * session over); SESSION_NOT_FOUND otherwise, and nothing may be written. */
+static int fence(fr_store *tx, const struct fr_store_session *row) {
+    struct fr_store_session now = { 0 };
+    int rc = fr_store_session_get_id(tx, row->id, &now);
+    if (rc == 0 && (now.epoch != row->epoch || !now.running))
+        rc = fr_err_set(FR_E_SESSION_NOT_FOUND, "session %s was taken over (epoch %lld, ours %lld) or stopped",
+                        row->uid, (long long)now.epoch, (long long)row->epoch);
+    fr_store_session_free(&now);
+    return rc;
+}
 
 /* A status callback (and its session.status event) in tx. */
 static int status_callback(struct fr_service *s, fr_store *tx, const struct fr_store_session *row, const char *status,
@@ -162,7 +188,8 @@ static int status_now(struct fr_service *s, const struct fr_store_session *row, 
     fr_store *tx = NULL;
     int rc = fr_store_tx_begin(s->store, &tx);
     if (rc < 0) return rc;
-    rc = status_callback(s, tx, row, status, reason, cam, resumed);
+    rc = fence(tx, row);
+    if (rc == 0) rc = status_callback(s, tx, row, status, reason, cam, resumed);
     rc = rc == 0 ? fr_store_tx_commit(tx) : (fr_store_tx_rollback(tx), rc);
     if (rc == 0) fr__svc_events_committed(s);
     else fr_log(FR_LOG_ERROR, "session %s: %s callback not written: %s", row->uid, status, fr_err_detail());
@@ -170,11 +197,12 @@ static int status_now(struct fr_service *s, const struct fr_store_session *row, 
 }
 
 /* The row stopped and the STOPPED callback, one transaction. */
-static int write_stop(struct fr_service *s, const struct fr_store_session *row, const char *reason) {
+static int write_stop(struct fr_service *s, const struct fr_store_session *row, const char *reason, int fenced) {
     fr_store *tx = NULL;
     int rc = fr_store_tx_begin(s->store, &tx);
     if (rc < 0) return rc;
-    rc = fr_store_session_stop(tx, row->id, reason, fr_now_ms());
+    rc = fenced ? fence(tx, row) : 0;   /* the runner's own stop: only while it still owns it */
+    if (rc == 0) rc = fr_store_session_stop(tx, row->id, reason, fr_now_ms());
     if (rc == 0) rc = status_callback(s, tx, row, "STOPPED", reason, NULL, 0);
     rc = rc == 0 ? fr_store_tx_commit(tx) : (fr_store_tx_rollback(tx), rc);
     if (rc == 0) {
@@ -201,11 +229,11 @@ static void run_signal_stop(struct svc_run *r) {
 
 /* Ends the session once: row + STOPPED callback; then the threads wind down.
  * Returns what writing the stop returned. */
-static int run_end(struct svc_run *r, const char *reason) {
+static int run_end(struct svc_run *r, const char *reason, int fenced) {
     pthread_mutex_lock(&r->write_mu);
     int rc = 0;
     if (!r->ended) {
-        rc = write_stop(r->s, &r->row, reason);
+        rc = write_stop(r->s, &r->row, reason, fenced);
         if (rc == 0 || rc == -FR_E_SESSION_NOT_FOUND) r->ended = 1;
     } else {
         rc = fr_err_set(FR_E_SESSION_NOT_FOUND, "the session has ended");
@@ -216,6 +244,12 @@ static int run_end(struct svc_run *r, const char *reason) {
 }
 
 static void run_free(struct svc_run *r) {
+    struct svc_sessions *ss = r->s->sessions;
+    if (ss && ss->redis && r->leased) {   /* free for another node at once (a lost one is not ours: nothing) */
+        char key[48];
+        lease_key(r->row.id, key);
+        fr_redis_lease_release(ss->redis, key, r->s->node_id);
+    }
     for (int i = 0; i < r->n_cams; i++) {
         fr_free(r->cams[i].key);
         fr_free(r->cams[i].name);
@@ -474,8 +508,10 @@ static void report(struct svc_run *r, const struct fr_tracker_report *rep) {
         fr_store *tx = NULL;
         char ev[40] = "";
         if ((rc = fr_store_tx_begin(s->store, &tx)) == 0) {
-            rc = fr__svc_callback(s, tx, row->client_id, row->hook_id, "session.recognition", body, rep->best.wall_ms,
-                                  ev);
+            rc = fence(tx, row);
+            if (rc == 0)
+                rc = fr__svc_callback(s, tx, row->client_id, row->hook_id, "session.recognition", body,
+                                      rep->best.wall_ms, ev);
             struct fr_store_recognition rec = { .client_id = row->client_id, .session_id = row->id,
                                                 .kind = unknown, .subject_id = unknown ? 0 : rep->subject_id,
                                                 .camera = cam->key, .similarity = rep->best.similarity,
@@ -612,7 +648,7 @@ static void *worker_main(void *arg) {
     pthread_mutex_unlock(&r->mu);
     if (connected == 0 && !r->stopping) {
         if (r->resumed) {
-            run_end(r, "ALL_CAMERAS_FAILED");
+            run_end(r, "ALL_CAMERAS_FAILED", 1);
         } else {
             /* the caller answers ALL_CAMERAS_FAILED: no callback at all */
             pthread_mutex_lock(&r->write_mu);
@@ -676,7 +712,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&r->mu);
 
         if (alive == 0) {
-            run_end(r, "ALL_CAMERAS_FAILED");
+            run_end(r, "ALL_CAMERAS_FAILED", 1);
             break;
         }
         for (int i = 0; i < n_down; i++) status_now(s, row, "CAMERA_DISCONNECTED", NULL, down[i], 0);
@@ -685,14 +721,14 @@ static void *worker_main(void *arg) {
 
         const int64_t now = fr_now_ms();
         if (row->set.ends_at > 0 && now >= row->set.ends_at) {
-            run_end(r, "ENDED");
+            run_end(r, "ENDED", 1);
             break;
         }
         if ((row->set.max_failures > 0 && cb_fail >= row->set.max_failures) ||
             (row->set.max_failure_ms > 0 && cb_fail > 0 && since_ok >= row->set.max_failure_ms)) {
             fr_log(FR_LOG_WARN, "session %s: %lld callbacks failed in a row, none delivered for %.1f s: stopping",
                    row->uid, (long long)cb_fail, (double)since_ok / 1000);
-            run_end(r, "BACKEND_UNRESPONSIVE");
+            run_end(r, "BACKEND_UNRESPONSIVE", 1);
             break;
         }
         if (now - last_progress >= PROGRESS_MS) {
@@ -755,6 +791,148 @@ static void *reaper_main(void *arg) {
     return NULL;
 }
 
+/* ---- leases (several nodes, with Redis) ---- */
+
+int fr__svc_lease_take(struct fr_service *s, int64_t id) {
+    struct svc_sessions *ss = s->sessions;
+    if (!ss || !ss->redis) return 0;
+    char key[48];
+    lease_key(id, key);
+    return fr_redis_lease_acquire(ss->redis, key, s->node_id, LEASE_TTL_MS);
+}
+
+/* Where a new session runs: the live node with the most free room. 1: here
+ * (also without Redis, or while it is down); 0: node_out names another. */
+int fr__svc_place(struct fr_service *s, char *node_out, size_t len) {
+    struct svc_sessions *ss = s->sessions;
+    snprintf(node_out, len, "%s", s->node_id);
+    if (!ss || !ss->redis) return 1;
+    struct fr_redis_node *nodes = NULL;
+    size_t n = 0;
+    if (fr_redis_nodes_list(ss->redis, &nodes, &n) < 0) return 1;
+    int pick = fr_redis_nodes_pick(nodes, n), here = 1;
+    if (pick >= 0 && strcmp(nodes[pick].id, s->node_id)) {
+        snprintf(node_out, len, "%s", nodes[pick].id);
+        here = 0;
+    }
+    fr_free(nodes);
+    return here;
+}
+
+/* Renews this node's leases; a session whose lease another node holds now
+ * is suspended here at once (that node runs it; the fencing epoch refuses
+ * whatever this one might still write). A lease found free (Redis lost its
+ * keys, or this run started while Redis was down) is taken again. */
+static void leases_renew(struct fr_service *s) {
+    struct svc_sessions *ss = s->sessions;
+    int64_t ids[256];
+    int leased[256], n = 0;
+    pthread_mutex_lock(&ss->mu);
+    for (struct svc_run *r = ss->runs; r && n < 256; r = r->next)
+        if (!r->stopping) {
+            ids[n] = r->row.id;
+            leased[n++] = r->leased;
+        }
+    pthread_mutex_unlock(&ss->mu);
+    for (int i = 0; i < n; i++) {
+        char key[48], owner[FR_REDIS_NODE_ID_MAX] = "";
+        lease_key(ids[i], key);
+        int rc = leased[i] ? fr_redis_lease_renew(ss->redis, key, s->node_id, LEASE_TTL_MS) : -FR_E_CONFLICT;
+        if (rc == -FR_E_CONFLICT) {
+            rc = fr_redis_lease_owner(ss->redis, key, owner, sizeof owner, NULL);
+            if (rc == -FR_E_NOT_FOUND) rc = fr_redis_lease_acquire(ss->redis, key, s->node_id, LEASE_TTL_MS);
+            else if (rc == 0 && strcmp(owner, s->node_id)) rc = -FR_E_CONFLICT;
+        }
+        if (rc == -FR_E_SERVICE_UNAVAILABLE) continue;   /* Redis down: it stays here; nobody can take it */
+        pthread_mutex_lock(&ss->mu);
+        struct svc_run *r = run_find(ss, ids[i]);
+        if (r && rc == 0) r->leased = 1;
+        if (r && rc == -FR_E_CONFLICT) {
+            fr_log(FR_LOG_WARN, "session %s: its lease is held by %s now: suspended here", r->row.uid,
+                   owner[0] ? owner : "another node");
+            r->leased = 0;
+            run_signal_stop(r);
+        }
+        pthread_mutex_unlock(&ss->mu);
+    }
+}
+
+/* Takes over the running sessions nobody holds: those recorded on this
+ * node, and those of nodes that left the registry when this node is where
+ * a new session would go. */
+static void leases_scan(struct fr_service *s) {
+    struct svc_sessions *ss = s->sessions;
+    struct fr_redis_node *nodes = NULL;
+    size_t n_nodes = 0;
+    if (fr_redis_nodes_list(ss->redis, &nodes, &n_nodes) < 0) return;   /* Redis down: no failover */
+    struct fr_store_session *rows = NULL;
+    size_t n = 0;
+    if (fr_store_session_running(s->store, &rows, &n) < 0) {
+        fr_free(nodes);
+        return;
+    }
+    const int pick = fr_redis_nodes_pick(nodes, n_nodes);
+    const int here_is_pick = pick >= 0 && !strcmp(nodes[pick].id, s->node_id);
+    for (size_t i = 0; i < n; i++) {
+        struct fr_store_session *row = &rows[i];
+        pthread_mutex_lock(&ss->mu);
+        const int local = run_find(ss, row->id) != NULL, full = ss->n >= s->cfg.max_sessions;
+        pthread_mutex_unlock(&ss->mu);
+        if (local || full) continue;
+        int node_live = 0;
+        for (size_t k = 0; row->node && k < n_nodes; k++) node_live |= !strcmp(nodes[k].id, row->node);
+        const int mine = row->node && !strcmp(row->node, s->node_id);
+        if (!mine && (node_live || !here_is_pick)) continue;
+        char key[48], owner[FR_REDIS_NODE_ID_MAX];
+        lease_key(row->id, key);
+        int rc = fr_redis_lease_owner(ss->redis, key, owner, sizeof owner, NULL);
+        if (rc == -FR_E_NOT_FOUND) rc = fr_redis_lease_acquire(ss->redis, key, s->node_id, LEASE_TTL_MS);
+        else if (rc == 0 && !strcmp(owner, s->node_id))   /* this node's, from before it restarted */
+            rc = fr_redis_lease_renew(ss->redis, key, s->node_id, LEASE_TTL_MS);
+        else continue;
+        if (rc < 0) continue;
+        const int64_t id = row->id;
+        const char *from = row->node ? row->node : "nobody";
+        char from_copy[FR_REDIS_NODE_ID_MAX], uid[48];
+        snprintf(from_copy, sizeof from_copy, "%s", from);
+        snprintf(uid, sizeof uid, "%s", row->uid);
+        const int resumed = row->epoch > 0;   /* placed here by another node: it never ran */
+        if (fr__svc_run_start(s, row, resumed, 0, 1, NULL) == 0) {
+            (void)id;
+            fr_log(FR_LOG_INFO, "session %s: %s here (it was on %s)", uid, resumed ? "taken over" : "started",
+                   from_copy);
+        } else {
+            fr_redis_lease_release(ss->redis, key, s->node_id);
+        }
+    }
+    fr_store_sessions_free(rows, n);
+    fr_free(nodes);
+}
+
+static void *leaser_main(void *arg) {
+    struct fr_service *s = arg;
+    struct svc_sessions *ss = s->sessions;
+    int64_t last_renew = 0, last_scan = 0;
+    pthread_mutex_lock(&ss->mu);
+    while (!ss->closing) {
+        cv_wait_ms(&ss->reaper_cv, &ss->mu, 500);
+        if (ss->closing) break;
+        const int64_t now = fr_now_ms();
+        pthread_mutex_unlock(&ss->mu);
+        if (now - last_renew >= LEASE_RENEW_MS) {
+            leases_renew(s);
+            last_renew = now;
+        }
+        if (now - last_scan >= LEASE_SCAN_MS) {
+            leases_scan(s);
+            last_scan = now;
+        }
+        pthread_mutex_lock(&ss->mu);
+    }
+    pthread_mutex_unlock(&ss->mu);
+    return NULL;
+}
+
 /* ---- the service's side ---- */
 
 int fr__svc_sessions_init(struct fr_service *s) {
@@ -774,7 +952,9 @@ void fr__svc_sessions_fini(struct fr_service *s) {
     pthread_cond_broadcast(&ss->reaper_cv);
     pthread_mutex_unlock(&ss->mu);
     if (ss->reaper_started) pthread_join(ss->reaper, NULL);
-    /* suspend: the threads stop, the rows stay running */
+    if (ss->leaser_started) pthread_join(ss->leaser, NULL);
+    /* suspend: the threads stop, the rows stay running (their leases are
+     * released by run_free: another node takes them over at once) */
     for (struct svc_run *r = ss->runs; r; r = r->next) run_signal_stop(r);
     while (ss->runs) {
         struct svc_run *r = ss->runs;
@@ -808,7 +988,8 @@ static int roster_parse(const char *text, int64_t **out, int *n_out) {
     return 0;
 }
 
-int fr__svc_run_start(struct fr_service *s, struct fr_store_session *row, int resumed, int wait, int *connected_out) {
+int fr__svc_run_start(struct fr_service *s, struct fr_store_session *row, int resumed, int wait, int leased,
+                      int *connected_out) {
     struct svc_sessions *ss = s->sessions;
     if (connected_out) *connected_out = 0;
     struct svc_run *r = fr_calloc(1, sizeof *r);
@@ -820,6 +1001,7 @@ int fr__svc_run_start(struct fr_service *s, struct fr_store_session *row, int re
     r->row = *row;
     memset(row, 0, sizeof *row);
     r->resumed = resumed;
+    r->leased = leased;
     pthread_mutex_init(&r->mu, NULL);
     pthread_mutex_init(&r->write_mu, NULL);
     pthread_condattr_t ca;
@@ -904,7 +1086,7 @@ int fr__svc_session_end(struct fr_service *s, int64_t id, const char *reason) {
     int rc;
     if (r) {
         /* under ss->mu the run cannot be freed: the reaper takes ss->mu first */
-        rc = run_end(r, reason);
+        rc = run_end(r, reason, 0);   /* the client's stop: whoever holds it now */
         pthread_mutex_unlock(&ss->mu);
         return rc;
     }
@@ -912,7 +1094,7 @@ int fr__svc_session_end(struct fr_service *s, int64_t id, const char *reason) {
     /* not running here (its node died, or it never started): the row alone */
     struct fr_store_session row = { 0 };
     if ((rc = fr_store_session_get_id(s->store, id, &row)) < 0) return rc;
-    rc = row.running ? write_stop(s, &row, reason) : fr_err_set(FR_E_SESSION_NOT_FOUND, "session not running");
+    rc = row.running ? write_stop(s, &row, reason, 0) : fr_err_set(FR_E_SESSION_NOT_FOUND, "session not running");
     fr_store_session_free(&row);
     return rc;
 }
@@ -973,9 +1155,16 @@ void fr__svc_session_outcome(struct fr_service *s, const struct fr_outbox_result
     pthread_mutex_unlock(&ss->mu);
 }
 
-int fr_svc_sessions_start(struct fr_service *s) {
+int fr_svc_sessions_start(struct fr_service *s, struct fr_redis *redis) {
     int rc = fr__svc_need_store(s);
     if (rc < 0) return rc;
+    struct svc_sessions *ss = s->sessions;
+    ss->redis = redis;
+    if (redis) {   /* the leaser: renewals, and the sessions of nodes that died */
+        if (pthread_create(&ss->leaser, NULL, leaser_main, s) != 0)
+            return fr_err_set(FR_E_INTERNAL_ERROR, "cannot start the session leaser");
+        ss->leaser_started = 1;
+    }
     struct fr_store_session *rows = NULL;
     size_t n = 0;
     if ((rc = fr_store_session_running(s->store, &rows, &n)) < 0) return rc;
@@ -984,7 +1173,7 @@ int fr_svc_sessions_start(struct fr_service *s) {
     for (size_t i = 0; i < n; i++) {
         struct fr_store_session *row = &rows[i];
         if (row->set.ends_at > 0 && now >= row->set.ends_at) {
-            write_stop(s, row, "ENDED");      /* it ended while facerec was down */
+            write_stop(s, row, "ENDED", 0);   /* it ended while facerec was down */
             continue;
         }
         const char *why = NULL;
@@ -992,7 +1181,14 @@ int fr_svc_sessions_start(struct fr_service *s) {
             fr_log(FR_LOG_ERROR, "session %s not resumed: recognition is unavailable (%s)", row->uid, why);
             continue;
         }
-        if (fr__svc_run_start(s, row, 1, 0, NULL) == 0) resumed++;
+        /* several nodes: this node resumes what it ran (nobody took it over: the
+         * row would name the taker); the others' are the leaser's to judge */
+        int leased = 0;
+        if (redis) {
+            if (!row->node || strcmp(row->node, s->node_id)) continue;
+            leased = fr__svc_lease_take(s, row->id) == 0;
+        }
+        if (fr__svc_run_start(s, row, 1, 0, leased, NULL) == 0) resumed++;
         else fr_log(FR_LOG_ERROR, "session %s not resumed: %s", rows[i].uid ? rows[i].uid : "?", fr_err_detail());
     }
     fr_store_sessions_free(rows, n);

@@ -490,8 +490,11 @@ int fr_svc_session_start(struct fr_service *s, const struct fr_svc_session_req *
         .policy = policy,
         .ends_at = ends_at,
     };
+    /* several nodes: the live node with the most free room runs it (it takes the row within seconds) */
+    char target[128];
+    const int here = fr__svc_place(s, target, sizeof target);
     struct fr_store_session_new n = { r->who.client_id, uid, r->slot_id, &set, cams, r->n_cameras,
-                                      r->callback_secret, s->node_id };
+                                      r->callback_secret, target };
     fr_store *tx = NULL;
     if ((rc = fr_store_tx_begin(s->store, &tx)) < 0) goto out;
     rc = fr_store_session_create(tx, &n, &id, &hook);
@@ -502,10 +505,16 @@ int fr_svc_session_start(struct fr_service *s, const struct fr_svc_session_req *
     rc = rc == 0 ? fr_store_tx_commit(tx) : (fr_store_tx_rollback(tx), rc);
     if (rc < 0) goto out;
 
+    if (!here) {   /* another node's: its cameras' first answers come as callbacks */
+        fr_log(FR_LOG_INFO, "session %s (slot %s) placed on node %s", uid, r->slot_id, target);
+        rc = session_read(s, r->who.client_id, r->slot_id, out);
+        goto out;
+    }
     struct fr_store_session row = { 0 };
     if ((rc = fr_store_session_get_id(s->store, id, &row)) < 0) goto out;
     int connected = 0;
-    rc = fr__svc_run_start(s, &row, 0, 1, &connected);   /* row is the runner's now */
+    const int leased = fr__svc_lease_take(s, id) == 0;   /* Redis down: the leaser takes it when it is back */
+    rc = fr__svc_run_start(s, &row, 0, 1, leased, &connected);   /* row is the runner's now */
     if (rc < 0) {
         /* not started (node full, out of memory): the slot is free again */
         int keep = rc;
