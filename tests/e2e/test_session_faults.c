@@ -51,6 +51,7 @@
 #include "harness.h"
 #include "e2e.h"
 #include "sessions/rtsp_fixture.h"
+#include "e2e/receiver.h"
 
 #include <fnmatch.h>
 #include <pthread.h>
@@ -136,94 +137,9 @@ static void sc_say(struct scenario *sc, const char *fmt, ...) {
 #define CHECK(sc, cond, ...) do { if (!(cond)) { sc_fail((sc), __LINE__, #cond, __VA_ARGS__); return; } } while (0)
 #define TRY(x) do { if ((x) < 0) return; } while (0)
 
-/* ---- the receiver ------------------------------------------------------------- */
+/* ---- the receiver (tests/e2e/receiver.h) ------------------------------------ */
 
-static struct {
-    pid_t pid;
-    int port;
-    char dir[128], log[160], err[160];
-} g_rv;
-
-static int receiver_start(void) {
-    snprintf(g_rv.dir, sizeof g_rv.dir, "/tmp/facerec-sfrecv-XXXXXX");
-    if (!mkdtemp(g_rv.dir)) return -1;
-    snprintf(g_rv.log, sizeof g_rv.log, "%s/receiver.log", g_rv.dir);
-    snprintf(g_rv.err, sizeof g_rv.err, "%s/receiver.err", g_rv.dir);
-    int pfd[2];
-    if (pipe(pfd) != 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        close(pfd[0]);
-        dup2(pfd[1], 1);
-        close(pfd[1]);
-        int fd = open(g_rv.err, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 2);
-            close(fd);
-        }
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        char *argv[] = {UNCONST("python3"), UNCONST(RECEIVER_PY), UNCONST("--port"), UNCONST("0"),
-                        UNCONST("--log"), g_rv.log, NULL};
-        execvp("python3", argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    g_rv.pid = pid;
-    char line[32] = "";
-    size_t n = 0;
-    double until = fr_time_ms() + 15000;
-    while (n < sizeof line - 1 && !memchr(line, '\n', n) && fr_time_ms() < until) {
-        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0) continue;
-        ssize_t got = read(pfd[0], line + n, sizeof line - 1 - n);
-        if (got <= 0) break;
-        n += (size_t)got;
-        line[n] = '\0';
-    }
-    close(pfd[0]);
-    g_rv.port = atoi(line);
-    if (g_rv.port > 0) return 0;
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    g_rv.pid = 0;
-    return -1;
-}
-
-static void receiver_cleanup(void) {
-    if (g_rv.pid > 0) {
-        kill(g_rv.pid, SIGTERM);
-        if (rtsp_wait_exit(g_rv.pid, 5000) < 0) {
-            kill(g_rv.pid, SIGKILL);
-            waitpid(g_rv.pid, NULL, 0);
-        }
-        g_rv.pid = 0;
-    }
-    if (g_rv.dir[0] && !getenv("E2E_KEEP")) nftw(g_rv.dir, e2e_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    g_rv.dir[0] = '\0';
-}
-
-/* What the receiver recorded at path, an array of its lines (decref), or NULL. */
-static json_t *rv_lines(const char *path) {
-    char q[128];
-    snprintf(q, sizeof q, "/_log?path=%s", path);
-    struct e2e_resp r;
-    e2e_http(g_rv.port, "GET", q, NULL, NULL, NULL, 0, &r);
-    if (r.status != 200) {
-        e2e_resp_free(&r);
-        return NULL;
-    }
-    json_t *a = json_array();
-    for (char *line = r.body; line && *line;) {
-        char *nl = strchr(line, '\n');
-        size_t l = nl ? (size_t)(nl - line) : strlen(line);
-        json_t *j = json_loadb(line, l, 0, NULL);
-        if (j) json_array_append_new(a, j);
-        line = nl ? nl + 1 : NULL;
-    }
-    e2e_resp_free(&r);
-    return a;
-}
+static struct receiver g_rv;
 
 /* Which callbacks: body.type, and when given body.status, body.subject.name,
  * body.resumed (-1: any). */
@@ -276,7 +192,7 @@ static int cb_distinct(json_t *lines, const struct want *w) {
 static json_t *cb_wait(const char *path, const struct want *w, int ms) {
     double until = fr_time_ms() + ms;
     for (;;) {
-        json_t *lines = rv_lines(path);
+        json_t *lines = rv_lines(&g_rv, path);
         size_t i;
         json_t *l;
         json_array_foreach(lines, i, l) {
@@ -294,7 +210,7 @@ static json_t *cb_wait(const char *path, const struct want *w, int ms) {
 
 /* A compact dump of the lines at path, for failure messages. */
 static void cb_summary(const char *path, char *out, size_t len) {
-    json_t *lines = rv_lines(path);
+    json_t *lines = rv_lines(&g_rv, path);
     size_t i, l = 0;
     json_t *x;
     out[0] = '\0';
@@ -540,7 +456,7 @@ static void run_camera_killed(struct scenario *sc) {
     json_decref(d);
     CHECK(sc, row_ok, "GET: not stopped with ALL_CAMERAS_FAILED");
     usleep(500 * 1000);
-    json_t *lines = rv_lines(sc->path);
+    json_t *lines = rv_lines(&g_rv, sc->path);
     const int stops = cb_count(lines, W_STATUS("STOPPED")), seen = cb_count(lines, W_ANY_SEEN);
     json_decref(lines);
     CHECK(sc, stops == 1, "%d STOPPED callbacks", stops);
@@ -621,7 +537,7 @@ static void run_camera_stalled(struct scenario *sc) {
     CHECK(sc, at <= bound, "STOPPED after %.0f ms, bound %d", at, bound);
     CHECK(sc, timed_out == 1, "\"%s\" not logged", needle);
     /* the recovered camera's stall was no camera death: nothing called back */
-    json_t *lines = rv_lines(path[0]);
+    json_t *lines = rv_lines(&g_rv, path[0]);
     const int down = cb_count(lines, W_STATUS("CAMERA_DISCONNECTED")), stops = cb_count(lines, W_STATUS("STOPPED"));
     json_decref(lines);
     CHECK(sc, down == 0 && stops == 0, "%s: %d CAMERA_DISCONNECTED, %d STOPPED", slot[0], down, stops);
@@ -685,7 +601,7 @@ static void run_one_of_two(struct scenario *sc) {
     sc_say(sc, "two cameras: session %s, front %s, back %s", st ? st : "?", s0 ? s0 : "?", s1 ? s1 : "?");
     json_decref(d);
     CHECK(sc, running, "the session is not running with front disconnected and back connected");
-    json_t *lines = rv_lines(sc->path);
+    json_t *lines = rv_lines(&g_rv, sc->path);
     const int n_down = cb_count(lines, W_STATUS("CAMERA_DISCONNECTED")), n_stop = cb_count(lines, W_STATUS("STOPPED"));
     const int n_seen = cb_count(lines, W_ANY_SEEN);
     json_decref(lines);
@@ -737,7 +653,7 @@ static void run_facerec_killed(struct scenario *sc) {
     const double serena_after = (double)received_ms(serena) - t_resumed;
     json_decref(serena);
     usleep(1500 * 1000);
-    json_t *lines = rv_lines(sc->path);
+    json_t *lines = rv_lines(&g_rv, sc->path);
     const int colin_n = cb_count(lines, W_SEEN("Colin Powell")), serena_n = cb_count(lines, W_SEEN("Serena Williams"));
     const int colin_ids = cb_distinct(lines, W_SEEN("Colin Powell")), all = cb_count(lines, W_ANY_SEEN);
     const int stops = cb_count(lines, W_STATUS("STOPPED"));
@@ -794,7 +710,7 @@ static void run_facerec_sigterm(struct scenario *sc) {
     json_decref(d);
     CHECK(sc, running, "the session is not running after the restart");
     /* nothing was queued either: no STOPPED came out of the outbox after the restart */
-    json_t *lines = rv_lines(sc->path);
+    json_t *lines = rv_lines(&g_rv, sc->path);
     const int stops = cb_count(lines, W_STATUS("STOPPED")), starts = cb_count(lines, W_STATUS("STARTED"));
     json_decref(lines);
     sc_say(sc, "SIGTERM: facerec exited 0 in %.0f ms; no STOPPED; restarted: STARTED resumed:true %.0f ms after the "
@@ -875,7 +791,7 @@ static void run_real_clip(struct scenario *sc) {
     const double replay = wait_cam(s, &c, "slot-clip", 0, "connected", 1, 2 * CLIP_PACKETS, 40000);
     CHECK(sc, replay >= 0, "the clip was not read twice within 40 s");
     usleep(1000 * 1000);
-    json_t *lines = rv_lines(sc->path);
+    json_t *lines = rv_lines(&g_rv, sc->path);
     const int n0 = cb_count(lines, W_SEEN(people[0])), n1 = cb_count(lines, W_SEEN(people[1]));
     const int all = cb_count(lines, W_ANY_SEEN);
     size_t i;
@@ -1025,7 +941,7 @@ static int setup_all(void **state) {
         return -1;
     }
     double t_videos = fr_time_ms() - t0;
-    if (receiver_start() != 0) {
+    if (receiver_start(&g_rv, 0, NULL) != 0) {
         fprintf(stderr, "cannot start the receiver (python3 %s)\n", RECEIVER_PY);
         return -1;
     }
@@ -1061,7 +977,7 @@ static int teardown_all(void **state) {
         e2e_log_tail(&g_srv, 3000);
     }
     e2e_server_cleanup_others(NULL);
-    receiver_cleanup();
+    receiver_cleanup(&g_rv);
     if (g_dir[0] && !getenv("E2E_KEEP")) nftw(g_dir, e2e_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     return rc == 0 ? 0 : -1;
 }

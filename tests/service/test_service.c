@@ -152,27 +152,35 @@ static void test_usage(void **state) {
 
 /* A decoded frame in, faces with their decisions out; a frame without faces
  * is no error; faces narrower than min_face_px are not looked at. */
+/* A client, a subject "Aaron" made through `meta`, and his face enrolled through `enrol`. */
+static void make_aaron(struct fr_service *meta, struct fr_service *enrol, const char *client, struct fr_svc_client *c,
+                       struct fr_svc_subject *subj) {
+    struct fr_svc_actor admin = { 0, NULL, NULL };
+    assert_int_equal(fr_svc_client_create(meta, &admin, client, -1, -1, c), 0);
+    struct fr_svc_actor who = { c->id, NULL, NULL };
+    struct fr_svc_subject_fields f = { "Aaron", NULL, NULL };
+    assert_int_equal(fr_svc_subject_create(meta, &who, &f, subj), 0);
+    uint8_t *photo = NULL;
+    size_t len = 0;
+    assert_int_equal(fr_file_read("tests/fixtures/faces/Aaron_Peirsol_0001.jpg", 1 << 20, &photo, &len), 0);
+    struct fr_svc_enroll_req er = { .who = who, .subject_id = subj->id, .photo = { photo, len, 0 } };
+    struct fr_svc_enroll_result res;
+    struct fr_svc_timing t = { 0 };
+    assert_int_equal(fr_svc_enroll(enrol, &er, &t, &res), 0);
+    assert_true(res.face_id > 0);
+    fr_svc_enroll_result_free(&res);
+    fr_free(photo);
+}
+
 static void test_identify_frame(void **state) {
     (void)state;
     char mp[512];
     if (!fr_test_model_path("fr_feature", mp, sizeof mp) || access(mp, R_OK) != 0) { skip(); return; }
     struct fr_service *s = open_svc(FR_SVC_ALL);
-    struct fr_svc_actor admin = { 0, NULL, NULL };
     struct fr_svc_client c;
-    assert_int_equal(fr_svc_client_create(s, &admin, "cam", -1, -1, &c), 0);
-    struct fr_svc_actor who = { c.id, NULL, NULL };
-    struct fr_svc_subject_fields f = { "Aaron", NULL, NULL };
     struct fr_svc_subject subj;
-    assert_int_equal(fr_svc_subject_create(s, &who, &f, &subj), 0);
-    uint8_t *photo = NULL;
-    size_t len = 0;
-    assert_int_equal(fr_file_read("tests/fixtures/faces/Aaron_Peirsol_0001.jpg", 1 << 20, &photo, &len), 0);
-    struct fr_svc_enroll_req er = { .who = who, .subject_id = subj.id, .photo = { photo, len, 0 } };
-    struct fr_svc_enroll_result res;
     struct fr_svc_timing t = { 0 };
-    assert_int_equal(fr_svc_enroll(s, &er, &t, &res), 0);
-    assert_true(res.face_id > 0);
-    fr_svc_enroll_result_free(&res);
+    make_aaron(s, s, "cam", &c, &subj);
 
     struct fr_image frame = { 0 };
     assert_int_equal(fr_image_load("tests/fixtures/faces/Aaron_Peirsol_0003.jpg", NULL, &frame), 0);
@@ -196,7 +204,6 @@ static void test_identify_frame(void **state) {
     assert_int_equal(ir.n, 0);
     fr_svc_identify_result_free(&ir);
     fr_image_free(&frame);
-    fr_free(photo);
     fr_svc_subject_free(&subj);
     fr_svc_client_free(&c);
     fr_service_close(s);
@@ -229,26 +236,14 @@ static void test_two_nodes_follow(void **state) {
     char mp[512];
     if (!fr_test_model_path("fr_feature", mp, sizeof mp) || access(mp, R_OK) != 0) { skip(); return; }
     struct fr_service *a = open_svc(FR_SVC_ALL), *b = open_svc(FR_SVC_ALL);
-    struct fr_svc_actor admin = { 0, NULL, NULL };
     struct fr_svc_client c;
-    assert_int_equal(fr_svc_client_create(a, &admin, "two", -1, -1, &c), 0);
-    struct fr_svc_actor who = { c.id, NULL, NULL };
-    struct fr_svc_subject_fields f = { "Aaron", NULL, NULL };
     struct fr_svc_subject subj;
-    assert_int_equal(fr_svc_subject_create(a, &who, &f, &subj), 0);
-    uint8_t *photo = NULL;
-    size_t len = 0;
-    assert_int_equal(fr_file_read("tests/fixtures/faces/Aaron_Peirsol_0001.jpg", 1 << 20, &photo, &len), 0);
-    struct fr_svc_enroll_req er = { .who = who, .subject_id = subj.id, .photo = { photo, len, 0 } };
-    struct fr_svc_enroll_result res;
-    struct fr_svc_timing t = { 0 };
     struct fr_image frame = { 0 };
     assert_int_equal(fr_image_load("tests/fixtures/faces/Aaron_Peirsol_0003.jpg", NULL, &frame), 0);
     double ms = 0;
-    assert_int_equal(wait_match(b, c.id, &frame, 0, &ms), 0);            /* b knows nobody yet */
-    assert_int_equal(fr_svc_enroll(a, &er, &t, &res), 0);                 /* enrolled on a ... */
-    fr_svc_enroll_result_free(&res);
+    make_aaron(a, a, "two", &c, &subj);                                  /* enrolled on a ... */
     assert_int_equal(wait_match(b, c.id, &frame, 1, &ms), subj.id);       /* ... found on b */
+    struct fr_svc_actor who = { c.id, NULL, NULL };
     printf("enrolled on a, identified on b after %.0f ms\n", ms);
     assert_true(ms < 1000);
     assert_int_equal(fr_svc_subject_delete(b, &who, subj.id), 0);        /* deleted on b ... */
@@ -256,7 +251,6 @@ static void test_two_nodes_follow(void **state) {
     printf("deleted on b, gone on a after %.0f ms\n", ms);
     assert_true(ms < 1000);
     fr_image_free(&frame);
-    fr_free(photo);
     fr_svc_subject_free(&subj);
     fr_svc_client_free(&c);
     fr_service_close(b);
