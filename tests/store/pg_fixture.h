@@ -217,7 +217,7 @@ static int pgfx_admin(const struct pg_fixture *pg, const char *db, const char *s
     int rc = -1;
     if (PQstatus(c) == CONNECTION_OK) {
         PGresult *r = PQexec(c, sql);
-        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
         if (rc < 0) fprintf(stderr, "pg_fixture: %s: %s", sql, PQresultErrorMessage(r));
         PQclear(r);
     } else {
@@ -245,6 +245,17 @@ static void pg_fixture_drop_db(struct pg_fixture *pg, const char *url) {
     if (!db || strncmp(db, "/fr_", 4) != 0) return;
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %.40s WITH (FORCE)", db + 1);
     pgfx_admin(pg, "postgres", sql);
+}
+
+/* End every session connected to the database of url (as a server restart
+ * or a network cut would, from the client's side). 0 or -1. */
+static int pg_fixture_kill_sessions(struct pg_fixture *pg, const char *url) {
+    const char *db = strrchr(url, '/');
+    char sql[160];
+    if (!db || strncmp(db, "/fr_", 4) != 0) return -1;
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%.40s'",
+             db + 1);
+    return pgfx_admin(pg, "postgres", sql);
 }
 
 #endif

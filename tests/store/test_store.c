@@ -57,8 +57,11 @@ static int sqlite_url(const char *dir, char *url, size_t len) {
 #ifdef FR_WITH_PG
 static struct pg_fixture pg_server;    /* started by main when a postgresql case will run */
 
+static double pg_t0;                   /* when the first postgresql case began */
+
 static int pg_url(const char *dir, char *url, size_t len) {
     (void)dir;
+    if (!pg_t0) pg_t0 = fr_time_ms();
     return pg_fixture_create_db(&pg_server, url, len);
 }
 
@@ -2378,6 +2381,40 @@ static void test_recognitions(void **state) {
     assert_int_equal(ns, 0);
     fr_free(subj);
     fr_free(when);
+
+/* A database server that ends the store's connections (restarted, or the
+ * network cut): the call that finds its connection gone fails with
+ * SERVICE_UNAVAILABLE and says so, and the next call reconnects by itself;
+ * a transaction on a lost connection fails, its commit too, and the store
+ * goes on. SQLite has no connection to lose: PostgreSQL only. */
+static void test_connection_lost(void **state) {
+    struct fx *f = *state;
+#ifdef FR_WITH_PG
+    if (strcmp(f->b->name, "postgresql") != 0) return;
+    int64_t a = mk_client(f->st, "a"), n = 0;
+    mk_subject(f->st, a, "before", NULL);
+    assert_int_equal(pg_fixture_kill_sessions(&pg_server, f->url), 0);
+    int rc = fr_store_subject_count(f->st, a, &n);
+    printf("after the server ended the connection: %s\n", rc < 0 ? fr_err_detail() : "(answered)");
+    assert_int_equal(rc, -FR_E_SERVICE_UNAVAILABLE);
+    assert_non_null(strstr(fr_err_detail(), "connection"));
+    assert_int_equal(fr_store_subject_count(f->st, a, &n), 0);   /* reconnected */
+    assert_int_equal(n, 1);
+    /* in a transaction */
+    fr_store *tx = NULL;
+    assert_int_equal(fr_store_tx_begin(f->st, &tx), 0);
+    mk_subject(tx, a, "lost", NULL);
+    assert_int_equal(pg_fixture_kill_sessions(&pg_server, f->url), 0);
+    int64_t x = 0;
+    assert_int_equal(fr_store_subject_create(tx, a, "after", NULL, NULL, &x), -FR_E_SERVICE_UNAVAILABLE);
+    assert_int_equal(fr_store_tx_commit(tx), -FR_E_SERVICE_UNAVAILABLE);
+    assert_int_equal(fr_store_subject_count(f->st, a, &n), 0);
+    assert_int_equal(n, 1);                                       /* nothing of it was kept */
+    mk_subject(f->st, a, "after", NULL);
+    assert_int_equal(fr_store_ping(f->st), 0);
+#else
+    (void)f;
+#endif
 }
 
 /* Every test, run once per backend built in. */
@@ -2419,6 +2456,7 @@ static const struct {
     T(test_alloc_failures),
     T(test_null_arguments),
     T(test_throughput),
+    T(test_connection_lost),
 };
 #undef T
 #define N_CASES (sizeof cases / sizeof cases[0])
@@ -2464,7 +2502,10 @@ int main(void) {
     }
     int failed = _cmocka_run_group_tests("store", tests, n, NULL, NULL);
 #ifdef FR_WITH_PG
-    if (pg_started) pg_fixture_stop(&pg_server);
+    if (pg_started) {
+        printf("postgresql: %zu cases in %.1f s (a fresh database each)\n", N_CASES, (fr_time_ms() - pg_t0) / 1000);
+        pg_fixture_stop(&pg_server);
+    }
 #else
     (void)pg_started;
 #endif
