@@ -497,8 +497,8 @@ static int use_begin(fr_store *st, enum mode mode, struct use *u) {
     u->level = 0;
     if (st->parent) u->c = ((struct pg_tx *)st)->c;
     else if ((rc = pool_get(u->s, &u->c)) < 0) return rc;
-    enum level want = mode == WRITE_MANY || (mode == WRITE && st->parent) ? LV_WRITE
-                      : mode == READ_MANY && !st->parent ? LV_READ : LV_NONE;
+    /* (a single write through a transaction makes its savepoint itself: call()) */
+    enum level want = mode == WRITE_MANY ? LV_WRITE : mode == READ_MANY && !st->parent ? LV_READ : LV_NONE;
     if (want != LV_NONE) {
         if (!u->c->db) rc = fr_err_set(FR_E_SERVICE_UNAVAILABLE, "database: connection to PostgreSQL lost "
                                        "in this transaction; roll it back");
@@ -580,67 +580,55 @@ static void res_free(struct res *r) {
     r->n = 0;
 }
 
-/* Prepare id on c (once per connection) with the argument types of this
- * call; NULL arguments leave theirs to the server. */
-static int prep(struct pgc *c, enum q id, int n, const Oid *types, struct res *r, const char *what) {
-    if (c->prepared[id / 64] >> (id % 64) & 1) return 0;
-    char name[16];
-    snprintf(name, sizeof name, "fr%d", (int)id);
-    PGresult *res = PQprepare(c->db, name, q_sql[id], n, types);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_err(c, res, what, r->state);
-    PQclear(res);
-    if (rc == 0) c->prepared[id / 64] |= (uint64_t)1 << (id % 64);
-    return rc;
-}
-
-/* Bind args (NULL: none), run, read the rows up to r->max (one more sets
- * r->more) with r->kind. A failure leaves no rows. */
-static int stmt_run(struct pgc *c, enum q id, const struct arg *a, struct res *r, const char *what) {
+/* A statement's parameters, bound from args: text, except bytea (binary). */
+struct params {
     const char *vals[MAX_ARGS];
     int lens[MAX_ARGS], fmts[MAX_ARGS];
-    Oid types[MAX_ARGS];
+    Oid types[MAX_ARGS];         /* from the first call, when the statement is prepared; 0: the server's choice */
     char num[MAX_ARGS][32];
-    int n = 0, rc;
-    r->fixed = r->rows != NULL;
-    if (!c->db) return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "database: %s: connection to PostgreSQL lost", what);
-    for (; a && a->type != ARG_END; a++, n++) {
-        lens[n] = 0;
-        fmts[n] = 0;
+    int n;
+    char name[16];               /* the prepared statement's, "fr<id>" */
+};
+
+static void bind_args(struct params *p, enum q id, const struct arg *a) {
+    int n = 0;
+    snprintf(p->name, sizeof p->name, "fr%d", (int)id);
+    for (; a && a->type != ARG_END && n < MAX_ARGS; a++, n++) {
+        p->lens[n] = 0;
+        p->fmts[n] = 0;
         switch (a->type) {
         case ARG_INT:
-            snprintf(num[n], sizeof num[n], "%lld", (long long)a->i);
-            vals[n] = num[n];
-            types[n] = OID_INT8;
+            snprintf(p->num[n], sizeof p->num[n], "%lld", (long long)a->i);
+            p->vals[n] = p->num[n];
+            p->types[n] = OID_INT8;
             break;
-        case ARG_REAL:
-            snprintf(num[n], sizeof num[n], "%.17g", a->f);
-            vals[n] = num[n];
-            types[n] = OID_FLOAT8;
+        case ARG_REAL:   /* %.17g: the double's exact value back */
+            snprintf(p->num[n], sizeof p->num[n], "%.17g", a->f);
+            p->vals[n] = p->num[n];
+            p->types[n] = OID_FLOAT8;
             break;
-        case ARG_TEXT: vals[n] = a->p; types[n] = OID_TEXT; break;
-        case ARG_IDS:  vals[n] = a->p; types[n] = OID_INT8_ARRAY; break;
+        case ARG_TEXT: p->vals[n] = a->p; p->types[n] = OID_TEXT; break;
+        case ARG_IDS:  p->vals[n] = a->p; p->types[n] = OID_INT8_ARRAY; break;
         case ARG_BLOB:   /* binary: the bytes as they are (a NULL pointer: SQL NULL) */
-            vals[n] = a->p ? (a->len ? a->p : "") : NULL;
-            lens[n] = (int)a->len;
-            fmts[n] = 1;
-            types[n] = OID_BYTEA;
+            p->vals[n] = a->p ? (a->len ? a->p : "") : NULL;
+            p->lens[n] = (int)a->len;
+            p->fmts[n] = 1;
+            p->types[n] = OID_BYTEA;
             break;
-        default: vals[n] = NULL; types[n] = 0; break;
+        default: p->vals[n] = NULL; p->types[n] = 0; break;
         }
     }
-    if ((rc = prep(c, id, n, types, r, what)) < 0) return rc;
-    char name[16];
-    snprintf(name, sizeof name, "fr%d", (int)id);
-    PGresult *res = PQexecPrepared(c->db, name, n, vals, lens, fmts, 1 /* binary rows */);
-    ExecStatusType es = PQresultStatus(res);
-    if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
-        rc = pg_err(c, res, what, r->state);
-        PQclear(res);
-        return rc;
-    }
+    p->n = n;
+}
+
+static int is_prepared(const struct pgc *c, enum q id) { return (int)(c->prepared[id / 64] >> (id % 64) & 1); }
+static void set_prepared(struct pgc *c, enum q id) { c->prepared[id / 64] |= (uint64_t)1 << (id % 64); }
+
+/* Read res's rows into r (up to r->max; one more sets r->more). */
+static int read_rows(PGresult *res, struct res *r) {
     const struct row_kind *k = r->kind;
     size_t cap = r->fixed ? r->max : 0;
-    int nt = PQntuples(res);
+    int nt = PQntuples(res), rc = 0;
     const char *tuples = PQcmdTuples(res);
     r->changes = tuples && tuples[0] ? strtoll(tuples, NULL, 10) : nt;
     for (int i = 0; k && i < nt && rc == 0; i++) {
@@ -651,17 +639,96 @@ static int stmt_run(struct pgc *c, enum q id, const struct arg *a, struct res *r
         if (!r->fixed && (rc = grow(&r->rows, &cap, r->n, k->size)) < 0) break;
         if ((rc = k->read(res, i, (char *)r->rows + r->n * k->size)) == 0) r->n++;
     }
-    PQclear(res);
     if (rc < 0) res_free(r);
     return rc;
 }
 
-/* One statement as a whole call. */
+static int ok_status(const PGresult *res) {
+    ExecStatusType es = PQresultStatus(res);
+    return es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK;
+}
+
+/* Bind args (NULL: none), prepare id on c (once per connection), run it,
+ * read the rows with r->kind. A failure leaves no rows. */
+static int stmt_run(struct pgc *c, enum q id, const struct arg *a, struct res *r, const char *what) {
+    struct params p;
+    int rc = 0;
+    r->fixed = r->rows != NULL;
+    if (!c->db) return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "database: %s: connection to PostgreSQL lost", what);
+    bind_args(&p, id, a);
+    if (!is_prepared(c, id)) {
+        PGresult *res = PQprepare(c->db, p.name, q_sql[id], p.n, p.types);
+        rc = ok_status(res) ? 0 : pg_err(c, res, what, r->state);
+        PQclear(res);
+        if (rc < 0) return rc;
+        set_prepared(c, id);
+    }
+    PGresult *res = PQexecPrepared(c->db, p.name, p.n, p.vals, p.lens, p.fmts, 1 /* binary rows */);
+    rc = ok_status(res) ? read_rows(res, r) : pg_err(c, res, what, r->state);
+    PQclear(res);
+    return rc;
+}
+
+/* The same inside the caller's transaction, in a savepoint so that a
+ * failure undoes only this statement (PostgreSQL would otherwise abort the
+ * whole transaction): SAVEPOINT, (PREPARE), EXECUTE and RELEASE go out as
+ * one pipeline, one round trip (three made bulk enrolment 4x slower). */
+static int stmt_run_savepoint(struct pgc *c, enum q id, const struct arg *a, struct res *r, const char *what) {
+    struct params p;
+    PGresult *rows = NULL, *err = NULL;
+    int rc = 0, sent = 0, q = 0, sp_ok = 0, prep_ok = 0, exec_ok = 0;
+    const int want_prep = !is_prepared(c, id);
+    const int q_prep = want_prep ? 1 : -1, q_exec = want_prep ? 2 : 1;
+    r->fixed = r->rows != NULL;
+    if (!c->db) return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "database: %s: connection to PostgreSQL lost", what);
+    bind_args(&p, id, a);
+    if (PQenterPipelineMode(c->db) &&
+        PQsendQueryParams(c->db, "SAVEPOINT fr", 0, NULL, NULL, NULL, NULL, 0) &&
+        (!want_prep || PQsendPrepare(c->db, p.name, q_sql[id], p.n, p.types)) &&
+        PQsendQueryPrepared(c->db, p.name, p.n, p.vals, p.lens, p.fmts, 1) &&
+        PQsendQueryParams(c->db, "RELEASE fr", 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c->db))
+        sent = 1;
+    /* each query's results end with NULL; the sync's result ends the pipeline */
+    while (sent && q <= 8 && PQstatus(c->db) == CONNECTION_OK) {
+        PGresult *res = PQgetResult(c->db);
+        if (!res) {
+            q++;
+            continue;
+        }
+        ExecStatusType es = PQresultStatus(res);
+        if (es == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            break;
+        }
+        int ok = ok_status(res);
+        if (q == 0) sp_ok = ok;
+        else if (q == q_prep) prep_ok = ok;
+        else if (q == q_exec) exec_ok = ok;
+        if (q == q_exec && ok && !rows) rows = res;
+        else if (!ok && es != PGRES_PIPELINE_ABORTED && !err) err = res;
+        else PQclear(res);
+    }
+    if (PQpipelineStatus(c->db) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->db) && !err)
+        rc = fr_err_set(FR_E_INTERNAL_ERROR, "database: %s: the pipeline did not end", what);
+    if (want_prep && prep_ok) set_prepared(c, id);
+    if (rc == 0 && sent && exec_ok && rows) rc = read_rows(rows, r);
+    else if (rc == 0) rc = pg_err(c, err, what, r->state);
+    /* the statement failed after its savepoint was made: back to it */
+    if (sp_ok && !exec_ok && PQstatus(c->db) == CONNECTION_OK) {
+        exec_sql(c, "ROLLBACK TO fr", 1, NULL);
+        exec_sql(c, "RELEASE fr", 1, NULL);
+    }
+    PQclear(rows);
+    PQclear(err);
+    return rc;
+}
+
+/* One statement as a whole call; a write through a transaction in a savepoint. */
 static int call(fr_store *st, enum mode mode, enum q id, const struct arg *args, struct res *r, const char *what) {
     struct use u;
     int rc = use_begin(st, mode, &u);
     if (rc < 0) return rc;
-    rc = stmt_run(u.c, id, args, r, what);
+    rc = mode == WRITE && st->parent ? stmt_run_savepoint(u.c, id, args, r, what) : stmt_run(u.c, id, args, r, what);
     return use_end(&u, rc);
 }
 

@@ -316,6 +316,25 @@ static void test_backup(void **state) {
     snprintf(path, sizeof path, "%s/facerec.db", dir2);
     assert_int_equal(fr_store_backup(f->st, path), 0);
     assert_true(fr_store_backup(f->st, path) < 0);   /* never overwrites */
+#ifdef FR_WITH_PG
+    if (strcmp(f->b->name, "postgresql") == 0) {      /* a pg_dump archive: pg_restore reads it */
+        char url2[160], cmd[700];
+        fr_store *r = NULL;
+        struct fr_store_face face_row;
+        assert_int_equal(pg_fixture_create_db(&pg_server, url2, sizeof url2), 0);
+        snprintf(cmd, sizeof cmd, "%s/pg_restore --no-owner --exit-on-error -d '%s' '%s'", pg_server.bin, url2, path);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(fr_store_open(url2, &r), 0);
+        assert_int_equal(fr_store_face_get(r, c, face, &face_row), 0);
+        assert_int_equal(face_row.dim, DIM);
+        fr_store_face_free(&face_row);
+        assert_int_equal(fr_store_check(r), 0);
+        assert_true(mk_subject(r, c, "after restore", NULL) > s);   /* the ids go on */
+        fr_store_close(r);
+        pg_fixture_drop_db(&pg_server, url2);
+        return;
+    }
+#endif
     if (!f->b->sqlite_files) return;                  /* the copy is a file only for sqlite */
     fr_store *b = NULL;
     struct fr_store_face row;
