@@ -2400,6 +2400,87 @@ static void test_recognitions(void **state) {
     assert_int_equal(ns, 0);
     fr_free(subj);
     fr_free(when);
+}
+
+
+/* Two nodes (two stores on one database) claim one outbox from four threads
+ * each, at once: every delivery is claimed exactly once (PostgreSQL: rows
+ * locked FOR UPDATE SKIP LOCKED and leased in one statement; SQLite: one
+ * writer at a time). A thread stops when a claim finds nothing due; the
+ * last one to stop found the outbox empty. */
+enum { CLAIM_EVENTS = 150, CLAIM_THREADS = 4, CLAIM_IDS = 1024 };
+
+struct claimer {
+    fr_store *st;
+    const char *owner;
+    int64_t now;
+    atomic_int *seen;            /* claims per delivery id */
+    int rc, n;
+};
+
+static void *claimer_main(void *arg) {
+    struct claimer *c = arg;
+    for (;;) {
+        struct fr_store_claim *rows = NULL;
+        size_t n = 0;
+        c->rc = fr_store_delivery_claim(c->st, c->now, 60000, 7, 0, NULL, 0, c->owner, &rows, &n);
+        if (c->rc < 0 || n == 0) {
+            fr_free(rows);
+            break;
+        }
+        for (size_t i = 0; i < n && c->rc == 0; i++) {
+            struct fr_store_delivery_done d = { rows[i].id, FR_DELIVERY_DELIVERED, 1, 200, NULL, 0, c->now };
+            if (rows[i].id > 0 && rows[i].id < CLAIM_IDS) atomic_fetch_add(&c->seen[rows[i].id], 1);
+            c->rc = fr_store_delivery_finish(c->st, &d);
+        }
+        c->n += (int)n;
+        fr_store_claims_free(rows, n);
+        if (c->rc < 0) break;
+    }
+    return NULL;
+}
+
+static void test_claims_two_nodes(void **state) {
+    struct fx *f = *state;
+    int64_t a = mk_client(f->st, "a"), w1 = 0, w2 = 0, n = 0;
+    assert_int_equal(fr_store_webhook_create(f->st, a, "https://a.example/1", "*", NULL, 1, "whsec_1", &w1), 0);
+    assert_int_equal(fr_store_webhook_create(f->st, a, "https://a.example/2", "*", NULL, 1, "whsec_2", &w2), 0);
+    for (int i = 0; i < CLAIM_EVENTS; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "evt_%d", i);
+        struct fr_store_event_new e = { a, id, "face.enrolled", 0, "{}", 0, 0 };
+        assert_int_equal(fr_store_event_add(f->st, &e, &n), 0);
+        assert_int_equal(n, 2);
+    }
+    fr_store *node_b = NULL;
+    assert_int_equal(fr_store_open(f->url, &node_b), 0);
+    static atomic_int seen[CLAIM_IDS];
+    for (int i = 0; i < CLAIM_IDS; i++) atomic_init(&seen[i], 0);
+    struct claimer c[2 * CLAIM_THREADS];
+    pthread_t th[2 * CLAIM_THREADS];
+    const int64_t now = fr_now_ms() + 1000;
+    double t0 = fr_time_ms();
+    for (int i = 0; i < 2 * CLAIM_THREADS; i++) {
+        c[i] = (struct claimer){ i % 2 ? node_b : f->st, i % 2 ? "node-b" : "node-a", now, seen, 0, 0 };
+        assert_int_equal(pthread_create(&th[i], NULL, claimer_main, &c[i]), 0);
+    }
+    int total = 0, by_b = 0;
+    for (int i = 0; i < 2 * CLAIM_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        if (c[i].rc < 0) fprintf(stderr, "claimer %d: %s\n", i, fr_err_detail());
+        assert_int_equal(c[i].rc, 0);
+        total += c[i].n;
+        by_b += i % 2 ? c[i].n : 0;
+    }
+    printf("%d deliveries claimed by 2 nodes x %d threads in %.0f ms (node b: %d), each once\n", total,
+           CLAIM_THREADS, fr_time_ms() - t0, by_b);
+    assert_int_equal(total, 2 * CLAIM_EVENTS);
+    for (int i = 0; i < CLAIM_IDS; i++) assert_true(atomic_load(&seen[i]) <= 1);
+    int64_t pending = -1, oldest = -1;
+    assert_int_equal(fr_store_outbox_stats(f->st, &pending, &oldest), 0);
+    assert_int_equal(pending, 0);
+    fr_store_close(node_b);
+}
 
 /* A database server that ends the store's connections (restarted, or the
  * network cut): the call that finds its connection gone fails with
@@ -2470,6 +2551,7 @@ static const struct {
     T(test_sessions),
     T(test_session_callbacks),
     T(test_recognitions),
+    T(test_claims_two_nodes),
     T(test_concurrent_writers),
     T(test_crash_kill9),
     T(test_alloc_failures),
