@@ -2085,10 +2085,11 @@ static int pg_session_stop(fr_store *st, int64_t id, const char *reason, int64_t
 
 static int pg_session_progress(fr_store *st, int64_t id, const struct fr_store_session_stats *x) {
     struct res r = { 0 };
-    return call(st, WRITE, Q_SES_PROGRESS,
-                ARGS(a_int(id), a_int(x->frames_read), a_int(x->frames_analysed), a_int(x->faces_seen),
-                     a_int(x->recognitions), a_int(x->callback_failures), a_int(fr__store_now(st))),
-                &r, "recording a session's progress");
+    int rc = call(st, WRITE, Q_SES_PROGRESS,
+                  ARGS(a_int(id), a_int(x->frames_read), a_int(x->frames_analysed), a_int(x->faces_seen),
+                       a_int(x->recognitions), a_int(x->callback_failures), a_int(fr__store_now(st))),
+                  &r, "recording a session's progress");
+    return rc == 0 && r.changes == 0 ? fr_err_set(FR_E_SESSION_NOT_FOUND, "session not found") : rc;
 }
 
 static int pg_recognition_add(fr_store *st, const struct fr_store_recognition *x, int64_t *id_out) {
