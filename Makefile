@@ -27,6 +27,13 @@ PKGS := openblas libprotobuf-c libturbojpeg spng libwebp libwebpdemux libgif lib
         libmicrohttpd jansson sqlite3 libcrypto libcurl libavformat libavcodec libswscale libavutil
 # Redis (hiredis): the shared state of a scale-out deployment (src/cluster/)
 PKGS += hiredis
+# The PostgreSQL store backend (libpq); WITH_PG=no builds without it (a
+# postgresql: URL is then refused as not built).
+WITH_PG ?= yes
+ifneq ($(WITH_PG),no)
+PKGS += libpq
+CPPFLAGS += -DFR_WITH_PG
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)/gen $(PKG_CFLAGS)

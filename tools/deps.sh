@@ -4,7 +4,7 @@
 PKGS="build-essential pkg-config libonnx-dev libonnx-testdata protobuf-c-compiler libprotobuf-c-dev
 libopenblas-dev libcmocka-dev clang libclang-rt-14-dev valgrind
 libturbojpeg0-dev libspng-dev libwebp-dev libgif-dev libtiff-dev
-libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev wrk libfaiss-dev curl chromium
+libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev postgresql-15 postgresql-client-15 libssl-dev libcurl4-openssl-dev wrk libfaiss-dev curl chromium
 libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
 libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad ffmpeg
 libhiredis-dev redis-server"

@@ -1,7 +1,7 @@
 /* facerec — storage: the system of record for clients, subjects, faces,
  * audit, usage and idempotency, behind one interface with one backend per
- * database, chosen by the scheme of a URL (SQLite now, PostgreSQL later;
- * every backend runs the same test suite).
+ * database, chosen by the scheme of a URL (SQLite, PostgreSQL; every
+ * backend runs the same test suite).
  *
  *   fr_store *st;
  *   int rc = fr_store_open("sqlite:./data", &st);       // creates ./data/facerec.db
@@ -16,8 +16,12 @@
  *   fr_store_close(st);
  *
  * Backends. A URL is <backend>:<where>. "sqlite:/var/lib/facerec" and
- * "sqlite:data" name the folder that holds facerec.db. A backend facerec
- * knows but this build lacks ("postgresql:", "postgres:") and an unknown
+ * "sqlite:data" name the folder that holds facerec.db.
+ * "postgresql://user:pass@host:5432/db" (or "postgres://...", or libpq's
+ * "postgresql:host=h dbname=db") names a PostgreSQL database, with libpq's
+ * parameters and facerec's own "?pool=N", the connections the store keeps
+ * (default 8); a server that cannot be reached is -FR_E_SERVICE_UNAVAILABLE.
+ * A backend facerec knows but this build lacks (WITH_PG=no) and an unknown
  * scheme are -FR_E_INVALID_ARGUMENT with the field "database_url";
  * fr_store_backend_name() lists the backends built in.
  *
@@ -27,8 +31,8 @@
  * -FR_E_NOT_FOUND), so ids leak nothing.
  *
  * Durability. A call that returned 0 has been committed and synced
- * (SQLite: WAL, synchronous=FULL): kill -9 or power loss after it cannot lose
- * it. Multi-row changes (deleting a subject and its faces, a client and all of
+ * (SQLite: WAL, synchronous=FULL; PostgreSQL: synchronous_commit=on, the
+ * server's default): kill -9 or power loss after it cannot lose it. Multi-row changes (deleting a subject and its faces, a client and all of
  * its data) are one transaction.
  *
  * Transactions across calls. fr_store_tx_begin(st, &tx) opens a transaction
@@ -37,7 +41,11 @@
  * or fr_store_tx_rollback(tx), which also free the handle. Calls on st itself
  * (from any thread) are not part of it: they read what was committed before,
  * and a change through st, or a second transaction, waits until tx ends
- * (fails with -FR_E_SERVICE_UNAVAILABLE after 5 s). So keep a transaction
+ * (fails with -FR_E_SERVICE_UNAVAILABLE after 5 s). SQLite: any change
+ * waits (one writer at a time). PostgreSQL: transactions run side by side
+ * and a change waits only for rows tx changed (lock_timeout 5 s); a call
+ * also waits at most 5 s for a free connection of the pool, of which each
+ * open transaction holds one. So keep a transaction
  * short, do slow work (decoding, embedding) before it, and inside it call the
  * store through tx only: a change through st from the thread that holds tx
  * would wait for itself. A handle may pass between threads, one at a time.
@@ -70,7 +78,8 @@
  * (fr_err_key() "field", fr_err_value() "external_id" / "key_prefix" /
  * "Idempotency-Key"; the API answers 409 with details.field), -FR_E_NOT_FOUND,
  * -FR_E_SUBJECT_NOT_FOUND, -FR_E_NOMEM, -FR_E_IO (disk, corruption),
- * -FR_E_SERVICE_UNAVAILABLE (database busy beyond the timeout),
+ * -FR_E_SERVICE_UNAVAILABLE (database busy beyond the timeout; PostgreSQL:
+ * unreachable, or the connection was lost, and the next call reconnects),
  * -FR_E_INTERNAL_ERROR. fr_err_detail() carries the database's own message. */
 #ifndef FACEREC_STORE_H
 #define FACEREC_STORE_H
@@ -103,17 +112,20 @@ FR_API int fr_store_open_opts(const char *url, const struct fr_store_opts *opts 
 /* NULL: nothing. A transaction handle is rolled back (fr_store_tx_rollback).
  * Every transaction of st must have ended before st is closed. */
 FR_API void fr_store_close(fr_store *st);
-FR_API const char *fr_store_backend(const fr_store *st);  /* "sqlite" */
+FR_API const char *fr_store_backend(const fr_store *st);  /* "sqlite", "postgresql" */
 /* The backends built in, by the name their URLs start with: i < count. */
 FR_API size_t fr_store_backend_count(void);
 FR_API const char *fr_store_backend_name(size_t i);        /* NULL when i >= count */
 FR_API int fr_store_ping(fr_store *st);                   /* 0 when the database answers */
 FR_API int fr_store_schema_version(fr_store *st, int *version_out);
-/* Full consistency check (SQLite: PRAGMA integrity_check); -FR_E_IO with the
- * first problem in the detail. Reads the whole database: not for /health. */
+/* Full consistency check (SQLite: PRAGMA integrity_check; PostgreSQL: the
+ * schema version and every stored embedding); -FR_E_IO with the first
+ * problem in the detail. Reads the whole database: not for /health. */
 FR_API int fr_store_check(fr_store *st);
 /* Write a consistent, compacted copy of the database to path (must not
- * exist). Not through a transaction handle. */
+ * exist): SQLite a database file, PostgreSQL a pg_dump custom-format
+ * archive (pg_restore reads it; pg_dump must be on PATH). Not through a
+ * transaction handle. */
 FR_API int fr_store_backup(fr_store *st, const char *path);
 
 /* ---- transactions (see the overview) ------------------------------------ */

@@ -72,17 +72,31 @@ no:
 /* The backends built in, by URL scheme. A new backend adds one row. */
 static const struct fr_store_ops *const backends[] = {
     &fr__store_sqlite_ops,
+#ifdef FR_WITH_PG
+    &fr__store_pg_ops,
+#endif
 };
 #define N_BACKENDS (sizeof backends / sizeof backends[0])
 
-/* Schemes of backends facerec has, or will have, that this build lacks: a
- * URL naming one gets a clearer error than an unknown scheme. */
+/* Other names of a backend's scheme: "postgres:" is PostgreSQL's own
+ * short form (libpq takes both). */
+static const struct {
+    const char *alias;
+    const char *scheme;
+} aliases[] = {
+    { "postgres", "postgresql" },
+};
+
+/* Schemes of backends facerec has that this build lacks (make WITH_PG=no):
+ * a URL naming one gets a clearer error than an unknown scheme. */
 static const struct {
     const char *scheme;
     const char *why;
 } not_built[] = {
-    { "postgresql", "the PostgreSQL backend is not built into this facerec yet" },
-    { "postgres",   "the PostgreSQL backend is not built into this facerec yet" },
+#ifndef FR_WITH_PG
+    { "postgresql", "the PostgreSQL backend is not built into this facerec (built with WITH_PG=no)" },
+#endif
+    { "", "" },
 };
 
 size_t fr_store_backend_count(void) { return N_BACKENDS; }
@@ -114,8 +128,12 @@ static int find_backend(const char *url, const struct fr_store_ops **ops_out,
     for (size_t i = 0; i <= n; i++) scheme[i] = i < n ? (char)tolower((unsigned char)url[i]) : 0;
     if (!url[n + 1])
         return bad_url("database URL '%s:' names nothing after the scheme", scheme);
+    const char *name = scheme;
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+        if (strcmp(scheme, aliases[i].alias) == 0) name = aliases[i].scheme;
+    }
     for (size_t i = 0; i < N_BACKENDS; i++) {
-        if (strcmp(scheme, backends[i]->name) == 0) {
+        if (strcmp(name, backends[i]->name) == 0) {
             *ops_out = backends[i];
             *where_out = url + n + 1;
             return 0;
@@ -124,7 +142,7 @@ static int find_backend(const char *url, const struct fr_store_ops **ops_out,
         snprintf(names + used, sizeof names - used, "%s%s:", i ? ", " : "", backends[i]->name);
     }
     for (size_t i = 0; i < sizeof not_built / sizeof not_built[0]; i++) {
-        if (strcmp(scheme, not_built[i].scheme) == 0)
+        if (not_built[i].scheme[0] && strcmp(name, not_built[i].scheme) == 0)
             return bad_url("database URL '%s:': %s", scheme, not_built[i].why);
     }
     return bad_url("database URL: unknown backend '%s' (this facerec has %s)", scheme, names);

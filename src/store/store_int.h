@@ -157,5 +157,7 @@ static inline int64_t fr__store_now(const fr_store *st) { return st->opts.now_ms
 
 /* The SQLite backend (store_sqlite.c). */
 extern const struct fr_store_ops fr__store_sqlite_ops;
+/* The PostgreSQL backend (store_pg.c), when built with libpq (FR_WITH_PG). */
+extern const struct fr_store_ops fr__store_pg_ops;
 
 #endif
