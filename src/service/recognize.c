@@ -483,7 +483,11 @@ static int decide(struct fr_service *s, const struct fr_svc_identify_req *r, str
         if (!subj) { rc = -FR_E_NOMEM; goto out; }
         for (size_t at = 0; at < nids; at += FR_STORE_LIST_MAX) {
             size_t m = nids - at < FR_STORE_LIST_MAX ? nids - at : FR_STORE_LIST_MAX;
-            if ((rc = fr_store_subject_get_many(s->store, r->client_id, ids + at, m, subj + at)) < 0) goto out;
+            rc = fr_store_subject_get_many(s->store, r->client_id, ids + at, m, subj + at);
+            if (rc == 0) fr__svc_cache_subjects_put(s, r->client_id, subj + at, m);
+            else if (fr__svc_store_away(rc))   /* the database is away: the index's subjects, names as last read */
+                rc = fr__svc_cache_subjects_get(s, r->client_id, ids + at, m, subj + at);
+            if (rc < 0) goto out;
         }
     }
     for (int i = 0; i < an->n; i++) {

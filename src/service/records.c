@@ -164,6 +164,9 @@ int fr_svc_auth_client(struct fr_service *s, const char *api_key, struct fr_svc_
     if (rc < 0) return rc;
     fr_key_prefix(api_key, prefix);
     rc = fr_store_client_get_by_prefix(s->store, prefix, &r);
+    if (rc == 0) fr__svc_cache_client_put(s, &r);
+    else if (fr__svc_store_away(rc) && fr__svc_cache_client_get(s, prefix, &r) == 0)
+        rc = 0;   /* the database is away: the client as last read (identify goes on from the index) */
     if (rc == -FR_E_NOT_FOUND || (rc == 0 && !fr_key_verify(api_key, r.key_hash))) {
         fr_store_client_free(&r);
         return fr_err_set(FR_E_UNAUTHORIZED, "invalid API key");

@@ -312,7 +312,7 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     pthread_cond_init(&s->pool_cv, NULL);
     const int parts = s->cfg.parts;
     if ((rc = register_metrics(&s->m)) < 0) goto fail;
-    if ((rc = fr__svc_sessions_init(s)) < 0) goto fail;
+    if ((rc = fr__svc_sessions_init(s)) < 0 || (rc = fr__svc_cache_init(s)) < 0) goto fail;
     char db_url[4200];
     snprintf(db_url, sizeof db_url, "sqlite:%s", cfg->data_dir ? cfg->data_dir : ".");
     if ((parts & FR_SVC_STORE) &&
@@ -379,6 +379,7 @@ void fr_service_close(struct fr_service *s) {
     pthread_mutex_destroy(&s->outcomes_mu);
     fr_free(s->usage);
     pthread_cond_destroy(&s->pool_cv);
+    fr__svc_cache_fini(s);
     fr_free(s);
 }
 

@@ -78,6 +78,7 @@ struct fr_service {
     atomic_int events_queued;               /* an event was written: wake the dispatcher after the commit */
     double started_ms;
     struct svc_sessions *sessions;          /* the camera sessions this node runs (session_run.c) */
+    struct svc_cache *cache;                /* clients and subject names for when the database is away (cache.c) */
     /* the index follows the change log (follow.c) */
     int64_t log_seq;                        /* the last change applied (the follower's) */
     atomic_llong log_applied;               /* changes that added a row this node did not have */
@@ -85,6 +86,17 @@ struct fr_service {
     pthread_t follower;
     int follower_started;
 };
+
+/* cache.c: what identification needs while the database cannot be read. */
+struct svc_cache;
+int fr__svc_cache_init(struct fr_service *s);
+void fr__svc_cache_fini(struct fr_service *s);
+int fr__svc_store_away(int rc);   /* 1: the database cannot be reached (not: the row is not there) */
+void fr__svc_cache_client_put(struct fr_service *s, const struct fr_store_client *r);
+int fr__svc_cache_client_get(struct fr_service *s, const char *prefix, struct fr_store_client *out);
+void fr__svc_cache_subjects_put(struct fr_service *s, int64_t client, const struct fr_store_subject *v, size_t n);
+int fr__svc_cache_subjects_get(struct fr_service *s, int64_t client, const int64_t *ids, size_t n,
+                               struct fr_store_subject *out);
 
 int fr__svc_follow_start(struct fr_service *s);
 void fr__svc_follow_stop(struct fr_service *s);

@@ -53,8 +53,8 @@ struct pg_fixture {
     int n_db;                    /* databases made so far (their names: fr_1, fr_2, ...) */
 };
 
-static int pgfx_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int pgfx_why(char *why, size_t len, const char *fmt, ...) {
+static inline int pgfx_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static inline int pgfx_why(char *why, size_t len, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, len, fmt, ap);
@@ -63,7 +63,7 @@ static int pgfx_why(char *why, size_t len, const char *fmt, ...) {
 }
 
 /* The folder holding initdb and postgres, or 0 when none is installed. */
-static int pgfx_find_bin(struct pg_fixture *pg) {
+static inline int pgfx_find_bin(struct pg_fixture *pg) {
     char path[256];
     const char *env = getenv("FR_PG_BIN");
     if (env && env[0]) {
@@ -80,7 +80,7 @@ static int pgfx_find_bin(struct pg_fixture *pg) {
 }
 
 /* A loopback port nothing listens on now. */
-static int pgfx_free_port(void) {
+static inline int pgfx_free_port(void) {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t len = sizeof a;
     int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
@@ -117,17 +117,17 @@ static pid_t pgfx_spawn(struct pg_fixture *pg, char *const argv[], int wait) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static int pgfx_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+static inline int pgfx_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb; (void)flag; (void)ftw;
     return remove(path);
 }
 
 /* A connection string for database db of the server. */
-static void pgfx_conninfo(const struct pg_fixture *pg, const char *db, char *out, size_t len) {
+static inline void pgfx_conninfo(const struct pg_fixture *pg, const char *db, char *out, size_t len) {
     snprintf(out, len, "host=127.0.0.1 port=%d user=facerec dbname=%s connect_timeout=5", pg->port, db);
 }
 
-static void pg_fixture_stop(struct pg_fixture *pg) {
+static inline void pg_fixture_stop(struct pg_fixture *pg) {
     if (pg->pid > 0) {
         int status;
         kill(pg->pid, SIGINT);   /* fast shutdown: ends the sessions, then exits */
@@ -144,7 +144,7 @@ static void pg_fixture_stop(struct pg_fixture *pg) {
 
 /* 1: running; 0: PostgreSQL is not installed (why says so: skip); -1: it
  * is installed but did not start (why says why, with the log's path). */
-static int pg_fixture_start(struct pg_fixture *pg, char *why, size_t len) {
+static inline int pg_fixture_start(struct pg_fixture *pg, char *why, size_t len) {
     char data[96], port[16], sock[96], conninfo[160];
     memset(pg, 0, sizeof *pg);
     if (!pgfx_find_bin(pg)) {
@@ -209,8 +209,48 @@ static int pg_fixture_start(struct pg_fixture *pg, char *why, size_t len) {
     return pgfx_why(why, len, "postgres did not answer within 30 s");
 }
 
+/* The server killed with SIGKILL (its backends follow), then started again
+ * on the same data and port: crash recovery from its WAL. 1 running again,
+ * -1 not (why says why). */
+static inline int pg_fixture_kill_restart(struct pg_fixture *pg, char *why, size_t len) {
+    char data[96], port[16], sock[96], conninfo[160], postgres[256];
+    if (pg->pid > 0) {
+        kill(pg->pid, SIGKILL);
+        waitpid(pg->pid, NULL, 0);
+        pg->pid = 0;
+    }
+    snprintf(data, sizeof data, "%s/data", pg->dir);
+    snprintf(port, sizeof port, "%d", pg->port);
+    snprintf(sock, sizeof sock, "%s", pg->dir);
+    snprintf(postgres, sizeof postgres, "%s/postgres", pg->bin);
+    char *const pg_argv[] = { postgres, "-D", data, "-p", port, "-k", sock, "-c", "listen_addresses=127.0.0.1",
+                              "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
+                              "-c", "shared_buffers=32MB", "-c", "log_min_messages=warning", NULL };
+    pgfx_conninfo(pg, "postgres", conninfo, sizeof conninfo);
+    /* the killed server's backends may hold its shared memory for a moment: try again for 20 s */
+    for (int attempt = 0; attempt < 40; attempt++) {
+        pg->pid = pgfx_spawn(pg, pg_argv, 0);
+        if (pg->pid < 0) {
+            pg->pid = 0;
+            return pgfx_why(why, len, "fork: %s", strerror(errno));
+        }
+        for (int i = 0; i < 500; i++) {
+            int status;
+            if (PQping(conninfo) == PQPING_OK) return 1;
+            if (waitpid(pg->pid, &status, WNOHANG) == pg->pid) {
+                pg->pid = 0;
+                break;
+            }
+            usleep(10000);
+        }
+        if (pg->pid > 0) break;
+        usleep(500000);
+    }
+    return pgfx_why(why, len, "postgres did not start again (see %s/postgres.log)", pg->dir);
+}
+
 /* Run one statement on database db; 0 or -1 (the message on stderr). */
-static int pgfx_admin(const struct pg_fixture *pg, const char *db, const char *sql) {
+static inline int pgfx_admin(const struct pg_fixture *pg, const char *db, const char *sql) {
     char conninfo[160];
     pgfx_conninfo(pg, db, conninfo, sizeof conninfo);
     PGconn *c = PQconnectdb(conninfo);
@@ -228,7 +268,7 @@ static int pgfx_admin(const struct pg_fixture *pg, const char *db, const char *s
 }
 
 /* A new, empty database; url gets its "postgresql://" URL. 0 or -1. */
-static int pg_fixture_create_db(struct pg_fixture *pg, char *url, size_t len) {
+static inline int pg_fixture_create_db(struct pg_fixture *pg, char *url, size_t len) {
     char sql[96];
     int n = ++pg->n_db;
     snprintf(sql, sizeof sql, "CREATE DATABASE fr_%d TEMPLATE template0", n);
@@ -239,7 +279,7 @@ static int pg_fixture_create_db(struct pg_fixture *pg, char *url, size_t len) {
 
 /* Drop the database of a URL that pg_fixture_create_db gave (its
  * connections, a killed child's included, are ended first). */
-static void pg_fixture_drop_db(struct pg_fixture *pg, const char *url) {
+static inline void pg_fixture_drop_db(struct pg_fixture *pg, const char *url) {
     const char *db = strrchr(url, '/');
     char sql[96];
     if (!db || strncmp(db, "/fr_", 4) != 0) return;
@@ -249,7 +289,7 @@ static void pg_fixture_drop_db(struct pg_fixture *pg, const char *url) {
 
 /* End every session connected to the database of url (as a server restart
  * or a network cut would, from the client's side). 0 or -1. */
-static int pg_fixture_kill_sessions(struct pg_fixture *pg, const char *url) {
+static inline int pg_fixture_kill_sessions(struct pg_fixture *pg, const char *url) {
     const char *db = strrchr(url, '/');
     char sql[160];
     if (!db || strncmp(db, "/fr_", 4) != 0) return -1;
