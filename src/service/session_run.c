@@ -67,6 +67,17 @@ struct run_cam {
     int64_t analysed, busy, reconnects;
 };
 
+/* A callback (and its recognition row) not written because the database
+ * was away: kept in order and written when it is back. */
+#define PENDING_MAX 256
+struct pending {
+    const char *type;             /* "session.recognition", "session.status" */
+    char *body;
+    int64_t at;
+    int is_rec;
+    struct fr_store_recognition rec;   /* camera is the run's */
+};
+
 struct svc_run {
     struct fr_service *s;
     struct fr_store_session row;  /* settings, cameras, ids */
@@ -82,6 +93,9 @@ struct svc_run {
     int connected_at_open;
     int finished;                 /* the worker returned (reaper joins it) */
     int leased;                   /* Redis: this node holds the session's lease (0: to acquire) */
+    struct pending pend[PENDING_MAX];   /* under write_mu */
+    int n_pend;
+    int64_t pend_retry_at;
     pthread_mutex_t write_mu;     /* reports and the end, one at a time */
     int ended;                    /* the stop was written: nothing more goes out */
     /* callbacks' health (dispatcher thread, under mu) */
@@ -154,14 +168,12 @@ static int fence(fr_store *tx, const struct fr_store_session *row) {
     return rc;
 }
 
-/* A status callback (and its session.status event) in tx. */
-static int status_callback(struct fr_service *s, fr_store *tx, const struct fr_store_session *row, const char *status,
-                           const char *reason, const struct run_cam *cam, int resumed) {
-    const int64_t now = fr_now_ms();
+/* A status callback's body, dated now. */
+static int status_body(const struct fr_store_session *row, const char *status, const char *reason,
+                       const struct run_cam *cam, int resumed, int64_t now, char **body) {
     char at[48];
     time_text(now, at);
     struct fr__jw w;
-    char *body = NULL;
     int rc = fr__jw_begin(&w);
     if (rc < 0) return rc;
     fr__jw_str(&w, "type", "session_status");
@@ -175,26 +187,22 @@ static int status_callback(struct fr_service *s, fr_store *tx, const struct fr_s
     }
     if (!strcmp(status, "STARTED")) fr__jw_bool(&w, "resumed", resumed);
     fr__jw_str(&w, "at", at);
-    if ((rc = fr__jw_end(&w, &body)) < 0) return rc;
+    return fr__jw_end(&w, body);
+}
+
+/* A status callback (and its session.status event) in tx. */
+static int status_callback(struct fr_service *s, fr_store *tx, const struct fr_store_session *row, const char *status,
+                           const char *reason, const struct run_cam *cam, int resumed) {
+    const int64_t now = fr_now_ms();
+    char *body = NULL;
+    int rc = status_body(row, status, reason, cam, resumed, now, &body);
+    if (rc < 0) return rc;
     rc = fr__svc_callback(s, tx, row->client_id, row->hook_id, "session.status", body, now, NULL);
     if (rc == 0) rc = fr__svc_emit(s, tx, row->client_id, "session.status", body, 0, NULL);
     fr_free(body);
     return rc;
 }
 
-/* One status callback on its own transaction. */
-static int status_now(struct fr_service *s, const struct fr_store_session *row, const char *status, const char *reason,
-                      const struct run_cam *cam, int resumed) {
-    fr_store *tx = NULL;
-    int rc = fr_store_tx_begin(s->store, &tx);
-    if (rc < 0) return rc;
-    rc = fence(tx, row);
-    if (rc == 0) rc = status_callback(s, tx, row, status, reason, cam, resumed);
-    rc = rc == 0 ? fr_store_tx_commit(tx) : (fr_store_tx_rollback(tx), rc);
-    if (rc == 0) fr__svc_events_committed(s);
-    else fr_log(FR_LOG_ERROR, "session %s: %s callback not written: %s", row->uid, status, fr_err_detail());
-    return rc;
-}
 
 /* The row stopped and the STOPPED callback, one transaction. */
 static int write_stop(struct fr_service *s, const struct fr_store_session *row, const char *reason, int fenced) {
@@ -229,9 +237,12 @@ static void run_signal_stop(struct svc_run *r) {
 
 /* Ends the session once: row + STOPPED callback; then the threads wind down.
  * Returns what writing the stop returned. */
+static void pending_flush(struct svc_run *r);
+
 static int run_end(struct svc_run *r, const char *reason, int fenced) {
     pthread_mutex_lock(&r->write_mu);
     int rc = 0;
+    if (r->n_pend && !r->ended) pending_flush(r);   /* what waited goes before STOPPED */
     if (!r->ended) {
         rc = write_stop(r->s, &r->row, reason, fenced);
         if (rc == 0 || rc == -FR_E_SESSION_NOT_FOUND) r->ended = 1;
@@ -244,6 +255,10 @@ static int run_end(struct svc_run *r, const char *reason, int fenced) {
 }
 
 static void run_free(struct svc_run *r) {
+    if (r->n_pend)
+        fr_log(FR_LOG_ERROR, "session %s: %d callbacks were never written (the database stayed away)", r->row.uid,
+               r->n_pend);
+    for (int i = 0; i < r->n_pend; i++) fr_free(r->pend[i].body);
     struct svc_sessions *ss = r->s->sessions;
     if (ss && ss->redis && r->leased) {   /* free for another node at once (a lost one is not ours: nothing) */
         char key[48];
@@ -459,6 +474,88 @@ static char *snap_base64(struct svc_run *r, int64_t frame_ref, int face_index) {
     return NULL;
 }
 
+/* One callback (with its recognition row when rec) in one transaction,
+ * fenced; write_mu held. */
+static int persist(struct svc_run *r, const char *type, const char *body, int64_t at,
+                   const struct fr_store_recognition *rec) {
+    struct fr_service *s = r->s;
+    const struct fr_store_session *row = &r->row;
+    fr_store *tx = NULL;
+    char ev[40] = "";
+    int rc = fr_store_tx_begin(s->store, &tx);
+    if (rc < 0) return rc;
+    rc = fence(tx, row);
+    if (rc == 0) rc = fr__svc_callback(s, tx, row->client_id, row->hook_id, type, body, at, ev);
+    if (rc == 0 && rec) {
+        struct fr_store_recognition x = *rec;
+        x.event_id = ev[0] ? ev : NULL;
+        int64_t rid = 0;
+        rc = fr_store_recognition_add(tx, &x, &rid);
+    }
+    if (rc == 0) rc = fr__svc_emit(s, tx, row->client_id, type, body, 0, NULL);
+    rc = rc == 0 ? fr_store_tx_commit(tx) : (fr_store_tx_rollback(tx), rc);
+    if (rc == 0) fr__svc_events_committed(s);
+    return rc;
+}
+
+/* Writes what waits, in order, while the database takes it; write_mu held. */
+static void pending_flush(struct svc_run *r) {
+    int done = 0;
+    while (done < r->n_pend) {
+        struct pending *p = &r->pend[done];
+        if (persist(r, p->type, p->body, p->at, p->is_rec ? &p->rec : NULL) < 0) break;
+        if (p->is_rec) r->recognitions++;
+        fr_free(p->body);
+        done++;
+    }
+    if (done) {
+        memmove(r->pend, r->pend + done, (size_t)(r->n_pend - done) * sizeof r->pend[0]);
+        r->n_pend -= done;
+        fr_log(FR_LOG_INFO, "session %s: %d callbacks written now that the database is back (%d still waiting)",
+               r->row.uid, done, r->n_pend);
+    }
+    r->pend_retry_at = fr_now_ms() + 1000;
+}
+
+/* A callback: written now, or kept for when the database is back (after
+ * the ones already waiting: callbacks keep their order). write_mu held. */
+static void deliver(struct svc_run *r, const char *type, char *body, int64_t at, const struct fr_store_recognition *rec) {
+    if (r->n_pend) pending_flush(r);
+    int rc = r->n_pend ? -FR_E_SERVICE_UNAVAILABLE : persist(r, type, body, at, rec);
+    if (rc == 0) {
+        if (rec) r->recognitions++;
+        fr_free(body);
+        return;
+    }
+    if (!fr__svc_store_away(rc) || r->n_pend == PENDING_MAX) {
+        fr_log(FR_LOG_ERROR, "session %s: a %s callback was not written: %s", r->row.uid, type, fr_err_detail());
+        fr_free(body);
+        return;
+    }
+    struct pending *p = &r->pend[r->n_pend++];
+    p->type = type;
+    p->body = body;
+    p->at = at;
+    p->is_rec = rec != NULL;
+    if (rec) p->rec = *rec;
+    if (r->n_pend == 1) {
+        fr_log(FR_LOG_WARN, "session %s: the database is away (%s): callbacks wait here until it is back",
+               r->row.uid, fr_err_detail());
+        r->pend_retry_at = fr_now_ms() + 1000;
+    }
+}
+
+/* One status callback (written now, or when the database is back). */
+static void status_now(struct svc_run *r, const char *status, const struct run_cam *cam) {
+    char *body = NULL;
+    const int64_t now = fr_now_ms();
+    if (status_body(&r->row, status, NULL, cam, r->resumed, now, &body) < 0) return;
+    pthread_mutex_lock(&r->write_mu);
+    if (!r->ended) deliver(r, "session.status", body, now, NULL);
+    else fr_free(body);
+    pthread_mutex_unlock(&r->write_mu);
+}
+
 /* One report: the recognition row, its callback and its event. */
 static void report(struct svc_run *r, const struct fr_tracker_report *rep) {
     struct fr_service *s = r->s;
@@ -466,7 +563,10 @@ static void report(struct svc_run *r, const struct fr_tracker_report *rep) {
     const struct run_cam *cam = &r->cams[rep->camera_index];
     const int unknown = rep->kind == FR_TRACKER_REPORT_UNKNOWN;
     struct fr_store_subject sub = { 0 };
-    if (!unknown && fr_store_subject_get(s->store, row->client_id, rep->subject_id, &sub) < 0) {
+    int rc = unknown ? 0 : fr_store_subject_get(s->store, row->client_id, rep->subject_id, &sub);
+    if (rc < 0 && fr__svc_store_away(rc))   /* the database is away: the name as last read */
+        rc = fr__svc_cache_subjects_get(s, row->client_id, &rep->subject_id, 1, &sub);
+    if (rc < 0) {
         fr_log(FR_LOG_WARN, "session %s: subject %lld reported but gone: %s", row->uid, (long long)rep->subject_id,
                fr_err_detail());
         return;
@@ -477,7 +577,7 @@ static void report(struct svc_run *r, const struct fr_tracker_report *rep) {
     char *snap = row->set.snapshot ? snap_base64(r, rep->best.frame_ref, rep->best.face_index) : NULL;
     struct fr__jw w;
     char *body = NULL;
-    int rc = fr__jw_begin(&w);
+    rc = fr__jw_begin(&w);
     if (rc == 0) {
         fr__jw_str(&w, "type", unknown ? "unknown_face" : "recognition");
         fr__jw_str(&w, "slot_id", row->slot_id);
@@ -503,38 +603,18 @@ static void report(struct svc_run *r, const struct fr_tracker_report *rep) {
     fr_free(snap);
     fr_store_subject_free(&sub);
     if (rc < 0) return;
+    struct fr_store_recognition rec = { .client_id = row->client_id, .session_id = row->id, .kind = unknown,
+                                        .subject_id = unknown ? 0 : rep->subject_id, .camera = cam->key,
+                                        .similarity = rep->best.similarity, .quality = rep->best.quality,
+                                        .seen_at = rep->best.wall_ms };
+    memcpy(rec.box, rep->best.box, sizeof rec.box);
+    fr_log(FR_LOG_INFO, "session %s: %s %lld on camera %s (similarity %.3f, %d votes)", row->uid,
+           unknown ? "unknown face" : "subject", (long long)rep->subject_id, cam->key, (double)rep->best.similarity,
+           rep->votes);
     pthread_mutex_lock(&r->write_mu);
-    if (!r->ended) {
-        fr_store *tx = NULL;
-        char ev[40] = "";
-        if ((rc = fr_store_tx_begin(s->store, &tx)) == 0) {
-            rc = fence(tx, row);
-            if (rc == 0)
-                rc = fr__svc_callback(s, tx, row->client_id, row->hook_id, "session.recognition", body,
-                                      rep->best.wall_ms, ev);
-            struct fr_store_recognition rec = { .client_id = row->client_id, .session_id = row->id,
-                                                .kind = unknown, .subject_id = unknown ? 0 : rep->subject_id,
-                                                .camera = cam->key, .similarity = rep->best.similarity,
-                                                .quality = rep->best.quality, .seen_at = rep->best.wall_ms,
-                                                .event_id = ev[0] ? ev : NULL };
-            memcpy(rec.box, rep->best.box, sizeof rec.box);
-            int64_t rid = 0;
-            if (rc == 0) rc = fr_store_recognition_add(tx, &rec, &rid);
-            if (rc == 0) rc = fr__svc_emit(s, tx, row->client_id, "session.recognition", body, 0, NULL);
-            rc = rc == 0 ? fr_store_tx_commit(tx) : (fr_store_tx_rollback(tx), rc);
-        }
-        if (rc == 0) {
-            fr__svc_events_committed(s);
-            r->recognitions++;
-            fr_log(FR_LOG_INFO, "session %s: %s %lld on camera %s (similarity %.3f, %d votes)", row->uid,
-                   unknown ? "unknown face" : "subject", (long long)rep->subject_id, cam->key, (double)rep->best.similarity,
-                   rep->votes);
-        } else {
-            fr_log(FR_LOG_ERROR, "session %s: a recognition was not written: %s", row->uid, fr_err_detail());
-        }
-    }
+    if (!r->ended) deliver(r, "session.recognition", body, rep->best.wall_ms, &rec);
+    else fr_free(body);
     pthread_mutex_unlock(&r->write_mu);
-    fr_free(body);
 }
 
 static void analyse(struct svc_run *r, int ci, const struct fr_image *img, int64_t wall_ms) {
@@ -659,7 +739,7 @@ static void *worker_main(void *arg) {
             run_signal_stop(r);
         }
     } else if (!r->stopping) {
-        status_now(s, row, "STARTED", NULL, NULL, r->resumed);
+        status_now(r, "STARTED", NULL);
         fr_log(FR_LOG_INFO, "session %s (slot %s) %s: %d of %d cameras connected", row->uid, row->slot_id,
                r->resumed ? "resumed" : "started", connected, r->n_cams);
     }
@@ -715,9 +795,12 @@ static void *worker_main(void *arg) {
             run_end(r, "ALL_CAMERAS_FAILED", 1);
             break;
         }
-        for (int i = 0; i < n_down; i++) status_now(s, row, "CAMERA_DISCONNECTED", NULL, down[i], 0);
-        for (int i = 0; i < n_up; i++) status_now(s, row, "CAMERA_RECONNECTED", NULL, up[i], 0);
+        for (int i = 0; i < n_down; i++) status_now(r, "CAMERA_DISCONNECTED", down[i]);
+        for (int i = 0; i < n_up; i++) status_now(r, "CAMERA_RECONNECTED", up[i]);
         if (ci >= 0) analyse(r, ci, &work, frame_wall);
+        pthread_mutex_lock(&r->write_mu);   /* callbacks that wait for the database: again every second */
+        if (r->n_pend && fr_now_ms() >= r->pend_retry_at && !r->ended) pending_flush(r);
+        pthread_mutex_unlock(&r->write_mu);
 
         const int64_t now = fr_now_ms();
         if (row->set.ends_at > 0 && now >= row->set.ends_at) {

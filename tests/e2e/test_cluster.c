@@ -21,10 +21,12 @@
  *   test_redis_restart        redis-server killed: requests go on under the per-node share of the
  *                             limit (limit / live nodes), /status says Redis is down; restarted:
  *                             back, without restarting any node
- *   test_postgresql_killed    PostgreSQL killed with -9 while a node enrols: enrolments answer 503
- *                             SERVICE_UNAVAILABLE, identify goes on from the in-memory index,
- *                             /health/ready is 503 and /status says why; restarted: every face
- *                             acknowledged before is there, the nodes write again by themselves
+ *   test_postgresql_killed    PostgreSQL killed with -9 while a node enrols and a session runs:
+ *                             enrolments answer 503 SERVICE_UNAVAILABLE, identify goes on from the
+ *                             in-memory index, /health/ready is 503 and /status says why, the
+ *                             session recognises a person meanwhile; restarted: every face
+ *                             acknowledged before is there, the nodes write again by themselves,
+ *                             and the session's callback made while it was down arrives, once
  *
  * Skipped (with a message) without the models, redis-server, python3, the
  * ffmpeg CLI or rtsp_server. */
@@ -364,6 +366,14 @@ static void test_postgresql_killed(void **state) {
     memset(&e, 0, sizeof e);
     e.node = a;
     e.subj = s;
+    /* a session on the camera (Colin from 0 s, Hugo from 5 s, Serena from 19 s) */
+    struct e2e_resp r;
+    http(b, g_key, &r, "POST", "/api/v1/sessions",
+         "{\"slot_id\":\"pg-down\",\"cameras\":[{\"id\":\"door\",\"url\":\"rtsp://127.0.0.1:%d/cam\"}],"
+         "\"callback_url\":\"http://127.0.0.1:%d/pg\",\"fps\":5,\"subjects\":[%lld]}",
+         g_cam.port, g_rv.port, (long long)s);
+    assert_int_equal(r.status, 201);
+    e2e_resp_free(&r);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, enroller_main, &e), 0);
     usleep(1500 * 1000);
@@ -375,7 +385,6 @@ static void test_postgresql_killed(void **state) {
     g_pg.pid = 0;
     usleep(1500 * 1000);
     /* down: writes 503, identify from the index, readiness 503 with the reason */
-    struct e2e_resp r;
     http(a, g_key, &r, "POST", "/api/v1/subjects", "{\"name\":\"while-down\"}");
     printf("a write while PostgreSQL is down: %d %s\n", r.status, jstr(r.json, "code") ? jstr(r.json, "code") : "");
     assert_int_equal(r.status, 503);
@@ -387,6 +396,8 @@ static void test_postgresql_killed(void **state) {
     http(b, NULL, &r, "GET", "/status", NULL);
     assert_false(json_is_true(jget(r.json, "data.services.database.healthy")));
     e2e_resp_free(&r);
+    usleep(5000 * 1000);   /* the session sees Hugo while the database is away (from 5 s of its stream) */
+    const int before_back = count_cb("/pg", "recognition", NULL, NULL);
     /* back: by themselves */
     assert_int_equal(pg_fixture_kill_restart(&g_pg, why, sizeof why), 1);
     const double t_back = fr_time_ms();
@@ -419,6 +430,24 @@ static void test_postgresql_killed(void **state) {
            "restart\n", e.n_acked, before, e.n_503, e.n_other, missing);
     assert_int_equal(missing, 0);
     assert_int_equal(e.n_other, 0);
+    e2e_resp_free(&r);
+    /* the session's recognition made while the database was away arrives now, once */
+    assert_int_equal(wait_cb("/pg", "recognition", NULL, NULL, 1, 20000), 0);
+    usleep(1000 * 1000);
+    printf("session: %d recognition callbacks before PostgreSQL was back, %d after\n", before_back,
+           count_cb("/pg", "recognition", NULL, NULL));
+    assert_int_equal(before_back, 0);
+    assert_int_equal(count_cb("/pg", "recognition", NULL, NULL), 1);
+    /* it was made while the database was away: the node kept it and wrote it when it came back */
+    char grep[256];
+    snprintf(grep, sizeof grep, "grep -q 'callbacks written now that the database is back' %s", g_node[b].log);
+    assert_int_equal(system(grep), 0);
+    http(b, g_key, &r, "GET", "/api/v1/sessions/pg-down/recognitions", NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(jget(r.json, "data.recognitions")), 1);
+    e2e_resp_free(&r);
+    http(b, g_key, &r, "DELETE", "/api/v1/sessions/pg-down", NULL);
+    assert_int_equal(r.status, 200);
     e2e_resp_free(&r);
     fr_free(q);
 }
