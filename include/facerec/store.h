@@ -113,6 +113,13 @@ FR_API int fr_store_open_opts(const char *url, const struct fr_store_opts *opts 
  * Every transaction of st must have ended before st is closed. */
 FR_API void fr_store_close(fr_store *st);
 FR_API const char *fr_store_backend(const fr_store *st);  /* "sqlite", "postgresql" */
+/* What /status shows of the database: its server's (or library's) version
+ * and the connections in use of the pool. */
+struct fr_store_info {
+    char server_version[32];     /* "15.5", SQLite's "3.40.1" */
+    int pool_size, pool_in_use;  /* connections */
+};
+FR_API int fr_store_info(fr_store *st, struct fr_store_info *out);
 /* The backends built in, by the name their URLs start with: i < count. */
 FR_API size_t fr_store_backend_count(void);
 FR_API const char *fr_store_backend_name(size_t i);        /* NULL when i >= count */

@@ -63,6 +63,16 @@ int fr_api_status(struct fr_api_call *c, json_t **data, json_t **details) {
     json_t *db = service("Database", st.database_ok,
                          json_pack("{s:s,s:o}", "backend", st.database_backend, "faces",
                                    st.faces >= 0 ? json_integer(st.faces) : json_null()));
+    if (st.database_ok) {
+        json_t *d = json_object_get(db, "details");
+        json_object_set_new(d, "server_version", json_string(st.database_version));
+        json_object_set_new(d, "pool", json_pack("{s:i,s:i}", "size", st.database_pool_size, "in_use",
+                                                 st.database_pool_in_use));
+    } else {
+        json_object_set_new(json_object_get(db, "details"), "error",
+                            json_string("the database does not answer: writes are refused (503), identification "
+                                        "goes on from the index"));
+    }
     json_t *ix = service("Vector index", st.index_ok,
                          json_pack("{s:s,s:I}", "kind", st.index_kind, "faces", (json_int_t)st.index_faces));
     json_t *wk = service("Workers", 1,

@@ -406,6 +406,12 @@ void fr_svc_status(struct fr_service *s, int count, struct fr_svc_status *out) {
     out->has_store = s->store != NULL;
     out->database_ok = s->store && fr_store_ping(s->store) == 0;
     out->database_backend = s->store ? fr_store_backend(s->store) : "none";
+    struct fr_store_info di;
+    if (out->database_ok && fr_store_info(s->store, &di) == 0) {
+        snprintf(out->database_version, sizeof out->database_version, "%s", di.server_version);
+        out->database_pool_size = di.pool_size;
+        out->database_pool_in_use = di.pool_in_use;
+    }
     out->faces = -1;
     if (count && out->database_ok && fr_store_face_count(s->store, 0, &out->faces) < 0) out->faces = -1;
     out->has_index = s->index != NULL;

@@ -98,7 +98,9 @@ struct fr_svc_status {
     int n_missing;
     int liveness, attributes;               /* the optional models */
     int has_store, database_ok;
-    const char *database_backend;           /* "sqlite" */
+    const char *database_backend;           /* "sqlite", "postgresql" */
+    char database_version[32];              /* the server's version ("" when unknown) */
+    int database_pool_size, database_pool_in_use;
     int64_t faces;                          /* faces in the database; -1 when not counted */
     int has_index, index_ok;
     const char *index_kind;

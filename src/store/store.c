@@ -1236,3 +1236,11 @@ void fr_store_changes_free(struct fr_store_change *rows, size_t n) {
     }
     fr_free(rows);
 }
+
+int fr_store_info(fr_store *st, struct fr_store_info *out) {
+    if (out) memset(out, 0, sizeof *out);
+    TRY(need_store(st));
+    if (!out) return bad("out is NULL");
+    if (!st->ops->info) return fr_err_set(FR_E_INTERNAL_ERROR, "the %s backend has no info", st->ops->name);
+    return st->ops->info(st, out);
+}

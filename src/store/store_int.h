@@ -115,6 +115,7 @@ struct fr_store_ops {
     int (*delivery_purge)(fr_store *st, int64_t before_ms, int64_t *n_out);
     int (*outbox_stats)(fr_store *st, int64_t *pending_out, int64_t *oldest_out);
 
+    int (*info)(fr_store *st, struct fr_store_info *out);   /* optional */
     int (*changes_head)(fr_store *st, int64_t *seq_out);
     int (*changes_since)(fr_store *st, int64_t after_seq, int limit, struct fr_store_change **rows_out,
                          size_t *n_out);

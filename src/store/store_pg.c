@@ -1612,6 +1612,21 @@ static int pg_subject_count(fr_store *st, int64_t client_id, int64_t *n_out) {
     return count_by(st, Q_SUBJECT_COUNT, client_id, n_out);
 }
 
+static int pg_info(fr_store *st, struct fr_store_info *out) {
+    struct pg *s = PG(st);
+    struct pgc *c = NULL;
+    pthread_mutex_lock(&s->mu);
+    out->pool_size = s->size;
+    for (int i = 0; i < s->size; i++) out->pool_in_use += s->pool[i].lent != 0;
+    pthread_mutex_unlock(&s->mu);
+    int rc = pool_get(s, &c);
+    if (rc < 0) return rc;
+    const char *v = c->db ? PQparameterStatus(c->db, "server_version") : NULL;
+    snprintf(out->server_version, sizeof out->server_version, "%s", v ? v : "");
+    pool_put(s, c);
+    return 0;
+}
+
 /* ---- the index change log ---------------------------------------------------------------- */
 
 static int pg_changes_head(fr_store *st, int64_t *seq_out) {
@@ -2300,6 +2315,7 @@ const struct fr_store_ops fr__store_pg_ops = {
     .subject_delete = pg_subject_delete,
     .subject_count = pg_subject_count,
     .subject_find_external = pg_subject_find_external,
+    .info = pg_info,
     .changes_head = pg_changes_head,
     .changes_since = pg_changes_since,
     .changes_wait = pg_changes_wait,

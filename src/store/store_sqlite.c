@@ -1877,6 +1877,14 @@ static int sq_changes_purge(fr_store *st, int64_t before_ms, int64_t *n_out, int
     return upto > 0 ? (*purged_through_out = upto, 0) : sq_changes_purged_through(st, purged_through_out);
 }
 
+static int sq_info(fr_store *st, struct fr_store_info *out) {
+    struct sq *s = SQ(st);
+    snprintf(out->server_version, sizeof out->server_version, "%s", sqlite3_libversion());
+    out->pool_size = 2;   /* the store's connection and the transactions' */
+    out->pool_in_use = s->gate_held ? 1 : 0;
+    return 0;
+}
+
 static int camera_missing(void) { return fr_err_set(FR_E_NOT_FOUND, "camera not found"); }
 
 static int sq_camera_create(fr_store *st, int64_t client_id, const char *name, const char *url, int transport,
@@ -2156,6 +2164,7 @@ const struct fr_store_ops fr__store_sqlite_ops = {
     .delivery_purge = sq_delivery_purge,
     .outbox_stats = sq_outbox_stats,
     .subject_find_external = sq_subject_find_external,
+    .info = sq_info,
     .changes_head = sq_changes_head,
     .changes_since = sq_changes_since,
     .changes_wait = sq_changes_wait,

@@ -9,7 +9,7 @@
  * data directory instead (WAL, one writer at a time across processes), and
  * test_postgresql_killed skips; the rest is the same code on either backend.
  *
- *   test_enrol_a_identify_b   a face enrolled on A is identified on B (the change log; p99 of 10 over
+ *   test_enrol_a_identify_b   a face enrolled on A is identified on B (the change log; p99 of 30 over
  *                             the time from A's 201 to B's first match); deleted on B, gone on C
  *   test_shared_rate_limit    a client limited to 10 an hour gets exactly 10 across A, B and C,
  *                             then 429 with Retry-After on every node
@@ -122,9 +122,9 @@ static void test_enrol_a_identify_b(void **state) {
     uint8_t *q = NULL;
     size_t qn = 0;
     assert_int_equal(fr_file_read(FIX "Colin_Powell_0049.jpg", 1 << 24, &q, &qn), 0);
-    double ms[10];
+    double ms[30];
     int64_t last = 0;
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 30; i++) {
         char name[32];
         snprintf(name, sizeof name, "colin-%d", i);
         int64_t s = subject(0, name);
@@ -147,9 +147,10 @@ static void test_enrol_a_identify_b(void **state) {
         assert_int_equal(got, s);
         last = s;
     }
-    qsort(ms, 10, sizeof ms[0], cmp_d);
-    printf("enrolled on A, identified on B: p50 %.0f ms, p99 (max of 10) %.0f ms after A's 201\n", ms[4], ms[9]);
-    assert_true(ms[9] < 1000);
+    qsort(ms, 30, sizeof ms[0], cmp_d);
+    printf("enrolled on A, identified on B: p50 %.0f ms, p99 (max of 30) %.0f ms after A's 201 (each poll is an "
+           "identify of ~40 ms)\n", ms[14], ms[29]);
+    assert_true(ms[29] < 1000);
     /* deleted on B: gone on C */
     char path[64];
     struct e2e_resp r;
