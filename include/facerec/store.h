@@ -135,6 +135,36 @@ FR_API int fr_store_check(fr_store *st);
  * transaction handle. */
 FR_API int fr_store_backup(fr_store *st, const char *path);
 
+/* Replace the database url names with the copy fr_store_backup wrote to
+ * path, then open it, bring its schema to the latest version and check it
+ * (fr_store_check). Takes a URL, not a store: the database is replaced
+ * under it. Restore is an offline operation: every process that has the
+ * database open must be stopped first, and one that is still running is
+ * refused (-FR_E_CONFLICT, field "database"): SQLite: any process with the
+ * store open (each open holds a shared lock on the data folder, restore
+ * takes it exclusively); PostgreSQL: any other session connected to the
+ * database.
+ *
+ * Refusals, each before anything is changed:
+ * - path is not a facerec backup of this backend (-FR_E_INVALID_ARGUMENT,
+ *   field "file"): SQLite a database file with facerec's schema_version
+ *   table, PostgreSQL a pg_dump custom-format archive holding one; a
+ *   backup of the other backend says so; one written by a newer facerec
+ *   (a higher schema version) is refused as well;
+ * - the database holds data (a client, subject, face or audit row) and
+ *   flags lacks FR_STORE_RESTORE_FORCE (-FR_E_CONFLICT, field "database").
+ *
+ * SQLite: the copy is written to a temporary file in the data folder,
+ * synced, checked, and renamed over facerec.db (the old -wal and -shm go
+ * first, after a checkpoint), so a crash leaves the old database or the
+ * new one. PostgreSQL: pg_restore --clean --if-exists --no-owner
+ * --single-transaction into the URL's database (pg_restore on PATH; the
+ * connection's settings, password included, reach it in its environment,
+ * never on its command line): all of the archive or nothing. Objects the
+ * archive lacks (a table of a newer schema) are left in place. */
+#define FR_STORE_RESTORE_FORCE 1u   /* replace a database that holds data */
+FR_API int fr_store_restore(const char *url, const char *path, unsigned flags);
+
 /* ---- transactions (see the overview) ------------------------------------ */
 /* st: a store, or a transaction (then *tx_out is a savepoint within it). */
 FR_API int fr_store_tx_begin(fr_store *st, fr_store **tx_out);

@@ -5,6 +5,7 @@
  *   facerec client create NAME [--per-hour N] [--per-day N] [--config FILE]
  *   facerec client list|rotate ID|disable ID|enable ID [--config FILE]
  *   facerec backup FILE [--config FILE]            a consistent copy of the database, while serving
+ *   facerec restore FILE [--force] [--config FILE] the database replaced by a backup, every server stopped
  *
  * serve blocks SIGTERM/SIGINT in every thread and waits for them in the
  * main thread: on one it stops accepting, lets requests in flight finish
@@ -357,6 +358,40 @@ int cmd_backup(int argc, char **argv) {
     fr_service_close(svc);
     if (rc < 0) return fr_cli_err(rc, "backup");
     printf("database copied to %s\n", rest[0]);
+    return FR_EXIT_OK;
+}
+
+/* The database replaced by a copy `facerec backup` wrote (fr_svc_restore):
+ * offline, with every facerec process on the database stopped. Refused,
+ * with nothing changed, for a file that is not a facerec backup of the
+ * configured backend, while another process has the database open, and
+ * while the database holds data unless --force. The index is rebuilt from
+ * the restored faces when the service starts. */
+int cmd_restore(int argc, char **argv) {
+    static const char usage[] = "usage: facerec restore FILE [--force] [--config FILE]\n"
+                                "  replaces the database with the backup FILE; stop every facerec serve first;\n"
+                                "  --force: also when the database holds data (it is lost)\n";
+    struct fr_config cfg;
+    struct fr_svc_config sc;
+    char *rest[64];
+    const char *file = NULL;
+    int n_rest, force = 0, extra = 0;
+    if (argc > 60 || load_config(argc, argv, 1, &cfg, rest, &n_rest) < 0) return FR_EXIT_ERROR;
+    for (int i = 0; i < n_rest; i++) {
+        if (!strcmp(rest[i], "--force")) force = 1;
+        else if (rest[i][0] != '-' && !file) file = rest[i];
+        else extra = 1;
+    }
+    if (!file || extra) {
+        fputs(usage, stderr);
+        return FR_EXIT_USAGE;
+    }
+    umask(077);                     /* the restored database holds key hashes and embeddings: owner only */
+    svc_config(&cfg, &sc);
+    const struct fr_svc_actor who = { 0, "admin:cli", NULL };
+    int rc = fr_svc_restore(&sc, &who, file, force);
+    if (rc < 0) return fr_cli_err(rc, "restore");
+    printf("database restored from %s\n", file);
     return FR_EXIT_OK;
 }
 

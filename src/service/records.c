@@ -26,14 +26,14 @@ int fr__svc_audit(struct fr_service *s, fr_store *st, const struct fr_svc_actor 
     return rc;
 }
 
-/* {"name": "<name>"} as JSON text (fr_free). */
-static char *name_details(const char *name, const char *extra) {
+/* {"<key>": "<value>"<extra>} as JSON text (fr_free). */
+static char *string_details(const char *key, const char *value, const char *extra) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return NULL;
-    fputs("{\"name\":\"", f);
-    fr_json_escape(f, name);
+    fprintf(f, "{\"%s\":\"", key);
+    fr_json_escape(f, value);
     fprintf(f, "\"%s}", extra ? extra : "");
     if (fclose(f) != 0) { free(buf); return NULL; }
     char *out = fr_strdup(buf);
@@ -205,7 +205,7 @@ int fr_svc_client_create(struct fr_service *s, const struct fr_svc_actor *who, c
     if (per_hour < 0) per_hour = s->cfg.default_rate_per_hour;
     if (per_day < 0) per_day = s->cfg.default_rate_per_day;
     if ((rc = fr_store_client_create(s->store, name, k.prefix, k.hash, per_hour, per_day, &id)) < 0) return rc;
-    char *d = name_details(name, NULL);
+    char *d = string_details("name", name, NULL);
     fr__svc_audit(s, NULL, who, "client.create", "client:%lld", id, d);
     fr_free(d);
     if ((rc = client_row(s, id, out)) < 0) return rc;
@@ -249,7 +249,7 @@ int fr_svc_client_update(struct fr_service *s, const struct fr_svc_actor *who, i
     char extra[160];
     snprintf(extra, sizeof extra, ",\"rate_limit_per_hour\":%lld,\"rate_limit_per_day\":%lld,\"disabled\":%d",
              (long long)u->rate_limit_per_hour, (long long)u->rate_limit_per_day, u->disabled);
-    char *d = u->name ? name_details(u->name, extra) : NULL;
+    char *d = u->name ? string_details("name", u->name, extra) : NULL;
     if (!u->name) {
         char buf[192];
         snprintf(buf, sizeof buf, "{%s}", extra + 1);
@@ -390,6 +390,22 @@ int fr_svc_backup(struct fr_service *s, const struct fr_svc_actor *who, const ch
     if (rc < 0 || (rc = fr_store_backup(s->store, path)) < 0) return rc;
     fr__svc_audit(s, NULL, who, "store.backup", NULL, 0, NULL);
     return 0;
+}
+
+int fr_svc_restore(const struct fr_svc_config *cfg, const struct fr_svc_actor *who, const char *path, int force) {
+    char url[4200];
+    struct fr_svc_config only_store = *cfg;
+    struct fr_service *s = NULL;
+    int rc = fr_store_restore(fr__svc_store_url(cfg, url, sizeof url), path, force ? FR_STORE_RESTORE_FORCE : 0);
+    if (rc < 0) return rc;
+    /* the restore's own audit row, after the backup's rows it brought back */
+    only_store.parts = FR_SVC_STORE;
+    if ((rc = fr_service_open(&only_store, &s)) < 0) return rc;
+    char *d = string_details("file", path, force ? ",\"force\":true" : NULL);
+    rc = fr__svc_audit(s, NULL, who, "store.restore", NULL, 0, d);
+    fr_free(d);
+    fr_service_close(s);
+    return rc;
 }
 
 /* ---- subjects ---- */

@@ -293,6 +293,12 @@ static int register_metrics(struct fr_svc_metrics *m) {
 
 const char *fr_svc_node_id(const struct fr_service *s) { return s->node_id; }
 
+const char *fr__svc_store_url(const struct fr_svc_config *cfg, char *buf, size_t cap) {
+    if (cfg->database_url) return cfg->database_url;
+    snprintf(buf, cap, "sqlite:%s", cfg->data_dir ? cfg->data_dir : ".");
+    return buf;
+}
+
 int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     struct fr_service *s = fr_calloc(1, sizeof *s);
     int rc;
@@ -314,9 +320,7 @@ int fr_service_open(const struct fr_svc_config *cfg, struct fr_service **out) {
     if ((rc = register_metrics(&s->m)) < 0) goto fail;
     if ((rc = fr__svc_sessions_init(s)) < 0 || (rc = fr__svc_cache_init(s)) < 0) goto fail;
     char db_url[4200];
-    snprintf(db_url, sizeof db_url, "sqlite:%s", cfg->data_dir ? cfg->data_dir : ".");
-    if ((parts & FR_SVC_STORE) &&
-        (rc = fr_store_open(cfg->database_url ? cfg->database_url : db_url, &s->store)) < 0)
+    if ((parts & FR_SVC_STORE) && (rc = fr_store_open(fr__svc_store_url(cfg, db_url, sizeof db_url), &s->store)) < 0)
         goto fail;
     if (parts & FR_SVC_MODELS) load_models(s);
     else snprintf(s->models_error, sizeof s->models_error, "the models are not loaded by this command");

@@ -213,6 +213,13 @@ FR_API int fr_svc_usage_list(struct fr_service *s, int64_t client, int days, cha
 FR_API int fr_svc_purge(struct fr_service *s, int photo_days, int64_t *photos, int64_t *keys, int64_t *deliveries);
 /* A consistent copy of the database at path (which must not exist). */
 FR_API int fr_svc_backup(struct fr_service *s, const struct fr_svc_actor *who, const char *path);
+/* Replace the database cfg names with the backup at path (fr_store_restore:
+ * offline, refused while another process has the database open, while it
+ * holds data unless force, and for a file that is not a facerec backup of
+ * its backend), then append the audit row "store.restore" to the restored
+ * rows. Needs no open service: the database is replaced under it. */
+FR_API int fr_svc_restore(const struct fr_svc_config *cfg, const struct fr_svc_actor *who, const char *path,
+                          int force);
 
 /* ---- subjects and their faces ---- */
 

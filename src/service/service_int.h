@@ -179,6 +179,8 @@ void fr__svc_outbox_stop(struct fr_service *s);
  * SERVICE_UNAVAILABLE when the models are not loaded. */
 int fr__svc_ctx_get(struct fr_service *s, struct fr_svc_ctx **out);
 void fr__svc_ctx_put(struct fr_service *s, struct fr_svc_ctx *c);
+/* The store's URL: cfg's database_url, else "sqlite:<data_dir>" written to buf. */
+const char *fr__svc_store_url(const struct fr_svc_config *cfg, char *buf, size_t cap);
 /* SERVICE_UNAVAILABLE when the service was opened without a database. */
 int fr__svc_need_store(const struct fr_service *s);
 /* An audit row; details: JSON text or NULL. A failure is logged and

@@ -7,6 +7,7 @@
 #include "store/store_int.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,6 +212,51 @@ int fr_store_backup(fr_store *st, const char *path) {
     if (!st->ops->backup)
         return fr_err_set(FR_E_INTERNAL_ERROR, "the %s store has no backup", st->ops->name);
     return st->ops->backup(st, path);
+}
+
+int fr__store_need_backup(const char *path, const char *want) {
+    static const struct {
+        const char *backend;
+        const char *magic;
+        size_t len;
+        const char *what;
+    } kinds[] = {
+        { "sqlite",     "SQLite format 3", 16, "a SQLite database (a sqlite: backup)" },
+        { "postgresql", "PGDMP",            5, "a pg_dump archive (a postgresql: backup)" },
+    };
+    char head[16] = { 0 };
+    FILE *f = fopen(path, "rb");
+    if (!f) return fr_err_set_at(FR_E_INVALID_ARGUMENT, "field", "file", "cannot read backup file %s: %s", path,
+                                 strerror(errno));
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (n < kinds[i].len || memcmp(head, kinds[i].magic, kinds[i].len) != 0) continue;
+        if (strcmp(kinds[i].backend, want) == 0) return 0;
+        return fr_err_set_at(FR_E_INVALID_ARGUMENT, "field", "file", "%s is %s: restore it with a %s: database URL, "
+                             "not into this %s database", path, kinds[i].what, kinds[i].backend, want);
+    }
+    return fr_err_set_at(FR_E_INVALID_ARGUMENT, "field", "file", "%s is not a facerec backup (neither a SQLite "
+                         "database nor a pg_dump archive)", path);
+}
+
+int fr_store_restore(const char *url, const char *path, unsigned flags) {
+    const struct fr_store_ops *ops = NULL;
+    const char *where = NULL;
+    fr_store *st = NULL;
+    int version = 0;
+    TRY(need_str(path, "backup file", 4096));
+    if (flags & ~FR_STORE_RESTORE_FORCE) return bad("unknown restore flags");
+    TRY(find_backend(url, &ops, &where));
+    if (!ops->restore) return fr_err_set(FR_E_INTERNAL_ERROR, "the %s store has no restore", ops->name);
+    TRY(ops->restore(where, path, (flags & FR_STORE_RESTORE_FORCE) != 0));
+    /* the restored database, as every later open finds it: migrated and whole */
+    int rc = fr_store_open(url, &st);
+    if (rc == 0) rc = fr_store_check(st);
+    if (rc == 0) rc = fr_store_schema_version(st, &version);
+    if (rc == 0) fr_log(FR_LOG_INFO, "%s: restored from %s (schema version %d)", ops->name, path, version);
+    fr_store_close(st);
+    return rc;
 }
 
 /* ---- transactions ------------------------------------------------------------ */

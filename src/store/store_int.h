@@ -31,6 +31,10 @@ struct fr_store_ops {
     int (*schema_version)(fr_store *st, int *version_out);
     int (*check)(fr_store *st);             /* optional: NULL when the database has no check */
     int (*backup)(fr_store *st, const char *path);  /* optional: NULL when it cannot copy itself */
+    /* optional (NULL: no restore). where as for open; replace that database
+     * with the backup at path (fr_store_restore's contract, up to the open
+     * and check that the front does after it). force: FR_STORE_RESTORE_FORCE. */
+    int (*restore)(const char *where, const char *path, int force);
 
     /* st is the store (begin a transaction) or a transaction (begin a
      * savepoint in it); *tx_out's generic members are the front's to fill. */
@@ -155,6 +159,12 @@ struct fr_store {
 
 /* The time to stamp rows with. */
 static inline int64_t fr__store_now(const fr_store *st) { return st->opts.now_ms(st->opts.ctx); }
+
+/* 0 when path is a backup that backend `want` ("sqlite", "postgresql")
+ * restores, judged by its first bytes (a SQLite database file, a pg_dump
+ * custom-format archive); else -FR_E_INVALID_ARGUMENT with the field "file"
+ * saying what it is (the other backend's backup, or not a backup at all). */
+int fr__store_need_backup(const char *path, const char *want);
 
 /* The SQLite backend (store_sqlite.c). */
 extern const struct fr_store_ops fr__store_sqlite_ops;

@@ -40,6 +40,7 @@
 #include "store/pg_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1319,33 +1320,36 @@ static int pg_check(fr_store *st) {
     return rc;
 }
 
-/* pg_dump's custom format (pg_restore reads it): PostgreSQL's own
- * consistent copy, from one snapshot. The connection's settings reach
- * pg_dump in its environment (PGHOST, PGPASSWORD, ... from libpq's own
- * table of them), not on its command line, where ps would show a password.
- * pg_dump is found on PATH (Debian's /usr/bin/pg_dump picks the version). */
+/* ---- backup and restore: PostgreSQL's own client tools --------------------------------- */
+
 extern char **environ;
 
-static int pg_backup(fr_store *st, const char *path) {
-    struct pg *s = PG(st);
-    struct stat sb;
+static void env_free(char **env) {
+    for (size_t i = 0; env && env[i]; i++) fr_free(env[i]);
+    fr_free(env);
+}
+
+/* The environment of a client tool: ours without PG* variables of its own,
+ * plus the connection's settings as libpq's variables (PGHOST, PGPASSWORD,
+ * ... from libpq's own table of them), never on its command line, where ps
+ * would show a password. NULL-terminated; env_free. */
+static int tool_env(const char *conninfo, char ***env_out) {
     char *err = NULL;
     size_t n_env = 0, n = 0, n_opt = 0;
-    if (stat(path, &sb) == 0) return fr_err_set(FR_E_INVALID_ARGUMENT, "backup file %s exists", path);
-    PQconninfoOption *opts = PQconninfoParse(s->conninfo, &err);
+    *env_out = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
     if (!opts) {
         PQfreemem(err);
-        return fr_err_set(FR_E_INVALID_ARGUMENT, "backup: the database URL does not parse");
+        return fr_err_set(FR_E_INVALID_ARGUMENT, "the database URL does not parse");
     }
     for (PQconninfoOption *o = opts; o->keyword; o++) n_opt++;
     while (environ[n_env]) n_env++;
-    /* the environment, without PG* variables of its own, plus the connection's */
     char **env = fr_calloc(n_env + n_opt + 1, sizeof *env);
     int rc = env ? 0 : fr_err_set(FR_E_NOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < n_env; i++) {
-        if (strncmp(environ[i], "PG", 2) != 0) env[n++] = environ[i];
+        if (strncmp(environ[i], "PG", 2) == 0) continue;
+        if (!(env[n++] = fr_strdup(environ[i]))) rc = fr_err_set(FR_E_NOMEM, "out of memory");
     }
-    size_t first_own = n;
     for (PQconninfoOption *o = opts; rc == 0 && o->keyword; o++) {
         if (!o->envvar || !o->val || !o->val[0]) continue;
         size_t len = strlen(o->envvar) + strlen(o->val) + 2;
@@ -1356,26 +1360,182 @@ static int pg_backup(fr_store *st, const char *path) {
         snprintf(env[n++], len, "%s=%s", o->envvar, o->val);
     }
     PQconninfoFree(opts);
-    char *file = rc == 0 ? fr_strdup(path) : NULL;   /* (execvpe's argv is not const) */
-    if (rc == 0 && !file) rc = fr_err_set(FR_E_NOMEM, "out of memory");
+    if (rc < 0) env_free(env);
+    else *env_out = env;
+    return rc;
+}
+
+/* Run a client tool (argv[0]: pg_dump, pg_restore, found on PATH: Debian's
+ * /usr/bin wrappers pick the version) with the connection's environment and
+ * wait for it. out: NULL, or cap bytes for what it writes on stdout (cut at
+ * cap - 1, NUL-terminated). What it says on stderr goes to ours. 0 when it
+ * exited 0; else -FR_E_IO naming the tool and its exit status. */
+static int run_tool(const char *conninfo, char *const argv[], char *out, size_t cap) {
+    char **env = NULL;
+    int fds[2] = { -1, -1 };
+    int rc = tool_env(conninfo, &env);
+    if (rc < 0) return fr_err_set(rc == -FR_E_NOMEM ? FR_E_NOMEM : FR_E_INVALID_ARGUMENT, "%s: %s", argv[0],
+                                  fr_err_detail());
+    if (out && pipe2(fds, O_CLOEXEC) < 0) rc = fr_err_set(FR_E_IO, "%s: pipe: %s", argv[0], strerror(errno));
     pid_t pid = -1;
-    if (rc == 0 && (pid = fork()) < 0) rc = fr_err_set(FR_E_IO, "backup: fork: %s", strerror(errno));
+    if (rc == 0 && (pid = fork()) < 0) rc = fr_err_set(FR_E_IO, "%s: fork: %s", argv[0], strerror(errno));
     if (pid == 0) {
-        execvpe("pg_dump", (char *const[]){ "pg_dump", "--format=custom", "--no-owner", "--file", file, NULL },
-                env);
+        if (out) dup2(fds[1], 1);
+        execvpe(argv[0], argv, env);
         _exit(127);
     }
-    for (size_t i = first_own; env && i < n; i++) fr_free(env[i]);
-    fr_free(env);
-    fr_free(file);
+    env_free(env);
+    if (fds[1] >= 0) close(fds[1]);
+    size_t got = 0;
+    for (ssize_t r = 1; rc == 0 && out && r != 0;) {
+        char sink[4096];
+        char *to = got + 1 < cap ? out + got : sink;
+        size_t room = got + 1 < cap ? cap - 1 - got : sizeof sink;
+        if ((r = read(fds[0], to, room)) < 0 && errno != EINTR) break;
+        if (r > 0 && to != sink) got += (size_t)r;
+    }
+    if (out) out[got] = 0;
+    if (fds[0] >= 0) close(fds[0]);
     if (rc < 0) return rc;
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
-    unlink(path);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-        return fr_err_set(FR_E_IO, "backup: pg_dump not found (install postgresql-client-15)");
-    return fr_err_set(FR_E_IO, "backup: pg_dump failed (exit status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return fr_err_set(FR_E_IO, "%s not found (install postgresql-client-15)", argv[0]);
+    return fr_err_set(FR_E_IO, "%s failed (exit status %d)", argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/* pg_dump's custom format (pg_restore reads it): PostgreSQL's own
+ * consistent copy, from one snapshot. */
+static int pg_backup(fr_store *st, const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0) return fr_err_set(FR_E_INVALID_ARGUMENT, "backup file %s exists", path);
+    char *file = fr_strdup(path);   /* (execvpe's argv is not const) */
+    if (!file) return fr_err_set(FR_E_NOMEM, "out of memory");
+    int rc = run_tool(PG(st)->conninfo, (char *const[]){ "pg_dump", "--format=custom", "--no-owner", "--file", file,
+                                                         NULL }, NULL, 0);
+    fr_free(file);
+    if (rc < 0) {
+        unlink(path);
+        return fr_err_set(-rc, "backup: %s", fr_err_detail());
+    }
+    return 0;
+}
+
+/* The archive's schema version: the rows of its schema_version table, as
+ * pg_restore prints them (a COPY block: "version<TAB>applied_at" lines,
+ * ending "\."); -FR_E_INVALID_ARGUMENT when it has none: not a facerec backup. */
+static int archive_version(const char *conninfo, const char *path, int *version_out) {
+    char *file = fr_strdup(path), *buf = fr_malloc(1 << 16);
+    long v = 0;
+    int rc = file && buf ? 0 : fr_err_set(FR_E_NOMEM, "out of memory");
+    *version_out = 0;
+    if (rc == 0)
+        rc = run_tool(conninfo, (char *const[]){ "pg_restore", "--data-only", "--table=schema_version", "--file=-",
+                                                 file, NULL }, buf, 1 << 16);
+    if (rc < 0) {
+        rc = fr_err_set_at(FR_E_INVALID_ARGUMENT, "field", "file", "%s is not a readable pg_dump archive (%s)", path,
+                           fr_err_detail());
+    } else {
+        const char *p = strstr(buf, "\nCOPY ");
+        p = p && strstr(p, "schema_version") ? strchr(p + 1, '\n') : NULL;
+        while (p && p[1] >= '0' && p[1] <= '9') {
+            long m = strtol(p + 1, NULL, 10);
+            if (m > v) v = m;
+            p = strchr(p + 1, '\n');
+        }
+        if (v < 1)
+            rc = fr_err_set_at(FR_E_INVALID_ARGUMENT, "field", "file", "%s is not a facerec backup: a pg_dump "
+                               "archive without facerec's schema_version", path);
+        else if (v > fr__pg_n_migrations)
+            rc = fr_err_set_at(FR_E_INVALID_ARGUMENT, "field", "file", "%s was written by a newer facerec (schema "
+                               "version %ld, this one knows %d)", path, v, fr__pg_n_migrations);
+    }
+    *version_out = rc == 0 ? (int)v : 0;
+    fr_free(file);
+    fr_free(buf);
+    return rc;
+}
+
+/* The first column of sql's first row, as an integer ("t"/"f": 1/0). */
+static int query_i64(struct pgc *c, const char *sql, int64_t *out) {
+    PGresult *res = PQexec(c->db, sql);
+    int rc = 0;
+    *out = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) rc = pg_err(c, res, "checking the database", NULL);
+    else if (PQntuples(res) > 0) {
+        const char *t = PQgetvalue(res, 0, 0);
+        *out = t[0] == 't' ? 1 : strtoll(t, NULL, 10);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Before a restore, on c: no other session on the database (every facerec
+ * node stopped; a session that just ended may linger for a moment, so this
+ * waits up to 3 s), and no data unless force. db_out gets the database's name. */
+static int restore_target(struct pgc *c, int force, char *db_out, size_t cap) {
+    static const char *const tables[] = { "clients", "subjects", "faces", "audit" };
+    char sql[160];
+    int64_t n = 0;
+    int rc = 0;
+    snprintf(db_out, cap, "%s", PQdb(c->db));
+    for (int i = 0; i < 30; i++) {
+        rc = query_i64(c, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND pid <> pg_backend_pid() AND backend_type = 'client backend'", &n);
+        if (rc < 0 || n == 0) break;
+        usleep(100 * 1000);
+    }
+    if (rc == 0 && n > 0)
+        return fr_err_set_at(FR_E_CONFLICT, "field", "database", "%lld other sessions are connected to database "
+                             "%s: stop every facerec node (and other clients) before restoring", (long long)n, db_out);
+    for (size_t i = 0; rc == 0 && i < sizeof tables / sizeof tables[0]; i++) {
+        snprintf(sql, sizeof sql, "SELECT to_regclass('%s') IS NOT NULL", tables[i]);
+        if ((rc = query_i64(c, sql, &n)) < 0 || !n) continue;
+        snprintf(sql, sizeof sql, "SELECT EXISTS (SELECT 1 FROM %s)", tables[i]);
+        if ((rc = query_i64(c, sql, &n)) == 0 && n && !force)
+            return fr_err_set_at(FR_E_CONFLICT, "field", "database", "database %s holds data: restore replaces "
+                                 "it only with --force", db_out);
+    }
+    return rc;
+}
+
+/* pg_restore --clean --if-exists --no-owner --single-transaction into the
+ * URL's database: PostgreSQL's supported way back from pg_dump's archive,
+ * all of it or nothing. Checked first: the archive (a facerec backup this
+ * facerec can open), the database (nobody else connected; no data, unless
+ * force). */
+static int pg_restore_db(const char *where, const char *path, int force) {
+    fr_store *st = NULL;
+    struct pgc *c = NULL;
+    char db[256] = "", target[600];
+    int version = 0;
+    int rc = fr__store_need_backup(path, "postgresql");
+    if (rc == 0) rc = pg_open(where, &st);
+    if (rc == 0) rc = archive_version(PG(st)->conninfo, path, &version);
+    if (rc == 0 && (rc = pool_get(PG(st), &c)) == 0) {
+        rc = restore_target(c, force, db, sizeof db);
+        pool_put(PG(st), c);
+    }
+    char *conninfo = rc == 0 ? fr_strdup(PG(st)->conninfo) : NULL, *file = rc == 0 ? fr_strdup(path) : NULL;
+    if (rc == 0 && (!conninfo || !file)) rc = fr_err_set(FR_E_NOMEM, "out of memory");
+    if (st) pg_close(st);   /* its connections end before pg_restore's begins */
+    /* the database by name in libpq's key=value form (quotes and backslashes escaped); the rest from the environment */
+    size_t k = (size_t)snprintf(target, sizeof target, "--dbname=dbname='");
+    for (const char *p = db; *p && k + 4 < sizeof target; p++) {
+        if (*p == '\'' || *p == '\\') target[k++] = '\\';
+        target[k++] = *p;
+    }
+    snprintf(target + k, sizeof target - k, "'");
+    if (rc == 0) {
+        fr_log(FR_LOG_INFO, "postgresql: restoring %s (schema version %d) into database %s", path, version, db);
+        if ((rc = run_tool(conninfo, (char *const[]){ "pg_restore", "--clean", "--if-exists", "--no-owner",
+                                                      "--single-transaction", target, file, NULL }, NULL, 0)) < 0)
+            rc = fr_err_set(-rc, "restore: %s; the database was left as it was (one transaction)", fr_err_detail());
+    }
+    fr_free(conninfo);
+    fr_free(file);
+    return rc;
 }
 
 /* ---- the caller's transactions ------------------------------------------------------- */
@@ -2296,6 +2456,7 @@ const struct fr_store_ops fr__store_pg_ops = {
     .schema_version = pg_schema_version,
     .check = pg_check,
     .backup = pg_backup,
+    .restore = pg_restore_db,
     .tx_begin = pg_tx_begin,
     .tx_end = pg_tx_end,
     .client_create = pg_client_create,

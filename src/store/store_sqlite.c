@@ -34,14 +34,17 @@
 #include "store/sqlite_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
 #define DB_FILE "facerec.db"
@@ -254,6 +257,7 @@ struct sq {
     pthread_mutex_t gate_mu;     /* guards gate_held */
     pthread_cond_t gate_cv;      /* signalled when the gate opens (CLOCK_MONOTONIC) */
     int gate_held;               /* a transaction, or a write on main, is under way */
+    int dir_fd;                  /* the data folder, flock'd shared while open (see dir_lock); -1 */
 };
 
 /* A transaction handle: fr_store_tx_begin. */
@@ -1060,8 +1064,34 @@ static void sq_close(fr_store *st) {
     pthread_mutex_destroy(&s->txc.mu);
     pthread_mutex_destroy(&s->gate_mu);
     pthread_cond_destroy(&s->gate_cv);
+    if (s->dir_fd >= 0) close(s->dir_fd);   /* and with it the folder's shared lock */
     fr_free(s->path);
     fr_free(s);
+}
+
+/* The data folder's lock. Every open store holds a shared flock on the
+ * folder for its life, and restore takes it exclusively: a restore runs
+ * only while no process (facerec serve, a CLI command) has the database
+ * open, and no store opens while it runs. The folder, not facerec.db, is
+ * locked because restore renames a new file over facerec.db; flock locks
+ * are apart from the fcntl locks SQLite keeps on its own files. how:
+ * LOCK_SH or LOCK_EX; never waits. */
+static int dir_lock(const char *dir, int how, int *fd_out) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    *fd_out = -1;
+    if (fd < 0) return fr_err_set(FR_E_IO, "cannot open data directory %s: %s", dir, strerror(errno));
+    if (flock(fd, how | LOCK_NB) == 0) {
+        *fd_out = fd;
+        return 0;
+    }
+    int e = errno;
+    close(fd);
+    if (e != EWOULDBLOCK) return fr_err_set(FR_E_IO, "cannot lock data directory %s: %s", dir, strerror(e));
+    if (how == LOCK_SH)
+        return fr_err_set(FR_E_SERVICE_UNAVAILABLE, "the database in %s is being restored", dir);
+    return fr_err_set_at(FR_E_CONFLICT, "field", "database",
+                         "the database in %s is open in another process (facerec serve, or another facerec "
+                         "command): stop it before restoring", dir);
 }
 
 /* where: the folder of facerec.db. The transaction connection opens later,
@@ -1078,6 +1108,7 @@ static int sq_open(const char *dir, fr_store **out) {
         return fr_err_set(FR_E_NOMEM, "out of memory");
     }
     snprintf(s->path, len, "%s/%s", dir, DB_FILE);
+    s->dir_fd = -1;
     pthread_mutex_init(&s->main.mu, NULL);
     pthread_mutex_init(&s->txc.mu, NULL);
     pthread_mutex_init(&s->gate_mu, NULL);
@@ -1086,7 +1117,7 @@ static int sq_open(const char *dir, fr_store **out) {
     pthread_cond_init(&s->gate_cv, &ca);
     pthread_condattr_destroy(&ca);
     int created = stat(s->path, &sb) < 0;
-    if ((rc = conn_open(s, &s->main)) < 0) {
+    if ((rc = dir_lock(dir, LOCK_SH, &s->dir_fd)) < 0 || (rc = conn_open(s, &s->main)) < 0) {
         sq_close(&s->base);
         return rc;
     }
@@ -1181,6 +1212,143 @@ static int sq_backup(fr_store *st, const char *path) {
     if (r != SQLITE_DONE) rc = sq_err(u.c, r, "backup");
     sqlite3_finalize(q);
     use_end(&u);
+    return rc;
+}
+
+/* ---- restore ------------------------------------------------------------------------- */
+
+/* The first column of sql's first row as an integer (0 when NULL). */
+static int query_i64(struct conn *c, const char *sql, int64_t *out) {
+    char t[32];
+    int rc = pragma_text(c, sql, t, sizeof t);
+    *out = rc == 0 ? strtoll(t, NULL, 10) : 0;
+    return rc;
+}
+
+/* 1 when the database on c has a row in any table that says it is in use. */
+static int has_data(struct conn *c, int *yes) {
+    static const char *const tables[] = { "clients", "subjects", "faces", "audit" };
+    char sql[160];
+    int64_t n = 0;
+    int rc = 0;
+    *yes = 0;
+    for (size_t i = 0; rc == 0 && !*yes && i < sizeof tables / sizeof tables[0]; i++) {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'",
+                 tables[i]);
+        if ((rc = query_i64(c, sql, &n)) < 0 || n == 0) continue;
+        snprintf(sql, sizeof sql, "SELECT EXISTS (SELECT 1 FROM %s)", tables[i]);
+        if ((rc = query_i64(c, sql, &n)) == 0) *yes = n != 0;
+    }
+    return rc;
+}
+
+/* The copy at tmp is a whole facerec database this facerec can open, and a
+ * file of its own (rollback journal: no -wal beside it to lose). */
+static int check_copy(const char *tmp, const char *path) {
+    struct conn c = { 0 };
+    int64_t v = 0;
+    int r = sqlite3_open_v2(tmp, &c.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = r == SQLITE_OK ? 0 : fr_err_set(FR_E_IO, "cannot open a copy of %s: %s", path, sqlite3_errstr(r));
+    if (rc == 0 && (exec(&c, "PRAGMA journal_mode=DELETE", 1) < 0 || run_check(&c, "PRAGMA quick_check", 1) < 0))
+        rc = fr_err_set_at(FR_E_INVALID_ARGUMENT, "field", "file", "%s is not a facerec backup: an unreadable "
+                           "or damaged SQLite database (%s)", path, fr_err_detail());
+    if (rc == 0 && (query_i64(&c, "SELECT max(version) FROM schema_version", &v) < 0 || v < 1))
+        rc = fr_err_set_at(FR_E_INVALID_ARGUMENT, "field", "file", "%s is not a facerec backup: a SQLite "
+                           "database without facerec's schema_version", path);
+    if (rc == 0 && v > fr__sqlite_n_migrations)
+        rc = fr_err_set_at(FR_E_INVALID_ARGUMENT, "field", "file", "%s was written by a newer facerec (schema "
+                           "version %lld, this one knows %d)", path, (long long)v, fr__sqlite_n_migrations);
+    if (c.db) sqlite3_close(c.db);
+    return rc;
+}
+
+/* Refuse (without force) when the database at db holds data; then leave it
+ * checkpointed, so no -wal of it holds what the rename must replace. */
+static int check_target(const char *db, const char *dir, int force) {
+    struct conn c = { 0 };
+    struct stat sb;
+    int yes = 0;
+    if (stat(db, &sb) < 0) return 0;   /* nothing there */
+    int r = sqlite3_open_v2(db, &c.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = r == SQLITE_OK ? has_data(&c, &yes) : -FR_E_IO;
+    if (rc < 0 && !force)
+        rc = fr_err_set_at(FR_E_CONFLICT, "field", "database", "cannot read the database in %s (%s): "
+                           "--force replaces it", dir, r == SQLITE_OK ? fr_err_detail() : sqlite3_errstr(r));
+    else if (rc < 0)
+        rc = 0;   /* unreadable, and to be replaced */
+    else if (yes && !force)
+        rc = fr_err_set_at(FR_E_CONFLICT, "field", "database", "the database in %s holds data: restore "
+                           "replaces it only with --force", dir);
+    if (rc == 0 && c.db) exec(&c, "PRAGMA wal_checkpoint(TRUNCATE)", 1);
+    if (c.db) sqlite3_close(c.db);   /* the last connection: SQLite removes the -wal */
+    return rc;
+}
+
+/* Copy path to a new file (mode 0600) under tmp, a mkstemp template, synced. */
+static int copy_file(const char *path, char *tmp) {
+    int in = open(path, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    char buf[65536];
+    ssize_t n = 0;
+    if (in < 0) return fr_err_set(FR_E_IO, "cannot read %s: %s", path, strerror(errno));
+    if ((out = mkstemp(tmp)) < 0) {
+        tmp[0] = 0;
+        rc = fr_err_set(FR_E_IO, "cannot create a file beside the database: %s", strerror(errno));
+    }
+    while (rc == 0 && (n = read(in, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) rc = fr_err_set(FR_E_IO, "cannot read %s: %s", path, strerror(errno));
+        for (ssize_t off = 0, w; rc == 0 && off < n; off += w) {
+            if ((w = write(out, buf + off, (size_t)(n - off))) < 0 && errno != EINTR)
+                rc = fr_err_set(FR_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+            if (w < 0) w = 0;
+        }
+    }
+    if (rc == 0 && fsync(out) != 0) rc = fr_err_set(FR_E_IO, "cannot sync %s: %s", tmp, strerror(errno));
+    if (out >= 0 && close(out) != 0 && rc == 0) rc = fr_err_set(FR_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+    close(in);
+    return rc;
+}
+
+/* Replace dir/facerec.db with the backup at path: under the folder's
+ * exclusive lock, the backup is copied to a temporary file in the folder,
+ * synced and checked; the old database (when restore may replace it) is
+ * checkpointed and its -wal, -shm and -journal removed; the copy is renamed
+ * over it and the folder synced. A crash leaves the old database or the
+ * new one; a leftover facerec.db.restore-* file is only a copy. */
+static int sq_restore(const char *dir, const char *path, int force) {
+    static const char *const sidecars[] = { "-wal", "-shm", "-journal" };
+    size_t len = strlen(dir) + sizeof "/" DB_FILE ".restore-XXXXXX";
+    char *db = fr_malloc(len), *tmp = fr_malloc(len), *side = fr_malloc(len);
+    int lock = -1, dfd = -1;
+    int rc = db && tmp && side ? 0 : fr_err_set(FR_E_NOMEM, "out of memory");
+    if (tmp) tmp[0] = 0;   /* no copy made yet */
+    if (rc == 0) rc = fr__store_need_backup(path, "sqlite");
+    if (rc == 0) rc = make_dir(dir);
+    if (rc == 0) rc = dir_lock(dir, LOCK_EX, &lock);
+    if (rc == 0) {
+        snprintf(db, len, "%s/%s", dir, DB_FILE);
+        snprintf(tmp, len, "%s/%s.restore-XXXXXX", dir, DB_FILE);
+        rc = copy_file(path, tmp);
+    }
+    if (rc == 0) rc = check_copy(tmp, path);
+    if (rc == 0) rc = check_target(db, dir, force);
+    for (size_t i = 0; rc == 0 && i < sizeof sidecars / sizeof sidecars[0]; i++) {
+        snprintf(side, len, "%s%s", db, sidecars[i]);
+        if (unlink(side) < 0 && errno != ENOENT)
+            rc = fr_err_set(FR_E_IO, "cannot remove %s: %s", side, strerror(errno));
+    }
+    if (rc == 0 && rename(tmp, db) < 0) rc = fr_err_set(FR_E_IO, "cannot rename %s: %s", tmp, strerror(errno));
+    if (rc == 0) {
+        tmp[0] = 0;
+        if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) != 0)
+            rc = fr_err_set(FR_E_IO, "cannot sync data directory %s: %s", dir, strerror(errno));
+        if (dfd >= 0) close(dfd);
+    }
+    if (tmp && tmp[0]) unlink(tmp);
+    if (lock >= 0) close(lock);
+    fr_free(db);
+    fr_free(tmp);
+    fr_free(side);
     return rc;
 }
 
@@ -2111,6 +2279,7 @@ const struct fr_store_ops fr__store_sqlite_ops = {
     .schema_version = sq_schema_version,
     .check = sq_check,
     .backup = sq_backup,
+    .restore = sq_restore,
     .tx_begin = sq_tx_begin,
     .tx_end = sq_tx_end,
     .client_create = sq_client_create,

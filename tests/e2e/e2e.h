@@ -324,6 +324,29 @@ out:
     return rc;
 }
 
+/* Enrol the photo file at path as a face of subject subj (one multipart
+ * POST /api/v1/subjects/{id}/faces with the headers hdr, e.g. the API key).
+ * The response status (201 on success; its body is printed on stderr
+ * otherwise), or -1 when the file or the exchange failed. */
+static inline int e2e_enrol_file(int port, const char *hdr, int64_t subj, const char *path) {
+    uint8_t *p = NULL;
+    size_t n = 0;
+    if (fr_file_read(path, 1 << 24, &p, &n) < 0) return -1;
+    struct e2e_buf b = { 0 };
+    e2e_mp_file(&b, "photo", "p.jpg", "image/jpeg", p, n);
+    e2e_mp_end(&b);
+    fr_free(p);
+    char url[96];
+    snprintf(url, sizeof url, "/api/v1/subjects/%lld/faces", (long long)subj);
+    struct e2e_resp r;
+    int rc = e2e_http(port, "POST", url, hdr, E2E_MP_CTYPE, b.p, b.len, &r);
+    e2e_buf_free(&b);
+    int status = rc == 0 ? r.status : -1;
+    if (rc == 0 && r.status != 201) fprintf(stderr, "enrol %s: %d %.300s\n", path, r.status, r.body ? r.body : "");
+    e2e_resp_free(&r);
+    return status;
+}
+
 /* ---- the server process --------------------------------------------------- */
 
 struct e2e_server {

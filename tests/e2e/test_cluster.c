@@ -79,21 +79,7 @@ static int64_t subject(int node, const char *name) {
 }
 
 static void enrol(int node, int64_t subj, const char *photo) {
-    uint8_t *p = NULL;
-    size_t n = 0;
-    assert_int_equal(fr_file_read(photo, 1 << 24, &p, &n), 0);
-    struct e2e_buf b = { 0 };
-    e2e_mp_file(&b, "photo", "p.jpg", "image/jpeg", p, n);
-    e2e_mp_end(&b);
-    fr_free(p);
-    char path[96];
-    snprintf(path, sizeof path, "/api/v1/subjects/%lld/faces", (long long)subj);
-    struct e2e_resp r;
-    assert_int_equal(e2e_http(g_node[node].port, "POST", path, g_key, E2E_MP_CTYPE, b.p, b.len, &r), 0);
-    e2e_buf_free(&b);
-    if (r.status != 201) fprintf(stderr, "enrol: %d %.300s\n", r.status, r.body ? r.body : "");
-    assert_int_equal(r.status, 201);
-    e2e_resp_free(&r);
+    assert_int_equal(e2e_enrol_file(g_node[node].port, g_key, subj, photo), 201);
 }
 
 /* The subject identify on node finds for photo (0: nobody). */

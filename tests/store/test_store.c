@@ -346,6 +346,53 @@ static void test_backup(void **state) {
     fr_store_close(b);
 }
 
+/* fr_store_restore on each backend: into a fresh database; refused for a
+ * file that is no backup, for a database in use and for one with data
+ * (unless forced), each with its structured field. */
+static void test_restore(void **state) {
+    struct fx *f = *state;
+    char path[160], junk[160], url2[160];
+    int64_t c = mk_client(f->st, "a");
+    int64_t s = mk_subject(f->st, c, "s", NULL);
+    int64_t face = mk_face(f->st, c, s, 1);
+    snprintf(path, sizeof path, "%s/backup", f->dir);
+    snprintf(junk, sizeof junk, "%s/junk", f->dir);
+    assert_int_equal(fr_store_backup(f->st, path), 0);
+    assert_int_equal(fr_file_write(junk, "junk junk junk junk", 19), 0);
+    /* the database the store has open: in use */
+    assert_int_equal(fr_store_restore(f->url, path, FR_STORE_RESTORE_FORCE), -FR_E_CONFLICT);
+    assert_string_equal(fr_err_value(), "database");
+    assert_int_equal(fr_store_restore(f->url, path, 2), -FR_E_INVALID_ARGUMENT);   /* unknown flag */
+    url2[0] = 0;
+#ifdef FR_WITH_PG
+    if (strcmp(f->b->name, "postgresql") == 0) assert_int_equal(pg_fixture_create_db(&pg_server, url2, sizeof url2), 0);
+#endif
+    if (!url2[0]) snprintf(url2, sizeof url2, "sqlite:%s/restored", f->dir);
+    assert_int_equal(fr_store_restore(url2, junk, FR_STORE_RESTORE_FORCE), -FR_E_INVALID_ARGUMENT);
+    assert_string_equal(fr_err_value(), "file");
+    assert_int_equal(fr_store_restore(url2, path, 0), 0);
+    fr_store *r = NULL;
+    struct fr_store_face row;
+    assert_int_equal(fr_store_open(url2, &r), 0);
+    assert_int_equal(fr_store_face_get(r, c, face, &row), 0);
+    assert_int_equal(row.dim, DIM);
+    fr_store_face_free(&row);
+    assert_true(mk_subject(r, c, "after restore", NULL) > s);   /* the ids go on */
+    fr_store_close(r);
+    /* now it holds data: only forced */
+    assert_int_equal(fr_store_restore(url2, path, 0), -FR_E_CONFLICT);
+    assert_string_equal(fr_err_value(), "database");
+    assert_int_equal(fr_store_restore(url2, path, FR_STORE_RESTORE_FORCE), 0);
+    assert_int_equal(fr_store_open(url2, &r), 0);
+    int64_t n = 0;
+    assert_int_equal(fr_store_subject_count(r, c, &n), 0);
+    assert_int_equal(n, 1);                                   /* the backup's, not the later one */
+    fr_store_close(r);
+#ifdef FR_WITH_PG
+    if (strcmp(f->b->name, "postgresql") == 0) pg_fixture_drop_db(&pg_server, url2);
+#endif
+}
+
 /* ---- keys, clients, settings ------------------------------------------------------ */
 
 static void test_keys(void **state) {
@@ -2614,6 +2661,7 @@ static const struct {
     T(test_open_by_url),
     T(test_open_postgresql_urls),
     T(test_backup),
+    T(test_restore),
     T(test_keys),
     T(test_clients),
     T(test_admin_settings),
