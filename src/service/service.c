@@ -294,7 +294,16 @@ static int register_metrics(struct fr_svc_metrics *m) {
 const char *fr_svc_node_id(const struct fr_service *s) { return s->node_id; }
 
 const char *fr__svc_store_url(const struct fr_svc_config *cfg, char *buf, size_t cap) {
-    if (cfg->database_url) return cfg->database_url;
+    const char *u = cfg->database_url;
+    /* PostgreSQL's pool sized to the workers unless the URL says (?pool=N): each HTTP worker, and
+     * the session runners, the outbox, the follower and the jobs besides */
+    if (u && (!strncmp(u, "postgresql://", 13) || !strncmp(u, "postgres://", 11)) && !strstr(u, "pool=") &&
+        strlen(u) + 16 < cap) {
+        const int n = (cfg->threads > 0 ? cfg->threads : 1) + 6;
+        snprintf(buf, cap, "%s%cpool=%d", u, strchr(u, '?') ? '&' : '?', n > 64 ? 64 : n);
+        return buf;
+    }
+    if (u) return u;
     snprintf(buf, cap, "sqlite:%s", cfg->data_dir ? cfg->data_dir : ".");
     return buf;
 }
