@@ -37,7 +37,9 @@ const char *fr_cli_models_dir(void) {
 
 int fr_cli_err(int rc, const char *what) {
     const char *d = fr_err_detail();
-    fprintf(stderr, "facerec: %s: %s%s%s\n", what, fr_strerror(rc), d[0] ? ": " : "", d);
+    /* the detail says what happened; the table's generic sentence only when there is none */
+    if (d[0]) fprintf(stderr, "facerec: %s: %s (%s)\n", what, d, fr_err_name(rc));
+    else fprintf(stderr, "facerec: %s: %s\n", what, fr_strerror(rc));
     return FR_EXIT_ERROR;
 }
 
