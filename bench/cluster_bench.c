@@ -10,8 +10,7 @@
  *      (fsync=off, as pg_fixture.h starts it: a commit there never waits for
  *      the disk, so it is cheaper than in production) and one on a second
  *      PostgreSQL started here with fsync=on and full_page_writes=on (Debian's
- *      defaults; pg_start_durable below is pg_fixture_start with those two
- *      settings changed). N_ENROL sequential enrolments each (POST
+ *      defaults: pg_fixture_start_opts with durable 1). N_ENROL sequential enrolments each (POST
  *      /api/v1/subjects/{id}/faces, multipart, the photos of
  *      tests/fixtures/faces and tests/fixtures/sessions in turn, each to a
  *      fresh subject made before the clock starts), the three nodes taking
@@ -229,76 +228,6 @@ static int live_nodes(int n) {
     e2e_resp_free(&r);
     return k;
 }
-
-/* ---- a PostgreSQL with fsync on --------------------------------------- */
-
-#ifdef FR_WITH_PG
-/* pg_fixture_start (tests/store/pg_fixture.h) with fsync=on and
- * full_page_writes=on, PostgreSQL's defaults: commits wait for the WAL to
- * reach the disk, as in production. 1 running, 0 not installed, -1 failed. */
-static int pg_start_durable(struct pg_fixture *pg, char *why, size_t len) {
-    char data[96], port[16], sock[96], conninfo[160];
-    memset(pg, 0, sizeof *pg);
-    if (!pgfx_find_bin(pg)) {
-        snprintf(why, len, "PostgreSQL is not installed");
-        return 0;
-    }
-    pg->uid = getuid();
-    pg->gid = getgid();
-    if (getuid() == 0) {
-        struct passwd *pw = getpwnam("nobody");
-        if (!pw) return pgfx_why(why, len, "running as root and there is no user 'nobody' to run PostgreSQL as");
-        pg->uid = pw->pw_uid;
-        pg->gid = pw->pw_gid;
-    }
-    snprintf(pg->dir, sizeof pg->dir, "/tmp/fr_pg_XXXXXX");
-    if (!mkdtemp(pg->dir)) {
-        pg->dir[0] = 0;
-        return pgfx_why(why, len, "mkdtemp: %s", strerror(errno));
-    }
-    if (chown(pg->dir, pg->uid, pg->gid) < 0) {
-        pg_fixture_stop(pg);
-        return pgfx_why(why, len, "chown %s: %s", pg->dir, strerror(errno));
-    }
-    snprintf(data, sizeof data, "%s/data", pg->dir);
-    char initdb[256], postgres[256];
-    snprintf(initdb, sizeof initdb, "%s/initdb", pg->bin);
-    snprintf(postgres, sizeof postgres, "%s/postgres", pg->bin);
-    char *const init_argv[] = { initdb, "-D", data, "-U", "facerec", "-A", "trust", "-E", "UTF8",
-                                "--no-sync", "--no-instructions", NULL };
-    int st = pgfx_spawn(pg, init_argv, 1);
-    if (st != 0) {
-        pg_fixture_stop(pg);
-        return pgfx_why(why, len, "initdb exited with %d", st);
-    }
-    pg->port = pgfx_free_port();
-    snprintf(port, sizeof port, "%d", pg->port);
-    snprintf(sock, sizeof sock, "%s", pg->dir);
-    /* the one change from pg_fixture_start: fsync and full_page_writes on */
-    char *const pg_argv[] = { postgres, "-D", data, "-p", port, "-k", sock, "-c", "listen_addresses=127.0.0.1",
-                              "-c", "fsync=on", "-c", "full_page_writes=on", "-c", "max_connections=200",
-                              "-c", "shared_buffers=32MB", "-c", "log_min_messages=warning", NULL };
-    pg->pid = pgfx_spawn(pg, pg_argv, 0);
-    if (pg->pid < 0) {
-        pg->pid = 0;
-        pg_fixture_stop(pg);
-        return pgfx_why(why, len, "fork: %s", strerror(errno));
-    }
-    pgfx_conninfo(pg, "postgres", conninfo, sizeof conninfo);
-    for (int i = 0; i < 3000; i++) {   /* up to 30 s */
-        int status;
-        if (PQping(conninfo) == PQPING_OK) return 1;
-        if (waitpid(pg->pid, &status, WNOHANG) == pg->pid) {
-            pg->pid = 0;
-            pg_fixture_stop(pg);
-            return pgfx_why(why, len, "postgres exited at start");
-        }
-        usleep(10000);
-    }
-    pg_fixture_stop(pg);
-    return pgfx_why(why, len, "postgres did not answer within 30 s");
-}
-#endif
 
 /* ---- the load generator: keep-alive HTTP/1.1 --------------------------- */
 
@@ -825,7 +754,7 @@ int main(void) {
         goto out;
     }
     if (pg < 0 || pg_fixture_create_db(&g_pg, url_pg, sizeof url_pg) < 0) { fail(why); goto out; }
-    if (pg_start_durable(&g_pgd, why, sizeof why) != 1 || pg_fixture_create_db(&g_pgd, url_pgd, sizeof url_pgd) < 0) {
+    if (pg_fixture_start_opts(&g_pgd, 1, why, sizeof why) != 1 || pg_fixture_create_db(&g_pgd, url_pgd, sizeof url_pgd) < 0) {
         fail(why);
         goto out;
     }

@@ -33,6 +33,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ struct pg_fixture {
     uid_t uid;                   /* the user the server runs as */
     gid_t gid;
     int n_db;                    /* databases made so far (their names: fr_1, fr_2, ...) */
+    int durable;                 /* fsync and full_page_writes on (PostgreSQL's defaults) */
 };
 
 static inline int pgfx_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -142,11 +144,48 @@ static inline void pg_fixture_stop(struct pg_fixture *pg) {
     pg->dir[0] = 0;
 }
 
+/* Start postgres on pg's data and port and wait up to 30 s for it to
+ * answer. 1 running; 0 it exited at start (pg->pid 0); -1 it did not
+ * answer (it is still running: the caller stops it). */
+static inline int pgfx_launch(struct pg_fixture *pg, char *why, size_t len) {
+    char data[96], port[16], sock[96], conninfo[160], postgres[256];
+    snprintf(data, sizeof data, "%s/data", pg->dir);
+    snprintf(port, sizeof port, "%d", pg->port);
+    snprintf(sock, sizeof sock, "%s", pg->dir);
+    snprintf(postgres, sizeof postgres, "%s/postgres", pg->bin);
+    const char *sync = pg->durable ? "fsync=on" : "fsync=off";
+    const char *fpw = pg->durable ? "full_page_writes=on" : "full_page_writes=off";
+    char *const pg_argv[] = { postgres, "-D", data, "-p", port, "-k", sock, "-c", "listen_addresses=127.0.0.1",
+                              "-c", (char *)(uintptr_t)sync, "-c", (char *)(uintptr_t)fpw, "-c",
+                              "max_connections=200", "-c", "shared_buffers=32MB", "-c", "log_min_messages=warning",
+                              NULL };
+    pg->pid = pgfx_spawn(pg, pg_argv, 0);
+    if (pg->pid < 0) {
+        pg->pid = 0;
+        return pgfx_why(why, len, "fork: %s", strerror(errno));
+    }
+    pgfx_conninfo(pg, "postgres", conninfo, sizeof conninfo);
+    for (int i = 0; i < 3000; i++) {   /* up to 30 s */
+        int status;
+        if (PQping(conninfo) == PQPING_OK) return 1;
+        if (waitpid(pg->pid, &status, WNOHANG) == pg->pid) {
+            pg->pid = 0;
+            pgfx_why(why, len, "postgres exited at start (see %s/postgres.log)", pg->dir);
+            return 0;
+        }
+        usleep(10000);
+    }
+    return pgfx_why(why, len, "postgres did not answer within 30 s");
+}
+
 /* 1: running; 0: PostgreSQL is not installed (why says so: skip); -1: it
- * is installed but did not start (why says why, with the log's path). */
-static inline int pg_fixture_start(struct pg_fixture *pg, char *why, size_t len) {
-    char data[96], port[16], sock[96], conninfo[160];
+ * is installed but did not start (why says why, with the log's path).
+ * durable: fsync and full_page_writes on, as in production (the tests run
+ * without: the server is thrown away at the end). */
+static inline int pg_fixture_start_opts(struct pg_fixture *pg, int durable, char *why, size_t len) {
+    char data[96];
     memset(pg, 0, sizeof *pg);
+    pg->durable = durable;
     if (!pgfx_find_bin(pg)) {
         snprintf(why, len, "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb; "
                            "tools/deps.sh installs postgresql-15)");
@@ -170,9 +209,8 @@ static inline int pg_fixture_start(struct pg_fixture *pg, char *why, size_t len)
         return pgfx_why(why, len, "chown %s: %s", pg->dir, strerror(errno));
     }
     snprintf(data, sizeof data, "%s/data", pg->dir);
-    char initdb[256], postgres[256];
+    char initdb[256];
     snprintf(initdb, sizeof initdb, "%s/initdb", pg->bin);
-    snprintf(postgres, sizeof postgres, "%s/postgres", pg->bin);
     char *const init_argv[] = { initdb, "-D", data, "-U", "facerec", "-A", "trust", "-E", "UTF8",
                                 "--no-sync", "--no-instructions", NULL };
     int st = pgfx_spawn(pg, init_argv, 1);
@@ -182,68 +220,30 @@ static inline int pg_fixture_start(struct pg_fixture *pg, char *why, size_t len)
         return rc;
     }
     pg->port = pgfx_free_port();
-    snprintf(port, sizeof port, "%d", pg->port);
-    snprintf(sock, sizeof sock, "%s", pg->dir);
-    char *const pg_argv[] = { postgres, "-D", data, "-p", port, "-k", sock, "-c", "listen_addresses=127.0.0.1",
-                              "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
-                              "-c", "shared_buffers=32MB", "-c", "log_min_messages=warning", NULL };
-    pg->pid = pgfx_spawn(pg, pg_argv, 0);
-    if (pg->pid < 0) {
-        pg->pid = 0;
-        pg_fixture_stop(pg);
-        return pgfx_why(why, len, "fork: %s", strerror(errno));
-    }
-    pgfx_conninfo(pg, "postgres", conninfo, sizeof conninfo);
-    for (int i = 0; i < 3000; i++) {   /* up to 30 s */
-        int status;
-        if (PQping(conninfo) == PQPING_OK) return 1;
-        if (waitpid(pg->pid, &status, WNOHANG) == pg->pid) {
-            pg->pid = 0;
-            int rc = pgfx_why(why, len, "postgres exited at start (see %s/postgres.log)", pg->dir);
-            pg->dir[0] = 0;
-            return rc;
-        }
-        usleep(10000);
-    }
+    int rc = pgfx_launch(pg, why, len);
+    if (rc == 1) return 1;
+    if (rc == 0) pg->dir[0] = 0;   /* exited at start: keep the log for a look */
     pg_fixture_stop(pg);
-    return pgfx_why(why, len, "postgres did not answer within 30 s");
+    return -1;
+}
+
+static inline int pg_fixture_start(struct pg_fixture *pg, char *why, size_t len) {
+    return pg_fixture_start_opts(pg, 0, why, len);
 }
 
 /* The server killed with SIGKILL (its backends follow), then started again
  * on the same data and port: crash recovery from its WAL. 1 running again,
  * -1 not (why says why). */
 static inline int pg_fixture_kill_restart(struct pg_fixture *pg, char *why, size_t len) {
-    char data[96], port[16], sock[96], conninfo[160], postgres[256];
     if (pg->pid > 0) {
         kill(pg->pid, SIGKILL);
         waitpid(pg->pid, NULL, 0);
         pg->pid = 0;
     }
-    snprintf(data, sizeof data, "%s/data", pg->dir);
-    snprintf(port, sizeof port, "%d", pg->port);
-    snprintf(sock, sizeof sock, "%s", pg->dir);
-    snprintf(postgres, sizeof postgres, "%s/postgres", pg->bin);
-    char *const pg_argv[] = { postgres, "-D", data, "-p", port, "-k", sock, "-c", "listen_addresses=127.0.0.1",
-                              "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
-                              "-c", "shared_buffers=32MB", "-c", "log_min_messages=warning", NULL };
-    pgfx_conninfo(pg, "postgres", conninfo, sizeof conninfo);
     /* the killed server's backends may hold its shared memory for a moment: try again for 20 s */
     for (int attempt = 0; attempt < 40; attempt++) {
-        pg->pid = pgfx_spawn(pg, pg_argv, 0);
-        if (pg->pid < 0) {
-            pg->pid = 0;
-            return pgfx_why(why, len, "fork: %s", strerror(errno));
-        }
-        for (int i = 0; i < 500; i++) {
-            int status;
-            if (PQping(conninfo) == PQPING_OK) return 1;
-            if (waitpid(pg->pid, &status, WNOHANG) == pg->pid) {
-                pg->pid = 0;
-                break;
-            }
-            usleep(10000);
-        }
-        if (pg->pid > 0) break;
+        int rc = pgfx_launch(pg, why, len);
+        if (rc != 0) return rc;
         usleep(500000);
     }
     return pgfx_why(why, len, "postgres did not start again (see %s/postgres.log)", pg->dir);
