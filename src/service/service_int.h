@@ -129,6 +129,8 @@ void fr__svc_run_fill(struct fr_service *s, int64_t id, struct fr_svc_session *v
 void fr__svc_session_outcome(struct fr_service *s, const struct fr_outbox_result *r);
 /* "attempts;s0,s1,...;timeout_ms" ↔ an outbox policy. */
 int fr__svc_policy_parse(const char *text, struct fr_outbox_policy *p);
+/* A stored roster ("1,2,3") as ids (fr_free); NULL or "": *out NULL, *n_out 0. */
+int fr__svc_roster_parse(const char *text, int64_t **out, int *n_out);
 
 /* JSON text without jansson (events.c): a writer over open_memstream.
  *   struct fr__jw w; fr__jw_begin(&w); fr__jw_str(&w, "id", id);

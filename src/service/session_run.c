@@ -1052,24 +1052,6 @@ void fr__svc_sessions_fini(struct fr_service *s) {
     s->sessions = NULL;
 }
 
-static int roster_parse(const char *text, int64_t **out, int *n_out) {
-    *out = NULL;
-    *n_out = 0;
-    if (!text || !*text) return 0;
-    int n = 1;
-    for (const char *p = text; *p; p++) n += *p == ',';
-    int64_t *v = fr_calloc((size_t)n, sizeof *v);
-    if (!v) return -FR_E_NOMEM;
-    const char *p = text;
-    for (int i = 0; i < n; i++) {
-        char *end;
-        v[i] = strtoll(p, &end, 10);
-        p = *end ? end + 1 : end;
-    }
-    *out = v;
-    *n_out = n;
-    return 0;
-}
 
 int fr__svc_run_start(struct fr_service *s, struct fr_store_session *row, int resumed, int wait, int leased,
                       int *connected_out) {
@@ -1101,7 +1083,7 @@ int fr__svc_run_start(struct fr_service *s, struct fr_store_session *row, int re
     to.min_face_px = r->row.set.min_face_px;
     to.min_quality = (float)r->row.set.min_quality;
     int64_t *roster = NULL;
-    if ((rc = roster_parse(r->row.set.roster, &roster, &to.n_roster)) == 0) {
+    if ((rc = fr__svc_roster_parse(r->row.set.roster, &roster, &to.n_roster)) == 0) {
         to.roster = roster;
         rc = fr_tracker_new(&to, &r->tr);
     }

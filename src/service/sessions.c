@@ -314,6 +314,26 @@ static int roster_text(struct fr_service *s, const struct fr_svc_session_req *r,
     return rc;
 }
 
+/* A stored roster ("1,2,3") as ids; NULL text: none (*out NULL). */
+int fr__svc_roster_parse(const char *text, int64_t **out, int *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    if (!text || !*text) return 0;
+    int n = 1;
+    for (const char *p = text; *p; p++) n += *p == ',';
+    int64_t *v = fr_calloc((size_t)n, sizeof *v);
+    if (!v) return -FR_E_NOMEM;
+    const char *p = text;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        v[i] = strtoll(p, &end, 10);
+        p = *end ? end + 1 : end;
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
 /* The session's cameras as stored: registered ones resolved. */
 static int cameras_of(struct fr_service *s, const struct fr_svc_session_req *r, struct fr_store_session_camera *out,
                       struct fr_store_camera *reg) {
@@ -384,17 +404,7 @@ static void session_from(struct fr_service *s, const struct fr_store_session *r,
     v->liveness = x->liveness;
     v->report_unknown = x->report_unknown;
     v->snapshot = x->snapshot;
-    if (x->roster) {
-        int n = 1;
-        for (const char *p = x->roster; *p; p++) n += *p == ',';
-        v->roster = fr_calloc((size_t)n, sizeof *v->roster);
-        const char *p = x->roster;
-        for (int i = 0; v->roster && i < n; i++) {
-            char *end;
-            v->roster[v->n_roster++] = strtoll(p, &end, 10);
-            p = *end ? end + 1 : end;
-        }
-    }
+    fr__svc_roster_parse(x->roster, &v->roster, &v->n_roster);
     v->callback_url = fr_strdup(x->callback_url);
     v->max_failures = x->max_failures;
     v->max_failure_s = (double)x->max_failure_ms / 1000;
