@@ -664,11 +664,7 @@ static void analyse(struct svc_run *r, int ci, const struct fr_image *img, int64
         fr_log(FR_LOG_WARN, "session %s: tracker: %s", r->row.uid, fr_err_detail());
         return;
     }
-    /* copy the reports out: report() calls the store, not the tracker, but keep it simple and safe */
-    for (int i = 0; i < nrep; i++) {
-        struct fr_tracker_report one = rep[i];
-        report(r, &one);
-    }
+    for (int i = 0; i < nrep; i++) report(r, &rep[i]);   /* valid until the next fr_tracker_frame */
 }
 
 static void progress(struct svc_run *r) {
