@@ -7,7 +7,7 @@ libturbojpeg0-dev libspng-dev libwebp-dev libgif-dev libtiff-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev postgresql-15 postgresql-client-15 libssl-dev libcurl4-openssl-dev wrk libfaiss-dev curl chromium
 libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
 libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad ffmpeg
-libhiredis-dev redis-server"
+libhiredis-dev redis-server python3"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
