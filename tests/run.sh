@@ -14,7 +14,12 @@ count() {   # name, exit status, output file
     p=${p:-0} f=${f:-0}
     if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p)) failed=$((failed + f))
-    if [ "$f" -eq 0 ]; then echo "ok   $1 ($p)"; else echo "FAIL $1"; sed 's/^/    /' "$3" | grep -v '^    \[ *\(RUN\|OK\) ' | tail -40; fi
+    if [ "$f" -eq 0 ]; then echo "ok   $1 ($p)"; else
+        echo "FAIL $1"
+        # the failed assertions first: a sanitizer's report after them would push them out of the tail
+        grep -E '^\[ +(ERROR|LINE|FAILED) +\]' "$3" | head -20 | sed 's/^/    /'
+        sed 's/^/    /' "$3" | grep -v '^    \[ *\(RUN\|OK\) ' | tail -40
+    fi
 }
 for t in $(find "$build/tests" -type f -name 'test_*' ! -name '*.d' | sort); do
     [ -x "$t" ] || continue
