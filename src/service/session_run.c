@@ -718,22 +718,26 @@ static void *worker_main(void *arg) {
         cv_wait_ms(&r->cv, &r->mu, 200);
     }
     r->connected_at_open = connected;
+    /* none opened at a client's start: the caller answers ALL_CAMERAS_FAILED, so the row says
+     * stopped before it answers (no callback at all) */
+    const int refused = connected == 0 && !r->stopping && !r->resumed;
+    pthread_mutex_unlock(&r->mu);
+    if (refused) {
+        pthread_mutex_lock(&r->write_mu);
+        if (fr_store_session_stop(s->store, row->id, "ALL_CAMERAS_FAILED", fr_now_ms()) < 0)
+            fr_log(FR_LOG_ERROR, "session %s: stop not written: %s", row->uid, fr_err_detail());
+        r->ended = 1;
+        pthread_mutex_unlock(&r->write_mu);
+    }
+    pthread_mutex_lock(&r->mu);
     r->opened = 1;
     r->last_ok_ms = fr_now_ms();
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    if (connected == 0 && !r->stopping) {
-        if (r->resumed) {
-            run_end(r, "ALL_CAMERAS_FAILED", 1);
-        } else {
-            /* the caller answers ALL_CAMERAS_FAILED: no callback at all */
-            pthread_mutex_lock(&r->write_mu);
-            if (fr_store_session_stop(s->store, row->id, "ALL_CAMERAS_FAILED", fr_now_ms()) < 0)
-                fr_log(FR_LOG_ERROR, "session %s: stop not written: %s", row->uid, fr_err_detail());
-            r->ended = 1;
-            pthread_mutex_unlock(&r->write_mu);
-            run_signal_stop(r);
-        }
+    if (refused) {
+        run_signal_stop(r);
+    } else if (connected == 0 && !r->stopping) {
+        run_end(r, "ALL_CAMERAS_FAILED", 1);   /* a resumed session: called back */
     } else if (!r->stopping) {
         status_now(r, "STARTED", NULL);
         fr_log(FR_LOG_INFO, "session %s (slot %s) %s: %d of %d cameras connected", row->uid, row->slot_id,
